@@ -1,0 +1,83 @@
+"""The transport boundary: our own request and response values and the protocol.
+
+No type of any HTTP library crosses this boundary, so anyone can write a
+transport (aiohttp, httpx, an in-memory fake) by implementing two coroutines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol, runtime_checkable
+
+import attrs
+
+_SENSITIVE_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
+
+
+def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """Copy of `headers` safe to print: credentials are replaced by `<redacted>`."""
+    return {
+        name: "<redacted>" if name.lower() in _SENSITIVE_HEADERS else value
+        for name, value in headers.items()
+    }
+
+
+def _headers_repr(headers: Mapping[str, str]) -> str:
+    return repr(redact_headers(headers))
+
+
+def _body_repr(body: bytes) -> str:
+    # Bodies carry customer personal data: show the size, never the content.
+    return f"<{len(body)} bytes>"
+
+
+def _frozen_headers(headers: Mapping[str, str]) -> Mapping[str, str]:
+    return dict(headers)
+
+
+@attrs.frozen(kw_only=True)
+class Request:
+    """One HTTP request as the service hands it to the middleware chain."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str] = attrs.field(
+        factory=dict, converter=_frozen_headers, repr=_headers_repr
+    )
+    body: bytes = attrs.field(default=b"", repr=_body_repr)
+
+
+@attrs.frozen(kw_only=True)
+class Response:
+    """One HTTP response as a transport returns it: status, headers, whole body."""
+
+    status: int
+    headers: Mapping[str, str] = attrs.field(
+        factory=dict, converter=_frozen_headers, repr=_headers_repr
+    )
+    body: bytes = attrs.field(default=b"", repr=_body_repr)
+
+    def header(self, name: str) -> str | None:
+        """Case-insensitive header lookup."""
+        value = self.headers.get(name)
+        if value is not None:
+            return value
+        wanted = name.lower()
+        for key, value in self.headers.items():
+            if key.lower() == wanted:
+                return value
+        return None
+
+
+@runtime_checkable
+class Transport(Protocol):
+    """Sends a `Request` and returns a `Response`; raises only our own errors.
+
+    `ConnectError` when the request surely never left (refused, DNS, TLS
+    handshake); `APITimeoutError` or `APIConnectionError` when it may have
+    reached the server. Non-2xx answers are returned, not raised.
+    """
+
+    async def send(self, request: Request) -> Response: ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,42 @@
+"""The customer models: what you send (`NewCustomer`) and what you get (`Customer`)."""
+
+from __future__ import annotations
+
+import attrs
+
+
+@attrs.frozen(kw_only=True)
+class NewCustomer:
+    """A customer to create. `email` and `ip` are required by the API.
+
+    Fields left as None are not sent. The API's rules (valid email and IP,
+    ISO country code, US zip, state for US/CA) are enforced by the server.
+    """
+
+    email: str
+    ip: str
+    first_name: str | None = None
+    last_name: str | None = None
+    address: str | None = None
+    city: str | None = None
+    country: str | None = None
+    zip: str | None = None
+    state: str | None = None
+    phone: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Customer:
+    """A customer as the API returns it: the sent fields plus its `id`."""
+
+    id: str
+    email: str
+    ip: str
+    first_name: str | None = None
+    last_name: str | None = None
+    address: str | None = None
+    city: str | None = None
+    country: str | None = None
+    zip: str | None = None
+    state: str | None = None
+    phone: str | None = None

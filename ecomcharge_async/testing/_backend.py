@@ -1,0 +1,172 @@
+"""The simulated eComCharge: bytes in, bytes out, the documented rules applied.
+
+One backend serves both fronts: `FakeTransport` (in process) and the loopback
+aiohttp.web server (real HTTP), so both answer exactly alike.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+from collections.abc import Iterator, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from .. import _rules
+from .._http import Request, Response
+from .._models import Customer
+from ._faults import DEFAULT_RANDOM_FAULTS, Fault, FaultPlan
+
+MAX_BODY_BYTES = 64 * 1024
+_JSON = {"Content-Type": "application/json"}
+
+
+def _json_response(status: int, payload: Any) -> Response:
+    return Response(status=status, headers=_JSON, body=json.dumps(payload).encode())
+
+
+def _error(status: int, message: str) -> Response:
+    return _json_response(status, {"message": message})
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    wanted = name.lower()
+    for key, value in headers.items():
+        if key.lower() == wanted:
+            return value
+    return None
+
+
+class FakeEcomCharge:
+    """An in-memory eComCharge shop for offline tests.
+
+    >>> fake = FakeEcomCharge(shop_id="361", secret_key="s")
+    >>> client = Client("361", "s", transport=fake.transport())  # doctest: +SKIP
+
+    `customers` is what the shop holds, in creation order. `inject()` and
+    `inject_random()` make it misbehave on purpose.
+    """
+
+    def __init__(
+        self, shop_id: str = "361", secret_key: str = "s", *, seed: int | None = None
+    ) -> None:
+        self.shop_id = shop_id
+        self._expected_auth = self._basic(shop_id, secret_key)
+        self._store: dict[str, dict[str, str | None]] = {}
+        self._ids = random.Random(seed)
+        self.faults = FaultPlan()
+        self.request_count = 0
+
+    def __repr__(self) -> str:
+        return f"FakeEcomCharge(shop_id={self.shop_id!r}, customers={len(self._store)})"
+
+    @staticmethod
+    def _basic(shop_id: str, secret_key: str) -> str:
+        return "Basic " + base64.b64encode(f"{shop_id}:{secret_key}".encode()).decode()
+
+    # -- what tests look at -------------------------------------------------------
+
+    @property
+    def customers(self) -> list[Customer]:
+        """The customers the shop holds, in creation order."""
+        return [Customer(**record) for record in self._store.values()]  # type: ignore[arg-type]
+
+    def iter_records(self) -> Iterator[dict[str, str | None]]:
+        """The stored customers as JSON-ready dicts, in creation order."""
+        return iter(self._store.values())
+
+    def add(self, *, id: str | None = None, **fields: str) -> Customer:
+        """Store a customer directly (no validation), as if created earlier."""
+        record = self._record(fields, id)
+        self._store[record["id"] or ""] = record
+        return Customer(**record)  # type: ignore[arg-type]
+
+    # -- fault injection ----------------------------------------------------------
+
+    def inject(self, *faults: Fault | None) -> None:
+        """Apply these faults to the next requests, one each, in order (None: no fault)."""
+        self.faults.script(faults)
+
+    def inject_random(
+        self,
+        rate: float,
+        *,
+        seed: int | None = None,
+        faults: tuple[Fault, ...] = DEFAULT_RANDOM_FAULTS,
+    ) -> None:
+        """After the scripted faults, give each request a fault with probability `rate`."""
+        self.faults.set_random(rate, seed, faults)
+
+    def take_fault(self) -> Fault | None:
+        """The fault for the request now arriving, if any (the fronts call this)."""
+        self.request_count += 1
+        return self.faults.next()
+
+    # -- the API ------------------------------------------------------------------
+
+    def transport(self) -> FakeTransport:
+        """A `Transport` that talks to this fake in process."""
+        from ._transport import FakeTransport
+
+        return FakeTransport(self)
+
+    def handle(self, request: Request) -> Response:
+        """Answer one request exactly as eComCharge would (faults are the fronts' job)."""
+        if _header(request.headers, "Authorization") != self._expected_auth:
+            return _error(401, "Invalid shop_id/secret_key.")
+        path = urlsplit(request.url).path.rstrip("/")
+        if path == "/customers":
+            if request.method == "POST":
+                return self._create(request)
+            if request.method == "GET":
+                return self._list()
+            return _error(405, "Method not allowed")
+        if path.startswith("/customers/") and path.count("/") == 2:
+            if request.method == "GET":
+                return self._get(path.rsplit("/", 1)[1])
+            return _error(405, "Method not allowed")
+        return _error(404, "Not found")
+
+    def _create(self, request: Request) -> Response:
+        if len(request.body) > MAX_BODY_BYTES:
+            return _error(413, "Request body too large")
+        content_type = (_header(request.headers, "Content-Type") or "").split(";")[0].strip()
+        if content_type.lower() != "application/json":
+            return _error(415, "Content-Type must be application/json")
+        try:
+            data = json.loads(request.body)
+        except (ValueError, RecursionError):
+            return _error(400, "Malformed JSON body")
+        if not isinstance(data, dict):
+            return _error(400, "Request body must be a JSON object")
+        errors = _rules.validate_customer(data)
+        if errors:
+            return _json_response(
+                422, {"message": _rules.error_message(errors), "errors": errors}
+            )
+        record = self._record(data)
+        self._store[record["id"] or ""] = record
+        return _json_response(201, record)
+
+    def _get(self, customer_id: str) -> Response:
+        record = self._store.get(customer_id)
+        if record is None:
+            return _error(404, "Customer not found")
+        return _json_response(200, record)
+
+    def _list(self) -> Response:
+        return _json_response(200, list(self._store.values()))
+
+    def _record(self, data: Mapping[str, Any], customer_id: str | None = None) -> dict[str, str | None]:
+        record: dict[str, str | None] = {"id": customer_id or self._new_id()}
+        for field in _rules.FIELDS:
+            value = data.get(field)
+            record[field] = value if isinstance(value, str) else None
+        return record
+
+    def _new_id(self) -> str:
+        while True:
+            customer_id = f"cst_{self._ids.getrandbits(64):016x}"
+            if customer_id not in self._store:
+                return customer_id

@@ -1,0 +1,72 @@
+"""The loopback front of the fake eComCharge: an aiohttp.web app over real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from aiohttp import web
+
+from .._http import Request
+from ._backend import MAX_BODY_BYTES, FakeEcomCharge
+
+_FAKE_KEY = web.AppKey("fake", FakeEcomCharge)
+
+
+async def _handle(http_request: web.Request) -> web.StreamResponse:
+    fake = http_request.app[_FAKE_KEY]
+    fault = fake.take_fault()
+    if fault is not None and fault.kind == "refuse":
+        # Over HTTP a refusal after accept looks like a reset: close without reading.
+        return _drop_connection(http_request)
+    if fault is not None and fault.kind == "delay":
+        await asyncio.sleep(fault.seconds)
+    if fault is not None and fault.kind == "status":
+        headers = {}
+        if fault.retry_after is not None:
+            headers["Retry-After"] = fault.retry_after
+        return web.Response(status=fault.status_code, body=fault.body, headers=headers)
+    body = await http_request.content.read(MAX_BODY_BYTES + 1)
+    request = Request(
+        method=http_request.method,
+        url=str(http_request.rel_url),
+        headers=dict(http_request.headers),
+        body=body,
+    )
+    response = fake.handle(request)
+    if fault is not None and fault.kind == "drop":
+        return _drop_connection(http_request)
+    return web.Response(status=response.status, body=response.body, headers=response.headers)
+
+
+def _drop_connection(http_request: web.Request) -> web.Response:
+    """Abort the TCP connection; the response returned is never written."""
+    transport = http_request.transport
+    if transport is not None:
+        transport.abort()
+    return web.Response(status=500)
+
+
+def create_app(fake: FakeEcomCharge) -> web.Application:
+    """An aiohttp.web application that serves `fake` over HTTP."""
+    app = web.Application(client_max_size=MAX_BODY_BYTES + 1)
+    app[_FAKE_KEY] = fake
+    app.router.add_route("*", "/{tail:.*}", _handle)
+    return app
+
+
+@asynccontextmanager
+async def serve(
+    fake: FakeEcomCharge, host: str = "127.0.0.1", port: int = 0
+) -> AsyncIterator[str]:
+    """Serve `fake` on `host:port` (0: a free port) and yield its base URL."""
+    runner = web.AppRunner(create_app(fake), access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    try:
+        bound_port = runner.addresses[0][1]
+        yield f"http://{host}:{bound_port}"
+    finally:
+        await runner.cleanup()

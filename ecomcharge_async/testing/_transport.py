@@ -1,0 +1,55 @@
+"""`FakeTransport`: the in-process front of the fake eComCharge."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from .._errors import APIConnectionError, ConnectError
+from .._http import Request, Response
+
+if TYPE_CHECKING:
+    from ._backend import FakeEcomCharge
+
+
+class FakeTransport:
+    """A `Transport` that hands each request to a `FakeEcomCharge` in process.
+
+    Requests and responses cross as bytes and headers, exactly as over HTTP, so
+    the SDK's encoding, auth and decoding are all exercised.
+    """
+
+    def __init__(self, fake: FakeEcomCharge) -> None:
+        self.fake = fake
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"FakeTransport({self.fake!r})"
+
+    async def send(self, request: Request) -> Response:
+        if self._closed:
+            raise ConnectError("the fake transport is closed")
+        fault = self.fake.take_fault()
+        # Yield once, as real I/O would, so concurrent callers interleave.
+        await asyncio.sleep(0)
+        if fault is None:
+            return self.fake.handle(request)
+        if fault.kind == "refuse":
+            raise ConnectError("connection refused (injected fault)")
+        if fault.kind == "delay":
+            await asyncio.sleep(fault.seconds)
+        if fault.kind == "status":
+            is_json = fault.body.startswith((b"{", b"["))
+            headers = {"Content-Type": "application/json" if is_json else "text/html"}
+            if fault.retry_after is not None:
+                headers["Retry-After"] = fault.retry_after
+            return Response(status=fault.status_code, headers=headers, body=fault.body)
+        response = self.fake.handle(request)
+        if fault.kind == "drop":
+            raise APIConnectionError(
+                "connection lost before the response arrived (injected fault)"
+            )
+        return response
+
+    async def aclose(self) -> None:
+        self._closed = True
