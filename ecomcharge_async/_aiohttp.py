@@ -16,7 +16,8 @@ class AiohttpTransport:
 
     The session is created lazily on first use (so the transport can be built
     outside a running loop), or handed in by the caller; `aclose()` closes only
-    a session this transport created. `timeout` bounds each request in seconds (None: no limit of its own).
+    a session this transport created. `timeout` bounds each request in seconds
+    (None: no limit of its own).
     """
 
     def __init__(

@@ -81,7 +81,9 @@ class Client:
         middleware: Sequence[Middleware] = (),
         timeout: float | None = DEFAULT_TIMEOUT,
     ) -> None:
-        shop = _check_credential("shop_id", "ECOMCHARGE_SHOP_ID", _setting(shop_id, "ECOMCHARGE_SHOP_ID"))
+        shop = _check_credential(
+            "shop_id", "ECOMCHARGE_SHOP_ID", _setting(shop_id, "ECOMCHARGE_SHOP_ID")
+        )
         secret = _check_credential(
             "secret_key", "ECOMCHARGE_SECRET_KEY", _setting(secret_key, "ECOMCHARGE_SECRET_KEY")
         )

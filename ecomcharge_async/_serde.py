@@ -97,7 +97,9 @@ def decode_customer_list(body: bytes, *, status: int | None = None) -> list[Cust
     """A list of `Customer` from a JSON array body, or `DecodeError`."""
     data = _loads(body, status)
     if not isinstance(data, list):
-        raise DecodeError(f"expected a JSON array, got {_json_type(data)}", status=status, body=body)
+        raise DecodeError(
+            f"expected a JSON array, got {_json_type(data)}", status=status, body=body
+        )
     customers = []
     for index, item in enumerate(data):
         try:

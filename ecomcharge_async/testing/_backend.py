@@ -17,6 +17,7 @@ from .. import _rules
 from .._http import Request, Response
 from .._models import Customer
 from ._faults import DEFAULT_RANDOM_FAULTS, Fault, FaultPlan
+from ._transport import FakeTransport
 
 MAX_BODY_BYTES = 64 * 1024
 _JSON = {"Content-Type": "application/json"}
@@ -107,8 +108,6 @@ class FakeEcomCharge:
 
     def transport(self) -> FakeTransport:
         """A `Transport` that talks to this fake in process."""
-        from ._transport import FakeTransport
-
         return FakeTransport(self)
 
     def handle(self, request: Request) -> Response:
@@ -142,9 +141,7 @@ class FakeEcomCharge:
             return _error(400, "Request body must be a JSON object")
         errors = _rules.validate_customer(data)
         if errors:
-            return _json_response(
-                422, {"message": _rules.error_message(errors), "errors": errors}
-            )
+            return _json_response(422, {"message": _rules.error_message(errors), "errors": errors})
         record = self._record(data)
         self._store[record["id"] or ""] = record
         return _json_response(201, record)
@@ -158,7 +155,9 @@ class FakeEcomCharge:
     def _list(self) -> Response:
         return _json_response(200, list(self._store.values()))
 
-    def _record(self, data: Mapping[str, Any], customer_id: str | None = None) -> dict[str, str | None]:
+    def _record(
+        self, data: Mapping[str, Any], customer_id: str | None = None
+    ) -> dict[str, str | None]:
         record: dict[str, str | None] = {"id": customer_id or self._new_id()}
         for field in _rules.FIELDS:
             value = data.get(field)

@@ -26,7 +26,9 @@ class Fault:
     seconds: float = 0.0
 
     @classmethod
-    def status(cls, code: int, *, retry_after: str | float | None = None, body: bytes = b"") -> Fault:
+    def status(
+        cls, code: int, *, retry_after: str | float | None = None, body: bytes = b""
+    ) -> Fault:
         """Answer `code` (with an optional Retry-After and body) without touching state."""
         after = None if retry_after is None else str(retry_after)
         return cls(kind="status", status_code=code, retry_after=after, body=body)

@@ -46,9 +46,7 @@ class FakeTransport:
             return Response(status=fault.status_code, headers=headers, body=fault.body)
         response = self.fake.handle(request)
         if fault.kind == "drop":
-            raise APIConnectionError(
-                "connection lost before the response arrived (injected fault)"
-            )
+            raise APIConnectionError("connection lost before the response arrived (injected fault)")
         return response
 
     async def aclose(self) -> None:

@@ -1,0 +1,46 @@
+"""Shared fixtures: a fresh fake shop, a client wired to it, and the fake over loopback HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+import ecomcharge_async as ec
+from ecomcharge_async.testing import FakeEcomCharge
+from ecomcharge_async.testing._server import serve
+
+SHOP_ID = "361"
+SECRET = "test-secret-key-do-not-leak"
+
+
+@pytest.fixture
+def fake() -> FakeEcomCharge:
+    return FakeEcomCharge(shop_id=SHOP_ID, secret_key=SECRET, seed=7)
+
+
+@pytest.fixture
+async def client(fake: FakeEcomCharge) -> AsyncIterator[ec.Client]:
+    async with ec.Client(SHOP_ID, SECRET, transport=fake.transport()) as client:
+        yield client
+
+
+@pytest.fixture
+async def server_url(fake: FakeEcomCharge) -> AsyncIterator[str]:
+    """The same fake shop served over real HTTP on 127.0.0.1 (random port)."""
+    async with serve(fake) as url:
+        yield url
+
+
+@pytest.fixture
+async def http_client(server_url: str) -> AsyncIterator[ec.Client]:
+    """A client on the default AiohttpTransport talking to the loopback fake."""
+    async with ec.Client(SHOP_ID, SECRET, base_url=server_url) as client:
+        yield client
+
+
+@pytest.fixture(autouse=True)
+def _no_ecomcharge_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never pick up a developer's real credentials."""
+    for name in ("ECOMCHARGE_SHOP_ID", "ECOMCHARGE_SECRET_KEY", "ECOMCHARGE_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
