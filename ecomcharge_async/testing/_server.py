@@ -59,7 +59,9 @@ def create_app(fake: FakeEcomCharge) -> web.Application:
 @asynccontextmanager
 async def serve(fake: FakeEcomCharge, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
     """Serve `fake` on `host:port` (0: a free port) and yield its base URL."""
-    runner = web.AppRunner(create_app(fake), access_log=None, handle_signals=False)
+    runner = web.AppRunner(
+        create_app(fake), access_log=None, handle_signals=False, shutdown_timeout=1.0
+    )
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
