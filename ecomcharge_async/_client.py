@@ -16,7 +16,7 @@ from ._customers import Customers
 from ._errors import APITimeoutError, error_from_response
 from ._http import Request, Response, Transport
 from ._middleware import LoggingMiddleware, Middleware, check_middleware, link
-from ._retry import NO_RETRIES, RetryMiddleware, RetryPolicy
+from ._retry import DEFAULT_RETRY, NO_RETRIES, RetryMiddleware, RetryPolicy
 from ._version import __version__
 
 DEFAULT_BASE_URL = "https://api.ecomcharge.com"
@@ -85,7 +85,7 @@ class Client:
         *,
         base_url: str | None = None,
         transport: Transport | None = None,
-        retry: RetryPolicy | None = RetryPolicy(),  # noqa: B008 (frozen, so safe to share)
+        retry: RetryPolicy | None = DEFAULT_RETRY,
         middleware: Sequence[Middleware] = (),
         attempt_middleware: Sequence[Middleware] = (),
         timeout: float | None = DEFAULT_TIMEOUT,

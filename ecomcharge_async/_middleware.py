@@ -14,6 +14,8 @@ from ._http import Request, Response
 Handler = Callable[[Request], Awaitable[Response]]
 
 logger = logging.getLogger("ecomcharge_async")
+# A library adds no output of its own: the app's logging config decides (stdlib advice).
+logger.addHandler(logging.NullHandler())
 
 #: The attempt number of the request now in flight (1 = the first try). The retry
 #: middleware sets it around each attempt so that inner layers can report it.

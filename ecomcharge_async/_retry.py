@@ -91,6 +91,7 @@ class RetryPolicy:
     )
 
 
+DEFAULT_RETRY = RetryPolicy()
 NO_RETRIES = RetryPolicy(max_attempts=1)
 
 
@@ -190,9 +191,6 @@ class RetryMiddleware:
     def __init__(self, policy: RetryPolicy, log: logging.Logger = logger) -> None:
         self.policy = policy
         self._log = log
-
-    def __repr__(self) -> str:
-        return f"RetryMiddleware({self.policy!r})"
 
     async def __call__(self, request: Request, call_next: Handler, /) -> Response:
         policy = self.policy

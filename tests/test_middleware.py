@@ -237,7 +237,9 @@ async def test_debug_logs_of_a_whole_session_hold_no_secret_and_no_personal_data
     assert any(m.startswith("POST /customers attempt 1 failed after") for m in messages)
     assert any(m.startswith("GET /customers attempt 1 failed after") for m in messages)
     assert any(m.endswith("ms: ConnectError") for m in messages)
-    assert any("HTTP 429, waiting 1.00 s (Retry-After) before attempt 3 of 3" in m for m in messages)
+    assert any(
+        "HTTP 429, waiting 1.00 s (Retry-After) before attempt 3 of 3" in m for m in messages
+    )
     assert any("may have reached the server is not replayed" in m for m in messages)
     for customer_id in (in_process, over_http):  # ids are fine to log, and useful
         assert any(m.startswith(f"GET /customers/{customer_id} -> 200") for m in messages)

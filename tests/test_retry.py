@@ -12,13 +12,12 @@ from typing import Any
 
 import attrs
 import pytest
+from conftest import SECRET, SHOP_ID
 
 import ecomcharge_async as ec
 from ecomcharge_async._retry import backoff, decide, is_retryable
 from ecomcharge_async.testing import FakeEcomCharge, Fault
 from ecomcharge_async.testing._server import serve
-
-from conftest import SECRET, SHOP_ID
 
 NEW = ec.NewCustomer(email="retry@example.com", ip="10.0.0.1")
 IDEMPOTENT = ["GET", "HEAD", "PUT", "DELETE", "OPTIONS", "get"]
@@ -121,7 +120,9 @@ def test_retried_for_every_method(method: str, outcome: Any) -> None:
 @pytest.mark.parametrize("outcome", IDEMPOTENT_ONLY, ids=repr)
 @pytest.mark.parametrize("method", IDEMPOTENT + NOT_IDEMPOTENT)
 def test_ambiguous_failures_retried_only_for_idempotent_methods(method: str, outcome: Any) -> None:
-    assert is_retryable(method, outcome) is (method.upper() in {"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+    assert is_retryable(method, outcome) is (
+        method.upper() in {"GET", "HEAD", "PUT", "DELETE", "OPTIONS"}
+    )
 
 
 @pytest.mark.parametrize("outcome", NEVER, ids=repr)
@@ -215,7 +216,13 @@ def test_wait_honours_the_server_then_falls_back_to_backoff(
 )
 def test_retry_after_above_the_cap_stops_at_once(headers: dict[str, str]) -> None:
     decision = decide(
-        ec.RetryPolicy(), "GET", response(429, **headers), attempts=1, elapsed=0.0, rand=0.0, now=NOW
+        ec.RetryPolicy(),
+        "GET",
+        response(429, **headers),
+        attempts=1,
+        elapsed=0.0,
+        rand=0.0,
+        now=NOW,
     )
     assert decision.wait is None
     assert "above max_retry_after 60 s" in decision.reason
@@ -466,7 +473,7 @@ async def test_the_deadline_bounds_the_attempt_in_flight(fake: FakeEcomCharge) -
     async with ec.Client(
         SHOP_ID, SECRET, transport=fake.transport(), retry=policy, timeout=None
     ) as client:
-        with pytest.raises(ec.APITimeoutError, match="deadline of 0.05 s") as info:
+        with pytest.raises(ec.APITimeoutError, match=r"deadline of 0\.05 s") as info:
             await client.customers.list()
     assert info.value.attempts == 1
 
@@ -518,7 +525,9 @@ GUIDE = Path(__file__).parent.parent / "docs" / "guides" / "retry.md"
 
 
 def test_the_retry_guide_examples_run() -> None:
-    blocks = re.findall(r"^```python\n(.*?)^```", GUIDE.read_text(encoding="utf-8"), flags=re.S | re.M)
+    blocks = re.findall(
+        r"^```python\n(.*?)^```", GUIDE.read_text(encoding="utf-8"), flags=re.S | re.M
+    )
     assert blocks
     for block in blocks:
         exec(compile(block, str(GUIDE), "exec"), {"__name__": "__guide__"})
