@@ -104,6 +104,7 @@ class RetryDecision:
 
 
 def is_success(response: Response) -> bool:
+    """2xx: the only answers the chain returns instead of raising."""
     return 200 <= response.status < 300
 
 
@@ -118,6 +119,11 @@ def is_retryable(method: str, outcome: Outcome) -> bool:
     if isinstance(outcome, ConnectError):
         return True  # the request surely never left: safe for any method
     return idempotent and isinstance(outcome, APIConnectionError)
+
+
+def is_transient(outcome: Outcome) -> bool:
+    """Whether this failure is worth a retry for some method (for a GET it is)."""
+    return is_retryable("GET", outcome)
 
 
 def backoff(policy: RetryPolicy, retry: int, rand: float) -> float:
@@ -154,7 +160,7 @@ def decide(
     if isinstance(outcome, Response) and is_success(outcome):
         return RetryDecision(None, f"{what} succeeded")
     if not is_retryable(method, outcome):
-        if is_retryable("GET", outcome):
+        if is_transient(outcome):
             return RetryDecision(
                 None, f"{what}: a {method.upper()} that may have reached the server is not replayed"
             )
@@ -213,7 +219,7 @@ class RetryMiddleware:
                 rand=random.random(),
             )
             if decision.wait is None:
-                if attempts > 1 or is_retryable("GET", outcome):  # a transient kind
+                if attempts > 1 or is_transient(outcome):
                     self._log.warning(
                         "%s %s: giving up after %d attempt(s): %s",
                         request.method,
