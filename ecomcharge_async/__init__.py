@@ -19,6 +19,7 @@ from ._errors import (
 from ._http import Request, Response, Transport
 from ._middleware import Handler, Middleware
 from ._models import Customer, NewCustomer
+from ._retry import RetryPolicy
 from ._version import __version__
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "RateLimitError",
     "Request",
     "Response",
+    "RetryPolicy",
     "ServerError",
     "Transport",
     "ValidationError",
