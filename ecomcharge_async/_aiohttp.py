@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import ssl as _ssl
 from urllib.parse import urlsplit
 
 import aiohttp
 
-from ._errors import APIConnectionError, APITimeoutError, ConnectError
+from ._errors import APIConnectionError, APITimeoutError, ConnectError, DecodeError
 from ._http import Request, Response
+
+#: Default cap on one response body: 64 MiB, about 200,000 customers in one list.
+DEFAULT_MAX_BODY_SIZE = 64 * 1024 * 1024
 
 
 class AiohttpTransport:
@@ -16,8 +20,14 @@ class AiohttpTransport:
 
     The session is created lazily on first use (so the transport can be built
     outside a running loop), or handed in by the caller; `aclose()` closes only
-    a session this transport created. `timeout` bounds each request in seconds
-    (None: no limit of its own).
+    a session this transport created. The transport belongs to the event loop
+    of its first request: using it from another loop raises `RuntimeError`.
+    `timeout` bounds each request in seconds (None: no limit of its own).
+    `ssl` is True (verify with the system's CA store), an `ssl.SSLContext`
+    (your own CAs), or False (no verification: never in production).
+    `limit` caps concurrent connections. `max_body_size` caps the bytes held
+    for one response, counted while reading (after decompression): a larger
+    2xx body raises `DecodeError`, a larger error body is cut at the cap.
     """
 
     def __init__(
@@ -27,21 +37,44 @@ class AiohttpTransport:
         timeout: float | None = 30.0,
         ssl: _ssl.SSLContext | bool = True,
         limit: int = 100,
+        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
     ) -> None:
+        if not isinstance(ssl, bool | _ssl.SSLContext):
+            raise TypeError(
+                "ssl must be True, False or an ssl.SSLContext (for a CA bundle: "
+                f"ssl.create_default_context(cafile=...)), got {type(ssl).__name__}"
+            )
+        if isinstance(max_body_size, bool) or not isinstance(max_body_size, int):
+            raise TypeError(f"max_body_size must be an int (bytes), got {max_body_size!r}")
+        if max_body_size < 1:
+            raise ValueError(f"max_body_size must be at least 1 byte, got {max_body_size}")
         self._session = session
         self._owns_session = session is None
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._ssl = ssl
         self._limit = limit
+        self._max_body_size = max_body_size
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
 
     def __repr__(self) -> str:
         owner = "own" if self._owns_session else "shared"
         return f"AiohttpTransport(session={owner}, timeout={self._timeout.total})"
 
+    def _check_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = loop
+        elif loop is not self._loop:
+            raise RuntimeError(
+                "this AiohttpTransport (and its Client) belongs to the event loop it was "
+                "first used in; create one Client per event loop, inside that loop"
+            )
+
     def _get_session(self) -> aiohttp.ClientSession:
         if self._closed:
             raise RuntimeError("this AiohttpTransport is closed")
+        self._check_loop()
         if self._session is None:
             connector = aiohttp.TCPConnector(limit=self._limit, ssl=self._ssl)
             self._session = aiohttp.ClientSession(connector=connector)
@@ -58,24 +91,81 @@ class AiohttpTransport:
                 timeout=self._timeout,
                 allow_redirects=False,
             ) as resp:
-                body = await resp.read()
+                body = await _read_body(resp, self._max_body_size)
                 return Response(status=resp.status, headers=dict(resp.headers), body=body)
-        except aiohttp.ConnectionTimeoutError as exc:
-            raise ConnectError(f"timed out connecting to {_host(request.url)}") from exc
-        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
-            raise APITimeoutError(f"no answer from {_host(request.url)} in time") from exc
-        except (aiohttp.ClientConnectorError, aiohttp.InvalidURL) as exc:
-            raise ConnectError(f"cannot connect to {_host(request.url)}: {exc}") from exc
-        except (aiohttp.ClientError, OSError) as exc:
-            raise APIConnectionError(
-                f"connection to {_host(request.url)} failed: {type(exc).__name__}: {exc}"
-            ) from exc
+        except asyncio.CancelledError:
+            # Closing the connector cancels the calls waiting for a connection; only
+            # a real cancellation of this task may travel on as CancelledError.
+            task = asyncio.current_task()
+            if self._closed and task is not None and not task.cancelling():
+                raise self._closed_in_flight(request) from None
+            raise
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            if self._closed:
+                raise self._closed_in_flight(request) from exc
+            raise _our_error(exc, request.url) from exc
+
+    @staticmethod
+    def _closed_in_flight(request: Request) -> RuntimeError:
+        path = urlsplit(request.url).path
+        return RuntimeError(
+            f"{request.method} {path}: the transport was closed while the request was in "
+            "flight (it may have reached the server)"
+        )
 
     async def aclose(self) -> None:
+        if self._loop is not None and self._session is not None:
+            self._check_loop()
         self._closed = True
         session, self._session = self._session, None
         if session is not None and self._owns_session:
             await session.close()
+
+
+def _our_error(exc: BaseException, url: str) -> APIConnectionError:
+    """The error of ours that says what an aiohttp or socket failure means for the caller."""
+    host = _host(url)
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return ConnectError(f"timed out connecting to {host}")
+    if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
+        return APITimeoutError(f"no answer from {host} in time")
+    if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.InvalidURL):
+        return ConnectError(f"cannot connect to {host}: {exc}")
+    return APIConnectionError(f"connection to {host} failed: {type(exc).__name__}: {exc}")
+
+
+async def _read_body(resp: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The body, never holding more than `limit` bytes of it.
+
+    A 2xx over the limit raises `DecodeError` (at once when Content-Length
+    announces it); any other status keeps its first `limit` bytes so that it
+    still maps to its error. Either way the connection is closed, not drained.
+    """
+    success = 200 <= resp.status < 300
+    declared = resp.content_length
+    if success and declared is not None and declared > limit:
+        resp.close()
+        raise _too_large(resp.status, limit, f"Content-Length is {declared}")
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await resp.content.readany():
+        size += len(chunk)
+        if size > limit:
+            resp.close()
+            if success:
+                raise _too_large(resp.status, limit, f"more than {limit} bytes arrived")
+            chunks.append(chunk[: len(chunk) - (size - limit)])
+            break
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(status: int, limit: int, detail: str) -> DecodeError:
+    return DecodeError(
+        f"body larger than max_body_size={limit} bytes ({detail}); "
+        "raise AiohttpTransport(max_body_size=...) for larger answers",
+        status=status,
+    )
 
 
 def _host(url: str) -> str:

@@ -13,11 +13,21 @@ from ._http import Response
 PREVIEW_CHARS = 200
 
 
+def shorten(text: str, limit: int = PREVIEW_CHARS) -> str:
+    """`text` on one printable line of at most `limit` characters.
+
+    Server-sent text ends up in messages and logs: newlines and control
+    characters could forge log lines or terminal escapes, so they are replaced.
+    """
+    text = " ".join(text[: limit * 4].split())
+    if not text.isprintable():
+        text = "".join(ch if ch.isprintable() else "\ufffd" for ch in text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def preview(body: bytes, limit: int = PREVIEW_CHARS) -> str:
     """A short, printable excerpt of a body for error messages."""
-    text = body[: limit * 4].decode("utf-8", errors="replace")
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return shorten(body[: limit * 4].decode("utf-8", errors="replace"), limit)
 
 
 class EcomChargeError(Exception):
@@ -134,7 +144,7 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
         return max(0.0, seconds)
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:
         return None
@@ -204,13 +214,11 @@ def error_from_response(response: Response) -> APIError:
     """
     status = response.status
     data = _json_object(response.body)
-    message = _message_of(data)
-    if message is None:
+    message = shorten(_message_of(data) or "")
+    if not message:
         message = _DEFAULT_MESSAGES.get(status, f"HTTP {status}")
         if response.body and data is None:
             message += f"; body starts {preview(response.body)!r}"
-    elif len(message) > PREVIEW_CHARS:
-        message = message[: PREVIEW_CHARS - 3] + "..."
     args = (status, message, response.body, response.headers)
     if status == 422:
         errors = data.get("errors") if data is not None else None

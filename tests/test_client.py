@@ -112,7 +112,7 @@ async def test_aclose_closes_the_transport(fake: FakeEcomCharge) -> None:
     transport = fake.transport()
     client = ec.Client("361", "s", transport=transport)
     await client.aclose()
-    with pytest.raises(ec.ConnectError, match="closed"):
+    with pytest.raises(RuntimeError, match="closed"):
         await transport.send(ec.Request(method="GET", url="http://127.0.0.1/customers"))
 
 

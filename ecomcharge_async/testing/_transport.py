@@ -16,7 +16,8 @@ class FakeTransport:
     """A `Transport` that hands each request to a `FakeEcomCharge` in process.
 
     Requests and responses cross as bytes and headers, exactly as over HTTP, so
-    the SDK's encoding, auth and decoding are all exercised.
+    the SDK's encoding, auth and decoding are all exercised. Like
+    `AiohttpTransport`, it raises `RuntimeError` once closed.
     """
 
     def __init__(self, fake: FakeEcomCharge) -> None:
@@ -28,7 +29,7 @@ class FakeTransport:
 
     async def send(self, request: Request) -> Response:
         if self._closed:
-            raise ConnectError("the fake transport is closed")
+            raise RuntimeError("this FakeTransport is closed")
         fault = self.fake.take_fault()
         # Yield once, as real I/O would, so concurrent callers interleave.
         await asyncio.sleep(0)
@@ -38,6 +39,8 @@ class FakeTransport:
             raise ConnectError("connection refused (injected fault)")
         if fault.kind == "delay":
             await asyncio.sleep(fault.seconds)
+            if self._closed:  # as AiohttpTransport: closed while in flight
+                raise RuntimeError("the transport was closed while the request was in flight")
         if fault.kind == "status":
             is_json = fault.body.startswith((b"{", b"["))
             headers = {"Content-Type": "application/json" if is_json else "text/html"}
