@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import ssl as _ssl
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -11,7 +13,8 @@ import aiohttp
 from ._errors import APIConnectionError, APITimeoutError, ConnectError, DecodeError
 from ._http import Request, Response
 
-#: Default cap on one response body: 64 MiB, about 200,000 customers in one list.
+CHUNK_BYTES = 64 * 1024
+#: Default cap on one body read whole: 64 MiB, about 200,000 customers in one list.
 DEFAULT_MAX_BODY_SIZE = 64 * 1024 * 1024
 
 
@@ -26,8 +29,9 @@ class AiohttpTransport:
     `ssl` is True (verify with the system's CA store), an `ssl.SSLContext`
     (your own CAs), or False (no verification: never in production).
     `limit` caps concurrent connections. `max_body_size` caps the bytes held
-    for one response, counted while reading (after decompression): a larger
-    2xx body raises `DecodeError`, a larger error body is cut at the cap.
+    for one body read whole, counted as they arrive (after decompression): a
+    larger 2xx body raises `DecodeError`, a larger error body is cut at the
+    cap. A streamed 2xx body (`stream`) is never held whole, so it has no cap.
     """
 
     def __init__(
@@ -82,7 +86,7 @@ class AiohttpTransport:
 
     async def send(self, request: Request) -> Response:
         session = self._get_session()
-        try:
+        with self._our_errors(request):
             async with session.request(
                 request.method,
                 request.url,
@@ -93,25 +97,54 @@ class AiohttpTransport:
             ) as resp:
                 body = await _read_body(resp, self._max_body_size)
                 return Response(status=resp.status, headers=dict(resp.headers), body=body)
+
+    async def stream(self, request: Request) -> Response:
+        """Like `send`, but a 2xx body is handed over as `Response.chunks`."""
+        session = self._get_session()
+        with self._our_errors(request):
+            resp = await session.request(
+                request.method,
+                request.url,
+                headers=request.headers,
+                data=request.body or None,
+                timeout=self._timeout,
+                allow_redirects=False,
+            )
+            if not 200 <= resp.status < 300:
+                try:
+                    body = await _read_body(resp, self._max_body_size)
+                finally:
+                    resp.release()
+                return Response(status=resp.status, headers=dict(resp.headers), body=body)
+        return Response(
+            status=resp.status, headers=dict(resp.headers), chunks=self._chunks(resp, request)
+        )
+
+    async def _chunks(self, resp: aiohttp.ClientResponse, request: Request) -> AsyncIterator[bytes]:
+        """The body as it arrives; the connection goes back to the pool when done."""
+        try:
+            with self._our_errors(request):
+                async for chunk in resp.content.iter_chunked(CHUNK_BYTES):
+                    yield chunk
+        finally:
+            resp.release()
+
+    @contextmanager
+    def _our_errors(self, request: Request) -> Iterator[None]:
+        """aiohttp's and the OS's exceptions, raised as ours."""
+        try:
+            yield
         except asyncio.CancelledError:
             # Closing the connector cancels the calls waiting for a connection; only
             # a real cancellation of this task may travel on as CancelledError.
             task = asyncio.current_task()
             if self._closed and task is not None and not task.cancelling():
-                raise self._closed_in_flight(request) from None
+                raise _closed_in_flight(request) from None
             raise
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             if self._closed:
-                raise self._closed_in_flight(request) from exc
+                raise _closed_in_flight(request) from exc
             raise _our_error(exc, request.url) from exc
-
-    @staticmethod
-    def _closed_in_flight(request: Request) -> RuntimeError:
-        path = urlsplit(request.url).path
-        return RuntimeError(
-            f"{request.method} {path}: the transport was closed while the request was in "
-            "flight (it may have reached the server)"
-        )
 
     async def aclose(self) -> None:
         if self._loop is not None and self._session is not None:
@@ -120,6 +153,13 @@ class AiohttpTransport:
         session, self._session = self._session, None
         if session is not None and self._owns_session:
             await session.close()
+
+
+def _closed_in_flight(request: Request) -> RuntimeError:
+    return RuntimeError(
+        f"{request.method} {urlsplit(request.url).path}: the transport was closed while "
+        "the request was in flight (it may have reached the server)"
+    )
 
 
 def _our_error(exc: BaseException, url: str) -> APIConnectionError:
