@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import json
 import socket
+import ssl
 from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
+import trustme
 from aiohttp import web
 from aioresponses import aioresponses
+from conftest import SECRET, SHOP_ID
 
 import ecomcharge_async as ec
+from ecomcharge_async.testing import FakeEcomCharge
+from ecomcharge_async.testing._server import create_app
 
 
 async def _echo(request: web.Request) -> web.Response:
@@ -311,3 +319,192 @@ async def test_a_stalled_stream_times_out_after_the_complete_customers(stream_ur
 async def test_iter_without_a_timeout(stream_url: str) -> None:
     async with ec.Client("361", "s", base_url=f"{stream_url}/many", timeout=None) as client:
         assert len(await _iterate(client)) == 5000
+
+
+# -- hardening: the body cap and TLS (docs/guides/security.md) ----------------------------
+
+CAP = 1024 * 1024
+# 8 MiB of JSON that gzip squeezes into a few KiB: only counting after decompression sees it.
+GZIP_BOMB = gzip.compress(b"[" + b" " * (8 * CAP) + b"]", compresslevel=1)
+
+
+async def _oversized(request: web.Request) -> web.StreamResponse:
+    """GET /<kind>/customers: an answer larger than CAP, in every way a server can send one."""
+    kind = request.match_info["kind"]
+    if kind == "announced":  # Content-Length says it all; the body itself never comes
+        response = web.StreamResponse(headers={"Content-Length": str(10**9)})
+        await response.prepare(request)
+        await response.write(b"[")
+        await asyncio.sleep(30)
+        return response
+    if kind == "endless":  # chunked, no length, no end
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        with contextlib.suppress(ConnectionError):
+            await response.write(b"[")
+            while True:
+                await response.write(b" " * 65536)
+        return response
+    if kind == "gzip":
+        headers = {"Content-Encoding": "gzip", "Content-Type": "application/json"}
+        return web.Response(body=GZIP_BOMB, headers=headers)
+    if kind == "error":
+        return web.Response(status=502, body=b"<html>" + b"x" * 2 * CAP, content_type="text/html")
+    return web.Response(body=b"[]", content_type="application/json")
+
+
+@contextlib.asynccontextmanager
+async def _running(app: web.Application, **site: Any) -> AsyncIterator[str]:
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0, **site).start()
+    scheme = "https" if site.get("ssl_context") else "http"
+    try:
+        yield f"{scheme}://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def oversized_url() -> AsyncIterator[str]:
+    app = web.Application()
+    app.router.add_get("/{kind}/customers", _oversized)
+    async with _running(app) as url:
+        yield url
+
+
+@pytest.mark.parametrize(
+    ("kind", "detail"),
+    [
+        ("announced", r"Content-Length is 1000000000"),
+        ("endless", r"more than 1048576 bytes arrived"),
+        ("gzip", r"more than 1048576 bytes arrived"),
+    ],
+)
+async def test_a_2xx_body_over_the_cap_is_a_decode_error_and_frees_the_connection(
+    oversized_url: str, kind: str, detail: str
+) -> None:
+    # timeout=5: a transport that waited for the announced gigabyte would time out instead.
+    transport = ec.AiohttpTransport(max_body_size=CAP, limit=1, timeout=5)
+    try:
+        with pytest.raises(ec.DecodeError, match=f"max_body_size=1048576 bytes \\({detail}\\)"):
+            await transport.send(ec.Request(method="GET", url=f"{oversized_url}/{kind}/customers"))
+        async with asyncio.timeout(5):  # one connection only: a leaked one would hang here
+            small = await transport.send(
+                ec.Request(method="GET", url=f"{oversized_url}/ok/customers")
+            )
+        assert small.body == b"[]"
+    finally:
+        await transport.aclose()
+
+
+async def test_an_error_body_over_the_cap_is_cut_and_still_maps_to_its_status(
+    oversized_url: str,
+) -> None:
+    transport = ec.AiohttpTransport(max_body_size=CAP, limit=1)
+    async with ec.Client(
+        "361", "s", base_url=f"{oversized_url}/error", transport=transport, retry=None
+    ) as client:
+        response = await transport.send(
+            ec.Request(method="GET", url=f"{client.base_url}/customers")
+        )
+        assert (response.status, len(response.body)) == (502, CAP)
+        with pytest.raises(ec.ServerError, match="HTTP 502; body starts '<html>xxx") as info:
+            await client.customers.list()
+    assert len(info.value.body) == CAP
+
+
+async def test_raising_the_cap_lets_a_large_list_through(
+    fake: FakeEcomCharge, server_url: str
+) -> None:
+    for i in range(12_000):  # about 2.8 MB of JSON
+        fake.add(email=f"customer{i}@example.com", ip="127.0.0.1", city="Denver", country="US")
+    small = ec.AiohttpTransport(max_body_size=CAP)
+    async with ec.Client(SHOP_ID, SECRET, base_url=server_url, transport=small) as client:
+        with pytest.raises(ec.DecodeError, match="max_body_size=1048576"):
+            await client.customers.list()
+        # iter() never holds the body whole, so the cap does not apply to it.
+        assert len([c async for c in client.customers.iter()]) == 12_000
+    large = ec.AiohttpTransport(max_body_size=8 * CAP)
+    async with ec.Client(SHOP_ID, SECRET, base_url=server_url, transport=large) as client:
+        customers = await client.customers.list()
+    assert customers == fake.customers
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "message"),
+    [
+        ({"max_body_size": 0}, ValueError, "max_body_size must be at least 1 byte"),
+        ({"max_body_size": 1.5}, TypeError, "max_body_size must be an int"),
+        ({"ssl": "ca.pem"}, TypeError, r"ssl.create_default_context\(cafile=...\)"),
+    ],
+)
+def test_bad_transport_options_fail_at_construction(
+    options: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        ec.AiohttpTransport(**options)
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@contextlib.asynccontextmanager
+async def _https_fake(fake: FakeEcomCharge, ca: trustme.CA, host: str) -> AsyncIterator[str]:
+    """The fake shop over HTTPS on 127.0.0.1, with a certificate for `host` from `ca`."""
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(host).configure_cert(server_context)
+    async with _running(create_app(fake), ssl_context=server_context) as url:
+        yield url
+
+
+NEW = ec.NewCustomer(email="a@example.com", ip="127.0.0.1")
+
+
+async def test_https_verifies_certificates_by_default(fake: FakeEcomCharge, ca: trustme.CA) -> None:
+    async with (
+        _https_fake(fake, ca, "127.0.0.1") as url,
+        ec.Client(SHOP_ID, SECRET, base_url=url, retry=None) as client,
+    ):
+        with pytest.raises(ec.ConnectError, match="certificate verify failed"):
+            await client.customers.create(NEW)
+    assert fake.request_count == 0
+    assert fake.customers == []
+
+
+@pytest.mark.parametrize("how", ["context", "ca bundle file"])
+async def test_a_client_given_the_ca_connects(
+    fake: FakeEcomCharge, ca: trustme.CA, tmp_path: Path, how: str
+) -> None:
+    if how == "context":
+        context = ssl.create_default_context()
+        ca.configure_trust(context)
+    else:
+        ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+        context = ssl.create_default_context(cafile=str(tmp_path / "ca.pem"))
+    async with (
+        _https_fake(fake, ca, "127.0.0.1") as url,
+        ec.Client(
+            SHOP_ID, SECRET, base_url=url, transport=ec.AiohttpTransport(ssl=context)
+        ) as client,
+    ):
+        created = await client.customers.create(NEW)
+        assert await client.customers.list() == [created]
+
+
+async def test_a_certificate_for_another_host_is_refused_even_from_a_trusted_ca(
+    fake: FakeEcomCharge, ca: trustme.CA
+) -> None:
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    transport = ec.AiohttpTransport(ssl=context)
+    async with (
+        _https_fake(fake, ca, "api.ecomcharge.com") as url,
+        ec.Client(SHOP_ID, SECRET, base_url=url, transport=transport, retry=None) as client,
+    ):
+        with pytest.raises(ec.ConnectError, match="certificate verify failed: IP address mismatch"):
+            await client.customers.list()
+    assert fake.request_count == 0

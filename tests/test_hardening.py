@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import attrs
@@ -40,9 +40,13 @@ async def no_sleep(seconds: float) -> None:
 
 @attrs.define
 class ScriptedTransport:
-    """Answers with the given responses in turn (the last one repeats)."""
+    """Answers with the given responses in turn (the last one repeats).
+
+    `stream` hands a 2xx body over in pieces of `piece` bytes, as a network would.
+    """
 
     responses: Sequence[ec.Response]
+    piece: int = 64
     sent: int = 0
 
     async def send(self, request: ec.Request) -> ec.Response:
@@ -51,8 +55,20 @@ class ScriptedTransport:
         await asyncio.sleep(0)
         return response
 
+    async def stream(self, request: ec.Request) -> ec.Response:
+        response = await self.send(request)
+        if not 200 <= response.status < 300:
+            return response
+        return attrs.evolve(response, body=b"", chunks=_pieces(response.body, self.piece))
+
     async def aclose(self) -> None:
         pass
+
+
+async def _pieces(body: bytes, size: int) -> AsyncIterator[bytes]:
+    size = max(size, len(body) // 256)  # at most ~256 pieces: keeps the test fast
+    for start in range(0, len(body), size):
+        yield body[start : start + size]
 
 
 def _dump(value: Any) -> bytes:
@@ -209,6 +225,8 @@ async def _call(client: ec.Client, operation: str) -> object:
         return await client.customers.create(ec.NewCustomer(email="a@example.com", ip="::1"))
     if operation == "get":
         return await client.customers.get("cst_7aee5afb954c7ef7")
+    if operation == "iter":
+        return [customer async for customer in client.customers.iter()]
     return await client.customers.list()
 
 
@@ -219,26 +237,30 @@ async def _call(client: ec.Client, operation: str) -> object:
 )
 @given(
     answers=st.lists(responses, min_size=1, max_size=2),
-    operation=st.sampled_from(["create", "get", "list"]),
+    operation=st.sampled_from(["create", "get", "list", "iter"]),
     retry=st.sampled_from([None, ec.RetryPolicy(sleep=no_sleep)]),
+    piece=st.integers(1, 100),
 )
 async def test_any_response_decodes_or_raises_our_error(
-    answers: list[ec.Response], operation: str, retry: ec.RetryPolicy | None
+    answers: list[ec.Response], operation: str, retry: ec.RetryPolicy | None, piece: int
 ) -> None:
-    transport = ScriptedTransport(answers)
+    transport = ScriptedTransport(answers, piece)
+    outcome: object
     async with ec.Client("361", "s", transport=transport, retry=retry) as client:
         try:
             async with asyncio.timeout(10):
                 outcome = await _call(client, operation)
         except ec.EcomChargeError as exc:
-            text = str(exc)
-            assert len(text) <= MAX_ERROR_CHARS, text[:300]
-            assert text.isprintable(), text
-            assert len(repr(exc)) <= MAX_ERROR_CHARS + 100
-            return
-    if operation == "list":
+            outcome = exc
+    if isinstance(outcome, ec.EcomChargeError):
+        text = str(outcome)
+        assert len(text) <= MAX_ERROR_CHARS, text[:300]
+        assert text.isprintable(), text
+        assert len(repr(outcome)) <= MAX_ERROR_CHARS + 100
+    elif operation in ("list", "iter"):
         assert isinstance(outcome, list)
         assert all(type(item) is ec.Customer for item in outcome)
+        assert 200 <= answers[min(transport.sent, len(answers)) - 1].status < 300
     else:
         assert type(outcome) is ec.Customer
-    assert 200 <= answers[min(transport.sent, len(answers)) - 1].status < 300
+        assert 200 <= answers[min(transport.sent, len(answers)) - 1].status < 300
