@@ -59,6 +59,8 @@ class AiohttpTransport:
         self._limit = limit
         self._max_body_size = max_body_size
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Bodies being read: closing the session does not wake their readers, aclose() does.
+        self._reading: set[aiohttp.ClientResponse] = set()
         self._closed = False
 
     def __repr__(self) -> str:
@@ -95,7 +97,11 @@ class AiohttpTransport:
                 timeout=self._timeout,
                 allow_redirects=False,
             ) as resp:
-                body = await _read_body(resp, self._max_body_size)
+                self._reading.add(resp)
+                try:
+                    body = await _read_body(resp, self._max_body_size)
+                finally:
+                    self._reading.discard(resp)
                 return Response(status=resp.status, headers=dict(resp.headers), body=body)
 
     async def stream(self, request: Request) -> Response:
@@ -110,10 +116,12 @@ class AiohttpTransport:
                 timeout=self._timeout,
                 allow_redirects=False,
             )
+            self._reading.add(resp)
             if not 200 <= resp.status < 300:
                 try:
                     body = await _read_body(resp, self._max_body_size)
                 finally:
+                    self._reading.discard(resp)
                     resp.release()
                 return Response(status=resp.status, headers=dict(resp.headers), body=body)
         return Response(
@@ -127,6 +135,7 @@ class AiohttpTransport:
                 async for chunk in resp.content.iter_chunked(CHUNK_BYTES):
                     yield chunk
         finally:
+            self._reading.discard(resp)
             resp.release()
 
     @contextmanager
@@ -150,6 +159,8 @@ class AiohttpTransport:
         if self._loop is not None and self._session is not None:
             self._check_loop()
         self._closed = True
+        for resp in list(self._reading):
+            resp.close()
         session, self._session = self._session, None
         if session is not None and self._owns_session:
             await session.close()
