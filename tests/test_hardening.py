@@ -11,10 +11,13 @@ import asyncio
 import contextlib
 import gc
 import json
+import logging
+import traceback
 import warnings
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator, Sequence
 from typing import Any
 
+import aiohttp
 import attrs
 import pytest
 from aiohttp import web
@@ -22,6 +25,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import ecomcharge_async as ec
+from ecomcharge_async.testing import FakeEcomCharge, Fault
+from ecomcharge_async.testing._server import serve
 
 # -- promise 1: any response decodes or raises our error -----------------------------------
 
@@ -398,3 +403,144 @@ async def test_closing_the_client_ends_calls_in_flight_with_a_clear_error() -> N
 
 
 NEW = ec.NewCustomer(email="a@example.com", ip="127.0.0.1")
+
+
+# -- promise 4: secrets never leak ----------------------------------------------------------
+
+SHOP = "361"
+# The secrets of this section appear on these lines only, so no traceback line shows them.
+KEY = "sk-live-do-not-leak-7f3a9c"
+WRONG_KEY = "sk-wrong-do-not-leak-2b8e"
+BAD_KEY = "sk-bad-do-not-leak-4d1c\r\nX-Injected: 1"
+
+
+def secret_forms(shop_id: str, secret: str) -> list[str]:
+    """Every form a secret travels in: raw, `shop:secret`, the header value, its base64."""
+    header = aiohttp.encode_basic_auth(shop_id, secret)
+    return [secret, f"{shop_id}:{secret}", header, header.split()[1]]
+
+
+SECRETS = [
+    *secret_forms(SHOP, KEY),
+    *secret_forms(SHOP, WRONG_KEY),
+    BAD_KEY.split("\r")[0],
+]
+
+
+def assert_no_secrets(artefacts: Iterable[str], secrets: Iterable[str] = SECRETS) -> None:
+    """Fail if any form of any secret appears in any artefact.
+
+    The hook for more artefacts: append the text of a bulk journal or a CLI
+    failures file to `artefacts` and it is scanned the same way.
+    """
+    forms = list(secrets)
+    for artefact in artefacts:
+        for form in forms:
+            assert form not in artefact, f"secret form #{forms.index(form)} leaked: {artefact!r}"
+
+
+@attrs.define
+class Artefacts:
+    """Everything a session leaves behind that a person or a log shipper could read."""
+
+    texts: list[str] = attrs.Factory(list)
+    requests: list[ec.Request] = attrs.Factory(list)
+    errors: list[BaseException] = attrs.Factory(list)
+
+    def add(self, *objects: object) -> None:
+        for obj in objects:
+            self.texts += [repr(obj), str(obj)]
+
+    def add_error(self, error: BaseException) -> None:
+        self.errors.append(error)
+        self.add(error, vars(error))
+        self.texts.append("".join(traceback.format_exception(error)))  # with chained causes
+
+    async def expect(self, error: type[BaseException], call: Awaitable[object]) -> None:
+        with pytest.raises(error) as info:
+            await call
+        self.add_error(info.value)
+
+    async def __call__(self, request: ec.Request, call_next: ec.Handler) -> ec.Response:
+        """As attempt middleware: every request and response of every attempt."""
+        self.requests.append(request)
+        self.add(request)
+        response = await call_next(request)
+        self.add(response)
+        return response
+
+
+PERSON = ec.NewCustomer(email="jane@example.com", ip="203.0.113.9", country="US", state="CO")
+
+
+async def full_session(client: ec.Client, fake: FakeEcomCharge, seen: Artefacts) -> None:
+    """Creates, a 422, retried faults, a lost create, exhausted retries, a 404, reads."""
+    created = await client.customers.create(PERSON)
+    await seen.expect(ec.ValidationError, client.customers.create(ec.NewCustomer(email="x", ip="")))
+    fake.inject(Fault.status(503), Fault.status(429, retry_after=1))
+    await client.customers.create(PERSON)
+    fake.inject(Fault.refuse())
+    await client.customers.list()
+    fake.inject(Fault.drop())
+    await seen.expect(ec.APIConnectionError, client.customers.create(PERSON))
+    fake.inject(*[Fault.status(502, body=b"<html>Bad Gateway</html>")] * 3)
+    await seen.expect(ec.ServerError, client.customers.get(created.id))
+    await seen.expect(ec.NotFoundError, client.customers.get("cst_0000000000000000"))
+    assert created.id in [c.id async for c in client.customers.iter()]
+    seen.add(client, client.customers)
+
+
+async def test_no_secret_in_any_artefact_of_a_full_session(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)  # every logger: ours, aiohttp's, asyncio's
+    fake = FakeEcomCharge(shop_id=SHOP, secret_key=KEY)
+    seen = Artefacts()
+    fast = ec.RetryPolicy(sleep=no_sleep)
+    options: dict[str, Any] = {"retry": fast, "attempt_middleware": [seen]}
+    async with ec.Client(SHOP, KEY, transport=fake.transport(), **options) as client:
+        await full_session(client, fake, seen)
+    transport = ec.AiohttpTransport()
+    async with serve(fake) as url:
+        async with ec.Client(SHOP, KEY, base_url=url, transport=transport, **options) as client:
+            await full_session(client, fake, seen)
+            seen.add(transport)
+        async with ec.Client(SHOP, WRONG_KEY, base_url=url, **options) as client:
+            await seen.expect(ec.AuthenticationError, client.customers.list())
+        await seen.expect(RuntimeError, client.customers.list())  # used after close
+    async with ec.Client(SHOP, KEY, base_url=url, **options) as client:  # the server is gone
+        await seen.expect(ec.ConnectError, client.customers.create(PERSON))
+    for bad in (
+        lambda: ec.Client(SHOP, BAD_KEY),
+        lambda: ec.Client(SHOP, KEY, base_url="http://api.ecomcharge.com"),
+        lambda: ec.Client(SHOP, KEY, retry=3),  # type: ignore[arg-type]
+        lambda: ec.Client(SHOP + ":", KEY),
+    ):
+        with pytest.raises((ValueError, TypeError)) as info:
+            bad()
+        seen.add_error(info.value)
+
+    formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs = [formatter.format(r) + repr(r.args) + repr(vars(r)) for r in caplog.records]
+    assert_no_secrets([*seen.texts, *logs])
+
+    # The scan is not vacuous: the secret did travel, and the artefacts are the rich ones.
+    assert {r.headers["Authorization"] for r in seen.requests} == {
+        secret_forms(SHOP, KEY)[2],
+        secret_forms(SHOP, WRONG_KEY)[2],
+    }
+    assert len(seen.requests) > 20
+    assert {type(e).__name__ for e in seen.errors} >= {
+        "ValidationError",
+        "APIConnectionError",
+        "ServerError",
+        "NotFoundError",
+        "AuthenticationError",
+        "ConnectError",
+        "RuntimeError",
+        "ValueError",
+        "TypeError",
+    }
+    assert any("direct cause of the following exception" in text for text in seen.texts)
+    levels = {r.levelname for r in caplog.records if r.name == "ecomcharge_async"}
+    assert levels == {"DEBUG", "INFO", "WARNING"}
