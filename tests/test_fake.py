@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import ecomcharge_async as ec
+from ecomcharge_async import _rules
 from ecomcharge_async.testing import FakeEcomCharge, FakeTransport, Fault
+from ecomcharge_async.testing._server import serve
 
 AUTH = aiohttp.encode_basic_auth("361", "s")
 URL = "https://api.ecomcharge.com/customers"
@@ -150,8 +156,6 @@ def test_fake_transport_is_a_transport(fake: FakeEcomCharge) -> None:
 
 
 async def test_faults_over_real_http(fake: FakeEcomCharge) -> None:
-    from ecomcharge_async.testing._server import serve
-
     fake.inject(
         Fault.refuse(),
         Fault.status(503, retry_after="1", body=b"<html>down</html>"),
@@ -172,3 +176,84 @@ async def test_faults_over_real_http(fake: FakeEcomCharge) -> None:
             await client.customers.create(new)
         assert await client.customers.list() == fake.customers
         assert len(fake.customers) == 1
+
+
+# -- hardening: the loopback server refuses bad input with 4xx, never 500 -------------------
+
+
+async def _chunked(body: bytes, piece: int = 65536) -> AsyncIterator[bytes]:
+    for start in range(0, len(body), piece):
+        yield body[start : start + piece]
+
+
+BIG = b'{"email": "a@example.com", "ip": "::1", "city": "' + b"x" * 1_000_000 + b'"}'
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "body", "status"),
+    [
+        ("POST", "/customers", JSON, b"{not json", 400),
+        ("POST", "/customers", JSON, b"", 400),
+        ("POST", "/customers", JSON, b'{"email": "\xff\xfe"}', 400),
+        ("POST", "/customers", JSON, b"[" * 60_000, 400),
+        ("POST", "/customers", JSON, b'"just a string"', 400),
+        ("POST", "/customers", JSON, b'{"email": 1, "ip": [], "zip": {}}', 422),
+        ("POST", "/customers", JSON, b'{"email": "a@b.co", "ip": "::1", "city": 1e999}', 422),
+        ("POST", "/customers", {"Authorization": AUTH}, b"{}", 415),
+        ("POST", "/customers", {**JSON, "Content-Type": "text/plain"}, b"{}", 415),
+        ("POST", "/customers", {**JSON, "Content-Type": "application/jsonx"}, b"{}", 415),
+        ("POST", "/customers", JSON, BIG, 413),
+        ("POST", "/customers", JSON, "chunked", 413),
+        ("POST", "/customers", {}, b"{}", 401),
+        ("GET", "/customers/..%2f..%2fetc", JSON, b"", 404),
+        ("GET", "/customers/a/b", JSON, b"", 404),
+        ("DELETE", "/customers", JSON, b"", 405),
+        ("PATCH", "/customers/cst_1", JSON, b"{}", 405),
+    ],
+)
+async def test_the_loopback_server_answers_bad_input_with_4xx(
+    fake: FakeEcomCharge,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    body: bytes | str,
+    status: int,
+) -> None:
+    data = _chunked(BIG) if body == "chunked" else body
+    async with (
+        serve(fake) as url,
+        aiohttp.ClientSession() as session,
+        session.request(method, url + path, headers=headers, data=data) as response,
+    ):
+        answer = await response.read()
+    assert response.status == status, answer[:200]
+    assert json.loads(answer)["message"]
+    assert fake.customers == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+        lambda inner: (
+            st.lists(inner, max_size=3)
+            | st.dictionaries(st.sampled_from([*_rules.FIELDS, "x"]), inner, max_size=6)
+        ),
+        max_leaves=12,
+    )
+)
+def test_any_json_body_gets_201_or_a_4xx(value: object) -> None:
+    fake = FakeEcomCharge(shop_id="361", secret_key="s")
+    response = handle(fake, "POST", headers=JSON, body=json.dumps(value).encode())
+    assert response.status == 201 or 400 <= response.status < 500
+    assert isinstance(json.loads(response.body), dict)
+
+
+async def test_closing_the_fake_transport_ends_a_call_in_flight(fake: FakeEcomCharge) -> None:
+    fake.inject(Fault.delay(0.05))
+    client = ec.Client("361", "s", transport=fake.transport())
+    call = asyncio.create_task(client.customers.list())
+    await asyncio.sleep(0)  # the call is in the transport now
+    await client.aclose()
+    with pytest.raises(RuntimeError, match="closed while the request was in flight"):
+        await call
