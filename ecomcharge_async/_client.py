@@ -148,7 +148,11 @@ class Client:
         """Close the client and its transport; calling it again does nothing."""
         if not self._closed:
             self._closed = True
-            await self._transport.aclose()
+            try:
+                await self._transport.aclose()
+            except RuntimeError:
+                self._closed = False  # closed from the wrong event loop: the right one still can
+                raise
 
     @property
     def closed(self) -> bool:
