@@ -209,17 +209,23 @@ retry_after_values = st.one_of(
         st.integers(0, 99),
     ),
 )
+
+
+def _headers(name: str | None, value: str, millis: str | None, kind: str) -> dict[str, str]:
+    headers = {"Content-Type": kind}
+    if name is not None:
+        headers[name] = value
+    if millis is not None:
+        headers["retry-after-ms"] = millis
+    return headers
+
+
 headers = st.builds(
-    lambda known, other: {**other, **known},
-    st.fixed_dictionaries(
-        {},
-        optional={
-            "Retry-After": retry_after_values,
-            "retry-after-ms": retry_after_values,
-            "Content-Type": st.sampled_from(["application/json", "text/html", "\x00"]),
-        },
-    ),
-    st.lists(st.tuples(st.text(max_size=8), st.text(max_size=8)), max_size=1).map(dict),
+    _headers,
+    st.sampled_from(["Retry-After", "retry-after", "RETRY-AFTER", None]),
+    retry_after_values,
+    st.none() | retry_after_values,
+    st.sampled_from(["application/json", "text/html; charset=utf-8", "\x00"]),
 )
 statuses = st.one_of(
     st.sampled_from([408, 429, 500, 502, 503, 504]),  # the ones retry and Retry-After look at
