@@ -64,6 +64,7 @@ class Journal:
         self._states = bytearray()
         self._sent_keys: dict[int, str] = {}
         self._clock = clock
+        self._synced_at = clock()
         self._file: IO[bytes] = open(self.path, "a+b")  # noqa: SIM115
         try:
             self._lock()
@@ -75,7 +76,6 @@ class Journal:
         except BaseException:
             self._file.close()
             raise
-        self._synced_at = clock()
 
     def __repr__(self) -> str:
         return f"Journal({self.path!r})"
