@@ -67,7 +67,8 @@ class ProgressBar:
 
 def summary(report: ImportReport, *, source: str, target: str) -> str:
     """The table printed when an import ends."""
-    rate = report.total / report.elapsed if report.elapsed > 0 else 0.0
+    finished_now = report.total - report.resumed
+    rate = finished_now / report.elapsed if report.elapsed > 0 else 0.0
     rows = [
         ("rows read", report.total),
         ("created", report.created),
