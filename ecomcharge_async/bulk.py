@@ -56,12 +56,20 @@ Key = tuple[str | None, ...]
 Sleep = Callable[[float], Awaitable[Any]]
 
 _key_of = attrgetter(*FIELDS)
+_EMAIL = FIELDS.index("email")
+
+
+def _normal(value: str | None) -> str | None:
+    return (value.strip().casefold() or None) if value else None
 
 
 def customer_key(customer: NewCustomer | Customer) -> Key:
-    """The values of every sendable field, in a fixed order: what reconciliation matches on."""
-    key: Key = _key_of(customer)
-    return key
+    """What reconciliation matches on: every sendable field, in a fixed order.
+
+    Values are compared trimmed and case-folded, with "" and unset alike, so a
+    customer the API stored in a normalised form still matches the row sent.
+    """
+    return tuple(_normal(value) for value in _key_of(customer))
 
 
 def match_customers(
@@ -69,7 +77,10 @@ def match_customers(
 ) -> dict[Key, list[str]]:
     """Ids of the shop's customers whose fields match a wanted key, at most `wanted[key]` each."""
     found: dict[Key, list[str]] = {}
+    emails = {key[_EMAIL] for key in wanted}  # a cheap first filter
     for customer in customers:
+        if _normal(customer.email) not in emails:
+            continue
         key = customer_key(customer)
         need = wanted.get(key)
         if need:

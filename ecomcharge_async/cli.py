@@ -161,6 +161,13 @@ class _FailuresFile:
         self._file.close()
 
 
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
 def _resuming(journal: str | None) -> bool:
     return journal is not None and os.path.exists(journal) and os.path.getsize(journal) > 0
 
@@ -228,6 +235,9 @@ def import_command(
             "--journal needs a shop that outlives the command; the --fake shop starts "
             "empty on every run"
         )
+    for option, path in (("--journal", args.journal), ("--failures", args.failures)):
+        if path is not None and _same_file(path, args.path):
+            return usage_error(f"{option} {path} is the input file; choose another path")
     if not args.fake:
         for name in ("ECOMCHARGE_SHOP_ID", "ECOMCHARGE_SECRET_KEY"):
             if not os.environ.get(name):

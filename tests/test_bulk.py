@@ -376,6 +376,14 @@ def test_matching_claims_each_customer_once() -> None:
     assert found == {customer_key(a): ["cst_1", "cst_3"]}
 
 
+def test_matching_tolerates_an_api_that_normalises_what_it_stores() -> None:
+    sent = ec.NewCustomer(email="Ann@Example.com", ip="10.0.0.1", city="", country="us")
+    stored = ec.Customer(id="cst_1", email=" ann@example.com", ip="10.0.0.1", country="US")
+    assert match_customers({customer_key(sent): 1}, [stored]) == {customer_key(sent): ["cst_1"]}
+    other = ec.Customer(id="cst_2", email="ann@example.com", ip="10.0.0.2", country="US")
+    assert match_customers({customer_key(sent): 1}, [other]) == {}
+
+
 def _fields(customer: ec.NewCustomer) -> dict[str, str | None]:
     return {"email": customer.email, "ip": customer.ip}
 

@@ -8,6 +8,7 @@ import io
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -142,6 +143,20 @@ def test_a_journal_with_the_fake_is_refused(
     assert "--journal needs a shop that outlives the command" in err
 
 
+@pytest.mark.parametrize("option", ["--journal", "--failures"])
+def test_writing_over_the_input_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str
+) -> None:
+    path = write_csv(tmp_path / "a.csv", 3)
+    before = path.read_text()
+    code, _, err = run(
+        ["import", str(path), "--base-url", "http://127.0.0.1:9", option, str(path)], capsys
+    )
+    assert code == 2
+    assert f"{option} {path} is the input file" in err
+    assert path.read_text() == before
+
+
 @pytest.mark.parametrize(
     "args",
     [["--concurrency", "0"], ["--rate", "-1"], ["--rate", "fast"], ["--fake", "--base-url", "x"]],
@@ -198,6 +213,37 @@ def test_python_dash_m_imports_over_http(
     )
     assert result.returncode == 0, result.stderr
     assert f"into shop 361 at {server.url}" in result.stdout
+
+
+def test_ctrl_c_stops_the_import_with_exit_130_and_a_hint(
+    start_server: Callable[..., ServerProcess], tmp_path: Path
+) -> None:
+    server = start_server("--secret-key", "k", "--latency", "0.05")
+    path = write_csv(tmp_path / "a.csv", 2000)
+    journal = tmp_path / "j.jsonl"
+    command = [
+        *(sys.executable, "-m", "ecomcharge_async", "import", str(path)),
+        *("--base-url", server.url, "--journal", str(journal)),
+    ]
+    process = subprocess.Popen(
+        command, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and '"done"' not in (
+            journal.read_text() if journal.exists() else ""
+        ):
+            time.sleep(0.01)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=30)
+    assert process.returncode == 130
+    assert "interrupted; run again with the same --journal to finish" in err
+    assert "Traceback" not in err
+    assert out == ""
 
 
 def test_wrong_credentials_exit_2(
