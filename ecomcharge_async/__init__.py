@@ -16,9 +16,10 @@ from ._errors import (
     ServerError,
     ValidationError,
 )
-from ._http import Request, Response, Transport
+from ._http import Request, Response, StreamingTransport, Transport
 from ._middleware import Handler, Middleware
 from ._models import Customer, NewCustomer
+from ._retry import RetryPolicy
 from ._version import __version__
 
 __all__ = [
@@ -40,7 +41,9 @@ __all__ = [
     "RateLimitError",
     "Request",
     "Response",
+    "RetryPolicy",
     "ServerError",
+    "StreamingTransport",
     "Transport",
     "ValidationError",
     "__version__",

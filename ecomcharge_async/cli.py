@@ -181,12 +181,13 @@ async def _import(
     try:
         if args.fake:
             fake = FakeEcomCharge(shop_id=DEMO_SHOP_ID, secret_key=DEMO_SECRET, seed=361)
-            client = Client(DEMO_SHOP_ID, DEMO_SECRET, transport=fake.transport())
+            client = Client(DEMO_SHOP_ID, DEMO_SECRET, transport=fake.transport(), retry=None)
             target = f"the embedded fake shop {DEMO_SHOP_ID}"
         else:
             # The session is created on first use, so a refused configuration leaks nothing.
             transport = AiohttpTransport(timeout=None, limit=max(100, args.concurrency))
-            client = Client(base_url=args.base_url, transport=transport)
+            # retry=None: the importer retries itself, pausing the whole import on overload.
+            client = Client(base_url=args.base_url, transport=transport, retry=None)
             target = f"shop {client.shop_id} at {client.base_url}"
     except BaseException:
         if failures is not None:

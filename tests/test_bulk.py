@@ -26,6 +26,13 @@ from ecomcharge_async.bulk import (
 from ecomcharge_async.testing import FakeEcomCharge, Fault
 
 
+@pytest.fixture
+async def client(fake: FakeEcomCharge) -> AsyncIterator[ec.Client]:
+    """Without the client's own retries, every failure reaches the importer (the CLI's setup)."""
+    async with ec.Client(SHOP_ID, SECRET, retry=None, transport=fake.transport()) as client:
+        yield client
+
+
 class Crash(Exception):
     """Stands in for the process dying."""
 
@@ -188,7 +195,7 @@ async def test_rows_are_read_lazily_and_concurrency_is_bounded(fake: FakeEcomCha
         nonlocal finished
         finished += 1
 
-    async with ec.Client(SHOP_ID, SECRET, transport=Counting()) as client:
+    async with ec.Client(SHOP_ID, SECRET, retry=None, transport=Counting()) as client:
         report = await import_customers(client, rows(), concurrency=8, on_progress=on_progress)
     assert report.created == 2000
     assert peak == 8
@@ -199,13 +206,19 @@ async def test_rows_are_read_lazily_and_concurrency_is_bounded(fake: FakeEcomCha
 # -- exactly once under faults --------------------------------------------------------
 
 
-async def test_chaos_every_valid_row_exactly_once(client: ec.Client, fake: FakeEcomCharge) -> None:
+@pytest.mark.parametrize(
+    "retry", [None, ec.RetryPolicy(sleep=no_sleep)], ids=["no-client-retry", "client-retry"]
+)
+async def test_chaos_every_valid_row_exactly_once(
+    fake: FakeEcomCharge, retry: ec.RetryPolicy | None
+) -> None:
     rows = mixed_rows(5000)
     fake.inject_random(0.2, seed=20261101)
     recorder = Recorder()
-    report = await import_customers(
-        client, rows, concurrency=32, on_progress=recorder, sleep=no_sleep
-    )
+    async with ec.Client(SHOP_ID, SECRET, retry=retry, transport=fake.transport()) as client:
+        report = await import_customers(
+            client, rows, concurrency=32, on_progress=recorder, sleep=no_sleep
+        )
     assert_adds_up(report, 5000)
     assert (report.created, report.rejected, report.failed) == (4500, 500, 0)
     assert report.reconciled > 100  # dropped responses were found, not re-sent
@@ -259,7 +272,7 @@ async def test_a_429_pauses_the_whole_import_for_its_retry_after(fake: FakeEcomC
         await asyncio.sleep(0)
 
     fake.inject(Fault.status(429, retry_after="7"))
-    async with ec.Client(SHOP_ID, SECRET, transport=fake.transport()) as client:
+    async with ec.Client(SHOP_ID, SECRET, retry=None, transport=fake.transport()) as client:
         report = await import_customers(
             client, [person(n) for n in range(10)], concurrency=4, sleep=sleep, clock=lambda: now
         )
@@ -278,7 +291,7 @@ async def test_the_rate_limit_paces_requests(fake: FakeEcomCharge) -> None:
         now += seconds
         await asyncio.sleep(0)
 
-    async with ec.Client(SHOP_ID, SECRET, transport=fake.transport()) as client:
+    async with ec.Client(SHOP_ID, SECRET, retry=None, transport=fake.transport()) as client:
         report = await import_customers(
             client, [person(n) for n in range(21)], rate=10, sleep=sleep, clock=lambda: now
         )
@@ -291,7 +304,7 @@ async def test_a_row_that_never_gets_through_fails_after_max_attempts(
 ) -> None:
     transport = FailingPosts(fake, ec.ConnectError("refused"))
     recorder = Recorder()
-    async with ec.Client(SHOP_ID, SECRET, transport=transport) as client:
+    async with ec.Client(SHOP_ID, SECRET, retry=None, transport=transport) as client:
         report = await import_customers(
             client, [person(1)], max_attempts=3, sleep=no_sleep, on_progress=recorder
         )
@@ -304,7 +317,7 @@ async def test_an_unclear_row_fails_after_max_rounds_without_a_duplicate(
 ) -> None:
     transport = FailingPosts(fake, 502)
     recorder = Recorder()
-    async with ec.Client(SHOP_ID, SECRET, transport=transport) as client:
+    async with ec.Client(SHOP_ID, SECRET, retry=None, transport=transport) as client:
         report = await import_customers(
             client, [person(1), person(2)], max_rounds=3, on_progress=recorder
         )
@@ -329,13 +342,13 @@ async def test_when_the_list_keeps_failing_unclear_rows_fail_unresent(
 
 async def test_other_client_errors_fail_the_row_at_once(fake: FakeEcomCharge) -> None:
     transport = FailingPosts(fake, 400)
-    async with ec.Client(SHOP_ID, SECRET, transport=transport) as client:
+    async with ec.Client(SHOP_ID, SECRET, retry=None, transport=transport) as client:
         report = await import_customers(client, [person(1)])
     assert (report.failed, transport.posts) == (1, 1)
 
 
 async def test_wrong_credentials_stop_the_import(fake: FakeEcomCharge) -> None:
-    async with ec.Client(SHOP_ID, "wrong", transport=fake.transport()) as client:
+    async with ec.Client(SHOP_ID, "wrong", retry=None, transport=fake.transport()) as client:
         with pytest.raises(ec.AuthenticationError):
             await import_customers(client, [person(n) for n in range(100)])
     assert fake.request_count <= 16
@@ -431,7 +444,7 @@ async def test_an_interrupted_import_resumes_without_duplicates(
         if len(first.outcomes) == 200:
             raise Crash  # the import stops here, with rows in flight and held aside
 
-    async with ec.Client(SHOP_ID, SECRET, transport=fake.transport()) as client:
+    async with ec.Client(SHOP_ID, SECRET, retry=None, transport=fake.transport()) as client:
         with pytest.raises(Crash):
             await import_customers(
                 client, rows, journal=journal, on_progress=crash_after_200, sleep=no_sleep
@@ -473,10 +486,10 @@ async def test_failed_rows_are_retried_by_the_next_run(
 ) -> None:
     journal = tmp_path / "j.jsonl"
     rows = [person(n) for n in range(5)]
-    async with ec.Client(SHOP_ID, SECRET, transport=FailingPosts(fake, 502)) as client:
+    async with ec.Client(SHOP_ID, SECRET, retry=None, transport=FailingPosts(fake, 502)) as client:
         report = await import_customers(client, rows, journal=journal, max_rounds=1)
     assert report.failed == 5
-    async with ec.Client(SHOP_ID, SECRET, transport=fake.transport()) as client:
+    async with ec.Client(SHOP_ID, SECRET, retry=None, transport=fake.transport()) as client:
         report = await import_customers(client, rows, journal=journal)
     assert (report.created, report.failed, report.resumed) == (5, 0, 0)
     assert len(fake.customers) == 5
@@ -524,11 +537,11 @@ async def test_a_row_stored_but_not_journaled_done_is_reconciled_on_resume(
     fake: FakeEcomCharge, tmp_path: Path
 ) -> None:
     journal = tmp_path / "j.jsonl"
-    async with ec.Client(SHOP_ID, SECRET, transport=CrashAfterStore(fake)) as client:
+    async with ec.Client(SHOP_ID, SECRET, retry=None, transport=CrashAfterStore(fake)) as client:
         with pytest.raises(Crash):
             await import_customers(client, [person(1)], journal=journal)
     assert len(fake.customers) == 1
-    async with ec.Client(SHOP_ID, SECRET, transport=fake.transport()) as client:
+    async with ec.Client(SHOP_ID, SECRET, retry=None, transport=fake.transport()) as client:
         recorder = Recorder()
         report = await import_customers(client, [person(1)], journal=journal, on_progress=recorder)
     assert (report.created, report.reconciled) == (1, 1)
@@ -540,9 +553,9 @@ async def test_a_changed_row_at_a_sent_line_is_refused(
     fake: FakeEcomCharge, tmp_path: Path
 ) -> None:
     journal = tmp_path / "j.jsonl"
-    async with ec.Client(SHOP_ID, SECRET, transport=CrashAfterStore(fake)) as client:
+    async with ec.Client(SHOP_ID, SECRET, retry=None, transport=CrashAfterStore(fake)) as client:
         with pytest.raises(Crash):
             await import_customers(client, [person(1)], journal=journal)
-    async with ec.Client(SHOP_ID, SECRET, transport=fake.transport()) as client:
+    async with ec.Client(SHOP_ID, SECRET, retry=None, transport=fake.transport()) as client:
         with pytest.raises(JournalError, match="input line 1 is not the row that was sent"):
             await import_customers(client, [person(2)], journal=journal)

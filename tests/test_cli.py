@@ -8,6 +8,7 @@ import io
 import json
 import os
 import re
+import runpy
 import signal
 import subprocess
 import sys
@@ -186,9 +187,30 @@ def test_on_a_terminal_a_progress_bar_is_drawn(tmp_path: Path) -> None:
     assert final.endswith("\n")
 
 
-def test_demo_still_runs(capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_walks_through_create_reject_get_list(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert "created cst_" in out
+    assert "rejected with 422: Ip address is invalid. Ip can't be blank" in out
+    assert "ip: address is invalid, can't be blank" in out
+    assert "The shop holds 1 customer(s)" in out
+
+
+def test_python_dash_m_runs_the_cli(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "argv", ["python -m ecomcharge_async", "demo"])
+    with pytest.raises(SystemExit) as info:
+        runpy.run_module("ecomcharge_async", run_name="__main__")
+    assert info.value.code == 0
     assert "The shop holds 1 customer(s)" in capsys.readouterr().out
+
+
+def test_no_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main([])
+    assert info.value.code == 2
+    assert "usage: ecomcharge" in capsys.readouterr().err
 
 
 # -- over real HTTP, in child processes -----------------------------------------------------
@@ -263,7 +285,7 @@ def test_wrong_credentials_exit_2(
 
 
 async def list_with_retries(url: str) -> list[ec.Customer]:
-    async with ec.Client("361", "k", base_url=url) as client:
+    async with ec.Client("361", "k", base_url=url, retry=None) as client:
         for _ in range(50):
             try:
                 return await client.customers.list()

@@ -33,7 +33,7 @@ async def test_faults_and_latency_apply(start_server: Callable[..., ServerProces
     server = start_server(
         "--secret-key", "k", "--fault-rate", "1", "--faults", "503", "--latency", "0.01"
     )
-    async with ec.Client("361", "k", base_url=server.url) as client:
+    async with ec.Client("361", "k", base_url=server.url, retry=None) as client:
         with pytest.raises(ec.ServerError) as excinfo:
             await client.customers.list()
     assert excinfo.value.status == 503

@@ -1,0 +1,125 @@
+"""error_from_response maps every answer to the right class, with a bounded message."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import ecomcharge_async as ec
+from ecomcharge_async._errors import error_from_response, parse_retry_after, preview
+
+
+def response(status: int, body: bytes | str | dict[str, object], **headers: str) -> ec.Response:
+    raw = json.dumps(body).encode() if isinstance(body, dict) else body
+    raw = raw.encode() if isinstance(raw, str) else raw
+    return ec.Response(status=status, headers=headers, body=raw)
+
+
+HTML_502 = "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "cls", "message"),
+    [
+        (401, {"message": "Invalid shop_id/secret_key."}, ec.AuthenticationError,
+         "Invalid shop_id/secret_key."),
+        (401, {"response": {"status": "error", "message": "Access denied"}},
+         ec.AuthenticationError, "Access denied"),
+        (401, b"", ec.AuthenticationError, "authentication failed"),
+        (404, {"message": "Customer not found"}, ec.NotFoundError, "Customer not found"),
+        (404, b"Not Found", ec.NotFoundError, "not found; body starts 'Not Found'"),
+        (429, {"message": "slow down"}, ec.RateLimitError, "slow down"),
+        (500, {"message": "boom"}, ec.ServerError, "boom"),
+        (502, HTML_502, ec.ServerError, "HTTP 502; body starts '<html>"),
+        (503, b"", ec.ServerError, "HTTP 503"),
+        (400, {"message": "Malformed JSON body"}, ec.APIError, "Malformed JSON body"),
+        (409, {"unexpected": True}, ec.APIError, "HTTP 409"),
+        (418, b"[1, 2]", ec.APIError, "HTTP 418"),
+    ],
+)  # fmt: skip
+def test_status_maps_to_class_and_message(
+    status: int, body: bytes | str | dict[str, object], cls: type[ec.APIError], message: str
+) -> None:
+    error = error_from_response(response(status, body))
+    assert type(error) is cls
+    assert error.status == status
+    assert error.message.startswith(message)
+    assert str(error).startswith(f"{status}: ")
+
+
+def test_validation_error_keeps_errors_exactly_as_sent() -> None:
+    body = {
+        "message": "Plan is invalid. Base error",
+        "errors": {"base": ["Base error"], "plan": {"base": ["is invalid"]}, "ip": ["x", "y"]},
+    }
+    error = error_from_response(response(422, body))
+    assert isinstance(error, ec.ValidationError)
+    assert error.errors == body["errors"]
+    assert error.message == "Plan is invalid. Base error"
+
+
+def test_validation_error_without_errors_map_is_still_a_validation_error() -> None:
+    error = error_from_response(response(422, HTML_502))
+    assert isinstance(error, ec.ValidationError)
+    assert error.errors == {}
+    error = error_from_response(response(422, {"message": "bad", "errors": ["not", "a map"]}))
+    assert isinstance(error, ec.ValidationError)
+    assert error.errors == {}
+
+
+def test_rate_limit_reads_retry_after() -> None:
+    error = error_from_response(response(429, b"", **{"retry-after": "7"}))
+    assert isinstance(error, ec.RateLimitError)
+    assert error.retry_after == 7.0
+    assert error_from_response(response(429, b"")).retry_after is None  # type: ignore[attr-defined]
+
+
+def test_messages_stay_short_for_huge_bodies() -> None:
+    huge = {"message": "x" * 100_000}
+    assert len(str(error_from_response(response(400, huge)))) < 300
+    assert len(str(error_from_response(response(502, "<p>" * 100_000)))) < 300
+
+
+def test_error_keeps_body_and_headers() -> None:
+    error = error_from_response(response(503, b"down", **{"Retry-After": "3"}))
+    assert error.body == b"down"
+    assert error.headers == {"Retry-After": "3"}
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        (None, None),
+        ("5", 5.0),
+        (" 2.5 ", 2.5),
+        ("-3", 0.0),
+        ("nan", None),
+        ("inf", None),
+        ("soon", None),
+        ("", None),
+        ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),  # in the past
+        ("Thu, 01 Jan 1970 00:01:40 GMT", 40.0),  # relative to now=60
+        ("Thu, 01 Jan 1970 00:01:40", None),  # no zone: ambiguous
+    ],
+)
+def test_parse_retry_after(value: str | None, seconds: float | None) -> None:
+    assert parse_retry_after(value, now=60.0 if value and "1970" in value else None) == seconds
+
+
+def test_preview_is_printable_and_bounded() -> None:
+    assert preview(b"\xff\xfe a \n b") == "\ufffd\ufffd a b"
+    assert len(preview(b"y" * 10_000)) == 200
+
+
+def test_decode_error_message_names_status_and_preview() -> None:
+    error = ec.DecodeError("not valid JSON", status=201, body=b"<html>")
+    assert str(error) == "201 response did not decode: not valid JSON; body starts '<html>'"
+    assert str(ec.DecodeError("bad")) == "response did not decode: bad"
+
+
+def test_transport_errors_are_plain_to_construct() -> None:
+    assert str(ec.ConnectError("refused")) == "refused"
+    assert isinstance(ec.ConnectError("x"), ec.APIConnectionError)
+    assert isinstance(ec.APITimeoutError("x"), ec.APIConnectionError)
+    assert ec.APIConnectionError("x").attempts == 1

@@ -1,0 +1,174 @@
+"""The fake eComCharge answers like the API, in process and over loopback HTTP."""
+
+from __future__ import annotations
+
+import json
+
+import aiohttp
+import pytest
+
+import ecomcharge_async as ec
+from ecomcharge_async.testing import FakeEcomCharge, FakeTransport, Fault
+
+AUTH = aiohttp.encode_basic_auth("361", "s")
+URL = "https://api.ecomcharge.com/customers"
+JSON = {"Authorization": AUTH, "Content-Type": "application/json"}
+
+
+@pytest.fixture
+def fake() -> FakeEcomCharge:
+    return FakeEcomCharge(shop_id="361", secret_key="s", seed=1)
+
+
+def handle(fake: FakeEcomCharge, method: str, url: str = URL, **kwargs: object) -> ec.Response:
+    return fake.handle(ec.Request(method=method, url=url, **kwargs))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "headers", "body", "status", "message"),
+    [
+        ("GET", URL, {}, b"", 401, "Invalid shop_id/secret_key."),
+        ("GET", URL, {"Authorization": "Basic Zm9vOmJhcg=="}, b"", 401, "Invalid shop_id"),
+        ("POST", URL, {"Authorization": AUTH}, b"{}", 415, "Content-Type must be"),
+        ("POST", URL, {**JSON, "Content-Type": "text/plain"}, b"{}", 415, "Content-Type"),
+        ("POST", URL, JSON, b"{not json", 400, "Malformed JSON body"),
+        ("POST", URL, JSON, b"[1, 2]", 400, "must be a JSON object"),
+        ("POST", URL, JSON, b"[" * 50_000, 400, "Malformed JSON body"),
+        ("POST", URL, JSON, b" " * 70_000, 413, "too large"),
+        ("DELETE", URL, JSON, b"", 405, "Method not allowed"),
+        ("PUT", URL + "/cst_1", JSON, b"{}", 405, "Method not allowed"),
+        ("GET", URL + "/cst_1", JSON, b"", 404, "Customer not found"),
+        ("GET", "https://api.ecomcharge.com/subscriptions", JSON, b"", 404, "Not found"),
+    ],
+)
+def test_bad_requests_get_4xx_with_a_message(
+    fake: FakeEcomCharge,
+    method: str,
+    url: str,
+    headers: dict[str, str],
+    body: bytes,
+    status: int,
+    message: str,
+) -> None:
+    response = handle(fake, method, url, headers=headers, body=body)
+    assert response.status == status
+    assert message in json.loads(response.body)["message"]
+    assert fake.customers == []
+
+
+def test_create_ignores_a_client_chosen_id_and_unknown_fields(fake: FakeEcomCharge) -> None:
+    body = {"id": "cst_chosen", "email": "a@example.com", "ip": "::1", "vip": True}
+    response = handle(fake, "POST", headers=JSON, body=json.dumps(body).encode())
+    assert response.status == 201
+    created = json.loads(response.body)
+    assert created["id"] != "cst_chosen"
+    assert "vip" not in created
+    assert response.header("content-type") == "application/json"
+
+
+def test_seeded_fakes_give_the_same_ids() -> None:
+    ids = []
+    for _ in range(2):
+        fake = FakeEcomCharge(seed=5)
+        ids.append(fake.add(email="a@example.com", ip="::1").id)
+    assert ids[0] == ids[1]
+
+
+def test_add_stores_without_validation(fake: FakeEcomCharge) -> None:
+    customer = fake.add(id="cst_0123456789abcdef", email="not-an-email", ip="x", city="Minsk")
+    assert fake.customers == [customer]
+    assert next(fake.iter_records())["city"] == "Minsk"
+    assert "customers=1" in repr(fake)
+
+
+async def test_scripted_faults_apply_in_order(fake: FakeEcomCharge) -> None:
+    fake.inject(
+        Fault.refuse(),
+        None,
+        Fault.status(429, retry_after=2, body=b'{"message":"slow"}'),
+        Fault.status(503),
+        Fault.drop(),
+        Fault.delay(0.01),
+    )
+    async with ec.Client("361", "s", transport=fake.transport(), retry=None) as client:
+        with pytest.raises(ec.ConnectError, match="refused"):
+            await client.customers.list()
+        assert await client.customers.list() == []
+        with pytest.raises(ec.RateLimitError) as limited:
+            await client.customers.list()
+        assert (limited.value.retry_after, limited.value.message) == (2.0, "slow")
+        with pytest.raises(ec.ServerError):
+            await client.customers.list()
+        with pytest.raises(ec.APIConnectionError, match="lost before the response"):
+            await client.customers.create(ec.NewCustomer(email="a@example.com", ip="::1"))
+        assert len(fake.customers) == 1  # the dropped create was stored
+        assert await client.customers.list() == fake.customers  # after the delay
+    assert fake.request_count == 6
+
+
+async def test_random_faults_are_seeded_and_bounded() -> None:
+    outcomes = []
+    for _ in range(2):
+        fake = FakeEcomCharge("361", "s")
+        fake.inject_random(0.5, seed=3, faults=(Fault.status(500), Fault.refuse()))
+        async with ec.Client("361", "s", transport=fake.transport(), retry=None) as client:
+            run = []
+            for _ in range(40):
+                try:
+                    await client.customers.list()
+                    run.append("ok")
+                except ec.EcomChargeError as exc:
+                    run.append(type(exc).__name__)
+            outcomes.append(run)
+    assert outcomes[0] == outcomes[1]
+    assert {"ok", "ServerError", "ConnectError"} == set(outcomes[0])
+
+
+@pytest.mark.parametrize(
+    ("rate", "faults"), [(-0.1, (Fault.refuse(),)), (1.5, (Fault.refuse(),)), (0.5, ())]
+)
+def test_random_fault_arguments_are_checked(
+    fake: FakeEcomCharge, rate: float, faults: tuple[Fault, ...]
+) -> None:
+    with pytest.raises(ValueError, match="fault"):
+        fake.inject_random(rate, faults=faults)
+
+
+async def test_clear_faults(fake: FakeEcomCharge) -> None:
+    fake.inject(Fault.refuse())
+    fake.inject_random(1.0, seed=1)
+    fake.faults.clear()
+    async with ec.Client("361", "s", transport=fake.transport()) as client:
+        assert await client.customers.list() == []
+
+
+def test_fake_transport_is_a_transport(fake: FakeEcomCharge) -> None:
+    transport = fake.transport()
+    assert isinstance(transport, FakeTransport)
+    assert isinstance(transport, ec.Transport)
+    assert "FakeEcomCharge" in repr(transport)
+
+
+async def test_faults_over_real_http(fake: FakeEcomCharge) -> None:
+    from ecomcharge_async.testing._server import serve
+
+    fake.inject(
+        Fault.refuse(),
+        Fault.status(503, retry_after="1", body=b"<html>down</html>"),
+        Fault.drop(),
+        Fault.delay(0.01),
+    )
+    new = ec.NewCustomer(email="a@example.com", ip="::1")
+    async with serve(fake) as url, ec.Client("361", "s", base_url=url, retry=None) as client:
+        # aiohttp itself resends an idempotent GET once on a reset connection, so the
+        # refusal is shown with a POST, which nobody may resend blindly.
+        with pytest.raises(ec.APIConnectionError):
+            await client.customers.create(new)
+        assert fake.customers == []
+        with pytest.raises(ec.ServerError) as down:
+            await client.customers.list()
+        assert down.value.headers["Retry-After"] == "1"
+        with pytest.raises(ec.APIConnectionError):
+            await client.customers.create(new)
+        assert await client.customers.list() == fake.customers
+        assert len(fake.customers) == 1

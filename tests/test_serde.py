@@ -1,0 +1,174 @@
+"""The one converter: unset fields omitted, unknown fields tolerated, bad shapes -> DecodeError."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator
+
+import attrs
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import ecomcharge_async as ec
+from ecomcharge_async._serde import (
+    decode_customer,
+    decode_customer_list,
+    decode_customer_stream,
+    encode_new_customer,
+)
+
+text = st.text(max_size=40)
+optional = st.none() | text
+OPTIONAL_FIELDS = ("first_name", "last_name", "address", "city", "country", "zip", "state", "phone")
+
+new_customers = st.builds(
+    ec.NewCustomer, email=text, ip=text, **dict.fromkeys(OPTIONAL_FIELDS, optional)
+)
+
+
+@given(new_customers, st.text(min_size=1, max_size=20))
+def test_round_trip_through_json(customer: ec.NewCustomer, customer_id: str) -> None:
+    sent = json.loads(encode_new_customer(customer))
+    assert None not in sent.values()
+    # What the API echoes back (plus an id and a field it added later) decodes to the same data.
+    echoed = {**sent, "id": customer_id, "loyalty_tier": {"added": "later"}}
+    decoded = decode_customer(json.dumps(echoed).encode())
+    assert attrs.asdict(decoded) == {"id": customer_id, **attrs.asdict(customer)}
+
+
+def test_unset_fields_are_not_sent() -> None:
+    body = encode_new_customer(ec.NewCustomer(email="a@example.com", ip="1.2.3.4", city="Minsk"))
+    assert json.loads(body) == {"email": "a@example.com", "ip": "1.2.3.4", "city": "Minsk"}
+
+
+def test_null_optional_fields_decode_to_none() -> None:
+    customer = decode_customer(b'{"id":"cst_1","email":"e","ip":"i","city":null}')
+    assert customer.city is None
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"", "not valid JSON"),
+        (b"<html>502</html>", "not valid JSON"),
+        (b'{"id": "cst_1", "email": "e"', "not valid JSON"),
+        (b"\xff\xfe\x00", "not valid JSON"),
+        (b"[" * 100_000, "not valid JSON"),
+        (b"[]", "expected a JSON object, got array"),
+        (b"null", "expected a JSON object, got null"),
+        (b'"cst_1"', "expected a JSON object, got string"),
+        (b'{"email":"e","ip":"i"}', "missing field 'id'"),
+        (b'{"id":"x","ip":"i"}', "missing field 'email'"),
+        (b'{"id":7,"email":"e","ip":"i"}', "field 'id' should be a string, got number"),
+        (b'{"id":"x","email":null,"ip":"i"}', "field 'email' should be a string, got null"),
+        (b'{"id":"x","email":"e","ip":"i","zip":8}', "field 'zip' should be a string, got number"),
+        (b'{"id":"x","email":"e","ip":"i","city":[]}', "'city' should be a string, got array"),
+        (b'{"id":"x","email":"e","ip":"i","state":true}', "'state' should be a string, got bool"),
+        (b'{"id":"x","email":"e","ip":"i","phone":{}}', "'phone' should be a string, got object"),
+    ],
+)  # fmt: skip
+def test_bad_customer_bodies_raise_decode_error(body: bytes, reason: str) -> None:
+    with pytest.raises(ec.DecodeError) as info:
+        decode_customer(body, status=201)
+    assert reason in str(info.value)
+    assert info.value.status == 201
+    assert len(str(info.value)) < 400
+
+
+def test_list_decodes_every_item_and_names_the_bad_one() -> None:
+    good = {"id": "cst_1", "email": "e", "ip": "i"}
+    assert (
+        decode_customer_list(json.dumps([good, good]).encode())
+        == [ec.Customer(id="cst_1", email="e", ip="i")] * 2
+    )
+    with pytest.raises(ec.DecodeError, match="item 1: missing field 'id'"):
+        decode_customer_list(json.dumps([good, {"email": "e", "ip": "i"}]).encode())
+    with pytest.raises(ec.DecodeError, match="expected a JSON array, got object"):
+        decode_customer_list(json.dumps(good).encode(), status=200)
+
+
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(), st.lists, max_leaves=8))
+def test_any_json_value_decodes_or_raises_decode_error(value: object) -> None:
+    body = json.dumps(value).encode()
+    for decode in (decode_customer, decode_customer_list):
+        with contextlib.suppress(ec.DecodeError):
+            decode(body)
+
+
+async def _chunked(body: bytes, cuts: list[int]) -> AsyncIterator[bytes]:
+    start = 0
+    for cut in sorted(set(cuts)):
+        yield body[start:cut]
+        start = cut
+    yield body[start:]
+
+
+async def _collect(body: bytes, cuts: list[int]) -> list[ec.Customer]:
+    return [c async for c in decode_customer_stream(_chunked(body, cuts), status=200)]
+
+
+@given(
+    st.lists(
+        st.builds(
+            ec.Customer, id=text, email=text, ip=text, **dict.fromkeys(OPTIONAL_FIELDS, optional)
+        ),
+        max_size=8,
+    ),
+    st.lists(st.integers(min_value=0, max_value=2000), max_size=6),
+)
+async def test_stream_decodes_like_the_whole_body_whatever_the_chunking(
+    customers: list[ec.Customer], cuts: list[int]
+) -> None:
+    body = json.dumps([attrs.asdict(c) for c in customers], indent=1).encode()
+    assert await _collect(body, cuts) == decode_customer_list(body) == customers
+
+
+async def test_stream_stops_at_a_cut_body_after_the_complete_customers() -> None:
+    whole = json.dumps([{"id": f"cst_{i}", "email": "e", "ip": "i"} for i in range(3)]).encode()
+    cut = whole[: whole.index(b"cst_2") + 3]
+    seen: list[ec.Customer] = []
+
+    async def read_all() -> None:
+        async for customer in decode_customer_stream(_chunked(cut, [10, 40]), status=200):
+            seen.append(customer)
+
+    with pytest.raises(ec.DecodeError, match="body ended after 2 customers"):
+        await read_all()
+    assert [c.id for c in seen] == ["cst_0", "cst_1"]
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"", "empty body"),
+        (b"   ", "empty body"),
+        (b'{"id": "cst_1"}', "expected a JSON array"),
+        (b"  null", "expected a JSON array"),
+        (b"<html>502</html>", "expected a JSON array"),
+        (b'[{"id":"a","email":"e","ip":"i"}, 7]', "item 1: expected a JSON object, got number"),
+        (b'[{"id":"a","email":"e"}]', "item 0: missing field 'ip'"),
+        (b'[{"id":"a","email":"e","ip":"i"} {"id"', "invalid JSON after 1 customers"),
+    ],
+)
+async def test_stream_errors_are_decode_errors(body: bytes, reason: str) -> None:
+    with pytest.raises(ec.DecodeError, match=reason) as info:
+        await _collect(body, [1, 5])
+    assert info.value.status == 200
+
+
+async def test_stream_closes_its_source_when_left_early() -> None:
+    closed = []
+
+    async def source() -> AsyncIterator[bytes]:
+        try:
+            yield b'[{"id":"a","email":"e","ip":"i"},'
+            yield b'{"id":"b","email":"e","ip":"i"}]'
+        finally:
+            closed.append(True)
+
+    stream = decode_customer_stream(source())
+    assert (await anext(stream)).id == "a"
+    await stream.aclose()
+    assert closed == [True]
