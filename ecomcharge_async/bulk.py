@@ -12,33 +12,21 @@ import, another source, or an identical input row) also counts as a match.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import time
 from collections import Counter
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping
-from operator import attrgetter
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any, Literal
 
 import attrs
 
 from ._client import Client
-from ._errors import (
-    APIConnectionError,
-    APIError,
-    AuthenticationError,
-    ConnectError,
-    DecodeError,
-    EcomChargeError,
-    RateLimitError,
-    ServerError,
-    ValidationError,
-)
+from ._errors import AuthenticationError, EcomChargeError, RateLimitError, ValidationError
 from ._journal import CREATED, FAILED, REJECTED, SENT, Journal, JournalError
 from ._models import Customer, NewCustomer
 from ._pacing import Pause, RateLimit
-from ._rows import FIELDS, Row, RowError
+from ._reconcile import Key, classify, customer_key, key_hash, match_customers
+from ._rows import Row, RowError
 
 __all__ = [
     "ImportReport",
@@ -46,48 +34,14 @@ __all__ = [
     "Row",
     "RowError",
     "RowOutcome",
+    "classify",
     "customer_key",
     "import_customers",
     "match_customers",
 ]
 
 Status = Literal["created", "rejected", "failed"]
-Key = tuple[str | None, ...]
 Sleep = Callable[[float], Awaitable[Any]]
-
-_key_of = attrgetter(*FIELDS)
-_EMAIL = FIELDS.index("email")
-
-
-def _normal(value: str | None) -> str | None:
-    return (value.strip().casefold() or None) if value else None
-
-
-def customer_key(customer: NewCustomer | Customer) -> Key:
-    """What reconciliation matches on: every sendable field, in a fixed order.
-
-    Values are compared trimmed and case-folded, with "" and unset alike, so a
-    customer the API stored in a normalised form still matches the row sent.
-    """
-    return tuple(_normal(value) for value in _key_of(customer))
-
-
-def match_customers(
-    wanted: Mapping[Key, int], customers: Iterable[Customer]
-) -> dict[Key, list[str]]:
-    """Ids of the shop's customers whose fields match a wanted key, at most `wanted[key]` each."""
-    found: dict[Key, list[str]] = {}
-    emails = {key[_EMAIL] for key in wanted}  # a cheap first filter
-    for customer in customers:
-        if _normal(customer.email) not in emails:
-            continue
-        key = customer_key(customer)
-        need = wanted.get(key)
-        if need:
-            ids = found.setdefault(key, [])
-            if len(ids) < need:
-                ids.append(customer.id)
-    return found
 
 
 @attrs.frozen(kw_only=True)
@@ -142,35 +96,8 @@ class _Item:
     error: Exception | None = None
 
 
-def _key_hash(key: Key) -> str:
-    return hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
-
-
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
-
-
-Verdict = Literal["retry", "unclear", "final", "fatal"]
-
-
-def classify(exc: EcomChargeError) -> Verdict:
-    """What a failed create means for its row.
-
-    `retry`: surely not processed (refused connection, 408, 429, 503): send again
-    after backing off. `unclear`: may have been processed: reconcile before sending
-    again. `fatal`: the whole import cannot go on (401). `final`: the row failed.
-    """
-    if isinstance(exc, ConnectError | RateLimitError):
-        return "retry"
-    if isinstance(exc, APIConnectionError | DecodeError):
-        return "unclear"
-    if isinstance(exc, AuthenticationError):
-        return "fatal"
-    if isinstance(exc, APIError) and exc.status in (408, 503):
-        return "retry"
-    if isinstance(exc, ServerError):
-        return "unclear"
-    return "final"
 
 
 async def _items(rows: Iterable[Any] | AsyncIterable[Any]) -> Any:
@@ -279,7 +206,7 @@ class _Importer:
     def _check_resumed_key(self, item: _Item) -> None:
         assert self.journal is not None
         recorded = self.journal.sent_key(item.line)
-        if recorded is not None and recorded != _key_hash(item.key):
+        if recorded is not None and recorded != key_hash(item.key):
             raise JournalError(
                 f"journal {self.journal.path}: input line {item.line} is not the row that was "
                 "sent from it; the input changed since the journal was written"
@@ -301,7 +228,7 @@ class _Importer:
         while True:
             generation = await self._wait_turn()
             if self.journal is not None and not item.journaled:
-                self.journal.sent(item.line, _key_hash(item.key))
+                self.journal.sent(item.line, key_hash(item.key))
                 item.journaled = True
             try:
                 created = await self.client.customers.create(item.customer)

@@ -18,10 +18,8 @@ from ecomcharge_async.bulk import (
     Row,
     RowError,
     RowOutcome,
-    classify,
     customer_key,
     import_customers,
-    match_customers,
 )
 from ecomcharge_async.testing import FakeEcomCharge, Fault
 
@@ -354,53 +352,6 @@ async def test_wrong_credentials_stop_the_import(fake: FakeEcomCharge) -> None:
     assert fake.request_count <= 16
 
 
-@pytest.mark.parametrize(
-    ("error", "verdict"),
-    [
-        (ec.ConnectError("refused"), "retry"),
-        (ec.RateLimitError(429, "slow down"), "retry"),
-        (ec.APIError(408, "request timeout"), "retry"),
-        (ec.ServerError(503, "unavailable"), "retry"),
-        (ec.APIConnectionError("reset"), "unclear"),
-        (ec.APITimeoutError("timeout"), "unclear"),
-        (ec.ServerError(500, "oops"), "unclear"),
-        (ec.ServerError(502, "bad gateway"), "unclear"),
-        (ec.ServerError(504, "gateway timeout"), "unclear"),
-        (ec.DecodeError("not JSON", status=201), "unclear"),
-        (ec.AuthenticationError(401, "no"), "fatal"),
-        (ec.ValidationError(422, "invalid"), "final"),
-        (ec.NotFoundError(404, "no such endpoint"), "final"),
-        (ec.APIError(413, "too large"), "final"),
-    ],
-)
-def test_classify(error: ec.EcomChargeError, verdict: str) -> None:
-    assert classify(error) == verdict
-
-
-def test_matching_claims_each_customer_once() -> None:
-    a, b = person(1), person(2)
-    shop = [
-        ec.Customer(id="cst_1", **_fields(a)),
-        ec.Customer(id="cst_2", **_fields(b)),
-        ec.Customer(id="cst_3", **_fields(a)),
-        ec.Customer(id="cst_4", **_fields(a)),
-    ]
-    found = match_customers({customer_key(a): 2, customer_key(person(3)): 1}, shop)
-    assert found == {customer_key(a): ["cst_1", "cst_3"]}
-
-
-def test_matching_tolerates_an_api_that_normalises_what_it_stores() -> None:
-    sent = ec.NewCustomer(email="Ann@Example.com", ip="10.0.0.1", city="", country="us")
-    stored = ec.Customer(id="cst_1", email=" ann@example.com", ip="10.0.0.1", country="US")
-    assert match_customers({customer_key(sent): 1}, [stored]) == {customer_key(sent): ["cst_1"]}
-    other = ec.Customer(id="cst_2", email="ann@example.com", ip="10.0.0.2", country="US")
-    assert match_customers({customer_key(sent): 1}, [other]) == {}
-
-
-def _fields(customer: ec.NewCustomer) -> dict[str, str | None]:
-    return {"email": customer.email, "ip": customer.ip}
-
-
 # -- arguments --------------------------------------------------------------------------
 
 
@@ -559,3 +510,18 @@ async def test_a_changed_row_at_a_sent_line_is_refused(
     async with ec.Client(SHOP_ID, SECRET, retry=None, transport=fake.transport()) as client:
         with pytest.raises(JournalError, match="input line 1 is not the row that was sent"):
             await import_customers(client, [person(2)], journal=journal)
+
+
+# -- the guide's examples run as written ---------------------------------------------------
+
+GUIDE = Path(__file__).parent.parent / "docs" / "guides" / "bulk.md"
+
+
+def test_the_bulk_guide_examples_run(capsys: pytest.CaptureFixture[str]) -> None:
+    blocks = re.findall(
+        r"^```python\n(.*?)^```", GUIDE.read_text(encoding="utf-8"), flags=re.S | re.M
+    )
+    assert blocks
+    for block in blocks:
+        exec(compile(block, str(GUIDE), "exec"), {"__name__": "__guide__"})
+    assert "200 196 4 0" in capsys.readouterr().out
