@@ -270,6 +270,8 @@ class _Importer:
         batch, self.pending = self.pending, []
         try:
             shop = await self._list_customers()
+        except AuthenticationError:
+            raise
         except EcomChargeError as exc:
             for item in batch:
                 item.rounds += 1

@@ -355,6 +355,14 @@ async def test_wrong_credentials_stop_the_import(fake: FakeEcomCharge) -> None:
 # -- arguments --------------------------------------------------------------------------
 
 
+async def test_credentials_refused_while_reconciling_stop_the_import(
+    client: ec.Client, fake: FakeEcomCharge
+) -> None:
+    fake.inject(Fault.drop(), Fault.status(401))
+    with pytest.raises(ec.AuthenticationError):
+        await import_customers(client, [person(1)])
+
+
 @pytest.mark.parametrize(
     ("kwargs", "problem"),
     [

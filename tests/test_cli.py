@@ -268,6 +268,27 @@ def test_ctrl_c_stops_the_import_with_exit_130_and_a_hint(
     assert out == ""
 
 
+def test_a_resumed_run_keeps_the_failures_of_the_first(
+    start_server: Callable[..., ServerProcess],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    server = start_server("--secret-key", "k")
+    monkeypatch.setenv("ECOMCHARGE_SHOP_ID", "361")
+    monkeypatch.setenv("ECOMCHARGE_SECRET_KEY", "k")
+    path = tmp_path / "in.csv"
+    path.write_text("email,ip\na@example.com,10.0.0.1\nb@example.com,not-an-ip\n")
+    failures = tmp_path / "failures.jsonl"
+    args = ["import", str(path), "--base-url", server.url, "--journal", str(tmp_path / "j")]
+    args += ["--failures", str(failures)]
+    first = run(args, capsys)
+    second = run(args, capsys)
+    assert (first[0], second[0]) == (1, 1)
+    assert "2 row(s) were finished by an earlier run (journal)" in second[1]
+    assert [json.loads(line)["line"] for line in failures.read_text().splitlines()] == [3]
+
+
 def test_wrong_credentials_exit_2(
     start_server: Callable[..., ServerProcess],
     tmp_path: Path,
