@@ -261,8 +261,12 @@ def import_command(
             f"the API refused the credentials ({exc.message}); nothing more was sent"
         )
     except KeyboardInterrupt:
-        hint = " run again with the same --journal to finish" if args.journal else ""
-        print(f"ecomcharge import: interrupted;{hint}", file=err)
+        hint = (
+            "run again with the same --journal to finish"
+            if args.journal
+            else "customers created so far stay; --journal makes an import resumable"
+        )
+        print(f"ecomcharge import: interrupted; {hint}", file=err)
         return 130
     print(summary(report, source=args.path, target=target), file=out)
     if args.failures and not report.ok:
