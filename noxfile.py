@@ -2,12 +2,43 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+
 import nox
 
 nox.options.sessions = ["lint", "mypy", "tests"]
-nox.options.error_on_missing_interpreters = True
 
 PYTHONS = ["3.11", "3.12", "3.13"]
+
+
+def _expose_pyenv_pythons() -> None:
+    """pyenv puts only its global version on PATH; expose every installed 3.11-3.13.
+
+    nox finds interpreters as `python3.X` on PATH, and pyenv's shims answer for
+    the versions named in PYENV_VERSION. A missing interpreter still fails under
+    CI (nox's default when CI is set).
+    """
+    if os.environ.get("PYENV_VERSION") or shutil.which("pyenv") is None:
+        return
+    listed = subprocess.run(
+        ["pyenv", "versions", "--bare"], capture_output=True, text=True, check=False
+    ).stdout.split()
+    newest = {}
+    for version in listed:
+        minor = ".".join(version.split(".")[:2])
+        if minor in PYTHONS and version.replace(".", "").isdigit():
+            newest[minor] = max(newest.get(minor, version), version, key=_version_key)
+    if newest:
+        os.environ["PYENV_VERSION"] = ":".join(newest[m] for m in PYTHONS if m in newest)
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+_expose_pyenv_pythons()
 
 
 @nox.session

@@ -23,6 +23,7 @@ from ._errors import (
 from ._http import Request, Response, Transport
 from ._middleware import Handler, Middleware
 from ._models import Customer, NewCustomer
+from ._retry import RetryPolicy
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ __all__ = [
     "RateLimitError",
     "Request",
     "Response",
+    "RetryPolicy",
     "ServerError",
     "Transport",
     "ValidationError",

@@ -15,7 +15,8 @@ from ._aiohttp import AiohttpTransport
 from ._customers import Customers
 from ._errors import APITimeoutError, error_from_response
 from ._http import Request, Response, Transport
-from ._middleware import Middleware, link
+from ._middleware import LoggingMiddleware, Middleware, check_middleware, link
+from ._retry import DEFAULT_RETRY, NO_RETRIES, RetryMiddleware, RetryPolicy
 from ._version import __version__
 
 DEFAULT_BASE_URL = "https://api.ecomcharge.com"
@@ -66,9 +67,15 @@ class Client:
 
     Credentials and base URL default to the `ECOMCHARGE_SHOP_ID`,
     `ECOMCHARGE_SECRET_KEY` and `ECOMCHARGE_BASE_URL` environment variables.
-    `timeout` bounds each attempt in seconds (None: no limit). The client
-    closes its transport on `aclose()`; an `AiohttpTransport` in turn closes
-    only a session it created.
+    `timeout` bounds each attempt in seconds (None: no limit); `retry` says
+    how failed attempts are retried (None: never). The client closes its
+    transport on `aclose()`; an `AiohttpTransport` in turn closes only a
+    session it created.
+
+    The chain, linked once here, outermost first: `middleware` (once per call:
+    sees the request once and the final outcome, a 2xx `Response` or the error
+    about to be raised), retry, `attempt_middleware` (once per attempt: sees
+    every response of every attempt, any status), logging, then the transport.
     """
 
     def __init__(
@@ -78,7 +85,9 @@ class Client:
         *,
         base_url: str | None = None,
         transport: Transport | None = None,
+        retry: RetryPolicy | None = DEFAULT_RETRY,
         middleware: Sequence[Middleware] = (),
+        attempt_middleware: Sequence[Middleware] = (),
         timeout: float | None = DEFAULT_TIMEOUT,
     ) -> None:
         shop = _check_credential(
@@ -91,11 +100,16 @@ class Client:
             raise ValueError("shop_id must not contain ':' (HTTP Basic auth forbids it)")
         if timeout is not None and timeout <= 0:
             raise ValueError(f"timeout must be positive or None, got {timeout!r}")
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise TypeError(f"retry must be a RetryPolicy or None, got {type(retry).__name__}")
+        per_call = check_middleware("middleware", middleware)
+        per_attempt = check_middleware("attempt_middleware", attempt_middleware)
         self.shop_id = shop
         self.base_url = check_base_url(
             _setting(base_url, "ECOMCHARGE_BASE_URL") or DEFAULT_BASE_URL
         )
         self.timeout = timeout
+        self.retry = retry
         self._transport: Transport = transport or AiohttpTransport(timeout=None)
         auth = aiohttp.encode_basic_auth(shop, secret)
         common = {
@@ -105,7 +119,10 @@ class Client:
         }
         self._headers = common
         self._json_headers = {**common, "Content-Type": "application/json"}
-        self._handler = link(tuple(middleware), self._send_once)
+        # With retry=None the retry layer still runs once, so errors look the same.
+        retry_layer = RetryMiddleware(retry or NO_RETRIES)
+        chain = (*per_call, retry_layer, *per_attempt, LoggingMiddleware())
+        self._handler = link(chain, self._send_once)
         self._closed = False
         self.customers = Customers(self)
 
@@ -139,7 +156,11 @@ class Client:
             raise RuntimeError("this Client is closed; create a new one")
 
     async def send(self, method: str, path: str, body: bytes = b"") -> Response:
-        """Send one API request through the chain; return a 2xx response or raise."""
+        """Send one API request through the chain; return a 2xx response or raise.
+
+        Non-2xx answers are raised by the retry layer (with `.attempts`); the
+        check here covers a response made up by a per-call middleware.
+        """
         self._check_open()
         request = Request(
             method=method,

@@ -142,6 +142,24 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     return max(0.0, when.timestamp() - current)
 
 
+def retry_after(response: Response, *, now: float | None = None) -> float | None:
+    """The server's requested wait in seconds, or None when it asks for none we can read.
+
+    `retry-after-ms` (milliseconds, sent by some gateways and read by
+    openai-python and azure-core) wins over the standard `Retry-After`.
+    """
+    millis = response.header("retry-after-ms")
+    if millis is not None:
+        try:
+            value = float(millis)
+        except ValueError:
+            pass
+        else:
+            if value >= 0 and value != float("inf"):
+                return value / 1000.0
+    return parse_retry_after(response.header("Retry-After"), now=now)
+
+
 def _json_object(body: bytes) -> dict[str, Any] | None:
     try:
         data = json.loads(body)
@@ -198,7 +216,7 @@ def error_from_response(response: Response) -> APIError:
         errors = data.get("errors") if data is not None else None
         return ValidationError(*args, errors=errors if isinstance(errors, dict) else {})
     if status == 429:
-        return RateLimitError(*args, retry_after=parse_retry_after(response.header("Retry-After")))
+        return RateLimitError(*args, retry_after=retry_after(response))
     if status >= 500:
         return ServerError(*args)
     return _CLASSES.get(status, APIError)(*args)

@@ -1,13 +1,25 @@
-"""How the middleware chain is linked: once, when the client is built."""
+"""How the middleware chain is linked (once, when the client is built); the logging middleware."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from contextvars import ContextVar
+from typing import Protocol, cast
+from urllib.parse import urlsplit
 
 from ._http import Request, Response
 
 Handler = Callable[[Request], Awaitable[Response]]
+
+logger = logging.getLogger("ecomcharge_async")
+# A library adds no output of its own: the app's logging config decides (stdlib advice).
+logger.addHandler(logging.NullHandler())
+
+#: The attempt number of the request now in flight (1 = the first try). The retry
+#: middleware sets it around each attempt so that inner layers can report it.
+current_attempt: ContextVar[int] = ContextVar("ecomcharge_async_attempt", default=1)
 
 
 class Middleware(Protocol):
@@ -29,3 +41,68 @@ def link(middleware: Sequence[Middleware], send: Handler) -> Handler:
     for layer in reversed(middleware):
         handler = _bind(layer, handler)
     return handler
+
+
+def check_middleware(name: str, middleware: object) -> tuple[Middleware, ...]:
+    """The middleware as a tuple, or a clear error for the usual mistakes."""
+    if callable(middleware) or isinstance(middleware, str | bytes):
+        raise TypeError(f"{name} must be a sequence of middleware, got a single {middleware!r}")
+    if not isinstance(middleware, Iterable):
+        raise TypeError(f"{name} must be a sequence of middleware, got {middleware!r}")
+    layers = tuple(cast("Iterable[Middleware]", middleware))
+    for layer in layers:
+        if not callable(layer):
+            raise TypeError(
+                f"{name} entries must be callables (request, call_next) -> Response, got {layer!r}"
+            )
+    return layers
+
+
+def url_path(url: str) -> str:
+    """The path of `url` for logs: no scheme, host, query or fragment."""
+    return urlsplit(url).path or "/"
+
+
+class LoggingMiddleware:
+    """Logs every attempt at DEBUG: method, path, status (or error class), attempt, duration.
+
+    Only the method and the URL path are logged: never headers (Authorization)
+    nor bodies (customer e-mail, phone, address), never the query string. When
+    DEBUG is off for the `ecomcharge_async` logger it costs one level check.
+    """
+
+    def __init__(self, log: logging.Logger = logger) -> None:
+        self._log = log
+
+    async def __call__(self, request: Request, call_next: Handler, /) -> Response:
+        if not self._log.isEnabledFor(logging.DEBUG):
+            return await call_next(request)
+        path = url_path(request.url)
+        attempt = current_attempt.get()
+        started = time.perf_counter()
+        fields = {"http_method": request.method, "http_path": path, "attempt": attempt}
+        try:
+            response = await call_next(request)
+        except Exception as exc:
+            took = (time.perf_counter() - started) * 1000.0
+            self._log.debug(
+                "%s %s attempt %d failed after %.1f ms: %s",
+                request.method,
+                path,
+                attempt,
+                took,
+                type(exc).__name__,
+                extra={**fields, "http_status": None, "duration_ms": took},
+            )
+            raise
+        took = (time.perf_counter() - started) * 1000.0
+        self._log.debug(
+            "%s %s -> %d (attempt %d, %.1f ms)",
+            request.method,
+            path,
+            response.status,
+            attempt,
+            took,
+            extra={**fields, "http_status": response.status, "duration_ms": took},
+        )
+        return response
