@@ -174,7 +174,7 @@ async def test_aiohttp_exceptions_map_to_our_errors(
 
 async def test_client_decodes_responses_from_aioresponses() -> None:
     body = {"id": "cst_7aee5afb954c7ef7", "email": "customer@example.com", "ip": "127.0.0.1"}
-    async with ec.Client("361", "secret") as client:
+    async with ec.Client("361", "secret", retry=None) as client:
         with aioresponses() as mocked:
             mocked.post(URL, status=201, payload=body)
             mocked.get(URL, status=200, payload=[body])

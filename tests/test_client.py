@@ -118,7 +118,9 @@ async def test_aclose_closes_the_transport(fake: FakeEcomCharge) -> None:
 
 async def test_each_attempt_is_bounded_by_the_timeout(fake: FakeEcomCharge) -> None:
     fake.inject(Fault.delay(10))
-    async with ec.Client("361", "s", transport=fake.transport(), timeout=0.05) as client:
+    async with ec.Client(
+        "361", "s", transport=fake.transport(), timeout=0.05, retry=None
+    ) as client:
         with pytest.raises(ec.APITimeoutError, match=r"no answer within 0\.05 s"):
             await client.customers.list()
         assert await client.customers.list() == []

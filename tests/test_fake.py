@@ -90,7 +90,7 @@ async def test_scripted_faults_apply_in_order(fake: FakeEcomCharge) -> None:
         Fault.drop(),
         Fault.delay(0.01),
     )
-    async with ec.Client("361", "s", transport=fake.transport()) as client:
+    async with ec.Client("361", "s", transport=fake.transport(), retry=None) as client:
         with pytest.raises(ec.ConnectError, match="refused"):
             await client.customers.list()
         assert await client.customers.list() == []
@@ -111,7 +111,7 @@ async def test_random_faults_are_seeded_and_bounded() -> None:
     for _ in range(2):
         fake = FakeEcomCharge("361", "s")
         fake.inject_random(0.5, seed=3, faults=(Fault.status(500), Fault.refuse()))
-        async with ec.Client("361", "s", transport=fake.transport()) as client:
+        async with ec.Client("361", "s", transport=fake.transport(), retry=None) as client:
             run = []
             for _ in range(40):
                 try:
@@ -159,7 +159,7 @@ async def test_faults_over_real_http(fake: FakeEcomCharge) -> None:
         Fault.delay(0.01),
     )
     new = ec.NewCustomer(email="a@example.com", ip="::1")
-    async with serve(fake) as url, ec.Client("361", "s", base_url=url) as client:
+    async with serve(fake) as url, ec.Client("361", "s", base_url=url, retry=None) as client:
         # aiohttp itself resends an idempotent GET once on a reset connection, so the
         # refusal is shown with a POST, which nobody may resend blindly.
         with pytest.raises(ec.APIConnectionError):
