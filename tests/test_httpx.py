@@ -85,7 +85,9 @@ async def test_a_shared_client_is_used_without_leaking_its_defaults(echo_url: st
     ) as shared:
         transport = HttpxTransport(shared)
         response = await transport.send(
-            ec.Request(method="GET", url=f"{echo_url}/echo", headers={"Authorization": "Basic ours"})
+            ec.Request(
+                method="GET", url=f"{echo_url}/echo", headers={"Authorization": "Basic ours"}
+            )
         )
         await transport.aclose()
         assert not shared.is_closed
@@ -109,7 +111,8 @@ async def test_closes_only_the_client_it_created(echo_url: str) -> None:
     await transport.send(ec.Request(method="GET", url=f"{echo_url}/echo"))
     own = transport._client
     await transport.aclose()
-    assert own is not None and own.is_closed
+    assert own is not None
+    assert own.is_closed
     with pytest.raises(RuntimeError, match="closed"):
         await transport.send(ec.Request(method="GET", url=f"{echo_url}/echo"))
 

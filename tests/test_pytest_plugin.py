@@ -9,9 +9,12 @@ from importlib.metadata import entry_points
 import pytest
 
 USER_TESTS = """
+    import asyncio
+
     import pytest
 
     import ecomcharge_async as ec
+    import ecomcharge_async.testing
 
     seen = []
 
@@ -31,6 +34,15 @@ USER_TESTS = """
         with pytest.raises(ec.ValidationError) as info:
             await ecomcharge_client.customers.create(ec.NewCustomer(email="a@example.com", ip=""))
         assert info.value.errors == {{"ip": ["address is invalid", "can't be blank"]}}
+
+
+    {mark}
+    async def test_retries_do_not_sleep(ecomcharge_client, ecomcharge_fake):
+        # The default policy would wait the 30 s the server asks for, for real.
+        ecomcharge_fake.inject(ec.testing.Fault.status(503, retry_after=30), None)
+        async with asyncio.timeout(10):
+            assert await ecomcharge_client.customers.list() == []
+        assert ecomcharge_fake.request_count == 2
 
 
     def test_each_test_gets_a_fresh_fake_and_a_closed_client(ecomcharge_fake):
@@ -65,7 +77,7 @@ def test_a_user_project_gets_the_fixtures_without_a_conftest(
     pytester.makeini(_ini(mode))
     pytester.makepyfile(test_signup=textwrap.dedent(USER_TESTS.format(mark=mark)))
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=4)
 
 
 def test_fixtures_are_listed_with_their_docstrings(pytester: pytest.Pytester) -> None:
@@ -82,9 +94,12 @@ def test_fixtures_are_listed_with_their_docstrings(pytester: pytest.Pytester) ->
 
 
 ANYIO_USER_TESTS = """
+    import asyncio
+
     import pytest
 
     import ecomcharge_async as ec
+    import ecomcharge_async.testing
 
     pytestmark = pytest.mark.anyio
 

@@ -4,7 +4,8 @@ Registered through the `pytest11` entry point, so a project's tests can ask for
 `ecomcharge_fake` and `ecomcharge_client` with no conftest and no import.
 
 - `ecomcharge_fake`: a fresh, empty `FakeEcomCharge` (shop `SHOP_ID`, key `SECRET_KEY`).
-- `ecomcharge_client`: a `Client` wired to it in process; retries never sleep for real.
+- `ecomcharge_client`: a `Client` wired to it in process, with the default retry
+  policy except that waits between attempts are skipped, so no test sleeps.
 """
 
 from __future__ import annotations
@@ -44,12 +45,6 @@ async def _no_sleep(seconds: float) -> None:
     await asyncio.sleep(0)
 
 
-def _retry_options() -> dict[str, Any]:
-    """Client options that keep retries (issue 3's `RetryPolicy`) from sleeping for real."""
-    policy = getattr(ecomcharge_async, "RetryPolicy", None)
-    return {} if policy is None else {"retry": policy(sleep=_no_sleep)}
-
-
 @pytest.fixture
 def ecomcharge_fake() -> FakeEcomCharge:
     """A fresh, empty fake eComCharge shop; inject faults or inspect `.customers`."""
@@ -66,6 +61,6 @@ async def ecomcharge_client(
         SECRET_KEY,
         base_url=BASE_URL,
         transport=ecomcharge_fake.transport(),
-        **_retry_options(),
+        retry=ecomcharge_async.RetryPolicy(sleep=_no_sleep),
     ) as client:
         yield client
