@@ -20,7 +20,7 @@ from ._errors import (
     ServerError,
     ValidationError,
 )
-from ._http import Request, Response, Transport
+from ._http import Request, Response, StreamingTransport, Transport
 from ._middleware import Handler, Middleware
 from ._models import Customer, NewCustomer
 from ._retry import RetryPolicy
@@ -50,6 +50,7 @@ __all__ = [
     "Response",
     "RetryPolicy",
     "ServerError",
+    "StreamingTransport",
     "Transport",
     "ValidationError",
     "__version__",

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import ssl as _ssl
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 import aiohttp
 
 from ._errors import APIConnectionError, APITimeoutError, ConnectError
 from ._http import Request, Response
+
+CHUNK_BYTES = 64 * 1024
 
 
 class AiohttpTransport:
@@ -49,7 +53,7 @@ class AiohttpTransport:
 
     async def send(self, request: Request) -> Response:
         session = self._get_session()
-        try:
+        with _mapped_errors(request.url):
             async with session.request(
                 request.method,
                 request.url,
@@ -60,22 +64,61 @@ class AiohttpTransport:
             ) as resp:
                 body = await resp.read()
                 return Response(status=resp.status, headers=dict(resp.headers), body=body)
-        except aiohttp.ConnectionTimeoutError as exc:
-            raise ConnectError(f"timed out connecting to {_host(request.url)}") from exc
-        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
-            raise APITimeoutError(f"no answer from {_host(request.url)} in time") from exc
-        except (aiohttp.ClientConnectorError, aiohttp.InvalidURL) as exc:
-            raise ConnectError(f"cannot connect to {_host(request.url)}: {exc}") from exc
-        except (aiohttp.ClientError, OSError) as exc:
-            raise APIConnectionError(
-                f"connection to {_host(request.url)} failed: {type(exc).__name__}: {exc}"
-            ) from exc
+
+    async def stream(self, request: Request) -> Response:
+        """Like `send`, but a 2xx body is handed over as `Response.chunks`."""
+        session = self._get_session()
+        with _mapped_errors(request.url):
+            resp = await session.request(
+                request.method,
+                request.url,
+                headers=request.headers,
+                data=request.body or None,
+                timeout=self._timeout,
+                allow_redirects=False,
+            )
+            if not 200 <= resp.status < 300:
+                try:
+                    body = await resp.read()
+                finally:
+                    resp.release()
+                return Response(status=resp.status, headers=dict(resp.headers), body=body)
+        return Response(
+            status=resp.status, headers=dict(resp.headers), chunks=_chunks(resp, request.url)
+        )
 
     async def aclose(self) -> None:
         self._closed = True
         session, self._session = self._session, None
         if session is not None and self._owns_session:
             await session.close()
+
+
+async def _chunks(resp: aiohttp.ClientResponse, url: str) -> AsyncIterator[bytes]:
+    """The body as it arrives; the connection goes back to the pool when done."""
+    try:
+        with _mapped_errors(url):
+            async for chunk in resp.content.iter_chunked(CHUNK_BYTES):
+                yield chunk
+    finally:
+        resp.release()
+
+
+@contextmanager
+def _mapped_errors(url: str) -> Iterator[None]:
+    """aiohttp's and the OS's exceptions, raised as ours."""
+    try:
+        yield
+    except aiohttp.ConnectionTimeoutError as exc:
+        raise ConnectError(f"timed out connecting to {_host(url)}") from exc
+    except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
+        raise APITimeoutError(f"no answer from {_host(url)} in time") from exc
+    except (aiohttp.ClientConnectorError, aiohttp.InvalidURL) as exc:
+        raise ConnectError(f"cannot connect to {_host(url)}: {exc}") from exc
+    except (aiohttp.ClientError, OSError) as exc:
+        raise APIConnectionError(
+            f"connection to {_host(url)} failed: {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def _host(url: str) -> str:

@@ -14,7 +14,7 @@ import aiohttp
 from ._aiohttp import AiohttpTransport
 from ._customers import Customers
 from ._errors import APITimeoutError, error_from_response
-from ._http import Request, Response, Transport
+from ._http import Request, Response, StreamingTransport, Transport
 from ._middleware import LoggingMiddleware, Middleware, check_middleware, link
 from ._retry import DEFAULT_RETRY, NO_RETRIES, RetryMiddleware, RetryPolicy
 from ._version import __version__
@@ -115,6 +115,9 @@ class Client:
         self.timeout = timeout
         self.retry = retry
         self._transport: Transport = transport or AiohttpTransport(timeout=None)
+        self._stream = (
+            self._transport.stream if isinstance(self._transport, StreamingTransport) else None
+        )
         auth = aiohttp.encode_basic_auth(shop, secret)
         common = {
             "Authorization": auth,
@@ -159,7 +162,9 @@ class Client:
         if self._closed:
             raise RuntimeError("this Client is closed; create a new one")
 
-    async def send(self, method: str, path: str, body: bytes = b"") -> Response:
+    async def send(
+        self, method: str, path: str, body: bytes = b"", *, stream: bool = False
+    ) -> Response:
         """Send one API request through the chain; return a 2xx response or raise.
 
         Non-2xx answers are raised by the retry layer (with `.attempts`); the
@@ -171,6 +176,7 @@ class Client:
             url=self.base_url + path,
             headers=self._json_headers if body else self._headers,
             body=body,
+            stream=stream,
         )
         response = await self._handler(request)
         if not 200 <= response.status < 300:
@@ -178,11 +184,15 @@ class Client:
         return response
 
     async def _send_once(self, request: Request) -> Response:
-        """The innermost link: one attempt on the transport, bounded by `timeout`."""
+        """The innermost link: one attempt on the transport, bounded by `timeout`.
+
+        A streamed body is bounded later, chunk by chunk, by its reader.
+        """
+        send = self._stream if request.stream and self._stream else self._transport.send
         if self.timeout is None:
-            return await self._transport.send(request)
+            return await send(request)
         try:
             async with asyncio.timeout(self.timeout):
-                return await self._transport.send(request)
+                return await send(request)
         except TimeoutError as exc:
             raise APITimeoutError(f"no answer within {self.timeout} s") from exc

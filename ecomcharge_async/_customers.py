@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import builtins
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
+from ._errors import APITimeoutError
 from ._models import Customer, NewCustomer
-from ._serde import decode_customer, decode_customer_list, encode_new_customer
+from ._serde import (
+    decode_customer,
+    decode_customer_list,
+    decode_customer_stream,
+    encode_new_customer,
+)
 
 if TYPE_CHECKING:
     from ._client import Client
@@ -45,6 +53,46 @@ class Customers:
         return decode_customer(response.body, status=response.status)
 
     async def list(self) -> builtins.list[Customer]:
-        """GET /customers: every customer of the shop, decoded at once."""
+        """GET /customers: every customer of the shop, decoded at once (small shops)."""
         response = await self._client.send("GET", "/customers")
         return decode_customer_list(response.body, status=response.status)
+
+    async def iter(self) -> AsyncIterator[Customer]:
+        """GET /customers, streamed: customers one by one, in flat memory.
+
+        Retries and middleware apply until the status arrives; after that a
+        broken body raises (`DecodeError`, `APIConnectionError`) once the
+        complete customers before the break are yielded. The client's timeout
+        bounds each wait for the next chunk. Leaving the loop early releases
+        the connection when the iterator is closed: wrap it in
+        `contextlib.aclosing()` to do that at once.
+        """
+        response = await self._client.send("GET", "/customers", stream=True)
+        chunks = response.chunks if response.chunks is not None else _single(response.body)
+        timeout = self._client.timeout
+        if timeout is not None:
+            chunks = _bounded(chunks, timeout)
+        async for customer in decode_customer_stream(chunks, status=response.status):
+            yield customer
+
+
+async def _single(body: bytes) -> AsyncIterator[bytes]:
+    yield body
+
+
+async def _bounded(chunks: AsyncIterator[bytes], seconds: float) -> AsyncIterator[bytes]:
+    """`chunks`, each wait for the next one bounded by `seconds`."""
+    try:
+        while True:
+            try:
+                async with asyncio.timeout(seconds):
+                    chunk = await anext(chunks)
+            except StopAsyncIteration:
+                return
+            except TimeoutError as exc:
+                raise APITimeoutError(f"no data for {seconds} s while streaming") from exc
+            yield chunk
+    finally:
+        aclose = getattr(chunks, "aclose", None)
+        if aclose is not None:
+            await aclose()

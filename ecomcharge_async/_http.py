@@ -6,7 +6,7 @@ transport (aiohttp, httpx, an in-memory fake) by implementing two coroutines.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Protocol, runtime_checkable
 
 import attrs
@@ -45,6 +45,8 @@ class Request:
         factory=dict, converter=_frozen_headers, repr=_headers_repr
     )
     body: bytes = attrs.field(default=b"", repr=_body_repr)
+    #: Ask a `StreamingTransport` to hand over a 2xx body as `Response.chunks`.
+    stream: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -56,6 +58,9 @@ class Response:
         factory=dict, converter=_frozen_headers, repr=_headers_repr
     )
     body: bytes = attrs.field(default=b"", repr=_body_repr)
+    #: A streamed 2xx body, still to be read (then `body` is empty). The
+    #: iterator owns the connection: exhaust it or `aclose()` it.
+    chunks: AsyncIterator[bytes] | None = attrs.field(default=None, eq=False, repr=False)
 
     def header(self, name: str) -> str | None:
         """Case-insensitive header lookup."""
@@ -81,3 +86,16 @@ class Transport(Protocol):
     async def send(self, request: Request) -> Response: ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class StreamingTransport(Transport, Protocol):
+    """A transport that can also stream a body instead of reading it whole.
+
+    `stream(request)` returns once the status and headers are in. A 2xx body
+    comes as `Response.chunks`; any other answer is read whole into `body`, so
+    retry and error mapping treat it exactly as `send` would. Transports
+    without `stream` are still fine: the client falls back to `send`.
+    """
+
+    async def stream(self, request: Request) -> Response: ...

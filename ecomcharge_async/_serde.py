@@ -8,16 +8,19 @@ API may add at any time.
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
 import attrs
 import cattrs
+import ijson  # type: ignore[import-untyped]
 from cattrs.gen import make_dict_unstructure_fn
 
 from ._errors import DecodeError
 from ._models import Customer, NewCustomer
 
 T = TypeVar("T")
+PREVIEW_BYTES = 800
 
 
 def _strict_str(value: Any, _: Any) -> str:
@@ -100,12 +103,71 @@ def decode_customer_list(body: bytes, *, status: int | None = None) -> list[Cust
         raise DecodeError(
             f"expected a JSON array, got {_json_type(data)}", status=status, body=body
         )
-    customers = []
-    for index, item in enumerate(data):
-        try:
-            customers.append(converter.structure(item, Customer))
-        except Exception as exc:
-            raise DecodeError(
-                f"item {index}: {_explain(Customer, item)}", status=status, body=body
-            ) from exc
-    return customers
+    return [_structure_item(item, index, status, body) for index, item in enumerate(data)]
+
+
+async def decode_customer_stream(
+    chunks: AsyncIterator[bytes], *, status: int | None = None
+) -> AsyncIterator[Customer]:
+    """Customers from a JSON array arriving in chunks, decoded as they complete.
+
+    Memory stays flat whatever the array's length: ijson (its C backend)
+    yields each element once it is whole, so a body cut off mid-array raises
+    `DecodeError` after the complete customers, never a half one.
+    """
+    items: list[Any] = ijson.sendable_list()
+    parser = ijson.items_coro(items, "item", use_float=True)
+    head = b""  # the first bytes, to check the array and to preview in errors
+    index = 0
+    try:
+        async for chunk in chunks:
+            if not chunk:
+                continue  # ijson reads an empty chunk as the end of the body
+            if len(head) < PREVIEW_BYTES:
+                head += chunk[: PREVIEW_BYTES - len(head)]
+                start = head.lstrip()[:1]
+                if start and start != b"[":
+                    raise DecodeError("expected a JSON array", status=status, body=head)
+            broken = _feed(parser, chunk)
+            for item in items:
+                yield _structure_item(item, index, status, head)
+                index += 1
+            del items[:]
+            if broken is not None:
+                raise DecodeError(
+                    f"invalid JSON after {index} customers", status=status, body=head
+                ) from broken
+        broken = _feed(parser, None)
+        for item in items:
+            yield _structure_item(item, index, status, head)
+            index += 1
+        if broken is not None:
+            what = "empty body" if not head.strip() else f"body ended after {index} customers"
+            raise DecodeError(what, status=status, body=head) from broken
+    finally:
+        aclose = getattr(chunks, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+def _feed(parser: Any, chunk: bytes | None) -> Exception | None:
+    """Give the parser a chunk (None: the end); its error is returned, to raise after
+    the customers completed before it are yielded."""
+    try:
+        if chunk is None:
+            parser.close()
+        else:
+            parser.send(chunk)
+    except ijson.JSONError as exc:
+        error: Exception = exc
+        return error
+    return None
+
+
+def _structure_item(item: Any, index: int, status: int | None, body: bytes) -> Customer:
+    try:
+        return converter.structure(item, Customer)
+    except Exception as exc:
+        raise DecodeError(
+            f"item {index}: {_explain(Customer, item)}", status=status, body=body
+        ) from exc

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
 
@@ -31,6 +32,21 @@ def fake() -> FakeEcomCharge:
 async def client(fake: FakeEcomCharge) -> AsyncIterator[ec.Client]:
     async with ec.Client(SHOP_ID, SECRET, transport=fake.transport()) as client:
         yield client
+
+
+@pytest.fixture
+async def make_client(fake: FakeEcomCharge) -> AsyncIterator[Callable[..., ec.Client]]:
+    """Build clients for the fake shop with any options; they are closed afterwards."""
+    made: list[ec.Client] = []
+
+    def make(**options: Any) -> ec.Client:
+        options.setdefault("transport", fake.transport())
+        made.append(ec.Client(SHOP_ID, SECRET, **options))
+        return made[-1]
+
+    yield make
+    for client in made:
+        await client.aclose()
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 from collections.abc import AsyncIterator
@@ -189,3 +190,124 @@ async def test_client_decodes_responses_from_aioresponses() -> None:
             sent = mocked.requests[("POST", aiohttp.client.URL(URL))][0].kwargs
     assert sent["headers"]["Authorization"] == aiohttp.encode_basic_auth("361", "secret")
     assert json.loads(sent["data"]) == {"email": "customer@example.com", "ip": "127.0.0.1"}
+
+
+def _customer_json(i: int) -> bytes:
+    return json.dumps({"id": f"cst_{i:016x}", "email": f"u{i}@example.com", "ip": "::1"}).encode()
+
+
+async def _stream_route(request: web.Request) -> web.StreamResponse:
+    """GET /<kind>/customers: many customers, cut mid-body, or a body of the wrong shape."""
+    kind = request.match_info["kind"]
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    await response.prepare(request)
+    if kind == "object":
+        await response.write(b'{"customers": []}')
+    elif kind == "stall":
+        await response.write(b"[" + _customer_json(0) + b",")
+        await asyncio.sleep(30)
+    elif kind == "cut":
+        await response.write(b"[" + _customer_json(0) + b"," + _customer_json(1)[:20])
+        assert request.transport is not None
+        request.transport.abort()
+        return response
+    else:
+        await response.write(b"[" + b",".join(_customer_json(i) for i in range(5000)) + b"]")
+    await response.write_eof()
+    return response
+
+
+@pytest.fixture
+async def stream_url() -> AsyncIterator[str]:
+    app = web.Application()
+    app.router.add_get("/{kind}/customers", _stream_route)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
+
+
+async def test_stream_hands_over_the_body_in_chunks(stream_url: str) -> None:
+    transport = ec.AiohttpTransport()
+    try:
+        url = f"{stream_url}/many/customers"
+        response = await transport.stream(ec.Request(method="GET", url=url))
+        assert response.status == 200
+        assert response.body == b""
+        assert response.chunks is not None
+        pieces = [piece async for piece in response.chunks]
+    finally:
+        await transport.aclose()
+    assert len(pieces) > 1
+    assert json.loads(b"".join(pieces))[4999]["id"] == f"cst_{4999:016x}"
+
+
+async def test_stream_reads_a_non_2xx_body_whole(echo_url: str) -> None:
+    transport = ec.AiohttpTransport()
+    try:
+        response = await transport.stream(ec.Request(method="GET", url=f"{echo_url}/html"))
+    finally:
+        await transport.aclose()
+    assert (response.status, response.body, response.chunks) == (
+        502,
+        b"<html>Bad Gateway</html>",
+        None,
+    )
+
+
+async def _iterate(client: ec.Client) -> list[str]:
+    return [customer.id async for customer in client.customers.iter()]
+
+
+async def test_iter_over_a_cut_body_yields_the_complete_customers_then_raises(
+    stream_url: str,
+) -> None:
+    seen: list[str] = []
+
+    async def read_all(client: ec.Client) -> None:
+        async for customer in client.customers.iter():
+            seen.append(customer.id)
+
+    async with ec.Client("361", "s", base_url=f"{stream_url}/cut") as client:
+        with pytest.raises(ec.APIConnectionError):
+            await read_all(client)
+    assert seen == [f"cst_{0:016x}"]
+
+
+async def test_iter_over_a_body_that_is_not_an_array_is_a_decode_error(stream_url: str) -> None:
+    async with ec.Client("361", "s", base_url=f"{stream_url}/object") as client:
+        with pytest.raises(ec.DecodeError, match="expected a JSON array"):
+            await _iterate(client)
+
+
+async def test_leaving_iter_early_gives_the_connection_back(stream_url: str) -> None:
+    transport = ec.AiohttpTransport(limit=1)
+    async with ec.Client("361", "s", base_url=f"{stream_url}/many", transport=transport) as client:
+        for _ in range(3):
+            async with contextlib.aclosing(client.customers.iter()) as customers:
+                async for customer in customers:
+                    assert customer.id == f"cst_{0:016x}"
+                    break
+        async with asyncio.timeout(5):  # with one connection, a leak would hang here
+            assert len(await _iterate(client)) == 5000
+
+
+async def test_a_stalled_stream_times_out_after_the_complete_customers(stream_url: str) -> None:
+    seen: list[str] = []
+
+    async def read_all(client: ec.Client) -> None:
+        async for customer in client.customers.iter():
+            seen.append(customer.id)
+
+    async with ec.Client("361", "s", base_url=f"{stream_url}/stall", timeout=0.2) as client:
+        with pytest.raises(ec.APITimeoutError, match=r"no data for 0\.2 s while streaming"):
+            await read_all(client)
+    assert seen == [f"cst_{0:016x}"]
+
+
+async def test_iter_without_a_timeout(stream_url: str) -> None:
+    async with ec.Client("361", "s", base_url=f"{stream_url}/many", timeout=None) as client:
+        assert len(await _iterate(client)) == 5000

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import pytest
 
 import ecomcharge_async as ec
-from ecomcharge_async.testing import FakeEcomCharge
+from ecomcharge_async.testing import FakeEcomCharge, Fault
 
 DOCUMENTED = ec.NewCustomer(
     first_name="John",
@@ -101,3 +102,67 @@ async def test_the_same_calls_work_over_real_http(
         await http_client.customers.create(ec.NewCustomer(email="x@example.com", ip="nope"))
     assert info.value.errors == {"ip": ["address is invalid"]}
     assert fake.customers == [created]
+
+
+async def _iterate(client: ec.Client) -> list[ec.Customer]:
+    return [customer async for customer in client.customers.iter()]
+
+
+async def test_iter_yields_what_list_returns(client: ec.Client, fake: FakeEcomCharge) -> None:
+    for i in range(2500):
+        fake.add(email=f"user{i}@example.com", ip="10.0.0.1", city="Minsk")
+    assert await _iterate(client) == await client.customers.list() == fake.customers
+
+
+async def test_iter_over_real_http_yields_what_list_returns(
+    http_client: ec.Client, fake: FakeEcomCharge
+) -> None:
+    for i in range(2500):
+        fake.add(email=f"user{i}@example.com", ip="10.0.0.1", phone="+375 29 000 00 00")
+    streamed = await _iterate(http_client)
+    assert streamed == await http_client.customers.list() == fake.customers
+    assert await _iterate(http_client) == streamed  # the connection was released and reused
+
+
+async def test_iter_of_an_empty_shop(http_client: ec.Client) -> None:
+    assert await _iterate(http_client) == []
+
+
+async def test_iter_retries_before_the_body_streams(
+    fake: FakeEcomCharge, make_client: Callable[..., ec.Client]
+) -> None:
+    fake.add(email="a@example.com", ip="::1")
+    fake.inject(Fault.status(503), Fault.refuse())
+    waits: list[float] = []
+
+    async def no_sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    client = make_client(retry=ec.RetryPolicy(sleep=no_sleep))
+    assert await _iterate(client) == fake.customers
+    assert len(waits) == 2
+
+
+async def test_iter_raises_api_errors_like_list(fake: FakeEcomCharge) -> None:
+    async with ec.Client("361", "wrong", transport=fake.transport()) as client:
+        with pytest.raises(ec.AuthenticationError):
+            await _iterate(client)
+
+
+async def test_iter_on_a_transport_without_stream_falls_back_to_send(
+    fake: FakeEcomCharge, make_client: Callable[..., ec.Client]
+) -> None:
+    class PlainTransport:
+        def __init__(self) -> None:
+            self.inner = fake.transport()
+
+        async def send(self, request: ec.Request) -> ec.Response:
+            return await self.inner.send(request)
+
+        async def aclose(self) -> None:
+            await self.inner.aclose()
+
+    fake.add(email="a@example.com", ip="::1")
+    transport = PlainTransport()
+    assert not isinstance(transport, ec.StreamingTransport)
+    assert await _iterate(make_client(transport=transport)) == fake.customers

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import AsyncIterator
 
 import attrs
 import pytest
@@ -11,7 +12,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import ecomcharge_async as ec
-from ecomcharge_async._serde import decode_customer, decode_customer_list, encode_new_customer
+from ecomcharge_async._serde import (
+    decode_customer,
+    decode_customer_list,
+    decode_customer_stream,
+    encode_new_customer,
+)
 
 text = st.text(max_size=40)
 optional = st.none() | text
@@ -89,3 +95,80 @@ def test_any_json_value_decodes_or_raises_decode_error(value: object) -> None:
     for decode in (decode_customer, decode_customer_list):
         with contextlib.suppress(ec.DecodeError):
             decode(body)
+
+
+async def _chunked(body: bytes, cuts: list[int]) -> AsyncIterator[bytes]:
+    start = 0
+    for cut in sorted(set(cuts)):
+        yield body[start:cut]
+        start = cut
+    yield body[start:]
+
+
+async def _collect(body: bytes, cuts: list[int]) -> list[ec.Customer]:
+    return [c async for c in decode_customer_stream(_chunked(body, cuts), status=200)]
+
+
+@given(
+    st.lists(
+        st.builds(
+            ec.Customer, id=text, email=text, ip=text, **dict.fromkeys(OPTIONAL_FIELDS, optional)
+        ),
+        max_size=8,
+    ),
+    st.lists(st.integers(min_value=0, max_value=2000), max_size=6),
+)
+async def test_stream_decodes_like_the_whole_body_whatever_the_chunking(
+    customers: list[ec.Customer], cuts: list[int]
+) -> None:
+    body = json.dumps([attrs.asdict(c) for c in customers], indent=1).encode()
+    assert await _collect(body, cuts) == decode_customer_list(body) == customers
+
+
+async def test_stream_stops_at_a_cut_body_after_the_complete_customers() -> None:
+    whole = json.dumps([{"id": f"cst_{i}", "email": "e", "ip": "i"} for i in range(3)]).encode()
+    cut = whole[: whole.index(b"cst_2") + 3]
+    seen: list[ec.Customer] = []
+
+    async def read_all() -> None:
+        async for customer in decode_customer_stream(_chunked(cut, [10, 40]), status=200):
+            seen.append(customer)
+
+    with pytest.raises(ec.DecodeError, match="body ended after 2 customers"):
+        await read_all()
+    assert [c.id for c in seen] == ["cst_0", "cst_1"]
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"", "empty body"),
+        (b"   ", "empty body"),
+        (b'{"id": "cst_1"}', "expected a JSON array"),
+        (b"  null", "expected a JSON array"),
+        (b"<html>502</html>", "expected a JSON array"),
+        (b'[{"id":"a","email":"e","ip":"i"}, 7]', "item 1: expected a JSON object, got number"),
+        (b'[{"id":"a","email":"e"}]', "item 0: missing field 'ip'"),
+        (b'[{"id":"a","email":"e","ip":"i"} {"id"', "invalid JSON after 1 customers"),
+    ],
+)
+async def test_stream_errors_are_decode_errors(body: bytes, reason: str) -> None:
+    with pytest.raises(ec.DecodeError, match=reason) as info:
+        await _collect(body, [1, 5])
+    assert info.value.status == 200
+
+
+async def test_stream_closes_its_source_when_left_early() -> None:
+    closed = []
+
+    async def source() -> AsyncIterator[bytes]:
+        try:
+            yield b'[{"id":"a","email":"e","ip":"i"},'
+            yield b'{"id":"b","email":"e","ip":"i"}]'
+        finally:
+            closed.append(True)
+
+    stream = decode_customer_stream(source())
+    assert (await anext(stream)).id == "a"
+    await stream.aclose()
+    assert closed == [True]

@@ -153,7 +153,24 @@ class FakeEcomCharge:
         return _json_response(200, record)
 
     def _list(self) -> Response:
-        return _json_response(200, list(self._store.values()))
+        return Response(status=200, headers=_JSON, body=b"".join(self.list_chunks()))
+
+    def list_chunks(self, batch: int = 1000) -> Iterator[bytes]:
+        """The GET /customers body in pieces of `batch` customers, so a front can stream it."""
+        records = list(self._store.values())  # a snapshot: creates may land meanwhile
+        yield b"["
+        for start in range(0, len(records), batch):
+            piece = ",".join(json.dumps(r) for r in records[start : start + batch])
+            yield (piece if start == 0 else "," + piece).encode()
+        yield b"]"
+
+    def is_list_request(self, request: Request) -> bool:
+        """Whether `request` is an authorised GET /customers (a front may stream it)."""
+        return (
+            request.method == "GET"
+            and urlsplit(request.url).path.rstrip("/") == "/customers"
+            and _header(request.headers, "Authorization") == self._expected_auth
+        )
 
     def _record(
         self, data: Mapping[str, Any], customer_id: str | None = None

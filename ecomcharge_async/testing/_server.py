@@ -33,10 +33,22 @@ async def _handle(http_request: web.Request) -> web.StreamResponse:
         headers=dict(http_request.headers),
         body=body,
     )
+    if fault is None and fake.is_list_request(request):
+        return await _stream_list(fake, http_request)
     response = fake.handle(request)
     if fault is not None and fault.kind == "drop":
         return _drop_connection(http_request)
     return web.Response(status=response.status, body=response.body, headers=response.headers)
+
+
+async def _stream_list(fake: FakeEcomCharge, http_request: web.Request) -> web.StreamResponse:
+    """GET /customers written piece by piece, so a huge shop never sits in one buffer."""
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    await response.prepare(http_request)
+    for piece in fake.list_chunks():
+        await response.write(piece)
+    await response.write_eof()
+    return response
 
 
 def _drop_connection(http_request: web.Request) -> web.Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from .._errors import APIConnectionError, ConnectError
@@ -47,5 +48,20 @@ class FakeTransport:
             raise APIConnectionError("connection lost before the response arrived (injected fault)")
         return response
 
+    async def stream(self, request: Request) -> Response:
+        """`send`, with a 2xx body handed over in chunks, as a network would."""
+        response = await self.send(request)
+        if not 200 <= response.status < 300:
+            return response
+        return Response(
+            status=response.status, headers=response.headers, chunks=_pieces(response.body)
+        )
+
     async def aclose(self) -> None:
         self._closed = True
+
+
+async def _pieces(body: bytes, size: int = 64 * 1024) -> AsyncIterator[bytes]:
+    for start in range(0, len(body), size):
+        await asyncio.sleep(0)
+        yield body[start : start + size]
