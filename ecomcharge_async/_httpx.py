@@ -7,12 +7,16 @@ never imports this module until `ecomcharge_async.HttpxTransport` is used.
 from __future__ import annotations
 
 import ssl as _ssl
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 import httpx
 
 from ._errors import APIConnectionError, APITimeoutError, ConnectError
 from ._http import Request, Response
+
+CHUNK_BYTES = 64 * 1024
 
 
 class HttpxTransport:
@@ -62,40 +66,76 @@ class HttpxTransport:
             )
         return self._client
 
+    def _request(self, request: Request) -> httpx.Request:
+        return httpx.Request(
+            request.method,
+            request.url,
+            headers=dict(request.headers),
+            content=request.body or None,
+            extensions={"timeout": self._timeout},
+        )
+
     async def send(self, request: Request) -> Response:
         client = self._get_client()
-        try:
-            outgoing = httpx.Request(
-                request.method,
-                request.url,
-                headers=dict(request.headers),
-                content=request.body or None,
-                extensions={"timeout": self._timeout},
-            )
+        with _mapped_errors(request.url):
             # auth=None: a shared client's own `auth` must not replace our Authorization.
-            resp = await client.send(outgoing, auth=None, follow_redirects=False)
-        except (httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise ConnectError(f"timed out connecting to {_host(request.url)}") from exc
-        except httpx.TimeoutException as exc:
-            raise APITimeoutError(f"no answer from {_host(request.url)} in time") from exc
-        except (
-            httpx.ConnectError,
-            httpx.ProxyError,
-            httpx.UnsupportedProtocol,
-            httpx.InvalidURL,
-        ) as exc:
-            raise ConnectError(f"cannot connect to {_host(request.url)}: {exc}") from exc
-        except (httpx.HTTPError, OSError) as exc:
-            raise APIConnectionError(
-                f"connection to {_host(request.url)} failed: {type(exc).__name__}: {exc}"
-            ) from exc
+            resp = await client.send(self._request(request), auth=None, follow_redirects=False)
         return Response(status=resp.status_code, headers=_headers(resp), body=resp.content)
+
+    async def stream(self, request: Request) -> Response:
+        """Like `send`, but a 2xx body is handed over as `Response.chunks`."""
+        client = self._get_client()
+        with _mapped_errors(request.url):
+            resp = await client.send(
+                self._request(request), auth=None, follow_redirects=False, stream=True
+            )
+            if not 200 <= resp.status_code < 300:
+                try:
+                    body = await resp.aread()
+                finally:
+                    await resp.aclose()
+                return Response(status=resp.status_code, headers=_headers(resp), body=body)
+        return Response(
+            status=resp.status_code, headers=_headers(resp), chunks=_chunks(resp, request.url)
+        )
 
     async def aclose(self) -> None:
         self._closed = True
         client, self._client = self._client, None
         if client is not None and self._owns_client:
             await client.aclose()
+
+
+async def _chunks(resp: httpx.Response, url: str) -> AsyncIterator[bytes]:
+    """The body as it arrives; the connection goes back to the pool when done."""
+    try:
+        with _mapped_errors(url):
+            async for chunk in resp.aiter_bytes(CHUNK_BYTES):
+                yield chunk
+    finally:
+        await resp.aclose()
+
+
+@contextmanager
+def _mapped_errors(url: str) -> Iterator[None]:
+    """httpx's and the OS's exceptions, raised as ours, as `AiohttpTransport` does."""
+    try:
+        yield
+    except (httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+        raise ConnectError(f"timed out connecting to {_host(url)}") from exc
+    except httpx.TimeoutException as exc:
+        raise APITimeoutError(f"no answer from {_host(url)} in time") from exc
+    except (
+        httpx.ConnectError,
+        httpx.ProxyError,
+        httpx.UnsupportedProtocol,
+        httpx.InvalidURL,
+    ) as exc:
+        raise ConnectError(f"cannot connect to {_host(url)}: {exc}") from exc
+    except (httpx.HTTPError, OSError) as exc:
+        raise APIConnectionError(
+            f"connection to {_host(url)} failed: {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def _headers(resp: httpx.Response) -> dict[str, str]:

@@ -11,6 +11,7 @@ an optional extra: without it the suite runs over the other two transports.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import importlib.util
 import json
@@ -210,9 +211,9 @@ async def test_dropped_connection_after_the_create_landed_is_not_connect_error(r
     assert len(rig.fake.customers) == 1
 
 
-async def test_a_large_body_arrives_whole(rig: Rig) -> None:
-    for i in range(LARGE_BYTES // 250 + 1):
-        rig.fake.add(
+def fill_shop(fake: FakeEcomCharge, count: int) -> None:
+    for i in range(count):
+        fake.add(
             email=f"customer{i}@example.com",
             ip="127.0.0.1",
             first_name="Johnathan",
@@ -224,12 +225,53 @@ async def test_a_large_body_arrives_whole(rig: Rig) -> None:
             state="CO",
             phone="+1-555-555-5555",
         )
+
+
+async def test_a_large_body_arrives_whole(rig: Rig) -> None:
+    fill_shop(rig.fake, LARGE_BYTES // 250 + 1)
     request = rig.request("GET", "/customers")
     expected = rig.fake.handle(request).body
     assert len(expected) >= LARGE_BYTES
     response = await rig.transport.send(request)
     assert response.status == 200
     assert hashlib.sha256(response.body).digest() == hashlib.sha256(expected).digest()
+
+
+async def test_a_large_body_streams_in_chunks(rig: Rig) -> None:
+    assert isinstance(rig.transport, ec.StreamingTransport)
+    fill_shop(rig.fake, LARGE_BYTES // 250 + 1)
+    request = rig.request("GET", "/customers")
+    expected = rig.fake.handle(request).body
+    response = await rig.transport.stream(request)
+    assert (response.status, response.body) == (200, b"")
+    assert response.chunks is not None
+    pieces = [piece async for piece in response.chunks]
+    assert len(pieces) > 1
+    assert hashlib.sha256(b"".join(pieces)).digest() == hashlib.sha256(expected).digest()
+
+
+async def test_a_streamed_error_answer_is_read_whole(rig: Rig) -> None:
+    assert isinstance(rig.transport, ec.StreamingTransport)
+    rig.fake.inject(Fault.status(502, body=HTML))
+    response = await rig.transport.stream(rig.request("GET", "/customers"))
+    assert (response.status, response.body, response.chunks) == (502, HTML, None)
+
+
+async def test_a_stream_dropped_before_the_answer_is_api_connection_error(rig: Rig) -> None:
+    assert isinstance(rig.transport, ec.StreamingTransport)
+    # aiohttp itself resends an idempotent GET once on a reset connection: drop both.
+    rig.fake.inject(Fault.drop(), Fault.drop())
+    with pytest.raises(ec.APIConnectionError) as info:
+        await rig.transport.stream(rig.request("GET", "/customers"))
+    assert not isinstance(info.value, ec.ConnectError)
+
+
+async def test_iter_and_list_agree_through_every_transport(rig: Rig) -> None:
+    fill_shop(rig.fake, 300)
+    async with ec.Client(SHOP_ID, SECRET, base_url=rig.base_url, transport=rig.transport) as client:
+        listed = await client.customers.list()
+        streamed = [customer async for customer in client.customers.iter()]
+    assert streamed == listed == rig.fake.customers
 
 
 async def test_client_timeout_cuts_an_attempt_and_the_transport_stays_usable(rig: Rig) -> None:
@@ -350,6 +392,45 @@ async def test_a_broken_answer_is_api_connection_error(
     with pytest.raises(ec.APIConnectionError) as info:
         await transport.send(ec.Request(method="POST", url=scenario_url + path, body=b"{}"))
     assert not isinstance(info.value, ec.ConnectError)
+
+
+@pytest.mark.parametrize(
+    ("path", "options", "error"),
+    [
+        ("/cut-mid-body", {}, ec.APIConnectionError),
+        ("/stall-mid-body", {"timeout": 0.1}, ec.APITimeoutError),
+    ],
+)
+async def test_a_stream_broken_mid_body_raises_while_reading(
+    make_transport: Callable[..., ec.Transport],
+    scenario_url: str,
+    path: str,
+    options: dict[str, float],
+    error: type[ec.APIConnectionError],
+) -> None:
+    transport = make_transport(**options)
+    assert isinstance(transport, ec.StreamingTransport)
+    method = "POST" if path == "/cut-mid-body" else "GET"
+    response = await transport.stream(ec.Request(method=method, url=scenario_url + path))
+    assert response.chunks is not None
+    with pytest.raises(error):
+        async for _ in response.chunks:
+            pass
+
+
+async def test_leaving_a_stream_early_gives_the_connection_back(
+    make_transport: Callable[..., ec.Transport], fake: FakeEcomCharge
+) -> None:
+    fill_shop(fake, 2000)
+    async with serve(fake) as url:
+        transport = make_transport(limit=1)
+        async with ec.Client(SHOP_ID, SECRET, base_url=url, transport=transport) as client:
+            for _ in range(3):
+                async with contextlib.aclosing(client.customers.iter()) as customers:
+                    async for _customer in customers:
+                        break
+            async with asyncio.timeout(5):  # with one connection, a leak would hang here
+                assert len([c async for c in client.customers.iter()]) == 2000
 
 
 async def test_a_large_chunked_body_arrives_whole(
