@@ -12,7 +12,9 @@ import ecomcharge_async as ec
 from ecomcharge_async.testing import FakeEcomCharge
 from ecomcharge_async.testing._server import serve
 
-pytest_plugins = ["pytester"]
+# The package's own pytest plugin comes from here, not from its entry point (see
+# addopts in pyproject.toml); tests/test_pytest_plugin.py checks the entry point.
+pytest_plugins = ["pytester", "ecomcharge_async.testing.pytest_plugin"]
 
 #: httpx is an optional extra; without it (nox session tests_without_httpx) the
 #: httpx-only module is not collected, and the conformance suite covers the rest.

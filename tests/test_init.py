@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+
+import pytest
+
 import ecomcharge_async as ec
 import ecomcharge_async.testing as testing
 
@@ -88,3 +92,23 @@ def test_the_version_has_one_source() -> None:
     from ecomcharge_async._version import __version__
 
     assert ec.__version__ == __version__ == version("ecomcharge-async")
+
+
+def test_httpx_transport_is_listed_by_dir_but_not_in_all() -> None:
+    # Not in __all__: `from ecomcharge_async import *` must work without httpx.
+    assert "HttpxTransport" in dir(ec)
+    assert "HttpxTransport" not in ec.__all__
+
+
+def test_without_httpx_the_lazy_name_says_which_extra_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "httpx", None)  # what an install without httpx sees
+    monkeypatch.delitem(sys.modules, "ecomcharge_async._httpx", raising=False)
+    with pytest.raises(ModuleNotFoundError, match=r"pip install 'ecomcharge-async\[httpx\]'"):
+        ec.HttpxTransport  # noqa: B018
+
+
+def test_unknown_attributes_are_attribute_errors() -> None:
+    with pytest.raises(AttributeError, match="has no attribute 'Nope'"):
+        ec.Nope  # type: ignore[attr-defined]  # noqa: B018

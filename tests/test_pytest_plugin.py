@@ -8,6 +8,9 @@ from importlib.metadata import entry_points
 
 import pytest
 
+import ecomcharge_async as ec
+from ecomcharge_async.testing import FakeEcomCharge, Fault
+
 USER_TESTS = """
     import asyncio
 
@@ -140,3 +143,14 @@ def test_without_pytest_asyncio_the_client_fixture_works_under_anyio(
     result = pytester.run(sys.executable, "-c", RUN_WITHOUT_PYTEST_ASYNCIO)
     assert result.ret == 0, result.stdout.str()
     result.stdout.fnmatch_lines(["*1 passed*"])
+
+
+async def test_the_fixtures_in_this_suite(
+    ecomcharge_client: ec.Client, ecomcharge_fake: FakeEcomCharge
+) -> None:
+    ecomcharge_fake.inject(Fault.status(429, retry_after=45))
+    customer = await ecomcharge_client.customers.create(
+        ec.NewCustomer(email="a@example.com", ip="::1")
+    )
+    assert ecomcharge_fake.customers == [customer]
+    assert ecomcharge_fake.request_count == 2
