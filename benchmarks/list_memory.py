@@ -19,9 +19,10 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 SHOP_ID, SECRET = "361", "bench-secret"
 RESULTS = Path(__file__).parent / "results" / "list_memory.json"
@@ -58,8 +59,10 @@ async def measure(mode: str, url: str) -> dict[str, Any]:
 
 @contextmanager
 def fake_server(customers: int) -> Iterator[str]:
-    command = [sys.executable, "-m", "ecomcharge_async.testing", "serve",
-               "--shop-id", SHOP_ID, "--secret-key", SECRET, "--customers", str(customers)]  # fmt: skip
+    command = [
+        *(sys.executable, "-m", "ecomcharge_async.testing", "serve"),
+        *("--shop-id", SHOP_ID, "--secret-key", SECRET, "--customers", str(customers)),
+    ]
     server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         assert server.stdout is not None
@@ -109,8 +112,10 @@ def main() -> None:
             "rounds": len(results),
         }
         rows.append(row)
-        print(f"{name:<18}{row['customers']:>11,}{row['median_seconds']:>10.2f}"
-              f"{row['median_customers_per_s']:>10,.0f}{row['median_peak_rss_mb']:>13.1f}")  # fmt: skip
+        print(
+            f"{name:<18}{row['customers']:>11,}{row['median_seconds']:>10.2f}"
+            f"{row['median_customers_per_s']:>10,.0f}{row['median_peak_rss_mb']:>13.1f}"
+        )
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(
         json.dumps(
@@ -119,7 +124,7 @@ def main() -> None:
         )
         + "\n"
     )
-    print(f"written to {RESULTS.relative_to(Path.cwd()) if RESULTS.is_relative_to(Path.cwd()) else RESULTS.name}")
+    print(f"written to benchmarks/results/{RESULTS.name}")
 
 
 if __name__ == "__main__":
