@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import select
 import subprocess
 import sys
@@ -14,6 +15,15 @@ import pytest
 import ecomcharge_async as ec
 from ecomcharge_async.testing import FakeEcomCharge
 from ecomcharge_async.testing._server import serve
+
+# The package's own pytest plugin comes from here, not from its entry point (see
+# addopts in pyproject.toml); tests/test_pytest_plugin.py checks the entry point.
+pytest_plugins = ["pytester", "ecomcharge_async.testing.pytest_plugin"]
+
+#: httpx is an optional extra; without it (nox session tests_without_httpx) the
+#: httpx-only module is not collected, and the conformance suite covers the rest.
+HAVE_HTTPX = importlib.util.find_spec("httpx") is not None
+collect_ignore = [] if HAVE_HTTPX else ["test_httpx.py"]
 
 SHOP_ID = "361"
 SECRET = "test-secret-key-do-not-leak"

@@ -27,10 +27,9 @@ async def _handle(http_request: web.Request) -> web.StreamResponse:
     if fault is not None and fault.kind == "delay":
         await asyncio.sleep(fault.seconds)
     if fault is not None and fault.kind == "status":
-        headers = {}
-        if fault.retry_after is not None:
-            headers["Retry-After"] = fault.retry_after
-        return web.Response(status=fault.status_code, body=fault.body, headers=headers)
+        return web.Response(
+            status=fault.status_code, body=fault.body, headers=fault.response_headers()
+        )
     body = await http_request.content.read(MAX_BODY_BYTES + 1)
     request = Request(
         method=http_request.method,
