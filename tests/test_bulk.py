@@ -518,18 +518,3 @@ async def test_a_changed_row_at_a_sent_line_is_refused(
     async with ec.Client(SHOP_ID, SECRET, retry=None, transport=fake.transport()) as client:
         with pytest.raises(JournalError, match="input line 1 is not the row that was sent"):
             await import_customers(client, [person(2)], journal=journal)
-
-
-# -- the guide's examples run as written ---------------------------------------------------
-
-GUIDE = Path(__file__).parent.parent / "docs" / "guides" / "bulk.md"
-
-
-def test_the_bulk_guide_examples_run(capsys: pytest.CaptureFixture[str]) -> None:
-    blocks = re.findall(
-        r"^```python\n(.*?)^```", GUIDE.read_text(encoding="utf-8"), flags=re.S | re.M
-    )
-    assert blocks
-    for block in blocks:
-        exec(compile(block, str(GUIDE), "exec"), {"__name__": "__guide__"})
-    assert "200 196 4 0" in capsys.readouterr().out
