@@ -5,10 +5,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tarfile
+import tempfile
+import zipfile
+from pathlib import Path
 
 import nox
 
-nox.options.sessions = ["lint", "mypy", "tests"]
+nox.options.sessions = ["lint", "mypy", "tests", "tests_without_httpx", "docs", "build"]
 
 PYTHONS = ["3.11", "3.12", "3.13"]
 
@@ -52,14 +56,14 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def mypy(session: nox.Session) -> None:
     """mypy --strict on the package."""
-    session.install("mypy", "-e", ".[test]")
+    session.install("mypy", "-e", ".[test,httpx]")
     session.run("mypy", "--strict", "ecomcharge_async")
 
 
 @nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
-    """pytest with warnings as errors and branch coverage."""
-    session.install("-e", ".[test]")
+    """pytest with warnings as errors and branch coverage, optional extras installed."""
+    session.install("-e", ".[test,httpx]")
     session.run(
         "pytest",
         "--cov=ecomcharge_async",
@@ -67,3 +71,84 @@ def tests(session: nox.Session) -> None:
         "--cov-report=term-missing:skip-covered",
         *session.posargs,
     )
+
+
+@nox.session(python=PYTHONS[0])
+def tests_without_httpx(session: nox.Session) -> None:
+    """The whole suite without the httpx extra: httpx must stay optional.
+
+    The transport conformance suite then runs over aiohttp and the fake only,
+    and tests/test_httpx.py is not collected.
+    """
+    session.install("-e", ".[test]")
+    session.run(
+        "python",
+        "-c",
+        "import importlib.util, sys; "
+        "sys.exit('httpx is installed' if importlib.util.find_spec('httpx') else 0)",
+    )
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The Sphinx site, warnings as errors and every reference checked (-W -n)."""
+    session.install("-e", ".[docs,httpx]")
+    shutil.rmtree("docs/_build", ignore_errors=True)
+    session.run(
+        "sphinx-build", "-W", "-n", "--keep-going", "-b", "html", "docs", "docs/_build/html"
+    )
+
+
+@nox.session
+def build(session: nox.Session) -> None:
+    """sdist and wheel, checked by twine and by content; the wheel installed and imported."""
+    session.install("build", "twine")
+    dist = Path("dist")
+    shutil.rmtree(dist, ignore_errors=True)
+    session.run("python", "-m", "build", "--outdir", str(dist))
+    [wheel] = dist.glob("*.whl")
+    [sdist] = dist.glob("*.tar.gz")
+    session.run("twine", "check", "--strict", str(wheel), str(sdist))
+    _check_distributions(wheel, sdist)
+    session.install(str(wheel.resolve()))
+    with tempfile.TemporaryDirectory() as elsewhere:  # not the source tree
+        session.chdir(elsewhere)
+        session.run("python", "-c", _INSTALLED_WHEEL_CHECK)
+
+
+def _source_version() -> str:
+    namespace: dict[str, str] = {}
+    exec(Path("ecomcharge_async/_version.py").read_text(), namespace)
+    return namespace["__version__"]
+
+
+def _check_distributions(wheel: Path, sdist: Path) -> None:
+    version = _source_version()
+    assert wheel.name == f"ecomcharge_async-{version}-py3-none-any.whl", wheel.name
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        entry_points = archive.read(f"ecomcharge_async-{version}.dist-info/entry_points.txt")
+    assert "ecomcharge_async/py.typed" in names, "the wheel must hold py.typed"
+    assert "ecomcharge_async/testing/pytest_plugin.py" in names
+    assert not any(name.startswith(("tests/", "docs/", "examples/")) for name in names)
+    assert b"[pytest11]" in entry_points, "the pytest plugin entry point is missing"
+    with tarfile.open(sdist) as archive:
+        members = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
+    for needed in ("CHANGELOG.md", "README.md", "docs/conf.py", "examples/aiohttp_app.py"):
+        assert needed in members, f"the sdist must hold {needed}"
+    assert not any(name.startswith("docs/_build") for name in members)
+
+
+_INSTALLED_WHEEL_CHECK = """
+from importlib.metadata import entry_points, version
+
+import ecomcharge_async
+from ecomcharge_async.testing import FakeEcomCharge
+
+assert ecomcharge_async.__version__ == version("ecomcharge-async")
+assert "site-packages" in ecomcharge_async.__file__, ecomcharge_async.__file__
+plugins = {ep.name: ep.value for ep in entry_points(group="pytest11")}
+assert plugins["ecomcharge"] == "ecomcharge_async.testing.pytest_plugin", plugins
+print("installed wheel OK:", ecomcharge_async.__version__)
+"""

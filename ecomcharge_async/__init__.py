@@ -1,5 +1,9 @@
 """Async-first Python SDK for the eComCharge Customers API."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from ._aiohttp import AiohttpTransport
 from ._client import Client
 from ._customers import Customers
@@ -21,6 +25,9 @@ from ._middleware import Handler, Middleware
 from ._models import Customer, NewCustomer
 from ._retry import RetryPolicy
 from ._version import __version__
+
+if TYPE_CHECKING:
+    from ._httpx import HttpxTransport as HttpxTransport
 
 __all__ = [
     "APIConnectionError",
@@ -48,3 +55,23 @@ __all__ = [
     "ValidationError",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import optional transports on first use, so their libraries stay optional."""
+    if name == "HttpxTransport":
+        try:
+            from ._httpx import HttpxTransport
+        except ModuleNotFoundError as exc:
+            if exc.name != "httpx":
+                raise
+            raise ModuleNotFoundError(
+                "HttpxTransport needs httpx: pip install 'ecomcharge-async[httpx]'",
+                name="httpx",
+            ) from exc
+        return HttpxTransport
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return [*__all__, "HttpxTransport"]

@@ -54,6 +54,10 @@ def check_base_url(base_url: str) -> str:
         raise ValueError("base_url must not contain credentials")
     if parts.query or parts.fragment:
         raise ValueError(f"base_url must not have a query or fragment, got {base_url!r}")
+    try:
+        parts.port  # noqa: B018 (reading it validates it)
+    except ValueError:
+        raise ValueError(f"base_url has an invalid port, got {base_url!r}") from None
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
         raise ValueError(
             f"refusing plain http:// to {parts.hostname}: credentials would travel "

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import importlib.util
+import select
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,6 +15,15 @@ import pytest
 import ecomcharge_async as ec
 from ecomcharge_async.testing import FakeEcomCharge
 from ecomcharge_async.testing._server import serve
+
+# The package's own pytest plugin comes from here, not from its entry point (see
+# addopts in pyproject.toml); tests/test_pytest_plugin.py checks the entry point.
+pytest_plugins = ["pytester", "ecomcharge_async.testing.pytest_plugin"]
+
+#: httpx is an optional extra; without it (nox session tests_without_httpx) the
+#: httpx-only module is not collected, and the conformance suite covers the rest.
+HAVE_HTTPX = importlib.util.find_spec("httpx") is not None
+collect_ignore = [] if HAVE_HTTPX else ["test_httpx.py"]
 
 SHOP_ID = "361"
 SECRET = "test-secret-key-do-not-leak"
@@ -60,3 +74,50 @@ def _no_ecomcharge_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never pick up a developer's real credentials."""
     for name in ("ECOMCHARGE_SHOP_ID", "ECOMCHARGE_SECRET_KEY", "ECOMCHARGE_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
+
+
+class ServerProcess:
+    """`python -m ecomcharge_async.testing serve` running as a child process."""
+
+    def __init__(self, process: subprocess.Popen[str], url: str) -> None:
+        self.process = process
+        self.url = url
+
+
+def _read_url(process: subprocess.Popen[str], timeout: float) -> str:
+    assert process.stdout is not None
+    ready, _, _ = select.select([process.stdout], [], [], timeout)
+    if not ready:
+        raise RuntimeError(f"the fake server printed no URL within {timeout} s")
+    return process.stdout.readline().strip()
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
+    """Start fake servers in child processes; every one is killed when the test ends."""
+    children: list[subprocess.Popen[str]] = []
+
+    def start(*args: str) -> ServerProcess:
+        log = (tmp_path / f"server{len(children)}.log").open("w")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ecomcharge_async.testing", "serve", "--port", "0", *args],
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
+        log.close()
+        children.append(process)
+        url = _read_url(process, timeout=30)
+        if not url.startswith("http://127.0.0.1:"):
+            raise RuntimeError(f"the fake server did not start: {url!r}")
+        return ServerProcess(process, url)
+
+    try:
+        yield start
+    finally:
+        for process in children:
+            if process.poll() is None:
+                process.kill()
+            process.wait(timeout=30)
+            if process.stdout is not None:
+                process.stdout.close()

@@ -89,6 +89,8 @@ def test_plain_http_to_loopback_is_allowed(url: str) -> None:
         ("https://", "must be an http"),
         ("https://user:pw@api.ecomcharge.com", "must not contain credentials"),
         ("https://api.ecomcharge.com/?a=1", "must not have a query"),
+        ("https://api.ecomcharge.com:99999", "invalid port"),
+        ("http://127.0.0.1:http", "invalid port"),
     ],
 )
 def test_malformed_base_urls_are_refused(url: str, message: str) -> None:

@@ -25,6 +25,14 @@ class Fault:
     body: bytes = b""
     seconds: float = 0.0
 
+    def response_headers(self) -> dict[str, str]:
+        """Headers of a `status` fault's answer, the same from both fronts of the fake."""
+        is_json = self.body.startswith((b"{", b"["))
+        headers = {"Content-Type": "application/json" if is_json else "text/html"}
+        if self.retry_after is not None:
+            headers["Retry-After"] = self.retry_after
+        return headers
+
     @classmethod
     def status(
         cls, code: int, *, retry_after: str | float | None = None, body: bytes = b""

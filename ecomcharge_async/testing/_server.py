@@ -12,10 +12,14 @@ from .._http import Request
 from ._backend import MAX_BODY_BYTES, FakeEcomCharge
 
 _FAKE_KEY = web.AppKey("fake", FakeEcomCharge)
+_LATENCY_KEY = web.AppKey("latency", float)
 
 
 async def _handle(http_request: web.Request) -> web.StreamResponse:
     fake = http_request.app[_FAKE_KEY]
+    latency = http_request.app[_LATENCY_KEY]
+    if latency:
+        await asyncio.sleep(latency)
     fault = fake.take_fault()
     if fault is not None and fault.kind == "refuse":
         # Over HTTP a refusal after accept looks like a reset: close without reading.
@@ -23,10 +27,9 @@ async def _handle(http_request: web.Request) -> web.StreamResponse:
     if fault is not None and fault.kind == "delay":
         await asyncio.sleep(fault.seconds)
     if fault is not None and fault.kind == "status":
-        headers = {}
-        if fault.retry_after is not None:
-            headers["Retry-After"] = fault.retry_after
-        return web.Response(status=fault.status_code, body=fault.body, headers=headers)
+        return web.Response(
+            status=fault.status_code, body=fault.body, headers=fault.response_headers()
+        )
     body = await http_request.content.read(MAX_BODY_BYTES + 1)
     request = Request(
         method=http_request.method,
@@ -60,19 +63,30 @@ def _drop_connection(http_request: web.Request) -> web.Response:
     return web.Response(status=500)
 
 
-def create_app(fake: FakeEcomCharge) -> web.Application:
-    """An aiohttp.web application that serves `fake` over HTTP."""
+def create_app(fake: FakeEcomCharge, *, latency: float = 0.0) -> web.Application:
+    """An aiohttp.web application that serves `fake` over HTTP.
+
+    `latency` (seconds) delays every request, as a distant API would.
+    """
+    if latency < 0:
+        raise ValueError(f"latency must not be negative, got {latency}")
     app = web.Application(client_max_size=MAX_BODY_BYTES + 1)
     app[_FAKE_KEY] = fake
+    app[_LATENCY_KEY] = latency
     app.router.add_route("*", "/{tail:.*}", _handle)
     return app
 
 
 @asynccontextmanager
-async def serve(fake: FakeEcomCharge, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
+async def serve(
+    fake: FakeEcomCharge, host: str = "127.0.0.1", port: int = 0, *, latency: float = 0.0
+) -> AsyncIterator[str]:
     """Serve `fake` on `host:port` (0: a free port) and yield its base URL."""
     runner = web.AppRunner(
-        create_app(fake), access_log=None, handle_signals=False, shutdown_timeout=1.0
+        create_app(fake, latency=latency),
+        access_log=None,
+        handle_signals=False,
+        shutdown_timeout=1.0,
     )
     await runner.setup()
     site = web.TCPSite(runner, host, port)

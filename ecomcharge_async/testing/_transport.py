@@ -43,11 +43,9 @@ class FakeTransport:
             if self._closed:  # as AiohttpTransport: closed while in flight
                 raise RuntimeError("the transport was closed while the request was in flight")
         if fault.kind == "status":
-            is_json = fault.body.startswith((b"{", b"["))
-            headers = {"Content-Type": "application/json" if is_json else "text/html"}
-            if fault.retry_after is not None:
-                headers["Retry-After"] = fault.retry_after
-            return Response(status=fault.status_code, headers=headers, body=fault.body)
+            return Response(
+                status=fault.status_code, headers=fault.response_headers(), body=fault.body
+            )
         response = self.fake.handle(request)
         if fault.kind == "drop":
             raise APIConnectionError("connection lost before the response arrived (injected fault)")

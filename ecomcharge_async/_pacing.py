@@ -1,0 +1,87 @@
+"""Pacing for bulk imports: a shared pause after overload signals, and a rate limit.
+
+Both take the clock and the sleep function as arguments, so tests run on a fake
+clock and never sleep for real. Neither loops on the clock: each waiter computes
+its wait once and sleeps it, which also keeps a no-op sleep from spinning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+Sleep = Callable[[float], Awaitable[Any]]
+
+
+class Pause:
+    """One pause shared by every worker of an import.
+
+    A 429, 503, 408 or refused connection trips it: nobody sends until it ends.
+    The wait is the server's `Retry-After` when given (capped at `max_retry_after`),
+    otherwise `min(maximum, initial * 2**(streak - 1))`, where the streak counts
+    overload signals since the last success. Signals from requests that were
+    already in flight when the pause was set do not lengthen it again.
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float],
+        sleep: Sleep,
+        initial: float = 0.25,
+        maximum: float = 8.0,
+        max_retry_after: float = 60.0,
+    ) -> None:
+        self._clock = clock
+        self._sleep = sleep
+        self.initial = initial
+        self.maximum = maximum
+        self.max_retry_after = max_retry_after
+        self._until = 0.0
+        self._generation = 0
+        self._streak = 0
+        self.trips = 0
+
+    async def wait(self) -> int:
+        """Wait out the current pause; return its generation, to hand to `trip`."""
+        delay = self._until - self._clock()
+        if delay > 0:
+            await self._sleep(delay)
+        return self._generation
+
+    def trip(self, generation: int, retry_after: float | None = None) -> None:
+        """Pause everyone after an overload signal on a request sent in `generation`."""
+        if generation != self._generation:
+            return  # sent before the current pause began: that pause covers it
+        self._generation += 1
+        self._streak += 1
+        self.trips += 1
+        if retry_after is not None:
+            delay = min(max(retry_after, 0.0), self.max_retry_after)
+        else:
+            delay = min(self.maximum, self.initial * 2 ** min(self._streak - 1, 32))
+        self._until = max(self._until, self._clock() + delay)
+
+    def clear(self) -> None:
+        """A request went through: the next signal starts a new streak."""
+        self._streak = 0
+
+
+class RateLimit:
+    """At most `rate` requests per second, evenly spaced (a token bucket of one)."""
+
+    def __init__(self, rate: float, *, clock: Callable[[], float], sleep: Sleep) -> None:
+        if rate <= 0:
+            raise ValueError(f"rate must be positive, got {rate}")
+        self.interval = 1.0 / rate
+        self._clock = clock
+        self._sleep = sleep
+        self._next = float("-inf")
+
+    async def acquire(self) -> None:
+        """Reserve the next free slot and sleep until it comes."""
+        now = self._clock()
+        slot = max(now, self._next)
+        self._next = slot + self.interval
+        if slot > now:
+            await self._sleep(slot - now)

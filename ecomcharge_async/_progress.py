@@ -1,0 +1,90 @@
+"""What the import command shows: a one-line progress bar and the summary table."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TextIO
+
+from .bulk import ImportReport, RowOutcome
+
+BAR_WIDTH = 24
+REDRAW_EVERY = 0.1
+
+
+def _clock_text(seconds: float) -> str:
+    seconds = max(0, int(seconds + 0.5))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
+
+
+def render_bar(done: int, total: int, elapsed: float) -> str:
+    """`  1,200/10,000 [##......]  12%  340 rows/s  ETA 0:00:26` (total may be approximate)."""
+    total = max(total, done)
+    fraction = done / total if total else 1.0
+    filled = int(fraction * BAR_WIDTH)
+    rate = done / elapsed if elapsed > 0 else 0.0
+    eta = _clock_text((total - done) / rate) if rate > 0 else "-:--:--"
+    return (
+        f"  {done:,}/{total:,} [{'#' * filled}{'.' * (BAR_WIDTH - filled)}] "
+        f"{fraction:4.0%}  {rate:,.0f} rows/s  ETA {eta}"
+    )
+
+
+class ProgressBar:
+    """Redraws one `\\r` line on a terminal at most ten times a second."""
+
+    def __init__(
+        self, stream: TextIO, total: int, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._stream = stream
+        self._total = total
+        self._clock = clock
+        self._started = clock()
+        self._drawn_at = float("-inf")
+        self._width = 0
+        self.done = 0
+
+    def update(self, outcome: RowOutcome) -> None:
+        self.done += 1
+        now = self._clock()
+        if now - self._drawn_at >= REDRAW_EVERY:
+            self._draw(now)
+
+    def _draw(self, now: float) -> None:
+        self._drawn_at = now
+        text = render_bar(self.done, self._total, now - self._started)
+        self._stream.write("\r" + text.ljust(self._width))
+        self._stream.flush()
+        self._width = len(text)
+
+    def close(self) -> None:
+        """Draw the final state and end the line."""
+        self._draw(self._clock())
+        self._stream.write("\n")
+        self._stream.flush()
+
+
+def summary(report: ImportReport, *, source: str, target: str) -> str:
+    """The table printed when an import ends."""
+    finished_now = report.total - report.resumed
+    rate = finished_now / report.elapsed if report.elapsed > 0 else 0.0
+    rows = [
+        ("rows read", report.total),
+        ("created", report.created),
+        ("rejected", report.rejected),
+        ("failed", report.failed),
+    ]
+    notes = []
+    if report.reconciled:
+        notes.append(
+            f"{report.reconciled:,} created row(s) were confirmed by reconciliation "
+            "after an unclear failure"
+        )
+    if report.resumed:
+        notes.append(f"{report.resumed:,} row(s) were finished by an earlier run (journal)")
+    lines = [f"Imported {source} into {target}", ""]
+    lines += [f"  {label:<10}{count:>12,}" for label, count in rows]
+    lines += ["", f"  {report.elapsed:.1f} s, {rate:,.0f} rows/s"]
+    lines += [f"  {note}" for note in notes]
+    return "\n".join(lines)

@@ -1,0 +1,256 @@
+"""Streaming readers for bulk-import input: CSV with a header row, or JSON Lines.
+
+Rows come out one at a time as `Row(line, customer)` or, for a line that cannot
+become a customer, `RowError(line, message)`; nothing is read ahead, so a file of
+any size streams in flat memory. Problems that make the whole file unusable (not
+UTF-8, an unknown or missing column in the CSV header, an empty file) raise
+`InputError` before the first row is produced.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any, Literal
+
+import attrs
+
+from ._models import NewCustomer
+
+FIELDS: tuple[str, ...] = tuple(field.name for field in attrs.fields(NewCustomer))
+REQUIRED = ("email", "ip")
+MAX_LINE_BYTES = 64 * 1024
+_CHUNK = 1 << 20
+
+Format = Literal["csv", "jsonl"]
+
+
+class InputError(ValueError):
+    """The input file as a whole cannot be imported (the CLI exits with status 2)."""
+
+
+@attrs.frozen
+class Row:
+    """One customer read from the input, with the line it starts on (1-based)."""
+
+    line: int
+    customer: NewCustomer
+
+
+@attrs.frozen
+class RowError:
+    """One input line that could not become a customer, and why."""
+
+    line: int
+    message: str
+
+
+@attrs.frozen(kw_only=True)
+class InputScan:
+    """What one pass over the file found: size, approximate row count, fingerprint."""
+
+    size: int
+    lines: int
+    fingerprint: str
+
+
+def scan_input(path: str | Path) -> InputScan:
+    """Check that `path` is non-empty UTF-8; count its lines and hash its content.
+
+    One streaming pass. The fingerprint (`sha256:...`) identifies the input in a
+    journal; the line count gives the progress bar its total.
+    """
+    digest = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    size = newlines = 0
+    last = b""
+    try:
+        with open(path, "rb") as file:
+            while chunk := file.read(_CHUNK):
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError as exc:
+                    line = newlines + chunk.count(b"\n", 0, exc.start) + 1
+                    raise InputError(f"{path}: line {line}: not UTF-8 text ({exc.reason})") from exc
+                digest.update(chunk)
+                size += len(chunk)
+                newlines += chunk.count(b"\n")
+                last = chunk[-1:]
+            try:
+                decoder.decode(b"", final=True)
+            except UnicodeDecodeError as exc:
+                raise InputError(f"{path}: ends in the middle of a UTF-8 character") from exc
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if size == 0:
+        raise InputError(f"{path} is empty: nothing to import")
+    lines = newlines + (1 if last != b"\n" else 0)
+    return InputScan(size=size, lines=lines, fingerprint=f"sha256:{digest.hexdigest()}")
+
+
+def detect_format(path: str | Path) -> Format:
+    """`jsonl` for .jsonl/.ndjson, `csv` for .csv; otherwise sniff the first character."""
+    suffix = Path(path).suffix.lower()
+    if suffix in (".jsonl", ".ndjson"):
+        return "jsonl"
+    if suffix == ".csv":
+        return "csv"
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace") as file:
+            head = file.read(4096).lstrip()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    return "jsonl" if head.startswith("{") else "csv"
+
+
+def _customer(fields: dict[str, str | None]) -> NewCustomer:
+    # A missing email or ip is sent as "" so the API answers with its own 422.
+    return NewCustomer(
+        email=fields.pop("email", None) or "", ip=fields.pop("ip", None) or "", **fields
+    )
+
+
+class RowReader:
+    """Iterate the rows of one input file; the CSV header is checked on opening.
+
+    Use as a context manager (or call `close()`); iterating twice is not supported.
+    """
+
+    def __init__(self, path: str | Path, fmt: Format | None = None) -> None:
+        self.path = str(path)
+        self.format: Format = fmt or detect_format(path)
+        try:
+            self._file: IO[str] = open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115
+        except OSError as exc:
+            raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        self._columns: tuple[str, ...] = ()
+        self._csv: Any = None
+        try:
+            if self.format == "csv":
+                self._open_csv()
+        except BaseException:
+            self._file.close()
+            raise
+
+    def __enter__(self) -> RowReader:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._file.close()
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The CSV header's field names, in file order (empty for JSON Lines)."""
+        return self._columns
+
+    def __iter__(self) -> Iterator[Row | RowError]:
+        return self._csv_rows() if self.format == "csv" else self._jsonl_rows()
+
+    # -- CSV ------------------------------------------------------------------
+
+    def _open_csv(self) -> None:
+        self._csv = csv.reader(self._file, strict=True)
+        header: list[str] = []
+        try:
+            while not header:
+                header = next(self._csv)
+        except StopIteration:
+            raise InputError(f"{self.path} has no header row: nothing to import") from None
+        except csv.Error as exc:
+            raise InputError(f"{self.path}: line {self._csv.line_num}: {exc}") from None
+        at = f"{self.path}: line {self._csv.line_num}"
+        names = [name.strip().lower() for name in header]
+        for position, name in enumerate(names, 1):
+            if not name:
+                raise InputError(f"{at}: column {position} of the header has no name")
+            if name not in FIELDS:
+                raise InputError(
+                    f"{at}: unknown column {header[position - 1]!r}; "
+                    f"the columns are {', '.join(FIELDS)}"
+                )
+            if names.count(name) > 1:
+                raise InputError(f"{at}: column {name!r} appears twice in the header")
+        missing = [name for name in REQUIRED if name not in names]
+        if missing:
+            raise InputError(f"{at}: the header has no {' and no '.join(missing)} column")
+        self._columns = tuple(names)
+
+    def _csv_rows(self) -> Iterator[Row | RowError]:
+        reader = self._csv
+        width = len(self._columns)
+        while True:
+            line = reader.line_num + 1
+            try:
+                values = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                yield RowError(line, f"malformed CSV: {exc}")
+                continue
+            if not values:
+                continue  # a blank line
+            if len(values) != width:
+                yield RowError(line, f"has {len(values)} fields but the header has {width}")
+                continue
+            pairs = zip(self._columns, values, strict=True)
+            fields = {name: value or None for name, value in pairs}
+            yield Row(line, _customer(fields))
+
+    # -- JSON Lines -----------------------------------------------------------
+
+    def _jsonl_rows(self) -> Iterator[Row | RowError]:
+        file = self._file
+        line = 0
+        while True:
+            text = file.readline(MAX_LINE_BYTES + 1)
+            if not text:
+                return
+            line += 1
+            if len(text) > MAX_LINE_BYTES and not text.endswith("\n"):
+                while (rest := file.readline(_CHUNK)) and not rest.endswith("\n"):
+                    pass
+                yield RowError(line, f"line longer than {MAX_LINE_BYTES} characters")
+                continue
+            if not text.strip():
+                continue
+            yield _jsonl_row(line, text)
+
+
+def _jsonl_row(line: int, text: str) -> Row | RowError:
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+        return RowError(line, f"not valid JSON: {reason}")
+    except RecursionError:
+        return RowError(line, "not valid JSON: nested too deeply")
+    if not isinstance(data, dict):
+        return RowError(line, f"expected a JSON object, got {_json_type(data)}")
+    unknown = [key for key in data if key not in FIELDS]
+    if unknown:
+        return RowError(
+            line,
+            f"unknown field {', '.join(map(repr, unknown))}; the fields are {', '.join(FIELDS)}",
+        )
+    for key, value in data.items():
+        if value is not None and not isinstance(value, str):
+            return RowError(line, f"field {key!r} must be a string, got {_json_type(value)}")
+    return Row(line, _customer(data))
+
+
+def _json_type(value: object) -> str:
+    names = {dict: "an object", list: "an array", bool: "a boolean", type(None): "null"}
+    return names.get(type(value), "a number" if isinstance(value, int | float) else "a string")

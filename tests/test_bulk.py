@@ -1,0 +1,520 @@
+"""Bulk import on the fake: accounting, exactly-once under faults, pacing, the journal."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from conftest import SECRET, SHOP_ID
+
+import ecomcharge_async as ec
+from ecomcharge_async.bulk import (
+    ImportReport,
+    JournalError,
+    Row,
+    RowError,
+    RowOutcome,
+    customer_key,
+    import_customers,
+)
+from ecomcharge_async.testing import FakeEcomCharge, Fault
+
+
+@pytest.fixture
+async def client(fake: FakeEcomCharge) -> AsyncIterator[ec.Client]:
+    """Without the client's own retries, every failure reaches the importer (the CLI's setup)."""
+    async with ec.Client(SHOP_ID, SECRET, retry=None, transport=fake.transport()) as client:
+        yield client
+
+
+class Crash(Exception):
+    """Stands in for the process dying."""
+
+
+async def no_sleep(seconds: float) -> None:
+    await asyncio.sleep(0)
+
+
+def person(n: int, **fields: str) -> ec.NewCustomer:
+    values = {"email": f"user{n}@example.com", "ip": f"10.0.{n // 250}.{n % 250 + 1}"}
+    values.update(fields)
+    return ec.NewCustomer(**values)
+
+
+def mixed_rows(count: int) -> list[ec.NewCustomer]:
+    """Every 10th row is invalid (an unknown country), the rest are valid."""
+    return [person(n, country="XX") if n % 10 == 3 else person(n) for n in range(count)]
+
+
+def assert_exactly_once(fake: FakeEcomCharge, rows: list[ec.NewCustomer]) -> None:
+    fake.faults.clear()
+    valid = [row for row in rows if row.country != "XX"]
+    held = Counter(customer_key(c) for c in fake.customers)
+    assert held == Counter(customer_key(row) for row in valid)
+    assert set(held.values()) <= {1}
+
+
+def assert_adds_up(report: ImportReport, total: int) -> None:
+    assert report.total == total
+    assert report.created + report.rejected + report.failed == total
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.outcomes: list[RowOutcome] = []
+
+    def __call__(self, outcome: RowOutcome) -> None:
+        self.outcomes.append(outcome)
+
+    def by_line(self) -> dict[int, RowOutcome]:
+        lines = [outcome.line for outcome in self.outcomes]
+        assert len(lines) == len(set(lines)), "a row was reported twice"
+        return {outcome.line: outcome for outcome in self.outcomes}
+
+
+class FailingPosts:
+    """A transport in front of the fake that answers every create with `fault` (or raises it)."""
+
+    def __init__(self, fake: FakeEcomCharge, error: Exception | int) -> None:
+        self.inner = fake.transport()
+        self.error = error
+        self.posts = 0
+
+    async def send(self, request: ec.Request) -> ec.Response:
+        if request.method != "POST":
+            return await self.inner.send(request)
+        self.posts += 1
+        if isinstance(self.error, Exception):
+            raise self.error
+        return ec.Response(status=self.error, body=b"")
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+# -- accounting ---------------------------------------------------------------------
+
+
+async def test_every_row_is_created_or_rejected_and_reported(
+    client: ec.Client, fake: FakeEcomCharge
+) -> None:
+    rows = mixed_rows(50)
+    recorder = Recorder()
+    report = await import_customers(client, rows, on_progress=recorder, sleep=no_sleep)
+    assert (report.total, report.created, report.rejected, report.failed) == (50, 45, 5, 0)
+    assert not report.ok
+    outcomes = recorder.by_line()
+    assert sorted(outcomes) == list(range(1, 51))
+    ids = {c.id: c for c in fake.customers}
+    for line, outcome in outcomes.items():
+        assert outcome.customer == rows[line - 1]
+        if rows[line - 1].country == "XX":
+            assert outcome.status == "rejected"
+            assert outcome.errors == {"country": ["is invalid"]}
+            assert outcome.message == "Country is invalid"
+        else:
+            assert outcome.status == "created"
+            assert customer_key(ids[outcome.customer_id or ""]) == customer_key(rows[line - 1])
+    assert_exactly_once(fake, rows)
+
+
+async def test_row_errors_count_as_rejected_with_their_line(client: ec.Client) -> None:
+    recorder = Recorder()
+    rows = [
+        Row(2, person(1)),
+        RowError(3, "malformed CSV: unexpected end of data"),
+        Row(5, person(2)),
+    ]
+    report = await import_customers(client, rows, on_progress=recorder)
+    assert (report.total, report.created, report.rejected) == (3, 2, 1)
+    assert recorder.by_line()[3] == RowOutcome(
+        line=3,
+        status="rejected",
+        errors={"base": ["malformed CSV: unexpected end of data"]},
+        message="malformed CSV: unexpected end of data",
+    )
+    assert sorted(recorder.by_line()) == [2, 3, 5]
+
+
+async def test_an_async_iterable_of_rows_is_imported(
+    client: ec.Client, fake: FakeEcomCharge
+) -> None:
+    async def rows() -> AsyncIterator[ec.NewCustomer]:
+        for n in range(30):
+            await asyncio.sleep(0)
+            yield person(n)
+
+    report = await import_customers(client, rows(), concurrency=4)
+    assert report.ok
+    assert report.created == 30
+    assert len(fake.customers) == 30
+
+
+async def test_identical_rows_are_each_created(client: ec.Client, fake: FakeEcomCharge) -> None:
+    report = await import_customers(client, [person(1), person(1), person(1)])
+    assert report.created == 3
+    assert len(fake.customers) == 3
+
+
+async def test_rows_are_read_lazily_and_concurrency_is_bounded(fake: FakeEcomCharge) -> None:
+    in_flight = peak = 0
+
+    class Counting:
+        inner = fake.transport()
+
+        async def send(self, request: ec.Request) -> ec.Response:
+            nonlocal in_flight, peak
+            in_flight += 1
+            peak = max(peak, in_flight)
+            for _ in range(3):
+                await asyncio.sleep(0)
+            try:
+                return await self.inner.send(request)
+            finally:
+                in_flight -= 1
+
+        async def aclose(self) -> None:
+            await self.inner.aclose()
+
+    finished = read = ahead = 0
+
+    def rows() -> Iterator[ec.NewCustomer]:
+        nonlocal read, ahead
+        for n in range(2000):
+            read += 1
+            ahead = max(ahead, read - finished)
+            yield person(n)
+
+    def on_progress(outcome: RowOutcome) -> None:
+        nonlocal finished
+        finished += 1
+
+    async with ec.Client(SHOP_ID, SECRET, retry=None, transport=Counting()) as client:
+        report = await import_customers(client, rows(), concurrency=8, on_progress=on_progress)
+    assert report.created == 2000
+    assert peak == 8
+    # Read-ahead is bounded by the workers plus the queue, not by the input size.
+    assert ahead <= 2 * 8 + 1
+
+
+# -- exactly once under faults --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "retry", [None, ec.RetryPolicy(sleep=no_sleep)], ids=["no-client-retry", "client-retry"]
+)
+async def test_chaos_every_valid_row_exactly_once(
+    fake: FakeEcomCharge, retry: ec.RetryPolicy | None
+) -> None:
+    rows = mixed_rows(5000)
+    fake.inject_random(0.2, seed=20261101)
+    recorder = Recorder()
+    async with ec.Client(SHOP_ID, SECRET, retry=retry, transport=fake.transport()) as client:
+        report = await import_customers(
+            client, rows, concurrency=32, on_progress=recorder, sleep=no_sleep
+        )
+    assert_adds_up(report, 5000)
+    assert (report.created, report.rejected, report.failed) == (4500, 500, 0)
+    assert report.reconciled > 100  # dropped responses were found, not re-sent
+    assert len(recorder.by_line()) == 5000
+    assert_exactly_once(fake, rows)
+
+
+async def test_a_response_lost_after_the_store_is_found_not_resent(
+    client: ec.Client, fake: FakeEcomCharge
+) -> None:
+    fake.inject(Fault.drop())
+    recorder = Recorder()
+    report = await import_customers(client, [person(1)], on_progress=recorder)
+    assert (report.created, report.reconciled) == (1, 1)
+    (customer,) = fake.customers
+    assert recorder.outcomes[0].customer_id == customer.id
+    assert recorder.outcomes[0].reconciled
+    assert fake.request_count == 2  # the create, then one list: no second create
+
+
+@pytest.mark.parametrize("status", [500, 502, 504])
+async def test_an_unclear_failure_that_stored_nothing_is_sent_again_once(
+    client: ec.Client, fake: FakeEcomCharge, status: int
+) -> None:
+    fake.inject(Fault.status(status))
+    report = await import_customers(client, [person(1)])
+    assert (report.created, report.reconciled) == (1, 0)
+    assert len(fake.customers) == 1
+    assert fake.request_count == 3  # create (5xx), list (absent), create
+
+
+@pytest.mark.parametrize("fault", [Fault.refuse(), Fault.status(503), Fault.status(408)])
+async def test_a_request_that_surely_did_not_land_is_simply_sent_again(
+    client: ec.Client, fake: FakeEcomCharge, fault: Fault
+) -> None:
+    fake.inject(fault, fault)
+    report = await import_customers(client, [person(1)], sleep=no_sleep)
+    assert report.created == 1
+    assert fake.request_count == 3  # no list needed
+    assert len(fake.customers) == 1
+
+
+async def test_a_429_pauses_the_whole_import_for_its_retry_after(fake: FakeEcomCharge) -> None:
+    now = 0.0
+    sleeps: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        nonlocal now
+        sleeps.append(seconds)
+        now += seconds
+        await asyncio.sleep(0)
+
+    fake.inject(Fault.status(429, retry_after="7"))
+    async with ec.Client(SHOP_ID, SECRET, retry=None, transport=fake.transport()) as client:
+        report = await import_customers(
+            client, [person(n) for n in range(10)], concurrency=4, sleep=sleep, clock=lambda: now
+        )
+    assert report.created == 10
+    # Only the first request of each worker had left; everyone waited one 7 s pause.
+    assert sleeps
+    assert set(sleeps) == {7.0}
+    assert report.elapsed == pytest.approx(max(sleeps))
+
+
+async def test_the_rate_limit_paces_requests(fake: FakeEcomCharge) -> None:
+    now = 0.0
+
+    async def sleep(seconds: float) -> None:
+        nonlocal now
+        now += seconds
+        await asyncio.sleep(0)
+
+    async with ec.Client(SHOP_ID, SECRET, retry=None, transport=fake.transport()) as client:
+        report = await import_customers(
+            client, [person(n) for n in range(21)], rate=10, sleep=sleep, clock=lambda: now
+        )
+    assert report.created == 21
+    assert report.elapsed == pytest.approx(2.0)
+
+
+async def test_a_row_that_never_gets_through_fails_after_max_attempts(
+    fake: FakeEcomCharge,
+) -> None:
+    transport = FailingPosts(fake, ec.ConnectError("refused"))
+    recorder = Recorder()
+    async with ec.Client(SHOP_ID, SECRET, retry=None, transport=transport) as client:
+        report = await import_customers(
+            client, [person(1)], max_attempts=3, sleep=no_sleep, on_progress=recorder
+        )
+    assert (report.failed, transport.posts) == (1, 3)
+    assert recorder.outcomes[0].message == "ConnectError: refused"
+
+
+async def test_an_unclear_row_fails_after_max_rounds_without_a_duplicate(
+    fake: FakeEcomCharge,
+) -> None:
+    transport = FailingPosts(fake, 502)
+    recorder = Recorder()
+    async with ec.Client(SHOP_ID, SECRET, retry=None, transport=transport) as client:
+        report = await import_customers(
+            client, [person(1), person(2)], max_rounds=3, on_progress=recorder
+        )
+    assert (report.failed, report.created) == (2, 0)
+    assert transport.posts == 2 * 4  # the first send and one per reconciliation round
+    assert all(o.message and o.message.startswith("ServerError: 502") for o in recorder.outcomes)
+
+
+async def test_when_the_list_keeps_failing_unclear_rows_fail_unresent(
+    client: ec.Client, fake: FakeEcomCharge
+) -> None:
+    fake.inject(Fault.drop(), *[Fault.status(500)] * 20)
+    recorder = Recorder()
+    report = await import_customers(
+        client, [person(1)], max_rounds=2, max_attempts=2, sleep=no_sleep, on_progress=recorder
+    )
+    assert report.failed == 1
+    message = recorder.outcomes[0].message or ""
+    assert message.startswith("could not check whether it was created: ServerError: 500")
+    assert len(fake.customers) == 1  # stored by the dropped create, never sent again
+
+
+async def test_other_client_errors_fail_the_row_at_once(fake: FakeEcomCharge) -> None:
+    transport = FailingPosts(fake, 400)
+    async with ec.Client(SHOP_ID, SECRET, retry=None, transport=transport) as client:
+        report = await import_customers(client, [person(1)])
+    assert (report.failed, transport.posts) == (1, 1)
+
+
+async def test_wrong_credentials_stop_the_import(fake: FakeEcomCharge) -> None:
+    async with ec.Client(SHOP_ID, "wrong", retry=None, transport=fake.transport()) as client:
+        with pytest.raises(ec.AuthenticationError):
+            await import_customers(client, [person(n) for n in range(100)])
+    assert fake.request_count <= 16
+
+
+# -- arguments --------------------------------------------------------------------------
+
+
+async def test_credentials_refused_while_reconciling_stop_the_import(
+    client: ec.Client, fake: FakeEcomCharge
+) -> None:
+    fake.inject(Fault.drop(), Fault.status(401))
+    with pytest.raises(ec.AuthenticationError):
+        await import_customers(client, [person(1)])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "problem"),
+    [
+        ({"concurrency": 0}, "concurrency must be at least 1"),
+        ({"rate": 0.0}, "rate must be positive"),
+        ({"max_rounds": 0}, "must be at least 1"),
+    ],
+)
+async def test_bad_arguments_are_refused(
+    client: ec.Client, kwargs: dict[str, float], problem: str
+) -> None:
+    with pytest.raises(ValueError, match=problem):
+        await import_customers(client, [], **kwargs)  # type: ignore[arg-type]
+
+
+async def test_rows_must_be_customers_in_line_order(client: ec.Client) -> None:
+    with pytest.raises(TypeError, match="got dict after line 1"):
+        await import_customers(client, [person(1), {"email": "x"}])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="line 3 came after 5"):
+        await import_customers(client, [Row(5, person(1)), Row(3, person(2))])
+
+
+# -- the journal ------------------------------------------------------------------------
+
+
+async def test_an_interrupted_import_resumes_without_duplicates(
+    fake: FakeEcomCharge, tmp_path: Path
+) -> None:
+    journal = tmp_path / "import.journal"
+    rows = mixed_rows(600)
+    # Responses get lost after the store: at the "crash" some rows are stored but
+    # only journaled as sent.
+    fake.inject_random(0.3, seed=4, faults=(Fault.drop(), Fault.status(502), Fault.refuse()))
+    first = Recorder()
+
+    def crash_after_200(outcome: RowOutcome) -> None:
+        first(outcome)
+        if len(first.outcomes) == 200:
+            raise Crash  # the import stops here, with rows in flight and held aside
+
+    async with ec.Client(SHOP_ID, SECRET, retry=None, transport=fake.transport()) as client:
+        with pytest.raises(Crash):
+            await import_customers(
+                client, rows, journal=journal, on_progress=crash_after_200, sleep=no_sleep
+            )
+        text = journal.read_text()
+        sent = set(map(int, re.findall(r'"sent":(\d+)', text)))
+        done = set(map(int, re.findall(r'"done":(\d+)', text)))
+        held = {customer_key(c) for c in fake.customers}
+        stored_not_done = [line for line in sent - done if customer_key(rows[line - 1]) in held]
+        assert stored_not_done, "the crash should leave stored rows journaled only as sent"
+
+        second = Recorder()
+        report = await import_customers(
+            client, rows, journal=journal, on_progress=second, sleep=no_sleep
+        )
+    assert_adds_up(report, 600)
+    assert (report.created, report.rejected, report.failed) == (540, 60, 0)
+    assert report.resumed == len([o for o in first.outcomes if o.status in ("created", "rejected")])
+    assert {o.line for o in second.outcomes} == set(range(1, 601))
+    assert_exactly_once(fake, rows)
+
+
+async def test_a_finished_import_rerun_with_its_journal_sends_nothing(
+    client: ec.Client, fake: FakeEcomCharge, tmp_path: Path
+) -> None:
+    journal = tmp_path / "j.jsonl"
+    rows = mixed_rows(40)
+    await import_customers(client, rows, journal=journal)
+    requests = fake.request_count
+    recorder = Recorder()
+    report = await import_customers(client, rows, journal=journal, on_progress=recorder)
+    assert fake.request_count == requests
+    assert (report.created, report.rejected, report.resumed) == (36, 4, 40)
+    assert all(o.resumed for o in recorder.outcomes)
+
+
+async def test_failed_rows_are_retried_by_the_next_run(
+    fake: FakeEcomCharge, tmp_path: Path
+) -> None:
+    journal = tmp_path / "j.jsonl"
+    rows = [person(n) for n in range(5)]
+    async with ec.Client(SHOP_ID, SECRET, retry=None, transport=FailingPosts(fake, 502)) as client:
+        report = await import_customers(client, rows, journal=journal, max_rounds=1)
+    assert report.failed == 5
+    async with ec.Client(SHOP_ID, SECRET, retry=None, transport=fake.transport()) as client:
+        report = await import_customers(client, rows, journal=journal)
+    assert (report.created, report.failed, report.resumed) == (5, 0, 0)
+    assert len(fake.customers) == 5
+
+
+async def test_the_journal_holds_no_personal_data_or_secret(
+    client: ec.Client, tmp_path: Path
+) -> None:
+    journal = tmp_path / "j.jsonl"
+    rows = [person(n, first_name="Zebulon", phone="+1-555-0100") for n in range(20)]
+    await import_customers(client, rows, journal=journal)
+    text = journal.read_text()
+    for secret in ("@example.com", "Zebulon", "555", "10.0.", SECRET, "Basic "):
+        assert secret not in text
+
+
+async def test_a_journal_for_another_input_is_refused_before_sending(
+    client: ec.Client, fake: FakeEcomCharge, tmp_path: Path
+) -> None:
+    journal = tmp_path / "j.jsonl"
+    await import_customers(client, [person(1)], journal=journal, input_id="sha256:aa")
+    requests = fake.request_count
+    with pytest.raises(JournalError, match="line 1: written for input 'sha256:aa'"):
+        await import_customers(client, [person(1)], journal=journal, input_id="sha256:bb")
+    assert fake.request_count == requests
+
+
+class CrashAfterStore:
+    """Stores every create, then dies before the answer arrives: `kill -9` mid-request."""
+
+    def __init__(self, fake: FakeEcomCharge) -> None:
+        self.inner = fake.transport()
+
+    async def send(self, request: ec.Request) -> ec.Response:
+        response = await self.inner.send(request)
+        if request.method == "POST":
+            raise Crash
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_a_row_stored_but_not_journaled_done_is_reconciled_on_resume(
+    fake: FakeEcomCharge, tmp_path: Path
+) -> None:
+    journal = tmp_path / "j.jsonl"
+    async with ec.Client(SHOP_ID, SECRET, retry=None, transport=CrashAfterStore(fake)) as client:
+        with pytest.raises(Crash):
+            await import_customers(client, [person(1)], journal=journal)
+    assert len(fake.customers) == 1
+    async with ec.Client(SHOP_ID, SECRET, retry=None, transport=fake.transport()) as client:
+        recorder = Recorder()
+        report = await import_customers(client, [person(1)], journal=journal, on_progress=recorder)
+    assert (report.created, report.reconciled) == (1, 1)
+    assert recorder.outcomes[0].customer_id == fake.customers[0].id
+    assert len(fake.customers) == 1
+
+
+async def test_a_changed_row_at_a_sent_line_is_refused(
+    fake: FakeEcomCharge, tmp_path: Path
+) -> None:
+    journal = tmp_path / "j.jsonl"
+    async with ec.Client(SHOP_ID, SECRET, retry=None, transport=CrashAfterStore(fake)) as client:
+        with pytest.raises(Crash):
+            await import_customers(client, [person(1)], journal=journal)
+    async with ec.Client(SHOP_ID, SECRET, retry=None, transport=fake.transport()) as client:
+        with pytest.raises(JournalError, match="input line 1 is not the row that was sent"):
+            await import_customers(client, [person(2)], journal=journal)

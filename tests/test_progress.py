@@ -1,0 +1,58 @@
+"""The import command's progress line and summary table."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from ecomcharge_async._progress import ProgressBar, render_bar, summary
+from ecomcharge_async.bulk import ImportReport, RowOutcome
+
+
+@pytest.mark.parametrize(
+    ("done", "total", "elapsed", "expected"),
+    [
+        (0, 1000, 0.0, "  0/1,000 [........................]   0%  0 rows/s  ETA -:--:--"),
+        (250, 1000, 2.0, "  250/1,000 [######..................]  25%  125 rows/s  ETA 0:00:06"),
+        (1000, 1000, 4.0, "  1,000/1,000 [########################] 100%  250 rows/s  ETA 0:00:00"),
+        # The total is counted from lines, so it can be low: never above 100 %.
+        (12, 10, 1.0, "  12/12 [########################] 100%  12 rows/s  ETA 0:00:00"),
+        (1, 100_000, 10.0, "  1/100,000 [........................]   0%  0 rows/s  ETA 277:46:30"),
+    ],
+)
+def test_render_bar(done: int, total: int, elapsed: float, expected: str) -> None:
+    assert render_bar(done, total, elapsed) == expected
+
+
+def test_the_bar_redraws_at_most_ten_times_a_second() -> None:
+    now = 0.0
+    stream = io.StringIO()
+    bar = ProgressBar(stream, 100, clock=lambda: now)
+    outcome = RowOutcome(line=1, status="created")
+    for _ in range(50):
+        now += 0.01
+        bar.update(outcome)
+    bar.close()
+    frames = stream.getvalue().split("\r")[1:]
+    assert len(frames) == 6  # t = 0.01, 0.11, 0.21, 0.31, 0.41, and the final one
+    assert frames[-1].startswith("  50/100 ")
+    assert stream.getvalue().endswith("\n")
+
+
+def test_summary_table() -> None:
+    report = ImportReport(
+        total=1000, created=990, rejected=8, failed=2, resumed=400, reconciled=3, elapsed=2.0
+    )
+    assert summary(report, source="in.csv", target="shop 361").splitlines() == [
+        "Imported in.csv into shop 361",
+        "",
+        "  rows read        1,000",
+        "  created            990",
+        "  rejected             8",
+        "  failed               2",
+        "",
+        "  2.0 s, 300 rows/s",
+        "  3 created row(s) were confirmed by reconciliation after an unclear failure",
+        "  400 row(s) were finished by an earlier run (journal)",
+    ]

@@ -1,0 +1,156 @@
+"""The pytest plugin: a user's project gets the fixtures just by installing the package."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from importlib.metadata import entry_points
+
+import pytest
+
+import ecomcharge_async as ec
+from ecomcharge_async.testing import FakeEcomCharge, Fault
+
+USER_TESTS = """
+    import asyncio
+
+    import pytest
+
+    import ecomcharge_async as ec
+    import ecomcharge_async.testing
+
+    seen = []
+
+
+    {mark}
+    async def test_signup_creates_a_customer(ecomcharge_client, ecomcharge_fake):
+        seen.append(ecomcharge_client)
+        customer = await ecomcharge_client.customers.create(
+            ec.NewCustomer(email="a@example.com", ip="127.0.0.1")
+        )
+        assert ecomcharge_fake.customers == [customer]
+        assert await ecomcharge_client.customers.get(customer.id) == customer
+
+
+    {mark}
+    async def test_validation_errors_come_from_the_fake(ecomcharge_client):
+        with pytest.raises(ec.ValidationError) as info:
+            await ecomcharge_client.customers.create(ec.NewCustomer(email="a@example.com", ip=""))
+        assert info.value.errors == {{"ip": ["address is invalid", "can't be blank"]}}
+
+
+    {mark}
+    async def test_retries_do_not_sleep(ecomcharge_client, ecomcharge_fake):
+        # The default policy would wait the 30 s the server asks for, for real.
+        ecomcharge_fake.inject(ec.testing.Fault.status(503, retry_after=30), None)
+        async with asyncio.timeout(10):
+            assert await ecomcharge_client.customers.list() == []
+        assert ecomcharge_fake.request_count == 2
+
+
+    def test_each_test_gets_a_fresh_fake_and_a_closed_client(ecomcharge_fake):
+        assert ecomcharge_fake.customers == []
+        assert seen and seen[0].closed
+"""
+
+
+def _ini(mode: str) -> str:
+    return textwrap.dedent(f"""
+        [pytest]
+        asyncio_mode = {mode}
+        asyncio_default_fixture_loop_scope = function
+        filterwarnings = error
+        """)
+
+
+def test_the_plugin_is_registered_as_a_pytest11_entry_point() -> None:
+    plugins = {ep.name: ep.value for ep in entry_points(group="pytest11")}
+    assert plugins["ecomcharge"] == "ecomcharge_async.testing.pytest_plugin"
+
+
+@pytest.mark.parametrize(
+    ("mode", "mark"), [("strict", "@pytest.mark.asyncio"), ("auto", "")], ids=["strict", "auto"]
+)
+def test_a_user_project_gets_the_fixtures_without_a_conftest(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, mode: str, mark: str
+) -> None:
+    # A developer's environment must not leak into the fixture client.
+    monkeypatch.setenv("ECOMCHARGE_BASE_URL", "http://example.com")
+    monkeypatch.setenv("ECOMCHARGE_SECRET_KEY", "real-key")
+    pytester.makeini(_ini(mode))
+    pytester.makepyfile(test_signup=textwrap.dedent(USER_TESTS.format(mark=mark)))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=4)
+
+
+def test_fixtures_are_listed_with_their_docstrings(pytester: pytest.Pytester) -> None:
+    pytester.makeini(_ini("auto"))
+    result = pytester.runpytest_subprocess("--fixtures", "-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(
+        [
+            "*ecomcharge_fake*",
+            "*A fresh, empty fake eComCharge shop*",
+            "*ecomcharge_client*",
+            "*A `Client` talking to `ecomcharge_fake` in process*",
+        ]
+    )
+
+
+ANYIO_USER_TESTS = """
+    import asyncio
+
+    import pytest
+
+    import ecomcharge_async as ec
+    import ecomcharge_async.testing
+
+    pytestmark = pytest.mark.anyio
+
+
+    @pytest.fixture
+    def anyio_backend():
+        return "asyncio"
+
+
+    async def test_signup_under_anyio(ecomcharge_client, ecomcharge_fake):
+        customer = await ecomcharge_client.customers.create(
+            ec.NewCustomer(email="a@example.com", ip="127.0.0.1")
+        )
+        assert ecomcharge_fake.customers == [customer]
+"""
+
+# pytest-asyncio is made unimportable, as in a project that never installed it.
+RUN_WITHOUT_PYTEST_ASYNCIO = """
+import sys
+
+
+class NotInstalled:
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] == "pytest_asyncio":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+
+sys.meta_path.insert(0, NotInstalled())
+import pytest
+raise SystemExit(pytest.main(["-p", "no:asyncio", "-p", "no:cacheprovider", "-W", "error"]))
+"""
+
+
+def test_without_pytest_asyncio_the_client_fixture_works_under_anyio(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_anyio=textwrap.dedent(ANYIO_USER_TESTS))
+    result = pytester.run(sys.executable, "-c", RUN_WITHOUT_PYTEST_ASYNCIO)
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.fnmatch_lines(["*1 passed*"])
+
+
+async def test_the_fixtures_in_this_suite(
+    ecomcharge_client: ec.Client, ecomcharge_fake: FakeEcomCharge
+) -> None:
+    ecomcharge_fake.inject(Fault.status(429, retry_after=45))
+    customer = await ecomcharge_client.customers.create(
+        ec.NewCustomer(email="a@example.com", ip="::1")
+    )
+    assert ecomcharge_fake.customers == [customer]
+    assert ecomcharge_fake.request_count == 2

@@ -1,0 +1,66 @@
+"""The pure decisions of bulk import: what a failed create means, which customers match."""
+
+from __future__ import annotations
+
+import pytest
+
+import ecomcharge_async as ec
+from ecomcharge_async._reconcile import classify, customer_key, key_hash, match_customers
+
+
+def person(n: int) -> ec.NewCustomer:
+    return ec.NewCustomer(email=f"user{n}@example.com", ip=f"10.0.0.{n}")
+
+
+@pytest.mark.parametrize(
+    ("error", "verdict"),
+    [
+        (ec.ConnectError("refused"), "retry"),
+        (ec.RateLimitError(429, "slow down"), "retry"),
+        (ec.APIError(408, "request timeout"), "retry"),
+        (ec.ServerError(503, "unavailable"), "retry"),
+        (ec.APIConnectionError("reset"), "unclear"),
+        (ec.APITimeoutError("timeout"), "unclear"),
+        (ec.ServerError(500, "oops"), "unclear"),
+        (ec.ServerError(502, "bad gateway"), "unclear"),
+        (ec.ServerError(504, "gateway timeout"), "unclear"),
+        (ec.DecodeError("not JSON", status=201), "unclear"),
+        (ec.AuthenticationError(401, "no"), "fatal"),
+        (ec.ValidationError(422, "invalid"), "final"),
+        (ec.NotFoundError(404, "no such endpoint"), "final"),
+        (ec.APIError(413, "too large"), "final"),
+    ],
+)
+def test_classify(error: ec.EcomChargeError, verdict: str) -> None:
+    assert classify(error) == verdict
+
+
+def test_matching_claims_each_customer_once() -> None:
+    a, b = person(1), person(2)
+    shop = [
+        ec.Customer(id="cst_1", **_fields(a)),
+        ec.Customer(id="cst_2", **_fields(b)),
+        ec.Customer(id="cst_3", **_fields(a)),
+        ec.Customer(id="cst_4", **_fields(a)),
+    ]
+    found = match_customers({customer_key(a): 2, customer_key(person(3)): 1}, shop)
+    assert found == {customer_key(a): ["cst_1", "cst_3"]}
+
+
+def test_matching_tolerates_an_api_that_normalises_what_it_stores() -> None:
+    sent = ec.NewCustomer(email="Ann@Example.com", ip="10.0.0.1", city="", country="us")
+    stored = ec.Customer(id="cst_1", email=" ann@example.com", ip="10.0.0.1", country="US")
+    assert match_customers({customer_key(sent): 1}, [stored]) == {customer_key(sent): ["cst_1"]}
+    other = ec.Customer(id="cst_2", email="ann@example.com", ip="10.0.0.2", country="US")
+    assert match_customers({customer_key(sent): 1}, [other]) == {}
+
+
+def _fields(customer: ec.NewCustomer) -> dict[str, str | None]:
+    return {"email": customer.email, "ip": customer.ip}
+
+
+def test_the_key_hash_is_short_and_stable() -> None:
+    key = customer_key(person(1))
+    assert key_hash(key) == key_hash(customer_key(person(1)))
+    assert len(key_hash(key)) == 16
+    assert key_hash(key) != key_hash(customer_key(person(2)))
