@@ -12,9 +12,12 @@ import contextlib
 import gc
 import json
 import logging
+import os
+import sys
 import traceback
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -436,8 +439,8 @@ SECRETS = [
 def assert_no_secrets(artefacts: Iterable[str], secrets: Iterable[str] = SECRETS) -> None:
     """Fail if any form of any secret appears in any artefact.
 
-    The hook for more artefacts: append the text of a bulk journal or a CLI
-    failures file to `artefacts` and it is scanned the same way.
+    The one scanner for every artefact: reprs, messages, tracebacks, log
+    records, a bulk journal, a CLI failures file, a command's output.
     """
     forms = list(secrets)
     for artefact in artefacts:
@@ -550,3 +553,34 @@ async def test_no_secret_in_any_artefact_of_a_full_session(
     assert any("direct cause of the following exception" in text for text in seen.texts)
     levels = {r.levelname for r in caplog.records if r.name == "ecomcharge_async"}
     assert levels == {"DEBUG", "INFO", "WARNING"}
+
+
+async def test_no_secret_in_a_bulk_import_s_journal_failures_file_or_output(
+    tmp_path: Path,
+) -> None:
+    fake = FakeEcomCharge(shop_id=SHOP, secret_key=KEY)
+    rows = tmp_path / "customers.csv"
+    lines = ["email,ip,country,state"]
+    lines += [f"c{i}@example.com,203.0.113.{i},US,CO" for i in range(20)]
+    lines += ["not-an-email,203.0.113.99,,", "d@example.com,,US,"]  # two rejected rows
+    rows.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    journal, failures = tmp_path / "journal.jsonl", tmp_path / "failures.jsonl"
+    fake.inject(Fault.status(503), Fault.drop(), Fault.status(429, retry_after="0"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ECOMCHARGE_")}
+    env.update(ECOMCHARGE_SHOP_ID=SHOP, ECOMCHARGE_SECRET_KEY=KEY)
+    async with serve(fake) as url:
+        process = await asyncio.create_subprocess_exec(
+            *(sys.executable, "-m", "ecomcharge_async", "import", str(rows)),
+            *("--base-url", url, "--journal", str(journal), "--failures", str(failures)),
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        async with asyncio.timeout(120):
+            out, err = await process.communicate()
+    assert process.returncode == 1, err.decode()  # some rows were rejected
+    assert len(fake.customers) == 20
+    artefacts = [out.decode(), err.decode(), journal.read_text(), failures.read_text()]
+    assert failures.read_text().count("\n") == 2
+    assert journal.read_text().count("\n") > 20
+    assert_no_secrets(artefacts)
