@@ -14,7 +14,7 @@ from ._errors import APIConnectionError, APITimeoutError, ConnectError, DecodeEr
 from ._http import Request, Response
 
 CHUNK_BYTES = 64 * 1024
-#: Default cap on one body read whole: 64 MiB, about 200,000 customers in one list.
+#: Default cap on one body read whole: 64 MiB, about 260,000 customers (~250 bytes each).
 DEFAULT_MAX_BODY_SIZE = 64 * 1024 * 1024
 
 

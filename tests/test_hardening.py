@@ -7,12 +7,14 @@ of a full session. Module-specific promises live in their module's test file.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import contextlib
 import gc
 import json
 import logging
 import os
+import re
 import sys
 import traceback
 import warnings
@@ -584,3 +586,27 @@ async def test_no_secret_in_a_bulk_import_s_journal_failures_file_or_output(
     assert failures.read_text().count("\n") == 2
     assert journal.read_text().count("\n") > 20
     assert_no_secrets(artefacts)
+
+
+# -- the guide names real tests -------------------------------------------------------------
+
+GUIDE = Path(__file__).parent.parent / "docs" / "guides" / "security.md"
+
+
+def test_every_test_the_security_guide_names_exists() -> None:
+    text = GUIDE.read_text(encoding="utf-8")
+    rows = re.findall(r"^\| (\d) \| .+ \| (.+) \|$", text, flags=re.MULTILINE)
+    assert [number for number, _ in rows] == list("1234567")
+    for number, proofs in rows:
+        named = re.findall(r"`(test_\w+\.py)::(test_\w+)`", proofs)
+        assert named, f"promise {number} names no test"
+        for file, name in named:
+            tree = ast.parse((Path(__file__).parent / file).read_text(encoding="utf-8"))
+            defined = {
+                node.name
+                for node in ast.walk(tree)
+                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+            }
+            assert name in defined, f"promise {number}: {file}::{name} does not exist"
+    assert f"{HOSTILE_CASES:,} hostile exchanges per run" in text
+    assert f"at most {MAX_ERROR_CHARS:,} characters" in text
