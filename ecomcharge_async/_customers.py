@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import TYPE_CHECKING
 
 from ._errors import APITimeoutError
@@ -57,7 +57,7 @@ class Customers:
         response = await self._client.send("GET", "/customers")
         return decode_customer_list(response.body, status=response.status)
 
-    async def iter(self) -> AsyncIterator[Customer]:
+    async def iter(self) -> AsyncGenerator[Customer, None]:
         """GET /customers, streamed: customers one by one, in flat memory.
 
         Retries and middleware apply until the status arrives; after that a

@@ -1,7 +1,7 @@
 """The bulk-import journal: an append-only JSON Lines file that makes an import resumable.
 
 Line 1 identifies the import: `{"journal": "ecomcharge-bulk-import", "version": 1,
-"shop_id": ..., "base_url": ..., "input": ...}`. Then, per row:
+"shop_id": ..., "base_url": ..., "input": ..., "shard": [k, n] or null}`. Then, per row:
 
 - `{"sent": LINE, "key": HASH}` before the row's first create request leaves;
 - `{"done": LINE, "status": "created"|"rejected"|"failed", "id": ID}` when it ends.
@@ -51,6 +51,7 @@ class Journal:
         shop_id: str,
         base_url: str,
         input_id: str | None,
+        shard: tuple[int, int] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.path = str(path)
@@ -60,6 +61,7 @@ class Journal:
             "shop_id": shop_id,
             "base_url": base_url,
             "input": input_id,
+            "shard": list(shard) if shard is not None else None,
         }
         self._states = bytearray()
         self._sent_keys: dict[int, str] = {}
@@ -118,7 +120,8 @@ class Journal:
             raise self._fail(1, "not an ecomcharge bulk-import journal")
         if record.get("version") != VERSION:
             raise self._fail(1, f"journal version {record.get('version')!r} is not supported")
-        for field, label in (("shop_id", "shop"), ("base_url", "API"), ("input", "input")):
+        checked = (("shop_id", "shop"), ("base_url", "API"), ("input", "input"), ("shard", "shard"))
+        for field, label in checked:
             if record.get(field) != self._header[field]:
                 raise self._fail(
                     1,

@@ -44,22 +44,37 @@ def customer_key(customer: NewCustomer | Customer) -> Key:
     return tuple(_normal(value) for value in _key_of(customer))
 
 
+class ShopMatcher:
+    """Finds the shop's customers that match wanted keys, offered one at a time.
+
+    Holds only the wanted keys and the ids found, so a shop of any size can be
+    streamed past it (`customers.iter()`): memory is O(rows to reconcile).
+    """
+
+    def __init__(self, wanted: Mapping[Key, int]) -> None:
+        self._wanted = wanted
+        self._emails = {key[_EMAIL] for key in wanted}  # a cheap first filter
+        self.found: dict[Key, list[str]] = {}
+
+    def offer(self, customer: Customer) -> None:
+        if _normal(customer.email) not in self._emails:
+            return
+        key = customer_key(customer)
+        need = self._wanted.get(key)
+        if need:
+            ids = self.found.setdefault(key, [])
+            if len(ids) < need:
+                ids.append(customer.id)
+
+
 def match_customers(
     wanted: Mapping[Key, int], customers: Iterable[Customer]
 ) -> dict[Key, list[str]]:
     """Ids of the shop's customers whose fields match a wanted key, at most `wanted[key]` each."""
-    found: dict[Key, list[str]] = {}
-    emails = {key[_EMAIL] for key in wanted}  # a cheap first filter
+    matcher = ShopMatcher(wanted)
     for customer in customers:
-        if _normal(customer.email) not in emails:
-            continue
-        key = customer_key(customer)
-        need = wanted.get(key)
-        if need:
-            ids = found.setdefault(key, [])
-            if len(ids) < need:
-                ids.append(customer.id)
-    return found
+        matcher.offer(customer)
+    return matcher.found
 
 
 def key_hash(key: Key) -> str:

@@ -3,7 +3,9 @@
 `import_customers(client, rows)` creates one customer per row. A create that may
 have reached the API without an answer (a timeout, a dropped connection, 500,
 502, 504) is never sent again blindly: such rows are held aside and reconciled
-against `client.customers.list()`, matching on every sent field, and only those
+against the shop, streamed with `client.customers.iter()` so memory stays
+O(concurrency + rows held aside) whatever the shop's size, matching on every
+sent field, and only those
 the shop does not hold are created again. The API has no idempotency key, so a
 customer identical in every field that was already in the shop (from an earlier
 import, another source, or an identical input row) also counts as a match.
@@ -12,6 +14,7 @@ import, another source, or an identical input row) also counts as a match.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import Counter
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
@@ -23,10 +26,11 @@ import attrs
 from ._client import Client
 from ._errors import AuthenticationError, EcomChargeError, RateLimitError, ValidationError
 from ._journal import CREATED, FAILED, REJECTED, SENT, Journal, JournalError
-from ._models import Customer, NewCustomer
+from ._models import NewCustomer
 from ._pacing import Pause, RateLimit
-from ._reconcile import Key, classify, customer_key, key_hash, match_customers
+from ._reconcile import Key, ShopMatcher, classify, customer_key, key_hash, match_customers
 from ._rows import Row, RowError
+from ._shard import check_shard, in_shard
 
 __all__ = [
     "ImportReport",
@@ -123,8 +127,10 @@ class _Importer:
         reconcile_batch: int,
         sleep: Sleep,
         clock: Callable[[], float],
+        shard: tuple[int, int] | None,
     ) -> None:
         self.client = client
+        self.shard = shard
         self.concurrency = concurrency
         self.journal = journal
         self.on_progress = on_progress
@@ -173,6 +179,8 @@ class _Importer:
             if line <= previous:
                 raise ValueError(f"row lines must increase: line {line} came after {previous}")
             previous = line
+            if self.shard is not None and not in_shard(line, self.shard):
+                continue
             self.counts["total"] += 1
             if self._resumed(item):
                 continue
@@ -269,7 +277,7 @@ class _Importer:
         """Settle the rows held aside: created if the shop holds them, else send again."""
         batch, self.pending = self.pending, []
         try:
-            shop = await self._list_customers()
+            found = await self._scan_shop(Counter(item.key for item in batch))
         except AuthenticationError:
             raise
         except EcomChargeError as exc:
@@ -282,8 +290,6 @@ class _Importer:
                 else:
                     self.pending.append(item)
             return
-        found = match_customers(Counter(item.key for item in batch), shop)
-        del shop
         for item in batch:
             ids = found.get(item.key)
             if ids:
@@ -292,12 +298,16 @@ class _Importer:
                 item.rounds += 1
                 await self.queue.put(item)
 
-    async def _list_customers(self) -> list[Customer]:
+    async def _scan_shop(self, wanted: Counter[Key]) -> dict[Key, list[str]]:
+        """Stream the shop past a matcher; a broken stream is read again from the start."""
         attempt = 0
         while True:
             generation = await self._wait_turn()
+            matcher = ShopMatcher(wanted)
             try:
-                shop = await self.client.customers.list()
+                async with contextlib.aclosing(self.client.customers.iter()) as shop:
+                    async for customer in shop:
+                        matcher.offer(customer)
             except EcomChargeError as exc:
                 attempt += 1
                 if isinstance(exc, AuthenticationError) or attempt >= self.max_attempts:
@@ -306,7 +316,7 @@ class _Importer:
                 self.pause.trip(generation, retry_after)
                 continue
             self.pause.clear()
-            return shop
+            return matcher.found
 
     # -- outcomes ------------------------------------------------------------------
 
@@ -354,6 +364,7 @@ async def import_customers(
     reconcile_batch: int = 1000,
     sleep: Sleep = asyncio.sleep,
     clock: Callable[[], float] = time.monotonic,
+    shard: tuple[int, int] | None = None,
 ) -> ImportReport:
     """Create one customer per row, each exactly once; return the counts.
 
@@ -372,6 +383,10 @@ async def import_customers(
       resumable: run again with the same journal to finish an interrupted import;
       `input_id` (e.g. a fingerprint of the input file) guards against resuming
       with a different input.
+    - `shard=(k, n)` imports only this worker's slice of the rows, the lines
+      `line % n == k` (0 <= k < n, as Kubernetes' JOB_COMPLETION_INDEX), so n
+      workers given the same input split it with no overlap; give each its own
+      journal. `total` then counts the shard's rows.
     - `AuthenticationError` stops the import and is raised.
     """
     if concurrency < 1:
@@ -380,9 +395,17 @@ async def import_customers(
         raise ValueError(f"rate must be positive requests per second, got {rate}")
     if max_attempts < 1 or max_rounds < 1 or reconcile_batch < 1:
         raise ValueError("max_attempts, max_rounds and reconcile_batch must be at least 1")
+    if shard is not None:
+        check_shard(shard)
     started = clock()
     opened = (
-        Journal(journal, shop_id=client.shop_id, base_url=client.base_url, input_id=input_id)
+        Journal(
+            journal,
+            shop_id=client.shop_id,
+            base_url=client.base_url,
+            input_id=input_id,
+            shard=shard,
+        )
         if journal is not None
         else None
     )
@@ -397,6 +420,7 @@ async def import_customers(
         reconcile_batch=reconcile_batch,
         sleep=sleep,
         clock=clock,
+        shard=shard,
     )
     try:
         await importer.run(rows)

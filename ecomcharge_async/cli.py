@@ -19,6 +19,7 @@ from ._journal import JournalError
 from ._models import NewCustomer
 from ._progress import ProgressBar, summary
 from ._rows import InputError, RowReader, scan_input
+from ._shard import parse_shard
 from .bulk import ImportReport, RowOutcome, import_customers
 from .testing import FakeEcomCharge
 
@@ -124,14 +125,45 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument(
         "--journal",
         metavar="PATH",
-        help="record progress here; run again with the same journal to resume",
+        help="record progress here; run again with the same journal to resume "
+        "({shard} in PATH becomes the shard index)",
     )
     imp.add_argument(
         "--failures",
         metavar="PATH",
-        help="write each rejected or failed row here, as JSON Lines",
+        help="write each rejected or failed row here, as JSON Lines "
+        "({shard} in PATH becomes the shard index)",
+    )
+    imp.add_argument(
+        "--shard",
+        type=_shard,
+        metavar="K/N",
+        help="import only shard K of N (0 <= K < N): the input lines where line %% N == K; "
+        "K may be JOB_COMPLETION_INDEX to read it from that variable (Kubernetes Indexed Job)",
     )
     return parser
+
+
+def _shard(text: str) -> tuple[int, int]:
+    try:
+        return parse_shard(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _for_shard(path: str | None, shard: tuple[int, int] | None) -> str | None:
+    """`path` with `{shard}` replaced by the shard index, so n workers share one spec."""
+    if path is None or shard is None:
+        return path
+    return path.replace("{shard}", str(shard[0]))
+
+
+def _rows_in_shard(first: int, last: int, shard: tuple[int, int] | None) -> int:
+    """How many of the lines first..last the shard takes (for the progress bar)."""
+    if shard is None:
+        return max(0, last - first + 1)
+    index, count = shard
+    return max(0, (last - index) // count - (first - 1 - index) // count)
 
 
 class _FailuresFile:
@@ -211,6 +243,7 @@ async def _import(
                 journal=args.journal,
                 input_id=input_id,
                 on_progress=on_progress,
+                shard=args.shard,
             )
     finally:
         if bar is not None:
@@ -231,6 +264,8 @@ def import_command(
         print(f"ecomcharge import: error: {message}", file=err)
         return 2
 
+    args.journal = _for_shard(args.journal, args.shard)
+    args.failures = _for_shard(args.failures, args.shard)
     if args.fake and args.journal:
         return usage_error(
             "--journal needs a shop that outlives the command; the --fake shop starts "
@@ -250,7 +285,8 @@ def import_command(
         reader = RowReader(args.path)
     except InputError as exc:
         return usage_error(str(exc))
-    total = scan.lines - (1 if reader.format == "csv" else 0)
+    first = 2 if reader.format == "csv" else 1
+    total = _rows_in_shard(first, scan.lines, args.shard)
     try:
         with reader:
             report, target = asyncio.run(_import(args, reader, scan.fingerprint, total, err))
@@ -268,7 +304,8 @@ def import_command(
         )
         print(f"ecomcharge import: interrupted; {hint}", file=err)
         return 130
-    print(summary(report, source=args.path, target=target), file=out)
+    source = f"{args.path} (shard {args.shard[0]}/{args.shard[1]})" if args.shard else args.path
+    print(summary(report, source=source, target=target), file=out)
     if args.failures and not report.ok:
         print(f"  rejected and failed rows: {args.failures}", file=out)
     return 0 if report.ok else 1

@@ -518,3 +518,76 @@ async def test_a_changed_row_at_a_sent_line_is_refused(
     async with ec.Client(SHOP_ID, SECRET, retry=None, transport=fake.transport()) as client:
         with pytest.raises(JournalError, match="input line 1 is not the row that was sent"):
             await import_customers(client, [person(2)], journal=journal)
+
+
+# -- sharding and streamed reconciliation (issue 8) ------------------------------------
+
+
+async def test_shards_of_one_input_create_every_row_exactly_once(fake: FakeEcomCharge) -> None:
+    rows = [ec.NewCustomer(email=f"s{n}@example.com", ip="10.0.0.1") for n in range(100)]
+    totals = []
+    async with ec.Client("361", SECRET, transport=fake.transport(), retry=None) as client:
+        for k in range(3):
+            report = await import_customers(client, rows, shard=(k, 3))
+            totals.append(report.total)
+            assert report.created == report.total
+    assert sum(totals) == 100
+    assert sorted(totals) == [33, 33, 34]
+    assert Counter(c.email for c in fake.customers) == Counter(r.email for r in rows)
+
+
+@pytest.mark.parametrize("shard", [(3, 3), (-1, 2), (0, 0)])
+async def test_a_bad_shard_is_refused(client: ec.Client, shard: tuple[int, int]) -> None:
+    with pytest.raises(ValueError, match="0 <= k < n"):
+        await import_customers(client, [], shard=shard)
+
+
+async def test_a_shards_journal_refuses_another_shard(client: ec.Client, tmp_path: Path) -> None:
+    journal = tmp_path / "shard.journal"
+    rows = [ec.NewCustomer(email="j@example.com", ip="10.0.0.1")]
+    await import_customers(client, rows, journal=journal, shard=(0, 2))
+    with pytest.raises(JournalError, match=r"written for shard \[0, 2\], not \[1, 2\]"):
+        await import_customers(client, rows, journal=journal, shard=(1, 2))
+
+
+class CutFirstListTransport:
+    """Serves the fake, but cuts the first streamed list off mid-body (a dropped stream)."""
+
+    def __init__(self, fake: FakeEcomCharge) -> None:
+        self.inner = fake.transport()
+        self.cut = 0
+
+    async def send(self, request: ec.Request) -> ec.Response:
+        return await self.inner.send(request)
+
+    async def stream(self, request: ec.Request) -> ec.Response:
+        response = await self.inner.stream(request)
+        if self.cut or response.chunks is None:
+            return response
+        self.cut += 1
+        whole = b"".join([chunk async for chunk in response.chunks])
+
+        async def cut_off() -> AsyncIterator[bytes]:
+            yield whole[: len(whole) // 2]
+            raise ec.APIConnectionError("connection reset mid-body")
+
+        return ec.Response(status=response.status, headers=response.headers, chunks=cut_off())
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_reconciliation_streams_the_shop_and_reads_it_again_after_a_cut(
+    fake: FakeEcomCharge,
+) -> None:
+    for n in range(3000):
+        fake.add(email=f"old{n}@example.com", ip="10.0.0.2")
+    fake.inject(*[Fault.drop()] * 5)  # stored, then the answers are lost
+    rows = [ec.NewCustomer(email=f"new{n}@example.com", ip="10.0.0.1") for n in range(20)]
+    transport = CutFirstListTransport(fake)
+    async with ec.Client("361", SECRET, transport=transport, retry=None) as client:
+        report = await import_customers(client, rows, concurrency=4, sleep=no_sleep)
+    assert transport.cut == 1
+    assert (report.created, report.reconciled, report.failed) == (20, 5, 0)
+    created = Counter(c.email for c in fake.customers if c.email.startswith("new"))
+    assert created == Counter(r.email for r in rows)

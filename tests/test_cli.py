@@ -355,3 +355,68 @@ def test_an_import_killed_mid_run_resumes_from_its_journal_exactly_once(
     assert re.search(rf"created\s+{rows:,}\n", second.stdout)
     held = Counter(c.email for c in asyncio.run(list_with_retries(server.url)))
     assert held == Counter(f"user{n}@example.com" for n in range(rows))
+
+
+def test_three_sharded_processes_import_every_row_exactly_once(
+    start_server: Callable[..., ServerProcess], tmp_path: Path
+) -> None:
+    server = start_server(
+        *("--secret-key", "k", "--latency", "0.005", "--seed", "3"),
+        *("--fault-rate", "0.05", "--faults", "drop,refuse,503"),
+    )
+    rows = 900
+    path = write_csv(tmp_path / "customers.csv", rows)
+    workers = []
+    for k in range(3):
+        command = [
+            *(sys.executable, "-m", "ecomcharge_async", "import", str(path)),
+            *("--base-url", server.url, "--shard", "JOB_COMPLETION_INDEX/3"),
+            *("--journal", str(tmp_path / "import-{shard}.journal")),
+        ]
+        env = {**cli_env(), "JOB_COMPLETION_INDEX": str(k)}
+        workers.append(
+            subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        )
+    try:
+        outputs = [worker.communicate(timeout=300)[0].decode() for worker in workers]
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait(timeout=30)
+    for k, (worker, output) in enumerate(zip(workers, outputs, strict=True)):
+        assert worker.returncode == 0, output
+        assert f"(shard {k}/3)" in output
+        assert re.search(r"created\s+300\n", output), output
+        assert (tmp_path / f"import-{k}.journal").exists()
+    held = Counter(c.email for c in asyncio.run(list_with_retries(server.url)))
+    assert held == Counter(f"user{n}@example.com" for n in range(rows))
+
+
+def test_a_shard_of_the_example_into_the_fake(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JOB_COMPLETION_INDEX", "1")
+    code, out, _ = run(
+        ["import", str(EXAMPLE), "--fake", "--shard", "JOB_COMPLETION_INDEX/4"], capsys
+    )
+    # Shard 1 of 4 takes lines 5, 9, ... 997: 250 of the 1,000 data lines (2 to 1001).
+    rejected = sum(1 for line in EXAMPLE_REJECTED_LINES if line % 4 == 1)
+    assert code == 1
+    assert "(shard 1/4)" in out
+    assert re.search(r"rows read\s+250\n", out)
+    assert re.search(rf"rejected\s+{rejected}\n", out)
+
+
+@pytest.mark.parametrize(
+    ("shard", "message"),
+    [("3/3", "0 <= k < n"), ("x", "must look like k/n"), ("JOB_COMPLETION_INDEX/2", "not set")],
+)
+def test_a_bad_shard_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], shard: str, message: str
+) -> None:
+    path = write_csv(tmp_path / "a.csv", 1)
+    with pytest.raises(SystemExit) as info:
+        main(["import", str(path), "--fake", "--shard", shard])
+    assert info.value.code == 2
+    assert message in capsys.readouterr().err

@@ -40,6 +40,7 @@ def test_a_new_journal_starts_with_a_header_naming_the_import(tmp_path: Path) ->
             "shop_id": "361",
             "base_url": "https://api.ecomcharge.com",
             "input": "sha256:ab",
+            "shard": None,
         },
         {"sent": 2, "key": "00ff00ff00ff00ff"},
         {"done": 2, "status": "created", "id": "cst_0000000000000001"},
