@@ -42,5 +42,6 @@ nitpick_ignore = [
     ("py:class", "aiohttp.client.ClientSession"),
     ("py:class", "httpx.AsyncClient"),
     ("py:class", "ssl.SSLContext"),
+    ("py:class", "pathlib.Path"),
 ]
 nitpick_ignore_regex = [("py:class", r"collections\.abc\.[A-Za-z]+")]

@@ -29,7 +29,7 @@ from ._journal import CREATED, FAILED, REJECTED, SENT, Journal, JournalError
 from ._models import NewCustomer
 from ._pacing import Pause, RateLimit
 from ._reconcile import Key, ShopMatcher, classify, customer_key, key_hash, match_customers
-from ._rows import Row, RowError
+from ._rows import Row, RowError, RowReader
 from ._shard import check_shard, in_shard
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "Row",
     "RowError",
     "RowOutcome",
+    "RowReader",
     "classify",
     "customer_key",
     "import_customers",
