@@ -80,7 +80,9 @@ class Transport(Protocol):
 
     `ConnectError` when the request surely never left (refused, DNS, TLS
     handshake); `APITimeoutError` or `APIConnectionError` when it may have
-    reached the server. Non-2xx answers are returned, not raised.
+    reached the server; `DecodeError` for a 2xx body it refuses to hold (over
+    a size cap). Non-2xx answers are returned, not raised. Once closed, it
+    raises `RuntimeError`, also for calls that were in flight.
     """
 
     async def send(self, request: Request) -> Response: ...
