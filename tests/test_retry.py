@@ -416,14 +416,17 @@ def test_retry_must_be_a_policy() -> None:
 # -- timeouts and the deadline -----------------------------------------------------------
 
 
+def timing_out(fake: FakeEcomCharge, sleeps: Sleeps) -> ec.Client:
+    """A client whose first attempt waits 0.05 s for an answer that takes 5 s."""
+    fake.inject(Fault.delay(5.0))
+    policy = ec.RetryPolicy(sleep=sleeps)
+    return ec.Client(SHOP_ID, SECRET, transport=fake.transport(), retry=policy, timeout=0.05)
+
+
 async def test_a_slow_server_times_out_and_get_is_retried(
     fake: FakeEcomCharge, sleeps: Sleeps
 ) -> None:
-    fake.inject(Fault.delay(5.0))
-    policy = ec.RetryPolicy(sleep=sleeps)
-    async with ec.Client(
-        SHOP_ID, SECRET, transport=fake.transport(), retry=policy, timeout=0.05
-    ) as client:
+    async with timing_out(fake, sleeps) as client:
         assert await client.customers.list() == []
     assert fake.request_count == 2
     assert len(sleeps) == 1
@@ -432,11 +435,7 @@ async def test_a_slow_server_times_out_and_get_is_retried(
 async def test_a_slow_server_times_out_and_post_is_not_replayed(
     fake: FakeEcomCharge, sleeps: Sleeps
 ) -> None:
-    fake.inject(Fault.delay(5.0))
-    policy = ec.RetryPolicy(sleep=sleeps)
-    async with ec.Client(
-        SHOP_ID, SECRET, transport=fake.transport(), retry=policy, timeout=0.05
-    ) as client:
+    async with timing_out(fake, sleeps) as client:
         with pytest.raises(ec.APITimeoutError) as info:
             await client.customers.create(NEW)
     assert info.value.attempts == 1
