@@ -107,15 +107,17 @@ class HttpxTransport:
             self._request(request), auth=None, follow_redirects=False, stream=True
         )
 
+    async def _read_whole(self, resp: httpx.Response) -> Response:
+        try:
+            body = await _read_body(resp, self._max_body_size)
+        finally:
+            await resp.aclose()
+        return Response(status=resp.status_code, headers=_headers(resp), body=body)
+
     async def send(self, request: Request) -> Response:
         client = self._get_client()
         with self._call(request):
-            resp = await self._open(client, request)
-            try:
-                body = await _read_body(resp, self._max_body_size)
-            finally:
-                await resp.aclose()
-        return Response(status=resp.status_code, headers=_headers(resp), body=body)
+            return await self._read_whole(await self._open(client, request))
 
     async def stream(self, request: Request) -> Response:
         """Like `send`, but a 2xx body is handed over as `Response.chunks`."""
@@ -123,11 +125,7 @@ class HttpxTransport:
         with self._call(request):
             resp = await self._open(client, request)
             if not 200 <= resp.status_code < 300:
-                try:
-                    body = await _read_body(resp, self._max_body_size)
-                finally:
-                    await resp.aclose()
-                return Response(status=resp.status_code, headers=_headers(resp), body=body)
+                return await self._read_whole(resp)
         self._streams.add(resp)
         return Response(
             status=resp.status_code, headers=_headers(resp), chunks=self._chunks(resp, request)
