@@ -42,6 +42,27 @@ def http_transport(kind: str, **options: Any) -> ec.Transport:
     return ec.HttpxTransport(**options)  # type: ignore[no-any-return]
 
 
+class FakeTime:
+    """A clock that only moves when someone sleeps on it; `sleeps` records each sleep.
+
+    With `interleave`, a sleep also lets the other tasks run, as a real one does.
+    """
+
+    def __init__(self, now: float = 0.0, *, interleave: bool = False) -> None:
+        self.now = now
+        self.interleave = interleave
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+        if self.interleave:
+            await asyncio.sleep(0)
+
+
 async def arrived(fake: FakeEcomCharge, count: int = 1) -> None:
     """Wait until `count` requests have reached `fake` (in process or over HTTP), 5 s at most."""
     async with asyncio.timeout(5):
