@@ -6,16 +6,21 @@ import asyncio
 import ssl as _ssl
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
-from urllib.parse import urlsplit
 
 import aiohttp
 
 from ._errors import APIConnectionError, APITimeoutError, ConnectError, DecodeError
 from ._http import Request, Response
-
-CHUNK_BYTES = 64 * 1024
-#: Default cap on one body read whole: 64 MiB, about 260,000 customers (~250 bytes each).
-DEFAULT_MAX_BODY_SIZE = 64 * 1024 * 1024
+from ._transport_common import (
+    CHUNK_BYTES,
+    DEFAULT_MAX_BODY_SIZE,
+    body_too_large,
+    bound_loop,
+    check_max_body_size,
+    check_tls,
+)
+from ._transport_common import closed_in_flight as _closed_in_flight
+from ._transport_common import host as _host
 
 
 class AiohttpTransport:
@@ -43,21 +48,12 @@ class AiohttpTransport:
         limit: int = 100,
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
     ) -> None:
-        if not isinstance(ssl, bool | _ssl.SSLContext):
-            raise TypeError(
-                "ssl must be True, False or an ssl.SSLContext (for a CA bundle: "
-                f"ssl.create_default_context(cafile=...)), got {type(ssl).__name__}"
-            )
-        if isinstance(max_body_size, bool) or not isinstance(max_body_size, int):
-            raise TypeError(f"max_body_size must be an int (bytes), got {max_body_size!r}")
-        if max_body_size < 1:
-            raise ValueError(f"max_body_size must be at least 1 byte, got {max_body_size}")
         self._session = session
         self._owns_session = session is None
         self._timeout = aiohttp.ClientTimeout(total=timeout)
-        self._ssl = ssl
+        self._ssl = check_tls("ssl", ssl)
         self._limit = limit
-        self._max_body_size = max_body_size
+        self._max_body_size = check_max_body_size(max_body_size)
         self._loop: asyncio.AbstractEventLoop | None = None
         # Bodies being read: closing the session does not wake their readers, aclose() does.
         self._reading: set[aiohttp.ClientResponse] = set()
@@ -68,14 +64,7 @@ class AiohttpTransport:
         return f"AiohttpTransport(session={owner}, timeout={self._timeout.total})"
 
     def _check_loop(self) -> None:
-        loop = asyncio.get_running_loop()
-        if self._loop is None:
-            self._loop = loop
-        elif loop is not self._loop:
-            raise RuntimeError(
-                "this AiohttpTransport (and its Client) belongs to the event loop it was "
-                "first used in; create one Client per event loop, inside that loop"
-            )
+        self._loop = bound_loop("AiohttpTransport", self._loop)
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._closed:
@@ -166,13 +155,6 @@ class AiohttpTransport:
             await session.close()
 
 
-def _closed_in_flight(request: Request) -> RuntimeError:
-    return RuntimeError(
-        f"{request.method} {urlsplit(request.url).path}: the transport was closed while "
-        "the request was in flight (it may have reached the server)"
-    )
-
-
 def _our_error(exc: BaseException, url: str) -> APIConnectionError:
     """The error of ours that says what an aiohttp or socket failure means for the caller."""
     host = _host(url)
@@ -212,12 +194,4 @@ async def _read_body(resp: aiohttp.ClientResponse, limit: int) -> bytes:
 
 
 def _too_large(status: int, limit: int, detail: str) -> DecodeError:
-    return DecodeError(
-        f"body larger than max_body_size={limit} bytes ({detail}); "
-        "raise AiohttpTransport(max_body_size=...) for larger answers",
-        status=status,
-    )
-
-
-def _host(url: str) -> str:
-    return urlsplit(url).netloc.rpartition("@")[2]
+    return body_too_large("AiohttpTransport", status, limit, detail)

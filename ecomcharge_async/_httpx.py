@@ -6,28 +6,46 @@ never imports this module until `ecomcharge_async.HttpxTransport` is used.
 
 from __future__ import annotations
 
+import asyncio
 import ssl as _ssl
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
-from urllib.parse import urlsplit
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from contextlib import aclosing, contextmanager
+from typing import Any, cast
 
 import httpx
 
-from ._errors import APIConnectionError, APITimeoutError, ConnectError
+from ._errors import APIConnectionError, APITimeoutError, ConnectError, DecodeError
 from ._http import Request, Response
-
-CHUNK_BYTES = 64 * 1024
+from ._transport_common import (
+    DEFAULT_MAX_BODY_SIZE,
+    body_too_large,
+    bound_loop,
+    check_max_body_size,
+    check_tls,
+    closed_in_flight,
+    host,
+)
 
 
 class HttpxTransport:
     """Sends requests over one `httpx.AsyncClient`, yours or its own.
 
     Pass the `AsyncClient` your app already has to share its connection pool,
-    proxies and TLS settings; `aclose()` closes only a client this transport
-    created. Each request is built here, not by the shared client, so that
-    client's default headers, cookies, params and `auth` never reach eComCharge.
-    `timeout` bounds each phase (connect, write, read, pool wait) in seconds, as
-    httpx does (None: no limit of its own); the `Client` bounds the whole attempt.
+    proxies and TLS settings. Each request is built here, not by the shared
+    client, so that client's default headers, cookies, params and `auth` never
+    reach eComCharge. `timeout` bounds each phase (connect, write, read, pool
+    wait) in seconds, as httpx does (None: no limit of its own); the `Client`
+    bounds the whole attempt. `verify` is True (the system's CA store), an
+    `ssl.SSLContext` (your own CAs) or False (never in production); `limit`
+    caps concurrent connections of a client the transport creates.
+
+    As `AiohttpTransport`: `max_body_size` caps the bytes held for one body
+    read whole, counted as they arrive (after decompression): a larger 2xx body
+    raises `DecodeError`, a larger error body is cut at the cap; a streamed 2xx
+    body has no cap. The transport belongs to the event loop of its first
+    request. `aclose()` ends the calls in flight through this transport with
+    `RuntimeError` and closes the client only if it created it: a shared
+    `AsyncClient` stays open, its other users unaffected.
     """
 
     def __init__(
@@ -37,6 +55,7 @@ class HttpxTransport:
         timeout: float | None = 30.0,
         verify: _ssl.SSLContext | bool = True,
         limit: int = 100,
+        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
     ) -> None:
         if timeout is not None and timeout <= 0:
             raise ValueError(f"timeout must be positive or None, got {timeout!r}")
@@ -45,8 +64,14 @@ class HttpxTransport:
         self._client = client
         self._owns_client = client is None
         self._timeout = httpx.Timeout(timeout).as_dict()
-        self._verify = verify
+        self._verify = check_tls("verify", verify)
         self._limit = limit
+        self._max_body_size = check_max_body_size(max_body_size)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        # Tasks inside a call, and those of them that aclose() cancelled to end them.
+        self._calls: set[asyncio.Task[Any]] = set()
+        self._ended: set[asyncio.Task[Any]] = set()
+        self._streams: set[httpx.Response] = set()
         self._closed = False
 
     def __repr__(self) -> str:
@@ -56,6 +81,7 @@ class HttpxTransport:
     def _get_client(self) -> httpx.AsyncClient:
         if self._closed:
             raise RuntimeError("this HttpxTransport is closed")
+        self._loop = bound_loop("HttpxTransport", self._loop)
         if self._client is None:
             # trust_env=False: like AiohttpTransport, ignore proxy and netrc variables;
             # pass your own AsyncClient to use them.
@@ -75,67 +101,153 @@ class HttpxTransport:
             extensions={"timeout": self._timeout},
         )
 
+    async def _open(self, client: httpx.AsyncClient, request: Request) -> httpx.Response:
+        # auth=None: a shared client's own `auth` must not replace our Authorization.
+        return await client.send(
+            self._request(request), auth=None, follow_redirects=False, stream=True
+        )
+
+    async def _read_whole(self, resp: httpx.Response) -> Response:
+        try:
+            body = await _read_body(resp, self._max_body_size)
+        finally:
+            await resp.aclose()
+        return Response(status=resp.status_code, headers=_headers(resp), body=body)
+
     async def send(self, request: Request) -> Response:
         client = self._get_client()
-        with _mapped_errors(request.url):
-            # auth=None: a shared client's own `auth` must not replace our Authorization.
-            resp = await client.send(self._request(request), auth=None, follow_redirects=False)
-        return Response(status=resp.status_code, headers=_headers(resp), body=resp.content)
+        with self._call(request):
+            return await self._read_whole(await self._open(client, request))
 
     async def stream(self, request: Request) -> Response:
         """Like `send`, but a 2xx body is handed over as `Response.chunks`."""
         client = self._get_client()
-        with _mapped_errors(request.url):
-            resp = await client.send(
-                self._request(request), auth=None, follow_redirects=False, stream=True
-            )
+        with self._call(request):
+            resp = await self._open(client, request)
             if not 200 <= resp.status_code < 300:
-                try:
-                    body = await resp.aread()
-                finally:
-                    await resp.aclose()
-                return Response(status=resp.status_code, headers=_headers(resp), body=body)
+                return await self._read_whole(resp)
+        self._streams.add(resp)
         return Response(
-            status=resp.status_code, headers=_headers(resp), chunks=_chunks(resp, request.url)
+            status=resp.status_code, headers=_headers(resp), chunks=self._chunks(resp, request)
         )
 
+    async def _chunks(self, resp: httpx.Response, request: Request) -> AsyncIterator[bytes]:
+        """The body as it arrives; the connection goes back to the pool when done.
+
+        Each wait for a chunk is a call of its own: closing the transport ends
+        it, but never the caller's task between two chunks.
+        """
+        try:
+            async with aclosing(_bytes(resp)) as pieces:
+                while True:
+                    with self._call(request):
+                        if self._closed:
+                            raise closed_in_flight(request)
+                        chunk = await anext(pieces, None)
+                    if chunk is None:
+                        return
+                    yield chunk
+        finally:
+            self._streams.discard(resp)
+            await resp.aclose()
+
+    @contextmanager
+    def _call(self, request: Request) -> Iterator[None]:
+        """Registers the task for `aclose()`; raises httpx's and the OS's errors as ours."""
+        task = asyncio.current_task()
+        if task is None:
+            raise RuntimeError("HttpxTransport must be used inside an asyncio task")
+        self._calls.add(task)
+        try:
+            yield
+        except asyncio.CancelledError:
+            if task in self._ended:
+                self._ended.discard(task)
+                if task.uncancel() == 0:  # only aclose() cancelled it, not its caller
+                    raise closed_in_flight(request) from None
+            raise
+        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, OSError) as exc:
+            if self._closed:
+                raise closed_in_flight(request) from exc
+            if isinstance(exc, httpx.StreamError):  # misuse of httpx, not a network failure
+                raise
+            raise _our_error(exc, request.url) from exc
+        finally:
+            self._calls.discard(task)
+            if task in self._ended:  # the cancellation was absorbed inside httpx
+                self._ended.discard(task)
+                task.uncancel()
+
     async def aclose(self) -> None:
+        if self._loop is not None and self._client is not None:
+            self._loop = bound_loop("HttpxTransport", self._loop)
         self._closed = True
+        # Closing an AsyncClient ends a call awaiting its answer with ReadError (a
+        # network failure, to a retry) and lets calls queued for a connection go
+        # on; a shared one stays open anyway. So each call in flight through this
+        # transport is cancelled, and `_call` turns that into the closed error.
+        for task in self._calls - self._ended:
+            self._ended.add(task)
+            task.cancel()
+        streams, self._streams = self._streams, set()
+        for resp in streams:
+            await resp.aclose()
         client, self._client = self._client, None
         if client is not None and self._owns_client:
             await client.aclose()
 
 
-async def _chunks(resp: httpx.Response, url: str) -> AsyncIterator[bytes]:
-    """The body as it arrives; the connection goes back to the pool when done."""
-    try:
-        with _mapped_errors(url):
-            async for chunk in resp.aiter_bytes(CHUNK_BYTES):
-                yield chunk
-    finally:
-        await resp.aclose()
+def _bytes(resp: httpx.Response) -> AsyncGenerator[bytes, None]:
+    """The (decompressed) body as it arrives; with a chunk size httpx would wait to fill it."""
+    return cast("AsyncGenerator[bytes, None]", resp.aiter_bytes())
 
 
-@contextmanager
-def _mapped_errors(url: str) -> Iterator[None]:
-    """httpx's and the OS's exceptions, raised as ours, as `AiohttpTransport` does."""
-    try:
-        yield
-    except (httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-        raise ConnectError(f"timed out connecting to {_host(url)}") from exc
-    except httpx.TimeoutException as exc:
-        raise APITimeoutError(f"no answer from {_host(url)} in time") from exc
-    except (
-        httpx.ConnectError,
-        httpx.ProxyError,
-        httpx.UnsupportedProtocol,
-        httpx.InvalidURL,
-    ) as exc:
-        raise ConnectError(f"cannot connect to {_host(url)}: {exc}") from exc
-    except (httpx.HTTPError, OSError) as exc:
-        raise APIConnectionError(
-            f"connection to {_host(url)} failed: {type(exc).__name__}: {exc}"
-        ) from exc
+async def _read_body(resp: httpx.Response, limit: int) -> bytes:
+    """The body, holding at most `limit` bytes of it, as `AiohttpTransport` does.
+
+    A 2xx over the limit raises `DecodeError` (at once when Content-Length
+    announces it); any other status keeps its first `limit` bytes so that it
+    still maps to its error. The caller closes the response, which closes a
+    connection left unread instead of draining it.
+    """
+    success = 200 <= resp.status_code < 300
+    declared = _content_length(resp)
+    if success and declared is not None and declared > limit:
+        raise _too_large(resp.status_code, limit, f"Content-Length is {declared}")
+    chunks: list[bytes] = []
+    size = 0
+    async with aclosing(_bytes(resp)) as pieces:
+        async for chunk in pieces:
+            size += len(chunk)
+            if size > limit:
+                if success:
+                    raise _too_large(resp.status_code, limit, f"more than {limit} bytes arrived")
+                chunks.append(chunk[: len(chunk) - (size - limit)])
+                break
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _content_length(resp: httpx.Response) -> int | None:
+    value = resp.headers.get("Content-Length")
+    return int(value) if value is not None and value.isdigit() else None
+
+
+def _too_large(status: int, limit: int, detail: str) -> DecodeError:
+    return body_too_large("HttpxTransport", status, limit, detail)
+
+
+def _our_error(exc: Exception, url: str) -> APIConnectionError:
+    """The error of ours that says what an httpx or socket failure means for the caller."""
+    if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
+        return ConnectError(f"timed out connecting to {host(url)}")
+    if isinstance(exc, httpx.TimeoutException):
+        return APITimeoutError(f"no answer from {host(url)} in time")
+    if isinstance(
+        exc, httpx.ConnectError | httpx.ProxyError | httpx.UnsupportedProtocol | httpx.InvalidURL
+    ):
+        return ConnectError(f"cannot connect to {host(url)}: {exc}")
+    return APIConnectionError(f"connection to {host(url)} failed: {type(exc).__name__}: {exc}")
 
 
 def _headers(resp: httpx.Response) -> dict[str, str]:
@@ -145,7 +257,3 @@ def _headers(resp: httpx.Response) -> dict[str, str]:
     for raw_name, raw_value in resp.headers.raw:
         headers.setdefault(raw_name.decode(encoding), raw_value.decode(encoding))
     return headers
-
-
-def _host(url: str) -> str:
-    return urlsplit(url).netloc.rpartition("@")[2]

@@ -13,6 +13,7 @@ from typing import Any, TextIO
 import attrs
 
 from ._aiohttp import AiohttpTransport
+from ._argtypes import positive_float, positive_int
 from ._client import Client
 from ._errors import AuthenticationError, ValidationError
 from ._journal import JournalError
@@ -68,26 +69,6 @@ async def demo(out: TextIO | None = None) -> int:
     return 0
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ecomcharge", description="eComCharge Customers API tools"
@@ -114,13 +95,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     imp.add_argument(
         "--concurrency",
-        type=_positive_int,
+        type=positive_int,
         default=16,
         metavar="N",
         help="requests in flight at once (default: 16)",
     )
     imp.add_argument(
-        "--rate", type=_positive_float, metavar="R", help="at most R requests per second"
+        "--rate", type=positive_float, metavar="R", help="at most R requests per second"
     )
     imp.add_argument(
         "--journal",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import select
 import subprocess
@@ -11,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 import ecomcharge_async as ec
 from ecomcharge_async.testing import FakeEcomCharge
-from ecomcharge_async.testing._server import serve
+from ecomcharge_async.testing._server import run_app, serve
 
 # The package's own pytest plugin comes from here, not from its entry point (see
 # addopts in pyproject.toml); tests/test_pytest_plugin.py checks the entry point.
@@ -24,9 +26,48 @@ pytest_plugins = ["pytester", "ecomcharge_async.testing.pytest_plugin"]
 #: httpx-only module is not collected, and the conformance suite covers the rest.
 HAVE_HTTPX = importlib.util.find_spec("httpx") is not None
 collect_ignore = [] if HAVE_HTTPX else ["test_httpx.py"]
+#: The transports that speak real HTTP, for tests every one of them must pass.
+HTTP_KINDS = ["aiohttp", *(["httpx"] if HAVE_HTTPX else [])]
 
 SHOP_ID = "361"
 SECRET = "test-secret-key-do-not-leak"
+
+
+def http_transport(kind: str, **options: Any) -> ec.Transport:
+    """An `AiohttpTransport` or `HttpxTransport`; `tls=` becomes `ssl=` or `verify=`."""
+    if "tls" in options:
+        options["ssl" if kind == "aiohttp" else "verify"] = options.pop("tls")
+    if kind == "aiohttp":
+        return ec.AiohttpTransport(**options)
+    return ec.HttpxTransport(**options)  # type: ignore[no-any-return]
+
+
+class FakeTime:
+    """A clock that only moves when someone sleeps on it; `sleeps` records each sleep.
+
+    With `interleave`, a sleep also lets the other tasks run, as a real one does.
+    """
+
+    def __init__(self, now: float = 0.0, *, interleave: bool = False) -> None:
+        self.now = now
+        self.interleave = interleave
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+        if self.interleave:
+            await asyncio.sleep(0)
+
+
+async def arrived(fake: FakeEcomCharge, count: int = 1) -> None:
+    """Wait until `count` requests have reached `fake` (in process or over HTTP), 5 s at most."""
+    async with asyncio.timeout(5):
+        while fake.request_count < count:  # noqa: ASYNC110 - the fake has no event to wait on
+            await asyncio.sleep(0.001)
 
 
 @pytest.fixture
@@ -67,6 +108,30 @@ async def http_client(server_url: str) -> AsyncIterator[ec.Client]:
     """A client on the default AiohttpTransport talking to the loopback fake."""
     async with ec.Client(SHOP_ID, SECRET, base_url=server_url) as client:
         yield client
+
+
+async def _echo(request: web.Request) -> web.Response:
+    payload = {
+        "method": request.method,
+        "path": request.path_qs,
+        "headers": dict(request.headers),
+        "body": (await request.read()).decode(),
+    }
+    return web.json_response(payload, status=201, headers={"X-Echo": "yes"})
+
+
+async def _redirect(request: web.Request) -> web.Response:
+    return web.Response(status=302, headers={"Location": "/echo"})
+
+
+@pytest.fixture
+async def echo_url() -> AsyncIterator[str]:
+    """A loopback server: /echo answers 201 with what it got, /redirect is a 302 to it."""
+    app = web.Application()
+    app.router.add_route("*", "/echo", _echo)
+    app.router.add_get("/redirect", _redirect)
+    async with run_app(app, shutdown_timeout=0.1) as url:
+        yield url
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import SECRET, SHOP_ID
+from conftest import SECRET, SHOP_ID, FakeTime
 
 import ecomcharge_async as ec
 from ecomcharge_async.bulk import (
@@ -260,38 +260,28 @@ async def test_a_request_that_surely_did_not_land_is_simply_sent_again(
 
 
 async def test_a_429_pauses_the_whole_import_for_its_retry_after(fake: FakeEcomCharge) -> None:
-    now = 0.0
-    sleeps: list[float] = []
-
-    async def sleep(seconds: float) -> None:
-        nonlocal now
-        sleeps.append(seconds)
-        now += seconds
-        await asyncio.sleep(0)
-
+    time = FakeTime(interleave=True)
     fake.inject(Fault.status(429, retry_after="7"))
     async with ec.Client(SHOP_ID, SECRET, retry=None, transport=fake.transport()) as client:
         report = await import_customers(
-            client, [person(n) for n in range(10)], concurrency=4, sleep=sleep, clock=lambda: now
+            client,
+            [person(n) for n in range(10)],
+            concurrency=4,
+            sleep=time.sleep,
+            clock=time.clock,
         )
     assert report.created == 10
     # Only the first request of each worker had left; everyone waited one 7 s pause.
-    assert sleeps
-    assert set(sleeps) == {7.0}
-    assert report.elapsed == pytest.approx(max(sleeps))
+    assert time.sleeps
+    assert set(time.sleeps) == {7.0}
+    assert report.elapsed == pytest.approx(max(time.sleeps))
 
 
 async def test_the_rate_limit_paces_requests(fake: FakeEcomCharge) -> None:
-    now = 0.0
-
-    async def sleep(seconds: float) -> None:
-        nonlocal now
-        now += seconds
-        await asyncio.sleep(0)
-
+    time = FakeTime(interleave=True)
     async with ec.Client(SHOP_ID, SECRET, retry=None, transport=fake.transport()) as client:
         report = await import_customers(
-            client, [person(n) for n in range(21)], rate=10, sleep=sleep, clock=lambda: now
+            client, [person(n) for n in range(21)], rate=10, sleep=time.sleep, clock=time.clock
         )
     assert report.created == 21
     assert report.elapsed == pytest.approx(2.0)
@@ -492,14 +482,19 @@ class CrashAfterStore:
         await self.inner.aclose()
 
 
-async def test_a_row_stored_but_not_journaled_done_is_reconciled_on_resume(
-    fake: FakeEcomCharge, tmp_path: Path
-) -> None:
-    journal = tmp_path / "j.jsonl"
+async def crash_after_storing(fake: FakeEcomCharge, journal: Path) -> None:
+    """A first run whose only row reaches the shop but never comes back as done."""
     async with ec.Client(SHOP_ID, SECRET, retry=None, transport=CrashAfterStore(fake)) as client:
         with pytest.raises(Crash):
             await import_customers(client, [person(1)], journal=journal)
     assert len(fake.customers) == 1
+
+
+async def test_a_row_stored_but_not_journaled_done_is_reconciled_on_resume(
+    fake: FakeEcomCharge, tmp_path: Path
+) -> None:
+    journal = tmp_path / "j.jsonl"
+    await crash_after_storing(fake, journal)
     async with ec.Client(SHOP_ID, SECRET, retry=None, transport=fake.transport()) as client:
         recorder = Recorder()
         report = await import_customers(client, [person(1)], journal=journal, on_progress=recorder)
@@ -512,9 +507,7 @@ async def test_a_changed_row_at_a_sent_line_is_refused(
     fake: FakeEcomCharge, tmp_path: Path
 ) -> None:
     journal = tmp_path / "j.jsonl"
-    async with ec.Client(SHOP_ID, SECRET, retry=None, transport=CrashAfterStore(fake)) as client:
-        with pytest.raises(Crash):
-            await import_customers(client, [person(1)], journal=journal)
+    await crash_after_storing(fake, journal)
     async with ec.Client(SHOP_ID, SECRET, retry=None, transport=fake.transport()) as client:
         with pytest.raises(JournalError, match="input line 1 is not the row that was sent"):
             await import_customers(client, [person(2)], journal=journal)

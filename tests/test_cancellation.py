@@ -1,7 +1,9 @@
 """Cancellation and close under load: promise 3 of docs/guides/security.md.
 
 A real aiohttp.web server on 127.0.0.1 that answers slowly (half of the
-requests in mid-body), 500 concurrent calls, a pool of 10 connections.
+requests in mid-body), 500 concurrent calls, a pool of 10 connections, through
+each HTTP transport. (A single call closed in flight, on every transport the
+fake included, is in the conformance suite, test_transports.py.)
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from collections.abc import AsyncIterator, Iterator
 import attrs
 import pytest
 from aiohttp import web
+from conftest import HTTP_KINDS, http_transport
 
 import ecomcharge_async as ec
+from ecomcharge_async.testing._server import run_app
 
 NEW = ec.NewCustomer(email="a@example.com", ip="127.0.0.1")
 
@@ -55,15 +59,12 @@ async def slow_shop() -> AsyncIterator[SlowShop]:
     shop = SlowShop()
     app = web.Application()
     app.router.add_route("*", "/customers", shop.handle)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    shop.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    try:
-        yield shop
-    finally:
-        shop.gate.set()
-        await runner.cleanup()
+    async with run_app(app, shutdown_timeout=0.1) as url:
+        shop.url = url
+        try:
+            yield shop
+        finally:
+            shop.gate.set()
 
 
 @contextlib.contextmanager
@@ -89,10 +90,13 @@ def leak_detector() -> Iterator[list[str]]:
 CONCURRENT = 500
 
 
-async def test_cancelling_500_calls_mid_flight_leaks_nothing_and_the_client_keeps_working() -> None:
+@pytest.mark.parametrize("kind", HTTP_KINDS)
+async def test_cancelling_500_calls_mid_flight_leaks_nothing_and_the_client_keeps_working(
+    kind: str,
+) -> None:
     with leak_detector() as leaks:
         async with slow_shop() as shop:
-            transport = ec.AiohttpTransport(limit=10)
+            transport = http_transport(kind, limit=10)
             async with ec.Client("361", "s", base_url=shop.url, transport=transport) as client:
                 calls = [asyncio.create_task(client.customers.list()) for _ in range(CONCURRENT)]
                 await shop.wait_for(10)  # the pool is full: 10 at the server, 490 queued
@@ -112,7 +116,8 @@ async def test_cancelling_500_calls_mid_flight_leaks_nothing_and_the_client_keep
     assert leaks == []
 
 
-async def test_closing_the_client_ends_calls_in_flight_with_a_clear_error() -> None:
+@pytest.mark.parametrize("kind", HTTP_KINDS)
+async def test_closing_the_client_ends_calls_in_flight_with_a_clear_error(kind: str) -> None:
     waits: list[float] = []
 
     async def record_wait(seconds: float) -> None:
@@ -124,7 +129,7 @@ async def test_closing_the_client_ends_calls_in_flight_with_a_clear_error() -> N
                 "361",
                 "s",
                 base_url=shop.url,
-                transport=ec.AiohttpTransport(limit=10),
+                transport=http_transport(kind, limit=10),
                 retry=ec.RetryPolicy(sleep=record_wait),
             )
             reads = [asyncio.create_task(client.customers.list()) for _ in range(30)]

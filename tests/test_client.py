@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 
 import pytest
-from aiohttp import web
 
 import ecomcharge_async as ec
 from ecomcharge_async.testing import FakeEcomCharge, Fault
-from ecomcharge_async.testing._server import create_app
 
 SECRET = "s3cr3t-key-value"
 
@@ -169,55 +166,3 @@ async def test_sends_auth_json_and_user_agent_headers(fake: FakeEcomCharge) -> N
     assert post.headers["Authorization"].startswith("Basic ")
     assert post.headers["Authorization"] not in repr(post)
     assert (post.method, post.url) == ("POST", "https://api.ecomcharge.com/customers")
-
-
-# -- hardening: no event-loop traps -------------------------------------------------------
-
-
-def test_a_client_built_outside_a_running_loop_works_inside_one(fake: FakeEcomCharge) -> None:
-    listening = socket.socket()
-    listening.bind(("127.0.0.1", 0))
-    port = listening.getsockname()[1]
-    client = ec.Client("361", "s", base_url=f"http://127.0.0.1:{port}")  # no loop runs here
-
-    async def use() -> list[ec.Customer]:
-        runner = web.AppRunner(create_app(fake), access_log=None)
-        await runner.setup()
-        await web.SockSite(runner, listening).start()
-        try:
-            async with client:
-                await client.customers.create(ec.NewCustomer(email="a@example.com", ip="::1"))
-                return await client.customers.list()
-        finally:
-            await runner.cleanup()
-
-    assert asyncio.run(use()) == fake.customers != []
-
-
-async def _start(fake: FakeEcomCharge) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(create_app(fake), access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}"
-
-
-def test_one_client_used_from_two_event_loops_raises_a_clear_error(fake: FakeEcomCharge) -> None:
-    with asyncio.Runner() as first, asyncio.Runner() as second:
-        runner, url = first.run(_start(fake))
-        client = ec.Client("361", "s", base_url=url)
-        assert first.run(client.customers.list()) == []
-
-        async def from_the_second_loop() -> None:
-            async with asyncio.timeout(5):  # without the check this would hang or fail obscurely
-                await client.customers.list()
-
-        wrong_loop = "belongs to the event loop it was first used in; create one Client per"
-        with pytest.raises(RuntimeError, match=wrong_loop):
-            second.run(from_the_second_loop())
-        with pytest.raises(RuntimeError, match=wrong_loop):
-            second.run(client.aclose())
-        assert not client.closed
-        assert first.run(client.customers.list()) == []  # still fine in its own loop
-        first.run(client.aclose())  # and closed there
-        assert client.closed
-        first.run(runner.cleanup())

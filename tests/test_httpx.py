@@ -6,71 +6,27 @@ test_transports.py covers the scenarios common to every transport.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 
+import aiohttp
 import httpx
 import pytest
-from aiohttp import web
+from conftest import SECRET, SHOP_ID, arrived
 
 import ecomcharge_async as ec
 from ecomcharge_async._httpx import HttpxTransport
+from ecomcharge_async.testing import FakeEcomCharge, Fault
+from ecomcharge_async.testing._server import create_app, run_app, serve
 
 URL = "https://api.ecomcharge.com/customers"
-
-
-async def _echo(request: web.Request) -> web.Response:
-    payload = {
-        "method": request.method,
-        "path": request.path_qs,
-        "headers": dict(request.headers),
-        "body": (await request.read()).decode(),
-    }
-    return web.json_response(payload, status=201, headers={"X-Echo": "yes"})
-
-
-async def _redirect(request: web.Request) -> web.Response:
-    return web.Response(status=302, headers={"Location": "/echo"})
-
-
-@pytest.fixture
-async def echo_url() -> AsyncIterator[str]:
-    app = web.Application()
-    app.router.add_route("*", "/echo", _echo)
-    app.router.add_get("/redirect", _redirect)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    finally:
-        await runner.cleanup()
+AUTH = aiohttp.encode_basic_auth(SHOP_ID, SECRET)
 
 
 def test_the_lazy_public_name_is_the_transport() -> None:
     assert ec.HttpxTransport is HttpxTransport
     assert isinstance(HttpxTransport(), ec.StreamingTransport)
-
-
-async def test_sends_method_headers_body_and_returns_the_whole_response(echo_url: str) -> None:
-    transport = HttpxTransport()
-    try:
-        response = await transport.send(
-            ec.Request(
-                method="POST",
-                url=f"{echo_url}/echo?x=1",
-                headers={"Authorization": "Basic abc", "Content-Type": "application/json"},
-                body=b'{"a":1}',
-            )
-        )
-    finally:
-        await transport.aclose()
-    assert response.status == 201
-    assert response.headers["X-Echo"] == "yes"  # the server's spelling is kept
-    echoed = json.loads(response.body)
-    assert (echoed["method"], echoed["path"], echoed["body"]) == ("POST", "/echo?x=1", '{"a":1}')
-    assert echoed["headers"]["Authorization"] == "Basic abc"
 
 
 async def test_a_shared_client_is_used_without_leaking_its_defaults(echo_url: str) -> None:
@@ -171,9 +127,6 @@ async def test_an_invalid_url_is_connect_error() -> None:
 
 
 async def test_the_client_works_over_httpx_against_the_loopback_fake() -> None:
-    from ecomcharge_async.testing import FakeEcomCharge
-    from ecomcharge_async.testing._server import serve
-
     fake = FakeEcomCharge(shop_id="361", secret_key="s")
     async with (
         serve(fake) as url,
@@ -182,3 +135,57 @@ async def test_the_client_works_over_httpx_against_the_loopback_fake() -> None:
         created = await client.customers.create(ec.NewCustomer(email="a@example.com", ip="::1"))
         assert await client.customers.get(created.id) == created
     assert fake.customers == [created]
+
+
+# -- closing a transport whose AsyncClient is shared ---------------------------------------
+
+
+@pytest.fixture
+async def slow_fake_url(fake: FakeEcomCharge) -> AsyncIterator[str]:
+    """The fake shop over loopback HTTP, not waiting for delayed answers when it stops."""
+    async with run_app(create_app(fake), shutdown_timeout=0.1) as url:
+        yield url
+
+
+async def test_closing_over_a_shared_client_ends_only_this_transport_s_calls(
+    fake: FakeEcomCharge, slow_fake_url: str
+) -> None:
+    """The app's client stays open for its other users; the calls made through us end."""
+    customers = f"{slow_fake_url}/customers"
+    request = ec.Request(method="GET", url=customers, headers={"Authorization": AUTH})
+    async with httpx.AsyncClient() as shared:
+        transport = HttpxTransport(shared)
+        fake.inject(Fault.delay(60), Fault.delay(0.2))
+        ours = asyncio.create_task(transport.send(request))
+        await arrived(fake)
+        others = asyncio.create_task(shared.get(customers, headers={"Authorization": AUTH}))
+        await arrived(fake, 2)
+        await transport.aclose()
+        async with asyncio.timeout(5):
+            with pytest.raises(RuntimeError, match="GET /customers: the transport was closed"):
+                await ours
+            assert (await others).status_code == 200  # the app's own call finishes normally
+        assert not shared.is_closed
+        assert (await shared.get(customers, headers={"Authorization": AUTH})).status_code == 200
+
+
+async def test_cancelling_a_call_is_not_mistaken_for_closing(
+    fake: FakeEcomCharge, slow_fake_url: str
+) -> None:
+    """aclose() ends calls by cancelling them; a caller's own cancellation stays one."""
+    request = ec.Request(
+        method="GET", url=f"{slow_fake_url}/customers", headers={"Authorization": AUTH}
+    )
+    transport = HttpxTransport()
+    fake.inject(Fault.delay(60), Fault.delay(60))
+    cancelled = asyncio.create_task(transport.send(request))
+    both = asyncio.create_task(transport.send(request))
+    await arrived(fake, 2)
+    cancelled.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    both.cancel()  # cancelled by its caller and then closed: still a cancellation
+    await transport.aclose()
+    with pytest.raises(asyncio.CancelledError):
+        await both
+    assert cancelled.cancelling() == both.cancelling() == 1  # aclose() took its own back

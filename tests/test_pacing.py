@@ -5,28 +5,14 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from conftest import FakeTime
 
 from ecomcharge_async._pacing import Pause, RateLimit
 
 
-class FakeTime:
-    """A clock that only moves when someone sleeps on it."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(round(seconds, 6))
-        self.now += seconds
-
-
 @pytest.fixture
 def time_() -> FakeTime:
-    return FakeTime()
+    return FakeTime(now=100.0)
 
 
 async def test_no_pause_means_no_sleep(time_: FakeTime) -> None:

@@ -15,7 +15,7 @@ import pytest
 from conftest import SECRET, SHOP_ID
 
 import ecomcharge_async as ec
-from ecomcharge_async._retry import backoff, decide, is_retryable
+from ecomcharge_async._retry import RetryDecision, backoff, decide, is_retryable
 from ecomcharge_async.testing import FakeEcomCharge, Fault
 from ecomcharge_async.testing._server import serve
 
@@ -163,6 +163,12 @@ def http_date(epoch: float) -> str:
     return email.utils.formatdate(epoch, usegmt=True)
 
 
+def first_wait(status: int, headers: dict[str, str]) -> RetryDecision:
+    """The default policy's decision after a first GET answered `status`, at NOW, no jitter."""
+    outcome = response(status, **headers)
+    return decide(ec.RetryPolicy(), "GET", outcome, attempts=1, elapsed=0.0, rand=0.0, now=NOW)
+
+
 @pytest.mark.parametrize(
     ("headers", "expected"),
     [
@@ -192,16 +198,7 @@ def http_date(epoch: float) -> str:
 def test_wait_honours_the_server_then_falls_back_to_backoff(
     headers: dict[str, str], expected: float
 ) -> None:
-    decision = decide(
-        ec.RetryPolicy(),
-        "GET",
-        response(503, **headers),
-        attempts=1,
-        elapsed=0.0,
-        rand=0.0,
-        now=NOW,
-    )
-    assert decision.wait == pytest.approx(expected)
+    assert first_wait(503, headers).wait == pytest.approx(expected)
 
 
 @pytest.mark.parametrize(
@@ -215,15 +212,7 @@ def test_wait_honours_the_server_then_falls_back_to_backoff(
     ids=repr,
 )
 def test_retry_after_above_the_cap_stops_at_once(headers: dict[str, str]) -> None:
-    decision = decide(
-        ec.RetryPolicy(),
-        "GET",
-        response(429, **headers),
-        attempts=1,
-        elapsed=0.0,
-        rand=0.0,
-        now=NOW,
-    )
+    decision = first_wait(429, headers)
     assert decision.wait is None
     assert "above max_retry_after 60 s" in decision.reason
 
@@ -427,14 +416,17 @@ def test_retry_must_be_a_policy() -> None:
 # -- timeouts and the deadline -----------------------------------------------------------
 
 
+def timing_out(fake: FakeEcomCharge, sleeps: Sleeps) -> ec.Client:
+    """A client whose first attempt waits 0.05 s for an answer that takes 5 s."""
+    fake.inject(Fault.delay(5.0))
+    policy = ec.RetryPolicy(sleep=sleeps)
+    return ec.Client(SHOP_ID, SECRET, transport=fake.transport(), retry=policy, timeout=0.05)
+
+
 async def test_a_slow_server_times_out_and_get_is_retried(
     fake: FakeEcomCharge, sleeps: Sleeps
 ) -> None:
-    fake.inject(Fault.delay(5.0))
-    policy = ec.RetryPolicy(sleep=sleeps)
-    async with ec.Client(
-        SHOP_ID, SECRET, transport=fake.transport(), retry=policy, timeout=0.05
-    ) as client:
+    async with timing_out(fake, sleeps) as client:
         assert await client.customers.list() == []
     assert fake.request_count == 2
     assert len(sleeps) == 1
@@ -443,11 +435,7 @@ async def test_a_slow_server_times_out_and_get_is_retried(
 async def test_a_slow_server_times_out_and_post_is_not_replayed(
     fake: FakeEcomCharge, sleeps: Sleeps
 ) -> None:
-    fake.inject(Fault.delay(5.0))
-    policy = ec.RetryPolicy(sleep=sleeps)
-    async with ec.Client(
-        SHOP_ID, SECRET, transport=fake.transport(), retry=policy, timeout=0.05
-    ) as client:
+    async with timing_out(fake, sleeps) as client:
         with pytest.raises(ec.APITimeoutError) as info:
             await client.customers.create(NEW)
     assert info.value.attempts == 1

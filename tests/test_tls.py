@@ -1,7 +1,8 @@
 """TLS on by default: promise 5 of docs/guides/security.md.
 
 The fake shop over HTTPS on 127.0.0.1 with a certificate from a trustme CA:
-the default client refuses it, a client given that CA connects.
+the default client refuses it, a client given that CA connects; through each
+HTTP transport (`ssl=` for aiohttp, `verify=` for httpx).
 """
 
 from __future__ import annotations
@@ -13,12 +14,11 @@ from pathlib import Path
 
 import pytest
 import trustme
-from aiohttp import web
-from conftest import SECRET, SHOP_ID
+from conftest import HTTP_KINDS, SECRET, SHOP_ID, http_transport
 
 import ecomcharge_async as ec
 from ecomcharge_async.testing import FakeEcomCharge
-from ecomcharge_async.testing._server import create_app
+from ecomcharge_async.testing._server import create_app, run_app
 
 
 @pytest.fixture(scope="module")
@@ -31,22 +31,22 @@ async def _https_fake(fake: FakeEcomCharge, ca: trustme.CA, host: str) -> AsyncI
     """The fake shop over HTTPS on 127.0.0.1, with a certificate for `host` from `ca`."""
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert(host).configure_cert(server_context)
-    runner = web.AppRunner(create_app(fake), access_log=None, shutdown_timeout=0.1)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_context).start()
-    try:
-        yield f"https://127.0.0.1:{runner.addresses[0][1]}"
-    finally:
-        await runner.cleanup()
+    async with run_app(create_app(fake), ssl_context=server_context, shutdown_timeout=0.1) as url:
+        yield url
 
 
 NEW = ec.NewCustomer(email="a@example.com", ip="127.0.0.1")
 
 
-async def test_https_verifies_certificates_by_default(fake: FakeEcomCharge, ca: trustme.CA) -> None:
+@pytest.mark.parametrize("kind", HTTP_KINDS)
+async def test_https_verifies_certificates_by_default(
+    fake: FakeEcomCharge, ca: trustme.CA, kind: str
+) -> None:
+    # aiohttp: the Client's own default transport; httpx: HttpxTransport's defaults.
+    transport = None if kind == "aiohttp" else http_transport(kind)
     async with (
         _https_fake(fake, ca, "127.0.0.1") as url,
-        ec.Client(SHOP_ID, SECRET, base_url=url, retry=None) as client,
+        ec.Client(SHOP_ID, SECRET, base_url=url, transport=transport, retry=None) as client,
     ):
         with pytest.raises(ec.ConnectError, match="certificate verify failed"):
             await client.customers.create(NEW)
@@ -54,9 +54,10 @@ async def test_https_verifies_certificates_by_default(fake: FakeEcomCharge, ca: 
     assert fake.customers == []
 
 
+@pytest.mark.parametrize("kind", HTTP_KINDS)
 @pytest.mark.parametrize("how", ["context", "ca bundle file"])
 async def test_a_client_given_the_ca_connects(
-    fake: FakeEcomCharge, ca: trustme.CA, tmp_path: Path, how: str
+    fake: FakeEcomCharge, ca: trustme.CA, tmp_path: Path, how: str, kind: str
 ) -> None:
     if how == "context":
         context = ssl.create_default_context()
@@ -67,19 +68,20 @@ async def test_a_client_given_the_ca_connects(
     async with (
         _https_fake(fake, ca, "127.0.0.1") as url,
         ec.Client(
-            SHOP_ID, SECRET, base_url=url, transport=ec.AiohttpTransport(ssl=context)
+            SHOP_ID, SECRET, base_url=url, transport=http_transport(kind, tls=context)
         ) as client,
     ):
         created = await client.customers.create(NEW)
         assert await client.customers.list() == [created]
 
 
+@pytest.mark.parametrize("kind", HTTP_KINDS)
 async def test_a_certificate_for_another_host_is_refused_even_from_a_trusted_ca(
-    fake: FakeEcomCharge, ca: trustme.CA
+    fake: FakeEcomCharge, ca: trustme.CA, kind: str
 ) -> None:
     context = ssl.create_default_context()
     ca.configure_trust(context)
-    transport = ec.AiohttpTransport(ssl=context)
+    transport = http_transport(kind, tls=context)
     async with (
         _https_fake(fake, ca, "api.ecomcharge.com") as url,
         ec.Client(SHOP_ID, SECRET, base_url=url, transport=transport, retry=None) as client,

@@ -4,16 +4,18 @@ Each scenario runs against the fake eComCharge, reached in process by
 `FakeTransport` and over real HTTP on 127.0.0.1 by the two HTTP transports, and
 must give the same `Response` or the same error class whatever the transport.
 Scenarios only real sockets can produce (a body cut short, a non-HTTP answer,
-a stalled server) run against a small aiohttp.web server on 127.0.0.1. httpx is
-an optional extra: without it the suite runs over the other two transports.
+a stalled server, a body over the size cap) run against a small aiohttp.web
+server on 127.0.0.1, as do the promises of docs/guides/security.md that only an
+HTTP transport can keep (the body cap, the event-loop binding). httpx is an
+optional extra: without it the suite runs over the other two transports.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import hashlib
-import importlib.util
 import json
 import os
 import socket
@@ -26,25 +28,19 @@ import aiohttp
 import attrs
 import pytest
 from aiohttp import web
+from conftest import HTTP_KINDS, arrived, http_transport
 
 import ecomcharge_async as ec
 from ecomcharge_async._errors import error_from_response
 from ecomcharge_async.testing import FakeEcomCharge, Fault
-from ecomcharge_async.testing._server import serve
+from ecomcharge_async.testing._server import create_app, run_app, serve
 
 SHOP_ID = "361"
 SECRET = "s"
 AUTH = aiohttp.encode_basic_auth(SHOP_ID, SECRET)
-HTTP_KINDS = ["aiohttp", *(["httpx"] if importlib.util.find_spec("httpx") else [])]
 KINDS = ["fake", *HTTP_KINDS]
 LARGE_BYTES = 5 * 1024 * 1024
 HTML = b"<html><body><h1>502 Bad Gateway</h1><p>nginx</p></body></html>"
-
-
-def http_transport(kind: str, **options: Any) -> ec.Transport:
-    if kind == "aiohttp":
-        return ec.AiohttpTransport(**options)
-    return ec.HttpxTransport(**options)  # type: ignore[no-any-return]
 
 
 def closed_port() -> int:
@@ -90,7 +86,8 @@ async def rig(request: pytest.FixtureRequest, fake: FakeEcomCharge) -> AsyncIter
         yield Rig(kind, fake, transport, "https://api.ecomcharge.com")
         await transport.aclose()
         return
-    async with serve(fake) as url:
+    # shutdown_timeout: a delayed answer still pending at the end is not waited for.
+    async with run_app(create_app(fake), shutdown_timeout=0.1) as url:
         transport = http_transport(kind)
         try:
             yield Rig(kind, fake, transport, url)
@@ -198,7 +195,8 @@ async def test_wrong_credentials_are_a_401_answer(rig: Rig) -> None:
 
 async def test_refused_connection_is_connect_error(rig: Rig) -> None:
     request = attrs.evolve(rig.request("POST", "/customers", NEW), url=rig.refused_url())
-    with pytest.raises(ec.ConnectError):
+    says = "refused" if rig.kind == "fake" else r"cannot connect to 127\.0\.0\.1:\d+: "
+    with pytest.raises(ec.ConnectError, match=says):
         await rig.transport.send(request)
     assert rig.fake.customers == []
 
@@ -294,10 +292,43 @@ async def test_the_client_decodes_the_same_through_every_transport(rig: Rig) -> 
     assert info.value.errors == {"ip": ["address is invalid"]}
 
 
+# -- closing: promise 3 of docs/guides/security.md -----------------------------------------
+
+IN_FLIGHT = (
+    "{method} /customers: the transport was closed while the request was in flight "
+    "(it may have reached the server)"
+)
+
+
+async def test_a_closed_transport_refuses_to_send(rig: Rig) -> None:
+    await rig.transport.aclose()
+    with pytest.raises(RuntimeError, match=r"^this \w+Transport is closed$"):
+        await rig.transport.send(rig.request("GET", "/customers"))
+    assert rig.fake.request_count == 0
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+async def test_closing_ends_a_call_in_flight_at_once_with_a_clear_error(
+    rig: Rig, method: str
+) -> None:
+    rig.fake.inject(Fault.delay(60))  # an answer that would come long after the test
+    payload = NEW if method == "POST" else None
+    call = asyncio.create_task(rig.transport.send(rig.request(method, "/customers", payload)))
+    await arrived(rig.fake)
+    await rig.transport.aclose()
+    async with asyncio.timeout(5):  # a transport that waited for the answer would hang here
+        with pytest.raises(RuntimeError) as info:
+            await call
+    assert str(info.value) == IN_FLIGHT.format(method=method)
+
+
 # -- scenarios only a real socket produces: a small aiohttp.web server on 127.0.0.1 --------
 
 RELEASE = web.AppKey("release", asyncio.Event)
 CHUNKED_BODY = hashlib.shake_256(b"ecomcharge").digest(LARGE_BYTES)
+CAP = 1024 * 1024
+# 8 MiB of JSON that gzip squeezes into a few KiB: only counting after decompression sees it.
+GZIP_BOMB = gzip.compress(b"[" + b" " * (8 * CAP) + b"]", compresslevel=1)
 
 
 async def _stall(request: web.Request) -> web.Response:
@@ -340,6 +371,57 @@ async def _chunked_large(request: web.Request) -> web.StreamResponse:
     return response
 
 
+def _customer_json(i: int) -> bytes:
+    return json.dumps({"id": f"cst_{i:016x}", "email": f"u{i}@example.com", "ip": "::1"}).encode()
+
+
+async def _customers(request: web.Request) -> web.StreamResponse:
+    """GET /iter/<kind>/customers: many customers, cut mid-body, stalled, or the wrong shape."""
+    kind = request.match_info["kind"]
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    await response.prepare(request)
+    if kind == "object":
+        await response.write(b'{"customers": []}')
+    elif kind == "stall":
+        await response.write(b"[" + _customer_json(0) + b",")
+        await request.app[RELEASE].wait()
+    elif kind == "cut":
+        await response.write(b"[" + _customer_json(0) + b"," + _customer_json(1)[:20])
+        assert request.transport is not None
+        request.transport.abort()
+        return response
+    else:
+        await response.write(b"[" + b",".join(_customer_json(i) for i in range(5000)) + b"]")
+    await response.write_eof()
+    return response
+
+
+async def _oversized(request: web.Request) -> web.StreamResponse:
+    """GET /big/<kind>/customers: an answer over CAP, in every way a server can send one."""
+    kind = request.match_info["kind"]
+    if kind == "announced":  # Content-Length says it all; the body itself never comes
+        response = web.StreamResponse(headers={"Content-Length": str(10**9)})
+        await response.prepare(request)
+        await response.write(b"[")
+        await request.app[RELEASE].wait()
+        return response
+    if kind == "endless":  # chunked, no length, no end
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        with contextlib.suppress(ConnectionError):
+            await response.write(b"[")
+            while True:
+                await response.write(b" " * 65536)
+        return response
+    if kind == "gzip":
+        headers = {"Content-Encoding": "gzip", "Content-Type": "application/json"}
+        return web.Response(body=GZIP_BOMB, headers=headers)
+    if kind == "error":
+        return web.Response(status=502, body=b"<html>" + b"x" * 2 * CAP, content_type="text/html")
+    return web.Response(body=b"[]", content_type="application/json")
+
+
 @pytest.fixture
 async def scenario_url() -> AsyncIterator[str]:
     app = web.Application()
@@ -349,15 +431,13 @@ async def scenario_url() -> AsyncIterator[str]:
     app.router.add_post("/cut-mid-body", _cut_mid_body)
     app.router.add_post("/not-http", _not_http)
     app.router.add_get("/chunked-large", _chunked_large)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    finally:
-        app[RELEASE].set()
-        await runner.cleanup()
+    app.router.add_get("/iter/{kind}/customers", _customers)
+    app.router.add_get("/big/{kind}/customers", _oversized)
+    async with run_app(app, shutdown_timeout=0.1) as url:
+        try:
+            yield url
+        finally:
+            app[RELEASE].set()
 
 
 @pytest.fixture(params=HTTP_KINDS)
@@ -373,6 +453,24 @@ async def make_transport(
     yield make
     for transport in made:
         await transport.aclose()
+
+
+async def test_sends_method_headers_body_and_returns_the_whole_response(
+    make_transport: Callable[..., ec.Transport], echo_url: str
+) -> None:
+    response = await make_transport().send(
+        ec.Request(
+            method="POST",
+            url=f"{echo_url}/echo?x=1",
+            headers={"Authorization": "Basic abc", "Content-Type": "application/json"},
+            body=b'{"a":1}',
+        )
+    )
+    assert response.status == 201
+    assert response.headers["X-Echo"] == "yes"  # the server's spelling is kept
+    echoed = json.loads(response.body)
+    assert (echoed["method"], echoed["path"], echoed["body"]) == ("POST", "/echo?x=1", '{"a":1}')
+    assert echoed["headers"]["Authorization"] == "Basic abc"
 
 
 @pytest.mark.parametrize("path", ["/stall", "/stall-mid-body"])
@@ -418,6 +516,25 @@ async def test_a_stream_broken_mid_body_raises_while_reading(
             pass
 
 
+async def test_closing_ends_a_stream_being_read(
+    make_transport: Callable[..., ec.Transport], scenario_url: str
+) -> None:
+    transport = make_transport()
+    assert isinstance(transport, ec.StreamingTransport)
+    response = await transport.stream(
+        ec.Request(method="GET", url=scenario_url + "/stall-mid-body")
+    )
+    assert response.chunks is not None
+    pieces = response.chunks
+    assert await anext(pieces) == b"x" * 10
+    reader = asyncio.create_task(anext(pieces))
+    await asyncio.sleep(0.05)  # the reader waits for the rest of the body
+    await transport.aclose()
+    async with asyncio.timeout(5):
+        with pytest.raises(RuntimeError, match="closed while the request was in flight"):
+            await reader
+
+
 async def test_leaving_a_stream_early_gives_the_connection_back(
     make_transport: Callable[..., ec.Transport], fake: FakeEcomCharge
 ) -> None:
@@ -441,6 +558,190 @@ async def test_a_large_chunked_body_arrives_whole(
     assert response.status == 200
     assert len(response.body) == LARGE_BYTES
     assert response.body == CHUNKED_BODY
+
+
+async def _iterate(client: ec.Client, seen: list[str]) -> None:
+    async for customer in client.customers.iter():
+        seen.append(customer.id)
+
+
+async def test_iter_over_a_cut_body_yields_the_complete_customers_then_raises(
+    make_transport: Callable[..., ec.Transport], scenario_url: str
+) -> None:
+    seen: list[str] = []
+    base_url = f"{scenario_url}/iter/cut"
+    async with ec.Client(SHOP_ID, SECRET, base_url=base_url, transport=make_transport()) as client:
+        with pytest.raises(ec.APIConnectionError):
+            await _iterate(client, seen)
+    assert seen == [f"cst_{0:016x}"]
+
+
+async def test_iter_over_a_body_that_is_not_an_array_is_a_decode_error(
+    make_transport: Callable[..., ec.Transport], scenario_url: str
+) -> None:
+    base_url = f"{scenario_url}/iter/object"
+    async with ec.Client(SHOP_ID, SECRET, base_url=base_url, transport=make_transport()) as client:
+        with pytest.raises(ec.DecodeError, match="expected a JSON array"):
+            await _iterate(client, [])
+
+
+async def test_a_stalled_stream_times_out_after_the_complete_customers(
+    make_transport: Callable[..., ec.Transport], scenario_url: str
+) -> None:
+    seen: list[str] = []
+    async with ec.Client(
+        SHOP_ID,
+        SECRET,
+        base_url=f"{scenario_url}/iter/stall",
+        transport=make_transport(),
+        timeout=0.2,
+    ) as client:
+        with pytest.raises(ec.APITimeoutError, match=r"no data for 0\.2 s while streaming"):
+            await _iterate(client, seen)
+    assert seen == [f"cst_{0:016x}"]
+
+
+async def test_iter_without_a_timeout(
+    make_transport: Callable[..., ec.Transport], scenario_url: str
+) -> None:
+    seen: list[str] = []
+    async with ec.Client(
+        SHOP_ID,
+        SECRET,
+        base_url=f"{scenario_url}/iter/many",
+        transport=make_transport(),
+        timeout=None,
+    ) as client:
+        await _iterate(client, seen)
+    assert seen == [f"cst_{i:016x}" for i in range(5000)]
+
+
+# -- bounded memory per response: promise 2 of docs/guides/security.md ---------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "detail"),
+    [
+        ("announced", r"Content-Length is 1000000000"),
+        ("endless", r"more than 1048576 bytes arrived"),
+        ("gzip", r"more than 1048576 bytes arrived"),
+    ],
+)
+async def test_a_2xx_body_over_the_cap_is_a_decode_error_and_frees_the_connection(
+    make_transport: Callable[..., ec.Transport], scenario_url: str, kind: str, detail: str
+) -> None:
+    # timeout=5: a transport that waited for the announced gigabyte would time out instead.
+    transport = make_transport(max_body_size=CAP, limit=1, timeout=5)
+    name = type(transport).__name__
+    with pytest.raises(ec.DecodeError, match=f"max_body_size=1048576 bytes \\({detail}\\)") as info:
+        await transport.send(ec.Request(method="GET", url=f"{scenario_url}/big/{kind}/customers"))
+    assert info.value.status == 200
+    assert f"raise {name}(max_body_size=...)" in str(info.value)
+    async with asyncio.timeout(5):  # one connection only: a leaked one would hang here
+        small = await transport.send(
+            ec.Request(method="GET", url=f"{scenario_url}/big/ok/customers")
+        )
+    assert small.body == b"[]"
+
+
+async def test_an_error_body_over_the_cap_is_cut_and_still_maps_to_its_status(
+    make_transport: Callable[..., ec.Transport], scenario_url: str
+) -> None:
+    transport = make_transport(max_body_size=CAP, limit=1)
+    base_url = f"{scenario_url}/big/error"
+    async with ec.Client(SHOP_ID, SECRET, base_url=base_url, transport=transport, retry=None) as c:
+        response = await transport.send(ec.Request(method="GET", url=f"{base_url}/customers"))
+        assert (response.status, len(response.body)) == (502, CAP)
+        streamed = await transport.stream(ec.Request(method="GET", url=f"{base_url}/customers"))
+        assert (streamed.status, streamed.body) == (502, response.body)
+        with pytest.raises(ec.ServerError, match="HTTP 502; body starts '<html>xxx") as info:
+            await c.customers.list()
+    assert len(info.value.body) == CAP
+
+
+async def test_raising_the_cap_lets_a_large_list_through(
+    make_transport: Callable[..., ec.Transport], fake: FakeEcomCharge
+) -> None:
+    for i in range(12_000):  # about 2.8 MB of JSON
+        fake.add(email=f"customer{i}@example.com", ip="127.0.0.1", city="Denver", country="US")
+    async with serve(fake) as url:
+        small = make_transport(max_body_size=CAP)
+        async with ec.Client(SHOP_ID, SECRET, base_url=url, transport=small) as client:
+            with pytest.raises(ec.DecodeError, match="max_body_size=1048576"):
+                await client.customers.list()
+            # iter() never holds the body whole, so the cap does not apply to it.
+            assert len([c async for c in client.customers.iter()]) == 12_000
+        large = make_transport(max_body_size=8 * CAP)
+        async with ec.Client(SHOP_ID, SECRET, base_url=url, transport=large) as client:
+            customers = await client.customers.list()
+    assert customers == fake.customers
+
+
+@pytest.mark.parametrize("kind", HTTP_KINDS)
+@pytest.mark.parametrize(
+    ("options", "error", "message"),
+    [
+        ({"max_body_size": 0}, ValueError, "max_body_size must be at least 1 byte"),
+        ({"max_body_size": 1.5}, TypeError, "max_body_size must be an int"),
+        ({"max_body_size": True}, TypeError, "max_body_size must be an int"),
+        ({"tls": "ca.pem"}, TypeError, r"ssl.create_default_context\(cafile=...\)"),
+    ],
+)
+def test_bad_transport_options_fail_at_construction(
+    kind: str, options: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        http_transport(kind, **options)
+
+
+# -- no event-loop traps: promise 7 of docs/guides/security.md -----------------------------
+
+
+@pytest.mark.parametrize("kind", HTTP_KINDS)
+def test_a_client_built_outside_a_running_loop_works_inside_one(
+    kind: str, fake: FakeEcomCharge
+) -> None:
+    with asyncio.Runner() as runner:
+        server = contextlib.AsyncExitStack()
+        url = runner.run(server.enter_async_context(serve(fake)))
+        try:
+            # No loop runs here: the pool is made on first use, in the loop that uses it.
+            client = ec.Client(SHOP_ID, SECRET, base_url=url, transport=http_transport(kind))
+
+            async def use() -> list[ec.Customer]:
+                async with client:
+                    await client.customers.create(ec.NewCustomer(email="a@example.com", ip="::1"))
+                    return await client.customers.list()
+
+            assert runner.run(use()) == fake.customers != []
+        finally:
+            runner.run(server.aclose())
+
+
+@pytest.mark.parametrize("kind", HTTP_KINDS)
+def test_one_client_used_from_two_event_loops_raises_a_clear_error(
+    kind: str, fake: FakeEcomCharge
+) -> None:
+    with asyncio.Runner() as first, asyncio.Runner() as second:
+        server = contextlib.AsyncExitStack()
+        url = first.run(server.enter_async_context(serve(fake)))
+        client = ec.Client(SHOP_ID, SECRET, base_url=url, transport=http_transport(kind))
+        assert first.run(client.customers.list()) == []
+
+        async def from_the_second_loop() -> None:
+            async with asyncio.timeout(5):  # without the check this would hang or fail obscurely
+                await client.customers.list()
+
+        wrong_loop = "belongs to the event loop it was first used in; create one Client per"
+        with pytest.raises(RuntimeError, match=wrong_loop):
+            second.run(from_the_second_loop())
+        with pytest.raises(RuntimeError, match=wrong_loop):
+            second.run(client.aclose())
+        assert not client.closed
+        assert first.run(client.customers.list()) == []  # still fine in its own loop
+        first.run(client.aclose())  # and closed there
+        assert client.closed
+        first.run(server.aclose())
 
 
 # -- httpx stays optional ------------------------------------------------------------------

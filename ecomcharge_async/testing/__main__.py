@@ -14,6 +14,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from .._argtypes import fraction, non_negative_float
 from ._backend import FakeEcomCharge
 from ._faults import DEFAULT_RANDOM_FAULTS, Fault
 from ._server import serve
@@ -36,26 +37,6 @@ def _fault_names(text: str) -> tuple[Fault, ...]:
     return tuple(FAULTS[name] for name in names)
 
 
-def _rate(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
-    return value
-
-
-def _non_negative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m ecomcharge_async.testing", description="the fake eComCharge"
@@ -72,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cmd.add_argument(
         "--fault-rate",
-        type=_rate,
+        type=fraction,
         default=0.0,
         metavar="P",
         help="give each request a random fault with probability P",
@@ -83,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     cmd.add_argument("--seed", type=int, default=None, help="seed for faults and customer ids")
     cmd.add_argument(
-        "--latency", type=_non_negative, default=0.0, metavar="SECONDS",
+        "--latency", type=non_negative_float, default=0.0, metavar="SECONDS",
         help="delay every request by this long",
     )  # fmt: skip
     cmd.add_argument(

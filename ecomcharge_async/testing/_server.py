@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -82,17 +83,31 @@ async def serve(
     fake: FakeEcomCharge, host: str = "127.0.0.1", port: int = 0, *, latency: float = 0.0
 ) -> AsyncIterator[str]:
     """Serve `fake` on `host:port` (0: a free port) and yield its base URL."""
+    async with run_app(create_app(fake, latency=latency), host, port) as url:
+        yield url
+
+
+@asynccontextmanager
+async def run_app(
+    app: web.Application,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    ssl_context: ssl.SSLContext | None = None,
+    shutdown_timeout: float = 1.0,
+) -> AsyncIterator[str]:
+    """Run any aiohttp.web `app` on `host:port` (0: a free port); yield its base URL.
+
+    With `ssl_context` it serves HTTPS. Leaving the block stops the server,
+    giving handlers still running `shutdown_timeout` seconds to finish.
+    """
     runner = web.AppRunner(
-        create_app(fake, latency=latency),
-        access_log=None,
-        handle_signals=False,
-        shutdown_timeout=1.0,
+        app, access_log=None, handle_signals=False, shutdown_timeout=shutdown_timeout
     )
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
     try:
-        bound_port = runner.addresses[0][1]
-        yield f"http://{host}:{bound_port}"
+        await web.TCPSite(runner, host, port, ssl_context=ssl_context).start()
+        scheme = "http" if ssl_context is None else "https"
+        yield f"{scheme}://{host}:{runner.addresses[0][1]}"
     finally:
         await runner.cleanup()

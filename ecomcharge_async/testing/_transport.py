@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from .._errors import APIConnectionError, ConnectError
 from .._http import Request, Response
+from .._transport_common import closed_in_flight
 
 if TYPE_CHECKING:
     from ._backend import FakeEcomCharge
@@ -17,13 +18,14 @@ class FakeTransport:
     """A `Transport` that hands each request to a `FakeEcomCharge` in process.
 
     Requests and responses cross as bytes and headers, exactly as over HTTP, so
-    the SDK's encoding, auth and decoding are all exercised. Like
-    `AiohttpTransport`, it raises `RuntimeError` once closed.
+    the SDK's encoding, auth and decoding are all exercised. Like the HTTP
+    transports, it raises `RuntimeError` once closed, also for a call in flight.
     """
 
     def __init__(self, fake: FakeEcomCharge) -> None:
         self.fake = fake
         self._closed = False
+        self._delays: set[asyncio.Future[None]] = set()
 
     def __repr__(self) -> str:
         return f"FakeTransport({self.fake!r})"
@@ -39,9 +41,9 @@ class FakeTransport:
         if fault.kind == "refuse":
             raise ConnectError("connection refused (injected fault)")
         if fault.kind == "delay":
-            await asyncio.sleep(fault.seconds)
-            if self._closed:  # as AiohttpTransport: closed while in flight
-                raise RuntimeError("the transport was closed while the request was in flight")
+            await self._delay(fault.seconds)
+            if self._closed:  # as the HTTP transports: closed while in flight
+                raise closed_in_flight(request)
         if fault.kind == "status":
             return Response(
                 status=fault.status_code, headers=fault.response_headers(), body=fault.body
@@ -60,8 +62,27 @@ class FakeTransport:
             status=response.status, headers=response.headers, chunks=_pieces(response.body)
         )
 
+    async def _delay(self, seconds: float) -> None:
+        """Sleep `seconds`, or less: closing the transport ends the wait at once."""
+        loop = asyncio.get_running_loop()
+        woken = loop.create_future()
+        timer = loop.call_later(seconds, _wake, woken)
+        self._delays.add(woken)
+        try:
+            await woken
+        finally:
+            timer.cancel()
+            self._delays.discard(woken)
+
     async def aclose(self) -> None:
         self._closed = True
+        for woken in self._delays:
+            _wake(woken)
+
+
+def _wake(woken: asyncio.Future[None]) -> None:
+    if not woken.done():
+        woken.set_result(None)
 
 
 async def _pieces(body: bytes, size: int = 64 * 1024) -> AsyncIterator[bytes]:

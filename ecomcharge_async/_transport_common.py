@@ -1,0 +1,72 @@
+"""What the HTTP transports share: option checks, the body cap, loop binding, close errors.
+
+Kept apart so that `AiohttpTransport` and `HttpxTransport` give the same
+messages for the same mistakes, and neither module imports the other library.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl as _ssl
+from urllib.parse import urlsplit
+
+from ._errors import DecodeError
+from ._http import Request
+
+CHUNK_BYTES = 64 * 1024
+#: Default cap on one body read whole: 64 MiB, about 260,000 customers (~250 bytes each).
+DEFAULT_MAX_BODY_SIZE = 64 * 1024 * 1024
+
+
+def check_tls(name: str, value: object) -> _ssl.SSLContext | bool:
+    """`value` if it is True, False or an `ssl.SSLContext`; a CA path is refused."""
+    if not isinstance(value, bool | _ssl.SSLContext):
+        raise TypeError(
+            f"{name} must be True, False or an ssl.SSLContext (for a CA bundle: "
+            f"ssl.create_default_context(cafile=...)), got {type(value).__name__}"
+        )
+    return value
+
+
+def check_max_body_size(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"max_body_size must be an int (bytes), got {value!r}")
+    if value < 1:
+        raise ValueError(f"max_body_size must be at least 1 byte, got {value}")
+    return value
+
+
+def bound_loop(owner: str, loop: asyncio.AbstractEventLoop | None) -> asyncio.AbstractEventLoop:
+    """The running loop, which must be `loop` once a transport has been used in one.
+
+    A connection pool belongs to the loop it was created in; used from another
+    it hangs or fails deep inside the HTTP library, so this says so first.
+    """
+    running = asyncio.get_running_loop()
+    if loop is not None and running is not loop:
+        raise RuntimeError(
+            f"this {owner} (and its Client) belongs to the event loop it was "
+            "first used in; create one Client per event loop, inside that loop"
+        )
+    return running
+
+
+def closed_in_flight(request: Request) -> RuntimeError:
+    """The error for a call ended by closing its transport: not retried, not a network error."""
+    return RuntimeError(
+        f"{request.method} {urlsplit(request.url).path}: the transport was closed while "
+        "the request was in flight (it may have reached the server)"
+    )
+
+
+def body_too_large(owner: str, status: int, limit: int, detail: str) -> DecodeError:
+    return DecodeError(
+        f"body larger than max_body_size={limit} bytes ({detail}); "
+        f"raise {owner}(max_body_size=...) for larger answers",
+        status=status,
+    )
+
+
+def host(url: str) -> str:
+    """The host (and port) of `url` for error messages, without any user info."""
+    return urlsplit(url).netloc.rpartition("@")[2]
