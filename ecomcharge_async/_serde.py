@@ -8,7 +8,7 @@ API may add at any time.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, TypeVar
 
 import attrs
@@ -108,7 +108,7 @@ def decode_customer_list(body: bytes, *, status: int | None = None) -> list[Cust
 
 async def decode_customer_stream(
     chunks: AsyncIterator[bytes], *, status: int | None = None
-) -> AsyncIterator[Customer]:
+) -> AsyncGenerator[Customer, None]:
     """Customers from a JSON array arriving in chunks, decoded as they complete.
 
     Memory stays flat whatever the array's length: ijson (its C backend)
