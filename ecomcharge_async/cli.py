@@ -23,9 +23,7 @@ from ._rows import InputError, RowReader, scan_input
 from ._shard import parse_shard
 from .bulk import ImportReport, RowOutcome, import_customers
 from .testing import FakeEcomCharge
-
-DEMO_SHOP_ID = "361"
-DEMO_SECRET = "demo-secret"
+from .testing._backend import DEMO_SECRET, DEMO_SHOP_ID
 
 
 async def demo(out: TextIO | None = None) -> int:

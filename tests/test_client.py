@@ -106,7 +106,7 @@ def test_malformed_base_urls_are_refused(url: str, message: str) -> None:
     ],
 )
 def test_a_refused_base_url_is_never_echoed_with_its_secrets(url: str) -> None:
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(ValueError, match="base_url") as info:
         ec.Client("361", SECRET, base_url=url)
     assert "P4ssw0rd" not in str(info.value)
 
