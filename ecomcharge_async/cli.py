@@ -269,7 +269,7 @@ def import_command(
     try:
         with reader:
             report, target = asyncio.run(_import(args, reader, scan.fingerprint, total, err))
-    except (InputError, JournalError, ValueError, OSError) as exc:
+    except (InputError, JournalError, OSError) as exc:
         return usage_error(str(exc))
     except AuthenticationError as exc:
         return usage_error(

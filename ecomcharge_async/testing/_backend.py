@@ -1,7 +1,9 @@
 """The simulated eComCharge: bytes in, bytes out, the documented rules applied.
 
 One backend serves both fronts: `FakeTransport` (in process) and the loopback
-aiohttp.web server (real HTTP), so both answer exactly alike.
+aiohttp.web server (real HTTP), so both answer exactly alike. Only the
+`Fault.refuse()` fault differs, as it must: over HTTP an accepted connection can
+be reset but no longer refused.
 """
 
 from __future__ import annotations
