@@ -67,3 +67,14 @@ def tests(session: nox.Session) -> None:
         "--cov-report=term-missing:skip-covered",
         *session.posargs,
     )
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """The benchmark suite against raw aiohttp, bepaid and pydantic (not run by default).
+
+    The peers are installed here only; they are not dependencies of the SDK.
+    Extra arguments go to benchmarks/run.py, e.g. `nox -s bench -- --rounds 3`.
+    """
+    session.install("-e", ".", "bepaid==0.8.0", "pydantic>=2.10")
+    session.run("python", "benchmarks/run.py", *session.posargs)
