@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 HERE = Path(__file__).resolve().parent
 SHOP_ID = "361"
@@ -60,9 +61,23 @@ def sample_customer(i: int) -> dict[str, str]:
     return fields
 
 
+class FakeServer(NamedTuple):
+    url: str
+    pid: int
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time the server process has used so far (Linux /proc), or None elsewhere."""
+        try:
+            fields = Path(f"/proc/{self.pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            return None
+        # utime and stime are fields 14 and 15 of stat(5); fields[0] here is field 3.
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def fake_server(customers: int = 0) -> Iterator[str]:
-    """Run the loopback fake in its own process (so its CPU is not ours); yield its URL.
+def fake_server(customers: int = 0) -> Iterator[FakeServer]:
+    """Run the loopback fake in its own process (so its CPU is not ours); yield its address.
 
     The child serves until its stdin closes, so it cannot outlive this process.
     """
@@ -74,7 +89,7 @@ def fake_server(customers: int = 0) -> Iterator[str]:
         url = proc.stdout.readline().strip()
         if not url.startswith("http://127.0.0.1:"):
             raise RuntimeError(f"the fake server did not start (exit code {proc.poll()})")
-        yield url
+        yield FakeServer(url, proc.pid)
     finally:
         proc.stdin.close()
         try:
@@ -96,3 +111,12 @@ def summary(values: Sequence[float]) -> dict[str, Any]:
 
 def ratio(numerator: float, denominator: float) -> float:
     return numerator / denominator if denominator else float("nan")
+
+
+def paired_ratio(ours: Sequence[float], theirs: Sequence[float]) -> dict[str, Any]:
+    """Ratios of figures measured in the same round, summarised over the rounds.
+
+    On a shared machine the load drifts between rounds; a ratio taken within
+    one round, where both ran back to back, drifts much less than the figures.
+    """
+    return summary([ratio(a, b) for a, b in zip(ours, theirs, strict=True)])

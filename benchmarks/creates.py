@@ -18,7 +18,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import aiohttp
-from _common import PAYLOAD, SECRET_KEY, SHOP_ID, ratio, summary
+from _common import PAYLOAD, SECRET_KEY, SHOP_ID, FakeServer, paired_ratio, summary
 
 import ecomcharge_async as ec
 
@@ -97,64 +97,66 @@ async def _drive(create: Create, count: int, concurrency: int) -> None:
 
 
 async def _measure(
-    factory: ClientFactory, url: str, count: int, concurrency: int
+    factory: ClientFactory, server: FakeServer, count: int, concurrency: int
 ) -> dict[str, float]:
-    async with factory(url) as create:
+    async with factory(server.url) as create:
         await _drive(create, max(concurrency, 32), concurrency)  # open connections, warm caches
         gc.collect()
+        server_cpu = server.cpu_seconds()
         cpu, wall = time.process_time(), time.perf_counter()
         await _drive(create, count, concurrency)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    return {"creates_per_s": count / wall, "cpu_us_per_create": cpu / count * 1e6}
+        server_after = server.cpu_seconds()
+    figures = {"creates_per_s": count / wall, "cpu_us_per_create": cpu / count * 1e6}
+    if server_cpu is not None and server_after is not None:
+        figures["server_cpu_us_per_create"] = (server_after - server_cpu) / count * 1e6
+    return figures
 
 
-def run(url: str, *, rounds: int, creates: int, concurrencies: list[int]) -> dict[str, Any]:
+def run(
+    server: FakeServer, *, rounds: int, creates: int, concurrencies: list[int]
+) -> dict[str, Any]:
     """All clients at every concurrency, `rounds` times, in a rotating order."""
     clients = dict(CLIENTS)
     skipped = bepaid_missing()
     if skipped is None:
         clients["bepaid"] = bepaid
-    samples: dict[str, dict[int, list[dict[str, float]]]] = {
-        name: {c: [] for c in concurrencies} for name in clients
-    }
     names = list(clients)
+    samples: dict[int, dict[str, list[dict[str, float]]]] = {
+        c: {name: [] for name in names} for c in concurrencies
+    }
     for round_no in range(rounds):
         order = names[round_no % len(names) :] + names[: round_no % len(names)]
         for concurrency in concurrencies:
             for name in order:
-                figures = asyncio.run(_measure(clients[name], url, creates, concurrency))
-                samples[name][concurrency].append(figures)
-    by_concurrency: dict[str, Any] = {}
-    for concurrency in concurrencies:
-        per_client = {
-            name: {
-                metric: summary([s[metric] for s in samples[name][concurrency]])
-                for metric in ("creates_per_s", "cpu_us_per_create")
-            }
-            for name in names
-        }
-        by_concurrency[f"c{concurrency}"] = {"clients": per_client, "ratios": _ratios(per_client)}
+                figures = asyncio.run(_measure(clients[name], server, creates, concurrency))
+                samples[concurrency][name].append(figures)
     return {
         "creates": creates,
-        "by_concurrency": by_concurrency,
+        "by_concurrency": {f"c{c}": _section(samples[c]) for c in concurrencies},
         "skipped": {"bepaid": skipped} if skipped else {},
     }
 
 
-def _ratios(per_client: dict[str, dict[str, dict[str, float]]]) -> dict[str, float]:
-    ours, raw = per_client["ecomcharge_async"], per_client["raw_aiohttp"]
-    ratios = {
-        "cpu_vs_raw": ratio(
-            ours["cpu_us_per_create"]["median"], raw["cpu_us_per_create"]["median"]
-        ),
-        "rate_vs_raw": ratio(ours["creates_per_s"]["median"], raw["creates_per_s"]["median"]),
+def _section(samples: dict[str, list[dict[str, float]]]) -> dict[str, Any]:
+    """Per-client summaries, and ours / theirs ratios paired round by round."""
+
+    def series(name: str, metric: str) -> list[float]:
+        return [s[metric] for s in samples[name]]
+
+    clients = {
+        name: {metric: summary(series(name, metric)) for metric in rounds[0]}
+        for name, rounds in samples.items()
     }
-    if "bepaid" in per_client:
-        peer = per_client["bepaid"]
-        ratios["rate_vs_bepaid"] = ratio(
-            ours["creates_per_s"]["median"], peer["creates_per_s"]["median"]
-        )
-        ratios["cpu_vs_bepaid"] = ratio(
-            ours["cpu_us_per_create"]["median"], peer["cpu_us_per_create"]["median"]
-        )
-    return ratios
+    ours = "ecomcharge_async"
+    ratios = {}
+    for peer in ("raw_aiohttp", "bepaid"):
+        if peer in samples:
+            short = peer.split("_")[0]
+            ratios[f"cpu_vs_{short}"] = paired_ratio(
+                series(ours, "cpu_us_per_create"), series(peer, "cpu_us_per_create")
+            )
+            ratios[f"rate_vs_{short}"] = paired_ratio(
+                series(ours, "creates_per_s"), series(peer, "creates_per_s")
+            )
+    return {"clients": clients, "ratios": ratios}
