@@ -39,4 +39,7 @@ def test_the_suite_runs_and_writes_every_figure_as_json(tmp_path: Path) -> None:
     # The peers live only in the bench environment; without them the run says so.
     if "bepaid" not in results["creates"]["by_concurrency"]["c1"]["clients"]:
         assert "nox -s bench" in results["creates"]["skipped"]["bepaid"]
-    assert [t["what"] for t in results["targets"]][0].startswith("client CPU/create")
+    targets = {t["what"]: t for t in results["targets"]}
+    assert len(targets) == 6
+    assert targets["client CPU/create vs raw aiohttp, c=1"]["measured"] > 0
+    assert targets["client CPU/create vs raw aiohttp, c=64"]["holds"] is None  # c=64 not run
