@@ -25,6 +25,18 @@ import decoding
 import overhead
 from _common import HERE, fake_server
 
+#: Packages whose versions the results record.
+DISTRIBUTIONS = (
+    "ecomcharge-async",
+    "aiohttp",
+    "attrs",
+    "cattrs",
+    "orjson",
+    "bepaid",
+    "httpx",
+    "pydantic",
+)
+
 #: The targets of issue 5: (label, benchmark, section, ratio, comparison, bound).
 #: Every ratio is ours / theirs, the median of the per-round ratios.
 TARGETS = [
@@ -46,7 +58,7 @@ def machine() -> dict[str, Any]:
                 cpu = line.split(":", 1)[1].strip()
                 break
     versions = {}
-    for dist in ("ecomcharge-async", "aiohttp", "attrs", "cattrs", "bepaid", "httpx", "pydantic"):
+    for dist in DISTRIBUTIONS:
         try:
             versions[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
