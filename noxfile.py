@@ -152,3 +152,14 @@ plugins = {ep.name: ep.value for ep in entry_points(group="pytest11")}
 assert plugins["ecomcharge"] == "ecomcharge_async.testing.pytest_plugin", plugins
 print("installed wheel OK:", ecomcharge_async.__version__)
 """
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """The benchmark suite against raw aiohttp, bepaid and pydantic (not run by default).
+
+    The peers are installed here only; they are not dependencies of the SDK.
+    Extra arguments go to benchmarks/run.py, e.g. `nox -s bench -- --rounds 3`.
+    """
+    session.install("-e", ".", "bepaid==0.8.0", "pydantic>=2.10")
+    session.run("python", "benchmarks/run.py", *session.posargs)

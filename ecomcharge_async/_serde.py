@@ -2,24 +2,25 @@
 
 Decoding is strict about types (a number where a string belongs is an error,
 not silently turned into a string) and lenient about unknown fields, which the
-API may add at any time.
+API may add at any time. JSON goes through orjson: parsing is about half of
+the cost of decoding a customer list, and orjson parses twice as fast as the
+standard library (see docs/guides/performance.md).
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncGenerator, AsyncIterator
-from typing import Any, TypeVar
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from typing import Any
 
 import attrs
 import cattrs
 import ijson  # type: ignore[import-untyped]
+import orjson
 from cattrs.gen import make_dict_unstructure_fn
 
 from ._errors import DecodeError
 from ._models import Customer, NewCustomer
 
-T = TypeVar("T")
 PREVIEW_BYTES = 800
 
 
@@ -49,12 +50,16 @@ def _make_converter() -> cattrs.Converter:
 
 
 converter = _make_converter()
+# Looked up once: the dispatch in converter.structure() is a quarter of a customer's cost.
+_structure_customer: Callable[[Any, type[Customer]], Customer] = converter.get_structure_hook(
+    Customer
+)
 
 
 def _loads(body: bytes, status: int | None) -> Any:
     try:
-        return json.loads(body)
-    except (ValueError, RecursionError) as exc:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
         raise DecodeError("not valid JSON", status=status, body=body) from exc
 
 
@@ -80,21 +85,35 @@ def json_type(value: Any) -> str:
     return names.get(type(value), "number" if isinstance(value, int | float) else "value")
 
 
-def _structure(data: Any, cls: type[T], status: int | None, body: bytes) -> T:
-    try:
-        return converter.structure(data, cls)
-    except Exception as exc:
-        raise DecodeError(_explain(cls, data), status=status, body=body) from exc
-
-
 def encode_new_customer(customer: NewCustomer) -> bytes:
     """JSON body for POST /customers, without the fields left unset."""
-    return json.dumps(converter.unstructure(customer), separators=(",", ":")).encode()
+    data = converter.unstructure(customer)
+    try:
+        return orjson.dumps(data)
+    except orjson.JSONEncodeError as exc:
+        raise ValueError(f"cannot send the customer: {_unencodable(data)}") from exc
+
+
+def _unencodable(data: dict[str, Any]) -> str:
+    """Say which field JSON cannot carry (only run on the error path)."""
+    for name, value in data.items():
+        if not isinstance(value, str):
+            return f"field {name!r} should be a string, got {type(value).__name__}"
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            # JSON text is UTF-8; a lone surrogate (e.g. from surrogateescape) has no encoding.
+            return f"field {name!r} is not valid Unicode text (it holds a lone surrogate)"
+    return "not representable as JSON"  # pragma: no cover - the checks above cover orjson's
 
 
 def decode_customer(body: bytes, *, status: int | None = None) -> Customer:
     """One `Customer` from a response body, or `DecodeError`."""
-    return _structure(_loads(body, status), Customer, status, body)
+    data = _loads(body, status)
+    try:
+        return _structure_customer(data, Customer)
+    except Exception as exc:
+        raise DecodeError(_explain(Customer, data), status=status, body=body) from exc
 
 
 def decode_customer_list(body: bytes, *, status: int | None = None) -> list[Customer]:
@@ -102,7 +121,13 @@ def decode_customer_list(body: bytes, *, status: int | None = None) -> list[Cust
     data = _loads(body, status)
     if not isinstance(data, list):
         raise DecodeError(f"expected a JSON array, got {json_type(data)}", status=status, body=body)
-    return [_structure_item(item, index, status, body) for index, item in enumerate(data)]
+    try:
+        return [_structure_customer(item, Customer) for item in data]
+    except Exception:
+        # Only on the error path: find the first bad item to name it.
+        for index, item in enumerate(data):
+            _structure_item(item, index, status, body)
+        raise AssertionError("no item failed") from None  # pragma: no cover
 
 
 async def decode_customer_stream(
@@ -165,7 +190,7 @@ def _feed(parser: Any, chunk: bytes | None) -> Exception | None:
 
 def _structure_item(item: Any, index: int, status: int | None, body: bytes) -> Customer:
     try:
-        return converter.structure(item, Customer)
+        return _structure_customer(item, Customer)
     except Exception as exc:
         raise DecodeError(
             f"item {index}: {_explain(Customer, item)}", status=status, body=body

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 from typing import Any
 
 import aiohttp
@@ -50,6 +51,22 @@ async def test_link_runs_the_first_middleware_outermost() -> None:
     handler = link([Recorder("a", events), Recorder("b", events)], send)
     assert (await handler(ec.Request(method="GET", url="http://127.0.0.1/"))).status == 204
     assert events == ["a > GET", "b > GET", "send", "b < 204", "a < 204"]
+
+
+async def test_a_layer_may_hand_back_call_next_without_awaiting_it(fake: FakeEcomCharge) -> None:
+    """A plain function returning `call_next(request)` is a middleware too (no frame of its own)."""
+    seen: list[str] = []
+
+    def tag(request: ec.Request, call_next: ec.Handler, /) -> Awaitable[ec.Response]:
+        seen.append(request.url)
+        return call_next(request)
+
+    async with ec.Client(
+        SHOP_ID, SECRET, transport=fake.transport(), middleware=[tag], attempt_middleware=[tag]
+    ) as client:
+        created = await client.customers.create(ec.NewCustomer(email="a@example.com", ip="1.2.3.4"))
+    assert created.email == "a@example.com"
+    assert seen == ["https://api.ecomcharge.com/customers"] * 2
 
 
 async def test_per_call_middleware_runs_once_and_per_attempt_middleware_every_attempt(

@@ -43,6 +43,21 @@ def test_unset_fields_are_not_sent() -> None:
     assert json.loads(body) == {"email": "a@example.com", "ip": "1.2.3.4", "city": "Minsk"}
 
 
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"city": "Minsk\udcff"}, "field 'city' is not valid Unicode text"),
+        ({"phone": object()}, "field 'phone' should be a string, got object"),
+    ],
+)
+def test_a_customer_json_cannot_carry_is_refused_naming_the_field(
+    fields: dict[str, object], message: str
+) -> None:
+    customer = ec.NewCustomer(email="a@example.com", ip="1.2.3.4", **fields)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=message):
+        encode_new_customer(customer)
+
+
 def test_null_optional_fields_decode_to_none() -> None:
     customer = decode_customer(b'{"id":"cst_1","email":"e","ip":"i","city":null}')
     assert customer.city is None
@@ -56,6 +71,7 @@ def test_null_optional_fields_decode_to_none() -> None:
         (b'{"id": "cst_1", "email": "e"', "not valid JSON"),
         (b"\xff\xfe\x00", "not valid JSON"),
         (b"[" * 100_000, "not valid JSON"),
+        (b'{"id":"x","email":"\\ud800","ip":"i"}', "not valid JSON"),  # a lone surrogate
         (b"[]", "expected a JSON object, got array"),
         (b"null", "expected a JSON object, got null"),
         (b'"cst_1"', "expected a JSON object, got string"),
