@@ -42,7 +42,11 @@ class JournalError(ValueError):
 
 
 class Journal:
-    """An open journal: what earlier runs recorded, and the file to append to."""
+    """An open journal: what earlier runs recorded, and the file to append to.
+
+    `on_created` is called, while the journal is read, with the id of each
+    customer earlier runs recorded as created (the journal keeps no ids itself).
+    """
 
     def __init__(
         self,
@@ -53,8 +57,10 @@ class Journal:
         input_id: str | None,
         shard: tuple[int, int] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        on_created: Callable[[str], object] | None = None,
     ) -> None:
         self.path = str(path)
+        self._on_created = on_created
         self._header = {
             "journal": MAGIC,
             "version": VERSION,
@@ -144,8 +150,13 @@ class Journal:
             line, status = record["done"], _STATUS_CODES.get(str(record.get("status")))
             if not _is_line(line) or status is None:
                 raise self._fail(number, "malformed 'done' record")
+            customer_id = record.get("id")
+            if status == CREATED and not isinstance(customer_id, str):
+                raise self._fail(number, "a 'done' record of a created row without its id")
             self._set(line, status)
             self._sent_keys.pop(line, None)
+            if status == CREATED and self._on_created is not None:
+                self._on_created(customer_id)
             return
         raise self._fail(number, "unknown record (neither 'sent' nor 'done')")
 
