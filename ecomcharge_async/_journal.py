@@ -150,13 +150,14 @@ class Journal:
             line, status = record["done"], _STATUS_CODES.get(str(record.get("status")))
             if not _is_line(line) or status is None:
                 raise self._fail(number, "malformed 'done' record")
-            customer_id = record.get("id")
-            if status == CREATED and not isinstance(customer_id, str):
-                raise self._fail(number, "a 'done' record of a created row without its id")
+            if status == CREATED:
+                customer_id = record.get("id")
+                if not isinstance(customer_id, str):
+                    raise self._fail(number, "a 'done' record of a created row without its id")
+                if self._on_created is not None:
+                    self._on_created(customer_id)
             self._set(line, status)
             self._sent_keys.pop(line, None)
-            if status == CREATED and self._on_created is not None:
-                self._on_created(customer_id)
             return
         raise self._fail(number, "unknown record (neither 'sent' nor 'done')")
 
