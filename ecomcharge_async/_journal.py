@@ -4,7 +4,8 @@ Line 1 identifies the import: `{"journal": "ecomcharge-bulk-import", "version": 
 "shop_id": ..., "base_url": ..., "input": ..., "shard": [k, n] or null}`. Then, per row:
 
 - `{"sent": LINE, "key": HASH}` before the row's first create request leaves;
-- `{"done": LINE, "status": "created"|"rejected"|"failed", "id": ID}` when it ends.
+- `{"done": LINE, "status": "created"|"rejected"|"failed", "id": ID}` when it ends
+  (`id` required for "created": a resumed import must know which customers are taken).
 
 `HASH` is 16 hex digits of a SHA-256 over the row's fields: the journal never
 holds an email, a name, the secret key or an Authorization header. Every record

@@ -30,9 +30,12 @@ from ._client import Client
 from ._importer import Importer, RowOutcome, Sleep
 from ._journal import Journal, JournalError
 from ._models import NewCustomer
-from ._reconcile import classify as classify  # importable, not public: see __all__
+
+# `classify` and `match_customers` are reconciliation's internal decisions: still
+# importable from here, but not public (not in __all__ nor in the API reference).
+from ._reconcile import classify as classify
 from ._reconcile import customer_key
-from ._reconcile import match_customers as match_customers  # importable, not public
+from ._reconcile import match_customers as match_customers
 from ._rows import Row, RowError, RowReader
 from ._shard import check_shard
 

@@ -12,6 +12,7 @@ import pytest
 from conftest import SECRET, SHOP_ID, FakeTime
 
 import ecomcharge_async as ec
+from ecomcharge_async import bulk
 from ecomcharge_async.bulk import (
     ImportReport,
     JournalError,
@@ -343,6 +344,17 @@ async def test_wrong_credentials_stop_the_import(fake: FakeEcomCharge) -> None:
 
 
 # -- arguments --------------------------------------------------------------------------
+
+
+def test_the_public_names_are_documented_and_the_internal_ones_still_importable() -> None:
+    reference = (Path(__file__).parent.parent / "docs" / "api.md").read_text()
+    assert bulk.__all__ == sorted(bulk.__all__)
+    for name in bulk.__all__:
+        assert f"ecomcharge_async.bulk.{name}\n" in reference
+    for name in ("classify", "match_customers"):
+        assert name not in bulk.__all__
+        assert name not in reference
+        assert callable(getattr(bulk, name))
 
 
 async def test_credentials_refused_while_reconciling_stop_the_import(
