@@ -16,7 +16,9 @@ from ._transport_common import (
     DEFAULT_MAX_BODY_SIZE,
     body_too_large,
     bound_loop,
+    check_limit,
     check_max_body_size,
+    check_timeout,
     check_tls,
 )
 from ._transport_common import closed_in_flight as _closed_in_flight
@@ -28,7 +30,8 @@ class AiohttpTransport:
 
     The session is created lazily on first use (so the transport can be built
     outside a running loop), or handed in by the caller; `aclose()` closes only
-    a session this transport created. The transport belongs to the event loop
+    a session this transport created (its default headers are sent too; its
+    `raise_for_status` is ignored). The transport belongs to the event loop
     of its first request: using it from another loop raises `RuntimeError`.
     `timeout` bounds each request in seconds (None: no limit of its own).
     `ssl` is True (verify with the system's CA store), an `ssl.SSLContext`
@@ -48,11 +51,16 @@ class AiohttpTransport:
         limit: int = 100,
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
     ) -> None:
+        if session is not None and session.auth is not None:
+            raise ValueError(
+                "the aiohttp.ClientSession has auth= set, which would clash with the "
+                "eComCharge credentials the Client sends; pass a session without auth"
+            )
         self._session = session
         self._owns_session = session is None
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._timeout = aiohttp.ClientTimeout(total=check_timeout(timeout))
         self._ssl = check_tls("ssl", ssl)
-        self._limit = limit
+        self._limit = check_limit(limit)
         self._max_body_size = check_max_body_size(max_body_size)
         self._loop: asyncio.AbstractEventLoop | None = None
         # Bodies being read: closing the session does not wake their readers, aclose() does.
@@ -85,6 +93,7 @@ class AiohttpTransport:
                 data=request.body or None,
                 timeout=self._timeout,
                 allow_redirects=False,
+                raise_for_status=False,  # a shared session's setting must not turn 4xx into raises
             ) as resp:
                 self._reading.add(resp)
                 try:
@@ -104,6 +113,7 @@ class AiohttpTransport:
                 data=request.body or None,
                 timeout=self._timeout,
                 allow_redirects=False,
+                raise_for_status=False,
             )
             self._reading.add(resp)
             if not 200 <= resp.status < 300:

@@ -46,18 +46,23 @@ def _is_loopback(host: str) -> bool:
 
 
 def check_base_url(base_url: str) -> str:
-    """Refuse a base URL that would send credentials in clear text or nowhere."""
+    """Refuse a base URL that would send credentials in clear text or nowhere.
+
+    Messages quote only the scheme, host and path: a URL that wrongly carries a
+    password or a token in its query must not be echoed into logs.
+    """
     parts = urlsplit(base_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"base_url must be an http(s) URL with a host, got {base_url!r}")
-    if parts.username or parts.password:
-        raise ValueError("base_url must not contain credentials")
+    if "@" in parts.netloc:
+        raise ValueError("base_url must not contain credentials (user:password@)")
     if parts.query or parts.fragment:
-        raise ValueError(f"base_url must not have a query or fragment, got {base_url!r}")
+        raise ValueError("base_url must not have a query or fragment")
+    shown = repr(f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.scheme else base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"base_url must be an http(s) URL with a host, got {shown}")
     try:
         parts.port  # noqa: B018 (reading it validates it)
     except ValueError:
-        raise ValueError(f"base_url has an invalid port, got {base_url!r}") from None
+        raise ValueError(f"base_url has an invalid port, got {shown}") from None
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
         raise ValueError(
             f"refusing plain http:// to {parts.hostname}: credentials would travel "

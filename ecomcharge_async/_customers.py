@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import TYPE_CHECKING
 
@@ -72,8 +73,10 @@ class Customers:
         timeout = self._client.timeout
         if timeout is not None:
             chunks = _bounded(chunks, timeout)
-        async for customer in decode_customer_stream(chunks, status=response.status):
-            yield customer
+        decoded = decode_customer_stream(chunks, status=response.status)
+        async with contextlib.aclosing(decoded) as customers:
+            async for customer in customers:
+                yield customer
 
 
 async def _single(body: bytes) -> AsyncIterator[bytes]:

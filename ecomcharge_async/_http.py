@@ -22,6 +22,18 @@ def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
     }
 
 
+def find_header(headers: Mapping[str, str], name: str) -> str | None:
+    """The value of header `name` in `headers`, matched case-insensitively."""
+    value = headers.get(name)
+    if value is not None:
+        return value
+    wanted = name.lower()
+    for key, value in headers.items():
+        if key.lower() == wanted:
+            return value
+    return None
+
+
 def _headers_repr(headers: Mapping[str, str]) -> str:
     return repr(redact_headers(headers))
 
@@ -64,14 +76,7 @@ class Response:
 
     def header(self, name: str) -> str | None:
         """Case-insensitive header lookup."""
-        value = self.headers.get(name)
-        if value is not None:
-            return value
-        wanted = name.lower()
-        for key, value in self.headers.items():
-            if key.lower() == wanted:
-                return value
-        return None
+        return find_header(self.headers, name)
 
 
 @runtime_checkable

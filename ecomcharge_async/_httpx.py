@@ -20,7 +20,9 @@ from ._transport_common import (
     DEFAULT_MAX_BODY_SIZE,
     body_too_large,
     bound_loop,
+    check_limit,
     check_max_body_size,
+    check_timeout,
     check_tls,
     closed_in_flight,
     host,
@@ -57,10 +59,8 @@ class HttpxTransport:
         limit: int = 100,
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
     ) -> None:
-        if timeout is not None and timeout <= 0:
-            raise ValueError(f"timeout must be positive or None, got {timeout!r}")
-        if limit < 1:
-            raise ValueError(f"limit must be at least 1, got {limit!r}")
+        check_timeout(timeout)
+        check_limit(limit)
         self._client = client
         self._owns_client = client is None
         self._timeout = httpx.Timeout(timeout).as_dict()

@@ -21,6 +21,7 @@ from typing import IO, Any, Literal
 import attrs
 
 from ._models import NewCustomer
+from ._serde import json_type
 
 FIELDS: tuple[str, ...] = tuple(field.name for field in attrs.fields(NewCustomer))
 REQUIRED = ("email", "ip")
@@ -238,7 +239,7 @@ def _jsonl_row(line: int, text: str) -> Row | RowError:
     except RecursionError:
         return RowError(line, "not valid JSON: nested too deeply")
     if not isinstance(data, dict):
-        return RowError(line, f"expected a JSON object, got {_json_type(data)}")
+        return RowError(line, f"expected a JSON object, got {json_type(data)}")
     unknown = [key for key in data if key not in FIELDS]
     if unknown:
         return RowError(
@@ -247,10 +248,5 @@ def _jsonl_row(line: int, text: str) -> Row | RowError:
         )
     for key, value in data.items():
         if value is not None and not isinstance(value, str):
-            return RowError(line, f"field {key!r} must be a string, got {_json_type(value)}")
+            return RowError(line, f"field {key!r} must be a string, got {json_type(value)}")
     return Row(line, _customer(data))
-
-
-def _json_type(value: object) -> str:
-    names = {dict: "an object", list: "an array", bool: "a boolean", type(None): "null"}
-    return names.get(type(value), "a number" if isinstance(value, int | float) else "a string")

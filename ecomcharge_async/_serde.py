@@ -8,7 +8,7 @@ API may add at any time.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, TypeVar
 
 import attrs
@@ -61,7 +61,7 @@ def _loads(body: bytes, status: int | None) -> Any:
 def _explain(cls: type[Any], data: Any) -> str:
     """Say which field of `data` does not fit `cls` (only run on the error path)."""
     if not isinstance(data, dict):
-        return f"expected a JSON object, got {_json_type(data)}"
+        return f"expected a JSON object, got {json_type(data)}"
     for field in attrs.fields(cls):
         if field.name not in data:
             if field.default is attrs.NOTHING:
@@ -70,11 +70,12 @@ def _explain(cls: type[Any], data: Any) -> str:
         value = data[field.name]
         optional = field.default is not attrs.NOTHING
         if not (isinstance(value, str) or (optional and value is None)):
-            return f"field {field.name!r} should be a string, got {_json_type(value)}"
+            return f"field {field.name!r} should be a string, got {json_type(value)}"
     return "unexpected shape"  # pragma: no cover - the checks above mirror the hooks
 
 
-def _json_type(value: Any) -> str:
+def json_type(value: Any) -> str:
+    """The JSON name of a decoded value's type, for error messages."""
     names = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
     return names.get(type(value), "number" if isinstance(value, int | float) else "value")
 
@@ -100,15 +101,13 @@ def decode_customer_list(body: bytes, *, status: int | None = None) -> list[Cust
     """A list of `Customer` from a JSON array body, or `DecodeError`."""
     data = _loads(body, status)
     if not isinstance(data, list):
-        raise DecodeError(
-            f"expected a JSON array, got {_json_type(data)}", status=status, body=body
-        )
+        raise DecodeError(f"expected a JSON array, got {json_type(data)}", status=status, body=body)
     return [_structure_item(item, index, status, body) for index, item in enumerate(data)]
 
 
 async def decode_customer_stream(
     chunks: AsyncIterator[bytes], *, status: int | None = None
-) -> AsyncIterator[Customer]:
+) -> AsyncGenerator[Customer, None]:
     """Customers from a JSON array arriving in chunks, decoded as they complete.
 
     Memory stays flat whatever the array's length: ijson (its C backend)

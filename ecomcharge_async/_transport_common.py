@@ -36,6 +36,18 @@ def check_max_body_size(value: object) -> int:
     return value
 
 
+def check_timeout(value: float | None) -> float | None:
+    if value is not None and not value > 0:
+        raise ValueError(f"timeout must be positive or None, got {value!r}")
+    return value
+
+
+def check_limit(value: int) -> int:
+    if value < 1:
+        raise ValueError(f"limit must be at least 1, got {value!r}")
+    return value
+
+
 def bound_loop(owner: str, loop: asyncio.AbstractEventLoop | None) -> asyncio.AbstractEventLoop:
     """The running loop, which must be `loop` once a transport has been used in one.
 

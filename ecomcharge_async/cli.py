@@ -23,9 +23,7 @@ from ._rows import InputError, RowReader, scan_input
 from ._shard import parse_shard
 from .bulk import ImportReport, RowOutcome, import_customers
 from .testing import FakeEcomCharge
-
-DEMO_SHOP_ID = "361"
-DEMO_SECRET = "demo-secret"
+from .testing._backend import DEMO_SECRET, DEMO_SHOP_ID
 
 
 async def demo(out: TextIO | None = None) -> int:
@@ -271,7 +269,7 @@ def import_command(
     try:
         with reader:
             report, target = asyncio.run(_import(args, reader, scan.fingerprint, total, err))
-    except (InputError, JournalError, ValueError, OSError) as exc:
+    except (InputError, JournalError, OSError) as exc:
         return usage_error(str(exc))
     except AuthenticationError as exc:
         return usage_error(

@@ -36,6 +36,29 @@ async def test_a_shared_session_is_used_and_left_open(echo_url: str) -> None:
         assert not session.closed
 
 
+async def test_a_shared_sessions_raise_for_status_does_not_change_our_errors(
+    server_url: str,
+) -> None:
+    async with aiohttp.ClientSession(raise_for_status=True) as session:
+        client = ec.Client(
+            "361", "wrong", base_url=server_url, transport=ec.AiohttpTransport(session)
+        )
+        with pytest.raises(ec.AuthenticationError):
+            await client.customers.list()
+        await client.aclose()
+
+
+async def test_a_shared_session_with_its_own_auth_is_refused() -> None:
+    async with aiohttp.ClientSession(headers={"Authorization": "Bearer x"}) as plain:
+        assert ec.AiohttpTransport(plain)  # default headers are the app's business
+    # aiohttp 3.14 deprecates auth= itself; users who still pass it must get a clear error.
+    with pytest.warns(DeprecationWarning, match="deprecated"):
+        session = aiohttp.ClientSession(auth=aiohttp.BasicAuth("user", "pass"))
+    async with session:
+        with pytest.raises(ValueError, match="has auth= set"):
+            ec.AiohttpTransport(session)
+
+
 def test_can_be_built_outside_a_running_loop() -> None:
     transport = ec.AiohttpTransport()
     assert transport._session is None

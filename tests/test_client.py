@@ -95,6 +95,22 @@ def test_malformed_base_urls_are_refused(url: str, message: str) -> None:
         ec.Client("361", SECRET, base_url=url)
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://user:P4ssw0rd@api.ecomcharge.com",
+        "http://user:P4ssw0rd@example.com",
+        "https://api.ecomcharge.com/?token=P4ssw0rd",
+        "ftp://api.ecomcharge.com/?token=P4ssw0rd",
+        "https://api.ecomcharge.com:99999/#P4ssw0rd",
+    ],
+)
+def test_a_refused_base_url_is_never_echoed_with_its_secrets(url: str) -> None:
+    with pytest.raises(ValueError, match="base_url") as info:
+        ec.Client("361", SECRET, base_url=url)
+    assert "P4ssw0rd" not in str(info.value)
+
+
 def test_repr_never_shows_the_secret() -> None:
     client = ec.Client("361", SECRET)
     assert SECRET not in repr(client)

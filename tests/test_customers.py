@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
@@ -170,3 +171,43 @@ async def test_iter_on_a_transport_without_stream_falls_back_to_send(
     transport = PlainTransport()
     assert not isinstance(transport, ec.StreamingTransport)
     assert await _iterate(make_client(transport=transport)) == fake.customers
+
+
+async def test_leaving_iter_with_aclosing_releases_the_stream_at_once(
+    fake: FakeEcomCharge, make_client: Callable[..., ec.Client]
+) -> None:
+    released: list[bool] = []
+
+    class RecordingTransport:
+        """The fake, recording when a streamed body is closed by its reader."""
+
+        def __init__(self) -> None:
+            self.inner = fake.transport()
+
+        async def send(self, request: ec.Request) -> ec.Response:
+            return await self.inner.send(request)
+
+        async def stream(self, request: ec.Request) -> ec.Response:
+            response = await self.inner.stream(request)
+            assert response.chunks is not None
+            inner = response.chunks
+
+            async def chunks() -> AsyncIterator[bytes]:
+                try:
+                    async for chunk in inner:
+                        yield chunk
+                finally:
+                    released.append(True)
+
+            return ec.Response(status=200, headers=response.headers, chunks=chunks())
+
+        async def aclose(self) -> None:
+            await self.inner.aclose()
+
+    for n in range(3000):
+        fake.add(email=f"user{n}@example.com", ip="10.0.0.1")
+    client = make_client(transport=RecordingTransport())
+    async with contextlib.aclosing(client.customers.iter()) as customers:
+        async for _ in customers:
+            break
+    assert released == [True]  # no loop tick, no garbage collection needed

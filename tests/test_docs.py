@@ -81,7 +81,7 @@ def test_the_docs_have_python_examples_to_run() -> None:
     assert {"README.md", "index.md", "quickstart.md", "concepts.md", "testing.md"} <= names
 
 
-def test_the_extractor_finds_python_fences_only() -> None:
+def test_the_extractor_finds_python_fences_only(tmp_path: Path) -> None:
     text = "\n".join(
         [
             "```python",
@@ -100,12 +100,9 @@ def test_the_extractor_finds_python_fences_only() -> None:
             "```",
         ]
     )
-    path = ROOT / "docs" / "_extractor_probe.md"
-    try:
-        path.write_text(text, encoding="utf-8")
-        found = [(block.line, block.code) for block in python_blocks(path)]
-    finally:
-        path.unlink()
+    path = tmp_path / "probe.md"
+    path.write_text(text, encoding="utf-8")
+    found = [(block.line, block.code) for block in python_blocks(path)]
     assert found == [(2, "x = 1\n"), (13, "y = 2\n")]
 
 

@@ -121,3 +121,35 @@ async def test_one_client_serves_every_request_and_closes_with_the_app(
         assert app[aiohttp_app.CLIENT] is shared
         assert not shared.closed
     assert shared.closed
+
+
+bulk_example = _load("bulk_import")
+
+
+async def test_the_bulk_example_imports_the_example_csv(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert await bulk_example.main([str(EXAMPLES / "customers.csv"), "--fake"]) == 1
+    assert capsys.readouterr().out == "1000 rows: 992 created, 8 rejected, 0 failed\n"
+    failures = (tmp_path / "failures.jsonl").read_text().splitlines()
+    assert len(failures) == 8
+    assert all('"status": "rejected"' in line and '"errors": {' in line for line in failures)
+
+
+async def test_the_bulk_example_keeps_a_journal_for_a_real_shop(
+    fake: FakeEcomCharge, tmp_path: Path
+) -> None:
+    from ecomcharge_async import Client
+
+    path = tmp_path / "few.csv"
+    path.write_text("email,ip\na@example.com,10.0.0.1\nb@example.com,10.0.0.2\n")
+    async with Client("361", "s", transport=fake.transport(), retry=None) as client:
+        report = await bulk_example.run(
+            str(path), client, journal=str(tmp_path / "j"), failures_path=str(tmp_path / "f")
+        )
+        again = await bulk_example.run(
+            str(path), client, journal=str(tmp_path / "j"), failures_path=str(tmp_path / "f")
+        )
+    assert (report.created, again.created, again.resumed) == (2, 2, 2)
+    assert len(fake.customers) == 2

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -257,3 +259,18 @@ async def test_closing_the_fake_transport_ends_a_call_in_flight(fake: FakeEcomCh
     await client.aclose()
     with pytest.raises(RuntimeError, match="closed while the request was in flight"):
         await call
+
+
+async def test_a_reader_leaving_a_streamed_list_early_is_not_a_server_error(
+    fake: FakeEcomCharge, caplog: pytest.LogCaptureFixture
+) -> None:
+    for n in range(20_000):
+        fake.add(email=f"user{n}@example.com", ip="10.0.0.1")
+    async with serve(fake) as url, ec.Client("361", "s", base_url=url) as client:
+        for _ in range(3):
+            async with contextlib.aclosing(client.customers.iter()) as customers:
+                async for _customer in customers:
+                    break
+        await asyncio.sleep(0.05)  # let the server notice the closed connections
+        assert len(await client.customers.list()) == 20_000
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text

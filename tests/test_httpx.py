@@ -78,15 +78,6 @@ def test_can_be_built_outside_a_running_loop() -> None:
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "message"),
-    [({"timeout": 0}, "timeout must be positive"), ({"limit": 0}, "limit must be at least 1")],
-)
-def test_bad_options_fail_at_construction(kwargs: dict[str, float], message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        HttpxTransport(**kwargs)  # type: ignore[arg-type]
-
-
-@pytest.mark.parametrize(
     ("exception", "error", "text"),
     [
         (httpx.ConnectError("refused"), ec.ConnectError, "refused"),

@@ -7,7 +7,6 @@ import email.utils
 import re
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import attrs
@@ -505,17 +504,3 @@ async def test_post_after_a_real_dropped_connection_is_not_replayed(
     assert info.value.attempts == 1
     assert [c.email for c in fake.customers] == [NEW.email]
     assert sleeps == []
-
-
-# -- the guide's examples run as written --------------------------------------------------
-
-GUIDE = Path(__file__).parent.parent / "docs" / "guides" / "retry.md"
-
-
-def test_the_retry_guide_examples_run() -> None:
-    blocks = re.findall(
-        r"^```python\n(.*?)^```", GUIDE.read_text(encoding="utf-8"), flags=re.S | re.M
-    )
-    assert blocks
-    for block in blocks:
-        exec(compile(block, str(GUIDE), "exec"), {"__name__": "__guide__"})

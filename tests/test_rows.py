@@ -144,9 +144,9 @@ def test_jsonl_rows_and_their_problems(tmp_path: Path) -> None:
     assert read_all(path) == [
         Row(1, ec.NewCustomer(email="a@example.com", ip="10.0.0.1", country="DE")),
         RowError(3, "not valid JSON: Expecting property name enclosed in double quotes"),
-        RowError(4, "expected a JSON object, got an array"),
+        RowError(4, "expected a JSON object, got array"),
         RowError(5, "unknown field 'mail'; the fields are " + ", ".join(FIELDS)),
-        RowError(6, "field 'zip' must be a string, got a number"),
+        RowError(6, "field 'zip' must be a string, got number"),
         Row(7, ec.NewCustomer(email="", ip="10.0.0.5")),
     ]
 

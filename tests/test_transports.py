@@ -685,6 +685,9 @@ async def test_raising_the_cap_lets_a_large_list_through(
         ({"max_body_size": 1.5}, TypeError, "max_body_size must be an int"),
         ({"max_body_size": True}, TypeError, "max_body_size must be an int"),
         ({"tls": "ca.pem"}, TypeError, r"ssl.create_default_context\(cafile=...\)"),
+        ({"timeout": 0}, ValueError, "timeout must be positive"),
+        ({"timeout": -1}, ValueError, "timeout must be positive"),
+        ({"limit": 0}, ValueError, "limit must be at least 1"),
     ],
 )
 def test_bad_transport_options_fail_at_construction(

@@ -15,12 +15,10 @@ import sys
 from collections.abc import Sequence
 
 from .._argtypes import fraction, non_negative_float
-from ._backend import FakeEcomCharge
+from ._backend import DEMO_SECRET, DEMO_SHOP_ID, FakeEcomCharge
 from ._faults import DEFAULT_RANDOM_FAULTS, Fault
 from ._server import serve
 
-DEFAULT_SHOP_ID = "361"
-DEFAULT_SECRET = "demo-secret"
 FAULTS: dict[str, Fault] = {
     (str(fault.status_code) if fault.kind == "status" else fault.kind): fault
     for fault in DEFAULT_RANDOM_FAULTS
@@ -47,10 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cmd.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     cmd.add_argument("--port", type=int, default=0, help="port (default: 0, any free port)")
-    cmd.add_argument("--shop-id", default=DEFAULT_SHOP_ID, help="shop id (default: 361)")
-    cmd.add_argument(
-        "--secret-key", default=DEFAULT_SECRET, help="secret key (default: demo-secret)"
-    )
+    cmd.add_argument("--shop-id", default=DEMO_SHOP_ID, help="shop id (default: 361)")
+    cmd.add_argument("--secret-key", default=DEMO_SECRET, help="secret key (default: demo-secret)")
     cmd.add_argument(
         "--fault-rate",
         type=fraction,

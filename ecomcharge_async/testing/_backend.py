@@ -1,7 +1,9 @@
 """The simulated eComCharge: bytes in, bytes out, the documented rules applied.
 
 One backend serves both fronts: `FakeTransport` (in process) and the loopback
-aiohttp.web server (real HTTP), so both answer exactly alike.
+aiohttp.web server (real HTTP), so both answer exactly alike. Only the
+`Fault.refuse()` fault differs, as it must: over HTTP an accepted connection can
+be reset but no longer refused.
 """
 
 from __future__ import annotations
@@ -14,12 +16,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .. import _rules
-from .._http import Request, Response
+from .._http import Request, Response, find_header
 from .._models import Customer
 from ._faults import DEFAULT_RANDOM_FAULTS, Fault, FaultPlan
 from ._transport import FakeTransport
 
 MAX_BODY_BYTES = 64 * 1024
+#: The credentials of the demo shop behind `ecomcharge demo`, `import --fake` and `serve`.
+DEMO_SHOP_ID = "361"
+DEMO_SECRET = "demo-secret"
 _JSON = {"Content-Type": "application/json"}
 
 
@@ -29,14 +34,6 @@ def _json_response(status: int, payload: Any) -> Response:
 
 def _error(status: int, message: str) -> Response:
     return _json_response(status, {"message": message})
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    wanted = name.lower()
-    for key, value in headers.items():
-        if key.lower() == wanted:
-            return value
-    return None
 
 
 class FakeEcomCharge:
@@ -112,7 +109,7 @@ class FakeEcomCharge:
 
     def handle(self, request: Request) -> Response:
         """Answer one request exactly as eComCharge would (faults are the fronts' job)."""
-        if _header(request.headers, "Authorization") != self._expected_auth:
+        if find_header(request.headers, "Authorization") != self._expected_auth:
             return _error(401, "Invalid shop_id/secret_key.")
         path = urlsplit(request.url).path.rstrip("/")
         if path == "/customers":
@@ -130,7 +127,7 @@ class FakeEcomCharge:
     def _create(self, request: Request) -> Response:
         if len(request.body) > MAX_BODY_BYTES:
             return _error(413, "Request body too large")
-        content_type = (_header(request.headers, "Content-Type") or "").split(";")[0].strip()
+        content_type = (find_header(request.headers, "Content-Type") or "").split(";")[0].strip()
         if content_type.lower() != "application/json":
             return _error(415, "Content-Type must be application/json")
         try:
@@ -169,7 +166,7 @@ class FakeEcomCharge:
         return (
             request.method == "GET"
             and urlsplit(request.url).path.rstrip("/") == "/customers"
-            and _header(request.headers, "Authorization") == self._expected_auth
+            and find_header(request.headers, "Authorization") == self._expected_auth
         )
 
     def _record(

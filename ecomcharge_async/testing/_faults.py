@@ -48,7 +48,13 @@ class Fault:
 
     @classmethod
     def refuse(cls) -> Fault:
-        """Refuse the connection: the request never reaches the fake."""
+        """Refuse the connection: the request never reaches the fake.
+
+        In process this raises `ConnectError` (safe to retry). Over the loopback
+        HTTP server a connection that was already accepted can only be reset,
+        which the client sees as `APIConnectionError`, the ambiguous kind: the
+        request is not stored either way.
+        """
         return cls(kind="refuse")
 
     @classmethod

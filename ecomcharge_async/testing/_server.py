@@ -50,9 +50,12 @@ async def _stream_list(fake: FakeEcomCharge, http_request: web.Request) -> web.S
     """GET /customers written piece by piece, so a huge shop never sits in one buffer."""
     response = web.StreamResponse(headers={"Content-Type": "application/json"})
     await response.prepare(http_request)
-    for piece in fake.list_chunks():
-        await response.write(piece)
-    await response.write_eof()
+    try:
+        for piece in fake.list_chunks():
+            await response.write(piece)
+        await response.write_eof()
+    except ConnectionError:
+        pass  # the client stopped reading (it left `iter()` early): nothing to report
     return response
 
 
