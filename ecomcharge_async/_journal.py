@@ -4,7 +4,8 @@ Line 1 identifies the import: `{"journal": "ecomcharge-bulk-import", "version": 
 "shop_id": ..., "base_url": ..., "input": ..., "shard": [k, n] or null}`. Then, per row:
 
 - `{"sent": LINE, "key": HASH}` before the row's first create request leaves;
-- `{"done": LINE, "status": "created"|"rejected"|"failed", "id": ID}` when it ends.
+- `{"done": LINE, "status": "created"|"rejected"|"failed", "id": ID}` when it ends
+  (`id` required for "created": a resumed import must know which customers are taken).
 
 `HASH` is 16 hex digits of a SHA-256 over the row's fields: the journal never
 holds an email, a name, the secret key or an Authorization header. Every record
@@ -42,7 +43,11 @@ class JournalError(ValueError):
 
 
 class Journal:
-    """An open journal: what earlier runs recorded, and the file to append to."""
+    """An open journal: what earlier runs recorded, and the file to append to.
+
+    `on_created` is called, while the journal is read, with the id of each
+    customer earlier runs recorded as created (the journal keeps no ids itself).
+    """
 
     def __init__(
         self,
@@ -53,8 +58,10 @@ class Journal:
         input_id: str | None,
         shard: tuple[int, int] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        on_created: Callable[[str], object] | None = None,
     ) -> None:
         self.path = str(path)
+        self._on_created = on_created
         self._header = {
             "journal": MAGIC,
             "version": VERSION,
@@ -144,6 +151,12 @@ class Journal:
             line, status = record["done"], _STATUS_CODES.get(str(record.get("status")))
             if not _is_line(line) or status is None:
                 raise self._fail(number, "malformed 'done' record")
+            if status == CREATED:
+                customer_id = record.get("id")
+                if not isinstance(customer_id, str):
+                    raise self._fail(number, "a 'done' record of a created row without its id")
+                if self._on_created is not None:
+                    self._on_created(customer_id)
             self._set(line, status)
             self._sent_keys.pop(line, None)
             return

@@ -1,6 +1,6 @@
 """The pure decisions of bulk import: what a failure means, and which customers match.
 
-No I/O here: the importer (bulk.py) asks, these answer, and the tests check
+No I/O here: the importer (_importer.py) asks, these answer, and the tests check
 them without an event loop.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from operator import attrgetter
 from typing import Literal
 
@@ -44,34 +44,64 @@ def customer_key(customer: NewCustomer | Customer) -> Key:
     return tuple(_normal(value) for value in _key_of(customer))
 
 
+Match = Literal["found", "ambiguous", "absent"]
+
+
 class ShopMatcher:
     """Finds the shop's customers that match wanted keys, offered one at a time.
 
     Holds only the wanted keys and the ids found, so a shop of any size can be
     streamed past it (`customers.iter()`): memory is O(rows to reconcile).
+    `created` holds the ids this import was given for customers it created
+    itself (it may hold a few more, never fewer): those belong to other rows,
+    so they are never handed out, only noted (`taken`).
     """
 
-    def __init__(self, wanted: Mapping[Key, int]) -> None:
+    def __init__(self, wanted: Mapping[Key, int], created: Container[str] = frozenset()) -> None:
         self._wanted = wanted
+        self._created = created
         self._emails = {key[_EMAIL] for key in wanted}  # a cheap first filter
         self.found: dict[Key, list[str]] = {}
+        self.taken: dict[Key, str] = {}
 
     def offer(self, customer: Customer) -> None:
         if _normal(customer.email) not in self._emails:
             return
         key = customer_key(customer)
-        need = self._wanted.get(key)
-        if need:
-            ids = self.found.setdefault(key, [])
-            if len(ids) < need:
-                ids.append(customer.id)
+        need = self._wanted.get(key, 0)
+        ids = self.found.get(key, ())
+        if len(ids) >= need:
+            return
+        if customer.id in self._created:
+            self.taken.setdefault(key, customer.id)
+        else:
+            self.found.setdefault(key, []).append(customer.id)
+
+    def claim(self, key: Key) -> tuple[Match, str | None]:
+        """Settle one held row: the customer its own create stored, or why there is none.
+
+        `found` (with the id, now claimed: no other row gets it): an identical
+        customer this import did not create for another row, so the row's own
+        create landed. `ambiguous` (with an identical customer's id): every
+        identical customer left may have been created by another row of this
+        import, so the shop cannot be shown to hold one for this row, and
+        sending it again could make a duplicate. `absent`: nothing identical,
+        the create did not land.
+        """
+        ids = self.found.get(key)
+        if ids:
+            return "found", ids.pop(0)
+        taken = self.taken.get(key)
+        if taken is not None:
+            return "ambiguous", taken
+        return "absent", None
 
 
 def match_customers(
-    wanted: Mapping[Key, int], customers: Iterable[Customer]
+    wanted: Mapping[Key, int], customers: Iterable[Customer], created: Container[str] = frozenset()
 ) -> dict[Key, list[str]]:
     """Ids of the shop's customers whose fields match a wanted key, at most `wanted[key]` each."""
-    matcher = ShopMatcher(wanted)
+    matcher = ShopMatcher(wanted, created)
     for customer in customers:
         matcher.offer(customer)
     return matcher.found

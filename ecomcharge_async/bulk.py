@@ -5,32 +5,39 @@ have reached the API without an answer (a timeout, a dropped connection, 500,
 502, 504) is never sent again blindly: such rows are held aside and reconciled
 against the shop, streamed with `client.customers.iter()` so memory stays
 O(concurrency + rows held aside) whatever the shop's size, matching on every
-sent field, and only those
-the shop does not hold are created again. The API has no idempotency key, so a
-customer identical in every field that was already in the shop (from an earlier
-import, another source, or an identical input row) also counts as a match.
+sent field, and only those the shop does not hold are created again.
+
+The API has no idempotency key, so a customer is recognised by its fields. The
+import remembers the id of every customer it created (a Bloom filter, about 2
+bytes per row) and never credits one of those to another row: a held row whose
+only identical customers may be other rows' fails with a message saying so,
+rather than being reported created or sent again. An identical customer from
+outside the import (an earlier import, another source) still counts as a match.
+The engine is in `_importer.py`; this module is its public face.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections import Counter
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterable, Callable, Iterable
 from pathlib import Path
-from typing import Any, Literal
 
 import attrs
 
+from ._bloom import BloomFilter
 from ._client import Client
-from ._errors import AuthenticationError, EcomChargeError, RateLimitError, ValidationError
-from ._journal import CREATED, FAILED, REJECTED, SENT, Journal, JournalError
+from ._importer import Importer, RowOutcome, Sleep
+from ._journal import Journal, JournalError
 from ._models import NewCustomer
-from ._pacing import Pause, RateLimit
-from ._reconcile import Key, ShopMatcher, classify, customer_key, key_hash, match_customers
+
+# `classify` and `match_customers` are reconciliation's internal decisions: still
+# importable from here, but not public (not in __all__ nor in the API reference).
+from ._reconcile import classify as classify
+from ._reconcile import customer_key
+from ._reconcile import match_customers as match_customers
 from ._rows import Row, RowError, RowReader
-from ._shard import check_shard, in_shard
+from ._shard import check_shard
 
 __all__ = [
     "ImportReport",
@@ -39,14 +46,9 @@ __all__ = [
     "RowError",
     "RowOutcome",
     "RowReader",
-    "classify",
     "customer_key",
     "import_customers",
-    "match_customers",
 ]
-
-Status = Literal["created", "rejected", "failed"]
-Sleep = Callable[[float], Awaitable[Any]]
 
 
 @attrs.frozen(kw_only=True)
@@ -71,286 +73,6 @@ class ImportReport:
         return self.rejected == 0 and self.failed == 0
 
 
-@attrs.frozen(kw_only=True)
-class RowOutcome:
-    """How one row ended, handed to `on_progress` as soon as it is known.
-
-    `errors` are the API's per-field errors for a rejected row; `message` says
-    what went wrong for a rejected or failed row. `resumed` outcomes were
-    recorded by an earlier run and carry only the line and status.
-    """
-
-    line: int
-    status: Status
-    customer_id: str | None = None
-    customer: NewCustomer | None = None
-    errors: dict[str, Any] | None = None
-    message: str | None = None
-    reconciled: bool = False
-    resumed: bool = False
-
-
-@attrs.define(eq=False)
-class _Item:
-    line: int
-    customer: NewCustomer
-    key: Key
-    journaled: bool = False
-    attempts: int = 0
-    rounds: int = 0
-    error: Exception | None = None
-
-
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
-
-
-async def _items(rows: Iterable[Any] | AsyncIterable[Any]) -> Any:
-    if isinstance(rows, AsyncIterable):
-        async for row in rows:
-            yield row
-    else:
-        for row in rows:
-            yield row
-
-
-class _Importer:
-    def __init__(
-        self,
-        client: Client,
-        *,
-        concurrency: int,
-        journal: Journal | None,
-        on_progress: Callable[[RowOutcome], object] | None,
-        rate: float | None,
-        max_attempts: int,
-        max_rounds: int,
-        reconcile_batch: int,
-        sleep: Sleep,
-        clock: Callable[[], float],
-        shard: tuple[int, int] | None,
-    ) -> None:
-        self.client = client
-        self.shard = shard
-        self.concurrency = concurrency
-        self.journal = journal
-        self.on_progress = on_progress
-        self.max_attempts = max_attempts
-        self.max_rounds = max_rounds
-        self.reconcile_batch = reconcile_batch
-        self.pause = Pause(clock=clock, sleep=sleep)
-        self.rate = RateLimit(rate, clock=clock, sleep=sleep) if rate else None
-        self.queue: asyncio.Queue[_Item | None] = asyncio.Queue(maxsize=concurrency)
-        self.pending: list[_Item] = []
-        self.counts: Counter[str] = Counter()
-
-    # -- the main task: feed rows, reconcile unclear ones, drain ---------------------
-
-    async def run(self, rows: Iterable[Any] | AsyncIterable[Any]) -> None:
-        try:
-            async with asyncio.TaskGroup() as group:
-                workers = [group.create_task(self._worker()) for _ in range(self.concurrency)]
-                await self._feed(rows)
-                await self.queue.join()
-                while self.pending:
-                    await self._reconcile()
-                    await self.queue.join()
-                for _ in workers:
-                    await self.queue.put(None)
-        except BaseExceptionGroup as group:
-            # Report the error that stopped the import, not the group wrapping it.
-            raise group.exceptions[0] from None
-
-    async def _feed(self, rows: Iterable[Any] | AsyncIterable[Any]) -> None:
-        previous = 0
-        async for row in _items(rows):
-            if isinstance(row, NewCustomer):
-                line = previous + 1
-                item: _Item | RowError = _Item(line, row, customer_key(row))
-            elif isinstance(row, Row):
-                line = row.line
-                item = _Item(line, row.customer, customer_key(row.customer))
-            elif isinstance(row, RowError):
-                line, item = row.line, row
-            else:
-                raise TypeError(
-                    "rows must be NewCustomer, Row or RowError items, "
-                    f"got {type(row).__name__} after line {previous}"
-                )
-            if line <= previous:
-                raise ValueError(f"row lines must increase: line {line} came after {previous}")
-            previous = line
-            if self.shard is not None and not in_shard(line, self.shard):
-                continue
-            self.counts["total"] += 1
-            if self._resumed(item):
-                continue
-            if isinstance(item, RowError):
-                errors = {"base": [item.message]}
-                self._finish(line, "rejected", message=item.message, errors=errors)
-                continue
-            if self.journal is not None and self.journal.state(line) in (SENT, FAILED):
-                self._check_resumed_key(item)
-                item.journaled = True
-                self.pending.append(item)  # it may have been created: reconcile first
-            else:
-                await self.queue.put(item)
-            if len(self.pending) >= self.reconcile_batch:
-                await self._reconcile()
-
-    def _resumed(self, item: _Item | RowError) -> bool:
-        """Count a row an earlier run finished (created or rejected) and skip it."""
-        if self.journal is None:
-            return False
-        state = self.journal.state(item.line)
-        if state not in (CREATED, REJECTED):
-            return False
-        status: Status = "created" if state == CREATED else "rejected"
-        self.counts[status] += 1
-        self.counts["resumed"] += 1
-        if self.on_progress is not None:
-            self.on_progress(RowOutcome(line=item.line, status=status, resumed=True))
-        return True
-
-    def _check_resumed_key(self, item: _Item) -> None:
-        assert self.journal is not None
-        recorded = self.journal.sent_key(item.line)
-        if recorded is not None and recorded != key_hash(item.key):
-            raise JournalError(
-                f"journal {self.journal.path}: input line {item.line} is not the row that was "
-                "sent from it; the input changed since the journal was written"
-            )
-
-    # -- workers: one create at a time each --------------------------------------------
-
-    async def _worker(self) -> None:
-        while True:
-            item = await self.queue.get()
-            try:
-                if item is None:
-                    return
-                await self._create(item)
-            finally:
-                self.queue.task_done()
-
-    async def _create(self, item: _Item) -> None:
-        while True:
-            generation = await self._wait_turn()
-            if self.journal is not None and not item.journaled:
-                self.journal.sent(item.line, key_hash(item.key))
-                item.journaled = True
-            try:
-                created = await self.client.customers.create(item.customer)
-            except EcomChargeError as exc:
-                verdict = classify(exc)
-                item.error = exc
-                if verdict == "fatal":
-                    raise
-                if isinstance(exc, ValidationError):
-                    self._finish(
-                        item.line, "rejected", item, errors=exc.errors, message=exc.message
-                    )
-                    return
-                if verdict == "retry":
-                    item.attempts += 1
-                    if item.attempts < self.max_attempts:
-                        retry_after = exc.retry_after if isinstance(exc, RateLimitError) else None
-                        self.pause.trip(generation, retry_after)
-                        continue
-                elif verdict == "unclear" and item.rounds < self.max_rounds:
-                    self.pending.append(item)
-                    return
-                self._finish(item.line, "failed", item, message=_describe(exc))
-                return
-            self.pause.clear()
-            self._finish(item.line, "created", item, customer_id=created.id)
-            return
-
-    async def _wait_turn(self) -> int:
-        generation = await self.pause.wait()
-        if self.rate is not None:
-            await self.rate.acquire()
-        return generation
-
-    # -- reconciliation ------------------------------------------------------------
-
-    async def _reconcile(self) -> None:
-        """Settle the rows held aside: created if the shop holds them, else send again."""
-        batch, self.pending = self.pending, []
-        try:
-            found = await self._scan_shop(Counter(item.key for item in batch))
-        except AuthenticationError:
-            raise
-        except EcomChargeError as exc:
-            for item in batch:
-                item.rounds += 1
-                item.error = exc
-                if item.rounds >= self.max_rounds:
-                    message = f"could not check whether it was created: {_describe(exc)}"
-                    self._finish(item.line, "failed", item, message=message)
-                else:
-                    self.pending.append(item)
-            return
-        for item in batch:
-            ids = found.get(item.key)
-            if ids:
-                self._finish(item.line, "created", item, customer_id=ids.pop(), reconciled=True)
-            else:
-                item.rounds += 1
-                await self.queue.put(item)
-
-    async def _scan_shop(self, wanted: Counter[Key]) -> dict[Key, list[str]]:
-        """Stream the shop past a matcher; a broken stream is read again from the start."""
-        attempt = 0
-        while True:
-            generation = await self._wait_turn()
-            matcher = ShopMatcher(wanted)
-            try:
-                async with contextlib.aclosing(self.client.customers.iter()) as shop:
-                    async for customer in shop:
-                        matcher.offer(customer)
-            except EcomChargeError as exc:
-                attempt += 1
-                if isinstance(exc, AuthenticationError) or attempt >= self.max_attempts:
-                    raise
-                retry_after = exc.retry_after if isinstance(exc, RateLimitError) else None
-                self.pause.trip(generation, retry_after)
-                continue
-            self.pause.clear()
-            return matcher.found
-
-    # -- outcomes ------------------------------------------------------------------
-
-    def _finish(
-        self,
-        line: int,
-        status: Status,
-        item: _Item | None = None,
-        *,
-        customer_id: str | None = None,
-        errors: dict[str, Any] | None = None,
-        message: str | None = None,
-        reconciled: bool = False,
-    ) -> None:
-        if self.journal is not None:
-            self.journal.done(line, status, customer_id)
-        self.counts[status] += 1
-        if reconciled:
-            self.counts["reconciled"] += 1
-        if self.on_progress is not None:
-            self.on_progress(
-                RowOutcome(
-                    line=line,
-                    status=status,
-                    customer_id=customer_id,
-                    customer=item.customer if item is not None else None,
-                    errors=errors,
-                    message=message,
-                    reconciled=reconciled,
-                )
-            )
-
-
 async def import_customers(
     client: Client,
     rows: Iterable[NewCustomer | Row | RowError] | AsyncIterable[NewCustomer | Row | RowError],
@@ -371,7 +93,8 @@ async def import_customers(
 
     `rows` yields `NewCustomer` (numbered 1, 2, ... in order), `Row(line,
     customer)` or `RowError(line, message)` (counted as rejected), from a plain
-    or an async iterable, read lazily: memory stays O(concurrency + reconcile_batch).
+    or an async iterable, read lazily: memory stays O(concurrency + reconcile_batch),
+    plus about 2 bytes per customer created (the ids it created, in a Bloom filter).
     Every row ends `created`, `rejected` (422, or a `RowError`) or `failed`,
     reported to `on_progress` as it happens.
 
@@ -380,6 +103,15 @@ async def import_customers(
       again, up to `max_attempts` times.
     - A create that may have reached the API is reconciled against the shop's
       list (one list per `reconcile_batch` such rows), for up to `max_rounds` rounds.
+      A customer identical to the row that this import created for another row
+      is never credited to it: if only such customers match, the row fails
+      ("not created again to avoid a duplicate: check it").
+    - Give the client `retry=None`, as the CLI does. The client's own
+      `RetryPolicy` would retry 408, 429, 503 and refused connections first,
+      each request on its own clock: retries multiply (3 client attempts for
+      each of the `max_attempts` here, 24 sends at the defaults) and the
+      import's shared pause only starts once the client gave up. Creates that
+      may have landed are never replayed by either.
     - `rate` caps requests per second. `journal` (a path) makes the import
       resumable: run again with the same journal to finish an interrupted import;
       `input_id` (e.g. a fingerprint of the input file) guards against resuming
@@ -399,6 +131,7 @@ async def import_customers(
     if shard is not None:
         check_shard(shard)
     started = clock()
+    created = BloomFilter()
     opened = (
         Journal(
             journal,
@@ -406,14 +139,16 @@ async def import_customers(
             base_url=client.base_url,
             input_id=input_id,
             shard=shard,
+            on_created=created.add,  # customers earlier runs created stay theirs
         )
         if journal is not None
         else None
     )
-    importer = _Importer(
+    importer = Importer(
         client,
         concurrency=concurrency,
         journal=opened,
+        created=created,
         on_progress=on_progress,
         rate=rate,
         max_attempts=max_attempts,

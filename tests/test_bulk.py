@@ -12,6 +12,7 @@ import pytest
 from conftest import SECRET, SHOP_ID, FakeTime
 
 import ecomcharge_async as ec
+from ecomcharge_async import bulk
 from ecomcharge_async.bulk import (
     ImportReport,
     JournalError,
@@ -345,6 +346,17 @@ async def test_wrong_credentials_stop_the_import(fake: FakeEcomCharge) -> None:
 # -- arguments --------------------------------------------------------------------------
 
 
+def test_the_public_names_are_documented_and_the_internal_ones_still_importable() -> None:
+    reference = (Path(__file__).parent.parent / "docs" / "api.md").read_text()
+    assert bulk.__all__ == sorted(bulk.__all__)
+    for name in bulk.__all__:
+        assert f"ecomcharge_async.bulk.{name}\n" in reference
+    for name in ("classify", "match_customers"):
+        assert name not in bulk.__all__
+        assert name not in reference
+        assert callable(getattr(bulk, name))
+
+
 async def test_credentials_refused_while_reconciling_stop_the_import(
     client: ec.Client, fake: FakeEcomCharge
 ) -> None:
@@ -584,3 +596,156 @@ async def test_reconciliation_streams_the_shop_and_reads_it_again_after_a_cut(
     assert (report.created, report.reconciled, report.failed) == (20, 5, 0)
     created = Counter(c.email for c in fake.customers if c.email.startswith("new"))
     assert created == Counter(r.email for r in rows)
+
+
+# -- identical rows: a customer another row created is never credited (review fix) -----
+
+
+def assert_no_customer_credited_twice(fake: FakeEcomCharge, recorder: Recorder) -> None:
+    """Every id reported created belongs to one row only and is in the shop."""
+    ids = [o.customer_id for o in recorder.outcomes if o.status == "created" and not o.resumed]
+    assert len(ids) == len(set(ids)), "one customer was reported for two rows"
+    assert set(ids) <= {c.id for c in fake.customers}
+
+
+async def test_an_unclear_row_is_not_credited_with_its_twins_customer(
+    client: ec.Client, fake: FakeEcomCharge
+) -> None:
+    fake.inject(Fault.status(502))  # the first row's create: nothing stored
+    recorder = Recorder()
+    report = await import_customers(
+        client, [person(1), person(1)], concurrency=1, on_progress=recorder
+    )
+    assert (report.total, report.created, report.failed, report.reconciled) == (2, 1, 1, 0)
+    (customer,) = fake.customers
+    outcomes = recorder.by_line()
+    assert outcomes[2].customer_id == customer.id
+    assert outcomes[1].status == "failed"
+    assert outcomes[1].customer == person(1)
+    assert outcomes[1].message == (
+        f"an identical customer exists ({customer.id}) that another row of this import may "
+        "have created; not created again to avoid a duplicate: check it"
+    )
+    assert fake.request_count == 3  # two creates and one list: the 502 row is not re-sent
+
+
+async def test_an_unclear_row_that_did_land_gets_its_own_customer_not_its_twins(
+    client: ec.Client, fake: FakeEcomCharge
+) -> None:
+    fake.inject(Fault.drop())  # the first row's create is stored, its answer lost
+    recorder = Recorder()
+    report = await import_customers(
+        client, [person(1), person(1)], concurrency=1, on_progress=recorder
+    )
+    assert (report.created, report.failed, report.reconciled) == (2, 0, 1)
+    assert len(fake.customers) == 2
+    assert_no_customer_credited_twice(fake, recorder)
+
+
+async def test_a_customer_credited_in_one_round_is_not_credited_again_in_the_next(
+    client: ec.Client, fake: FakeEcomCharge
+) -> None:
+    # Row 1's create lands unanswered and is credited in round one; row 5's create
+    # (row 1's twin) stores nothing, and round two must not hand it row 1's customer.
+    # Requests: creates of rows 1, 2, 3, the first list, creates of rows 4 and 5.
+    fake.inject(Fault.drop(), None, None, None, None, Fault.status(502))
+    rows = [person(1), person(2), person(3), person(4), person(1)]
+    recorder = Recorder()
+    report = await import_customers(
+        client, rows, concurrency=1, reconcile_batch=1, on_progress=recorder
+    )
+    assert (report.created, report.failed, report.reconciled) == (4, 1, 1)
+    assert len(fake.customers) == 4
+    outcomes = recorder.by_line()
+    assert outcomes[1].reconciled
+    assert outcomes[1].customer_id in (outcomes[5].message or "")
+    assert_no_customer_credited_twice(fake, recorder)
+
+
+class SlowFirstAnswer:
+    """Stores the first successful create at once but answers it only after other tasks ran."""
+
+    def __init__(self, fake: FakeEcomCharge, turns: int = 50) -> None:
+        self.inner = fake.transport()
+        self.turns = turns
+        self.held = False
+
+    async def send(self, request: ec.Request) -> ec.Response:
+        response = await self.inner.send(request)
+        if request.method == "POST" and response.status == 201 and not self.held:
+            self.held = True
+            for _ in range(self.turns):
+                await asyncio.sleep(0)
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_reconciliation_waits_for_creates_in_flight(fake: FakeEcomCharge) -> None:
+    # Row 1 gets a 502 while row 2's create is stored but not yet answered: a list
+    # taken then would show row 2's customer as nobody's, and credit it to row 1.
+    fake.inject(Fault.status(502))
+    rows = [person(1), person(1), *(person(n) for n in range(2, 10))]
+    recorder = Recorder()
+    transport = SlowFirstAnswer(fake)
+    async with ec.Client(SHOP_ID, SECRET, retry=None, transport=transport) as client:
+        report = await import_customers(
+            client, rows, concurrency=2, reconcile_batch=1, on_progress=recorder
+        )
+    assert transport.held
+    assert (report.created, report.failed) == (9, 1)
+    assert len(fake.customers) == 9
+    assert_no_customer_credited_twice(fake, recorder)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_chaos_with_identical_rows_credits_no_customer_twice(
+    fake: FakeEcomCharge, seed: int
+) -> None:
+    # 600 rows over 200 distinct customers: each appears up to 3 times.
+    rows = [person(n % 200) for n in range(600)]
+    fake.inject_random(0.3, seed=seed)
+    recorder = Recorder()
+    async with ec.Client(SHOP_ID, SECRET, retry=None, transport=fake.transport()) as client:
+        report = await import_customers(
+            client, rows, concurrency=8, reconcile_batch=20, on_progress=recorder, sleep=no_sleep
+        )
+    fake.faults.clear()
+    assert_adds_up(report, 600)
+    assert report.created == len(fake.customers)  # the report counts what the shop holds
+    assert_no_customer_credited_twice(fake, recorder)
+    assert report.reconciled > 0
+    held = Counter(customer_key(c) for c in fake.customers)
+    assert held <= Counter(customer_key(row) for row in rows)  # nothing made twice
+    for outcome in recorder.outcomes:
+        if outcome.status == "failed":
+            assert "another row of this import" in (outcome.message or "")
+
+
+async def test_a_resumed_import_remembers_the_customers_earlier_runs_created(
+    fake: FakeEcomCharge, tmp_path: Path
+) -> None:
+    journal = tmp_path / "j.jsonl"
+    fake.inject(Fault.status(502))  # row 1: nothing stored; row 2 is created
+
+    def crash_after_first(outcome: RowOutcome) -> None:
+        raise Crash  # the first outcome is row 2's: row 1 is journaled only as sent
+
+    async with ec.Client(SHOP_ID, SECRET, retry=None, transport=fake.transport()) as client:
+        with pytest.raises(Crash):
+            await import_customers(
+                client,
+                [person(1), person(1)],
+                concurrency=1,
+                journal=journal,
+                on_progress=crash_after_first,
+            )
+        (customer,) = fake.customers
+        recorder = Recorder()
+        report = await import_customers(
+            client, [person(1), person(1)], journal=journal, on_progress=recorder
+        )
+    assert (report.created, report.resumed, report.failed) == (1, 1, 1)
+    assert customer.id in (recorder.by_line()[1].message or "")
+    assert len(fake.customers) == 1

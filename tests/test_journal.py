@@ -69,6 +69,21 @@ def test_reopening_reads_each_lines_last_state(tmp_path: Path) -> None:
     assert path.read_text().count('"journal"') == 1
 
 
+def test_reading_hands_over_the_ids_of_customers_created_before(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    journal = open_journal(path)
+    journal.sent(2, "00ff00ff00ff00ff")
+    journal.done(2, "created", "cst_a")
+    journal.done(3, "failed")
+    journal.done(3, "created", "cst_b")  # a failed row a later run created
+    journal.done(4, "rejected")
+    journal.sent(5, "00ff00ff00ff00fe")  # sent, outcome unknown: no id known
+    journal.close()
+    created: list[str] = []
+    Journal(path, **IDENTITY, on_created=created.append).close()  # type: ignore[arg-type]
+    assert created == ["cst_a", "cst_b"]
+
+
 def test_a_line_torn_by_a_crash_is_cut_off_before_appending(tmp_path: Path) -> None:
     path = tmp_path / "j.jsonl"
     open_journal(path).close()
@@ -90,6 +105,7 @@ def test_a_line_torn_by_a_crash_is_cut_off_before_appending(tmp_path: Path) -> N
         ('HEADER\n{"sent": "2", "key": "ab"}\n', "line 2: malformed 'sent' record"),
         ('HEADER\n{"done": 2, "status": "maybe"}\n', "line 2: malformed 'done' record"),
         ('HEADER\n{"sent": 2, "key": "ab"}\n[1]\n', "line 3: not a journal record"),
+        ('HEADER\n{"done": 2, "status": "created"}\n', "line 2: a 'done' record of a created"),
         ('HEADER\n{"skipped": 2}\n', "line 2: unknown record"),
     ],
 )

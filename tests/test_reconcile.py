@@ -1,11 +1,20 @@
-"""The pure decisions of bulk import: what a failed create means, which customers match."""
+"""The pure decisions of bulk import: what a failed create means, which customers match,
+and how each held row is settled."""
 
 from __future__ import annotations
+
+from collections import Counter
 
 import pytest
 
 import ecomcharge_async as ec
-from ecomcharge_async._reconcile import classify, customer_key, key_hash, match_customers
+from ecomcharge_async._reconcile import (
+    ShopMatcher,
+    classify,
+    customer_key,
+    key_hash,
+    match_customers,
+)
 
 
 def person(n: int) -> ec.NewCustomer:
@@ -64,3 +73,51 @@ def test_the_key_hash_is_short_and_stable() -> None:
     assert key_hash(key) == key_hash(customer_key(person(1)))
     assert len(key_hash(key)) == 16
     assert key_hash(key) != key_hash(customer_key(person(2)))
+
+
+A, B = person(1), person(2)
+
+
+def customer(id: str, row: ec.NewCustomer = A) -> ec.Customer:
+    return ec.Customer(id=id, **_fields(row))
+
+
+@pytest.mark.parametrize(
+    ("held", "shop", "created", "settled"),
+    [
+        # Nothing identical in the shop: the create did not land, send it again.
+        ([A], [], set(), [("absent", None)]),
+        ([A], [customer("x", B)], set(), [("absent", None)]),
+        # An identical customer nobody claimed: the row's own create landed.
+        ([A], [customer("x")], set(), [("found", "x")]),
+        # The only identical customer is one this import created for another row.
+        ([A], [customer("x")], {"x"}, [("ambiguous", "x")]),
+        # The twin's customer and the row's own: the row gets its own.
+        ([A], [customer("x"), customer("y")], {"x"}, [("found", "y")]),
+        ([A], [customer("y"), customer("x")], {"x"}, [("found", "y")]),
+        # Two held twins, one stored customer: one-to-one, the other did not land.
+        ([A, A], [customer("y")], set(), [("found", "y"), ("absent", None)]),
+        # ... unless another row's customer is there too: then it is ambiguous.
+        ([A, A], [customer("x"), customer("y")], {"x"}, [("found", "y"), ("ambiguous", "x")]),
+        ([A, A], [customer("y"), customer("z")], set(), [("found", "y"), ("found", "z")]),
+        # Rows of different keys do not interfere.
+        ([A, B], [customer("x"), customer("b", B)], {"x"}, [("ambiguous", "x"), ("found", "b")]),
+    ],
+)
+def test_claim_settles_each_held_row(
+    held: list[ec.NewCustomer],
+    shop: list[ec.Customer],
+    created: set[str],
+    settled: list[tuple[str, str | None]],
+) -> None:
+    keys = [customer_key(row) for row in held]
+    matcher = ShopMatcher(Counter(keys), created)
+    for one in shop:
+        matcher.offer(one)
+    assert [matcher.claim(key) for key in keys] == settled
+
+
+def test_matching_skips_customers_the_import_created_for_other_rows() -> None:
+    shop = [customer("cst_1"), customer("cst_2"), customer("cst_3")]
+    found = match_customers({customer_key(A): 2}, shop, created={"cst_1"})
+    assert found == {customer_key(A): ["cst_2", "cst_3"]}
