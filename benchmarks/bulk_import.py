@@ -8,6 +8,9 @@ generated lazily, so the peak RSS shows what the import itself holds.
 
     python benchmarks/bulk_import.py                      # 100,000 rows, concurrency 64
     python benchmarks/bulk_import.py --rows 10000 --journal --json result.json
+
+`run(rounds=...)` is what benchmarks/run.py calls: 20,000 and 200,000 rows, each
+round in a fresh process (peak RSS is per process), medians and the RSS ratio.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import os
 import platform
 import resource
 import select
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -76,9 +80,11 @@ def start_server(latency: float) -> tuple[subprocess.Popen[str], str]:
     return server, server.stdout.readline().strip()
 
 
-async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
+async def import_once(args: argparse.Namespace, url: str) -> dict[str, Any]:
     transport = ec.AiohttpTransport(timeout=None, limit=args.concurrency)
-    async with ec.Client(SHOP_ID, SECRET, base_url=url, transport=transport) as client:
+    # retry=None, as the CLI does: the importer retries itself (see docs/guides/bulk.md).
+    client = ec.Client(SHOP_ID, SECRET, base_url=url, transport=transport, retry=None)
+    async with client:
         with tempfile.TemporaryDirectory() as tmp:
             journal = Path(tmp, "bench.journal") if args.journal else None
             rss_before = peak_rss_mib()
@@ -110,6 +116,35 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
     }
 
 
+def run(
+    rounds: int = 3, sizes: tuple[int, ...] = (20_000, 200_000), concurrency: int = 64
+) -> dict[str, Any]:
+    """Median rows/s and peak RSS per size, each round a fresh importing process."""
+    figures: dict[str, Any] = {}
+    for size in sizes:
+        results = []
+        for _ in range(rounds):
+            with tempfile.TemporaryDirectory() as tmp:
+                out = Path(tmp, "result.json")
+                subprocess.run(
+                    [sys.executable, __file__, "--rows", str(size),
+                     "--concurrency", str(concurrency), "--json", str(out)],
+                    check=True, stdout=subprocess.DEVNULL,
+                )  # fmt: skip
+                results.append(json.loads(out.read_text()))
+        figures[str(size)] = {
+            "rows": size,
+            "concurrency": concurrency,
+            "rounds": rounds,
+            "median_rows_per_s": statistics.median(r["rows_per_s"] for r in results),
+            "median_peak_rss_mib": statistics.median(r["peak_rss_mib"] for r in results),
+        }
+    if len(sizes) == 2:
+        small, large = (figures[str(size)]["median_peak_rss_mib"] for size in sizes)
+        figures["ratios"] = {"peak_rss_large_vs_small": {"median": round(large / small, 3)}}
+    return figures
+
+
 def table(result: dict[str, Any]) -> str:
     width = max(map(len, result))
     return "\n".join(f"{key:<{width}}  {value}" for key, value in result.items())
@@ -125,7 +160,7 @@ def main() -> int:
     args = parser.parse_args()
     server, url = start_server(args.latency)
     try:
-        result = asyncio.run(run(args, url))
+        result = asyncio.run(import_once(args, url))
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -10,7 +10,6 @@ people to read and compare.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import platform
@@ -46,7 +45,9 @@ TARGETS = [
     ("creates/s vs bepaid, c=64", "creates", "c64", "rate_vs_bepaid", ">=", 10.0),
     ("creates/s vs bepaid, c=1", "creates", "c1", "rate_vs_bepaid", ">=", 10.0),
     ("list decode time vs pydantic", "decoding", None, "vs_pydantic", "<=", 1.5),
-]
+    ("bulk peak RSS, 200,000 vs 20,000 rows", "bulk_import", None, "peak_rss_large_vs_small",
+     "<=", 1.1),
+]  # fmt: skip
 
 
 def machine() -> dict[str, Any]:
@@ -74,13 +75,8 @@ def machine() -> dict[str, Any]:
     }
 
 
-def bulk_import(args: argparse.Namespace) -> dict[str, Any] | None:
-    """Slot for benchmarks/bulk_import.py (rows/s and peak RSS); None while it does not exist.
-
-    The module is expected to offer `run(rounds=...) -> dict` with JSON-ready figures.
-    """
-    if importlib.util.find_spec("bulk_import") is None:
-        return None
+def bulk_import(args: argparse.Namespace) -> dict[str, Any]:
+    """benchmarks/bulk_import.py: rows/s and peak RSS at 20,000 and 200,000 rows."""
     import bulk_import as bench  # type: ignore[import-not-found]
 
     result: dict[str, Any] = bench.run(rounds=args.rounds)
@@ -199,9 +195,13 @@ def render(results: dict[str, Any]) -> str:
             lines.append(f"  {name:<17} {_spread(fig, 1)}")
         lines.append(f"  {'SDK overhead':<17} {_spread(o['sdk_overhead_us'], 1)}")
     if "bulk_import" in results:
-        bulk = results["bulk_import"]
-        text = "not measured: benchmarks/bulk_import.py does not exist yet"
-        lines.append("\nbulk import: " + (json.dumps(bulk, indent=2) if bulk else text))
+        lines.append("\nbulk import over HTTP, concurrency 64   rows/s    peak RSS MiB")
+        for size, fig in results["bulk_import"].items():
+            if size != "ratios":
+                lines.append(
+                    f"  {fig['rows']:>9,} rows{'':<22}{fig['median_rows_per_s']:>7,.0f}"
+                    f"    {fig['median_peak_rss_mib']:.1f}"
+                )
     lines.append("\ntargets (ours / theirs, median of the per-round ratios)")
     for t in results["targets"]:
         state = {True: "holds", False: "MISSED", None: "not measured"}[t["holds"]]

@@ -40,6 +40,6 @@ def test_the_suite_runs_and_writes_every_figure_as_json(tmp_path: Path) -> None:
     if "bepaid" not in results["creates"]["by_concurrency"]["c1"]["clients"]:
         assert "nox -s bench" in results["creates"]["skipped"]["bepaid"]
     targets = {t["what"]: t for t in results["targets"]}
-    assert len(targets) == 6
+    assert len(targets) == 7
     assert targets["client CPU/create vs raw aiohttp, c=1"]["measured"] > 0
     assert targets["client CPU/create vs raw aiohttp, c=64"]["holds"] is None  # c=64 not run
