@@ -7,6 +7,7 @@ transport (aiohttp, httpx, an in-memory fake) by implementing two coroutines.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
+from types import MappingProxyType
 from typing import Protocol, runtime_checkable
 
 import attrs
@@ -44,7 +45,8 @@ def _body_repr(body: bytes) -> str:
 
 
 def _frozen_headers(headers: Mapping[str, str]) -> Mapping[str, str]:
-    return dict(headers)
+    # A read-only copy: the values are frozen, so are their headers (use attrs.evolve).
+    return MappingProxyType(dict(headers))
 
 
 @attrs.frozen(kw_only=True)

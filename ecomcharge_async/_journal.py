@@ -35,7 +35,6 @@ FSYNC_EVERY = 1.0
 # What the journal knows about a line, one byte per line.
 UNKNOWN, SENT, CREATED, REJECTED, FAILED = range(5)
 _STATUS_CODES = {"created": CREATED, "rejected": REJECTED, "failed": FAILED}
-STATUS_NAMES = {code: name for name, code in _STATUS_CODES.items()}
 
 
 class JournalError(ValueError):

@@ -39,6 +39,9 @@ def test_headers_are_copied_so_the_caller_cannot_change_them() -> None:
     request = ec.Request(method="GET", url="https://x.example", headers=headers)
     headers["X-A"] = "2"
     assert request.headers["X-A"] == "1"
+    with pytest.raises(TypeError):
+        request.headers["X-A"] = "3"  # type: ignore[index]
+    assert attrs.evolve(request, headers={**request.headers, "X-B": "2"}).headers["X-B"] == "2"
 
 
 def test_header_lookup_is_case_insensitive() -> None:
