@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -97,6 +98,22 @@ def fake_server(customers: int = 0) -> Iterator[FakeServer]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory in MiB, since it started its program.
+
+    Linux's `ru_maxrss` carries the parent's peak across fork and exec, so a child
+    started by a big benchmark would report the parent's memory; `VmHWM` is the
+    peak of this program's own memory. Elsewhere, fall back to `ru_maxrss`.
+    """
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
 def summary(values: Sequence[float]) -> dict[str, Any]:

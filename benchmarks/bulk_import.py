@@ -3,7 +3,7 @@
 Starts the fake eComCharge in a separate process (`python -m ecomcharge_async.testing
 serve`), imports N generated customers into it with `import_customers` over the
 default aiohttp transport, and reports rows per second and the peak RSS of the
-importing process (`resource.getrusage(RUSAGE_SELF).ru_maxrss`). Rows are
+importing process (its `VmHWM`, see `_common.peak_rss_mib`). Rows are
 generated lazily, so the peak RSS shows what the import itself holds.
 
     python benchmarks/bulk_import.py                      # 100,000 rows, concurrency 64
@@ -31,17 +31,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from _common import peak_rss_mib  # type: ignore[import-not-found]
+
 import ecomcharge_async as ec
 from ecomcharge_async.bulk import import_customers
 
 SHOP_ID = "361"
 SECRET = "bench-secret"
-
-
-def peak_rss_mib() -> float:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    # Linux reports KiB, macOS bytes.
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
 def cpu_seconds() -> float:

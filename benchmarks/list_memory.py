@@ -4,7 +4,7 @@
 
 A loopback fake server (`python -m ecomcharge_async.testing serve --customers N`)
 runs in its own process; each measurement runs in a fresh client process, so its
-peak RSS (`ru_maxrss`) is that one operation's plus the interpreter's. Prints a
+peak RSS (`VmHWM`) is that one operation's plus the interpreter's. Prints a
 table and writes benchmarks/results/list_memory.json. Asserts nothing about time.
 """
 
@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import json
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -24,18 +23,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from _common import peak_rss_mib  # type: ignore[import-not-found]
+
 SHOP_ID, SECRET = "361", "bench-secret"
 RESULTS = Path(__file__).parent / "results" / "list_memory.json"
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
 async def measure(mode: str, url: str) -> dict[str, Any]:
     import ecomcharge_async as ec
 
-    before = peak_rss_mb()
+    before = peak_rss_mib()
     started = time.perf_counter()
     async with ec.Client(SHOP_ID, SECRET, base_url=url, timeout=600) as client:
         if mode == "iter":
@@ -53,7 +50,7 @@ async def measure(mode: str, url: str) -> dict[str, Any]:
         "seconds": seconds,
         "customers_per_s": count / seconds if count else 0.0,
         "rss_before_mb": before,
-        "peak_rss_mb": peak_rss_mb(),
+        "peak_rss_mb": peak_rss_mib(),
     }
 
 

@@ -33,7 +33,8 @@ class AiohttpTransport:
     a session this transport created (its default headers are sent too; its
     `raise_for_status` is ignored). The transport belongs to the event loop
     of its first request: using it from another loop raises `RuntimeError`.
-    `timeout` bounds each request in seconds (None: no limit of its own).
+    `timeout` bounds each request in seconds (None: no limit of its own); for a
+    streamed body (`stream`), each wait for data.
     `ssl` is True (verify with the system's CA store), an `ssl.SSLContext`
     (your own CAs), or False (no verification: never in production).
     `limit` caps concurrent connections. `max_body_size` caps the bytes held
@@ -59,6 +60,8 @@ class AiohttpTransport:
         self._session = session
         self._owns_session = session is None
         self._timeout = aiohttp.ClientTimeout(total=check_timeout(timeout))
+        # A streamed body may take minutes to arrive: bound each read, not the whole.
+        self._stream_timeout = aiohttp.ClientTimeout(sock_connect=timeout, sock_read=timeout)
         self._ssl = check_tls("ssl", ssl)
         self._limit = check_limit(limit)
         self._max_body_size = check_max_body_size(max_body_size)
@@ -111,7 +114,7 @@ class AiohttpTransport:
                 request.url,
                 headers=request.headers,
                 data=request.body or None,
-                timeout=self._timeout,
+                timeout=self._stream_timeout,
                 allow_redirects=False,
                 raise_for_status=False,
             )

@@ -182,3 +182,28 @@ async def test_sends_auth_json_and_user_agent_headers(fake: FakeEcomCharge) -> N
     assert post.headers["Authorization"].startswith("Basic ")
     assert post.headers["Authorization"] not in repr(post)
     assert (post.method, post.url) == ("POST", "https://api.ecomcharge.com/customers")
+
+
+async def test_the_default_transport_bounds_each_attempt_over_http(
+    fake: FakeEcomCharge,
+) -> None:
+    from ecomcharge_async.testing import serve
+
+    waits: list[float] = []
+
+    async def no_sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    retry = ec.RetryPolicy(sleep=no_sleep)
+    async with (
+        serve(fake) as url,
+        ec.Client("361", "s", base_url=url, timeout=0.1, retry=retry) as client,
+    ):
+        fake.inject(Fault.delay(5), Fault.delay(5))
+        assert await client.customers.list() == []  # a GET is retried after a timeout
+        assert len(waits) == 2
+        fake.inject(Fault.delay(5))
+        with pytest.raises(ec.APITimeoutError) as info:  # a POST is not replayed
+            await client.customers.create(ec.NewCustomer(email="a@example.com", ip="::1"))
+        assert info.value.attempts == 1
+    assert client.timeout == 0.1
