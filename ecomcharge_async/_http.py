@@ -7,7 +7,6 @@ transport (aiohttp, httpx, an in-memory fake) by implementing two coroutines.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from types import MappingProxyType
 from typing import Protocol, runtime_checkable
 
 import attrs
@@ -44,9 +43,11 @@ def _body_repr(body: bytes) -> str:
     return f"<{len(body)} bytes>"
 
 
-def _frozen_headers(headers: Mapping[str, str]) -> Mapping[str, str]:
-    # A read-only copy: the values are frozen, so are their headers (use attrs.evolve).
-    return MappingProxyType(dict(headers))
+def _copied_headers(headers: Mapping[str, str]) -> Mapping[str, str]:
+    # A plain dict copy, not a read-only proxy: aiohttp and httpx take a dict on
+    # their fast path, and a proxy cost ~10% of a create's CPU. Change headers
+    # with attrs.evolve(request, headers={...}).
+    return dict(headers)
 
 
 @attrs.frozen(kw_only=True)
@@ -56,7 +57,7 @@ class Request:
     method: str
     url: str
     headers: Mapping[str, str] = attrs.field(
-        factory=dict, converter=_frozen_headers, repr=_headers_repr
+        factory=dict, converter=_copied_headers, repr=_headers_repr
     )
     body: bytes = attrs.field(default=b"", repr=_body_repr)
     #: Ask a `StreamingTransport` to hand over a 2xx body as `Response.chunks`.
@@ -69,7 +70,7 @@ class Response:
 
     status: int
     headers: Mapping[str, str] = attrs.field(
-        factory=dict, converter=_frozen_headers, repr=_headers_repr
+        factory=dict, converter=_copied_headers, repr=_headers_repr
     )
     body: bytes = attrs.field(default=b"", repr=_body_repr)
     #: A streamed 2xx body, still to be read (then `body` is empty). The

@@ -39,8 +39,6 @@ def test_headers_are_copied_so_the_caller_cannot_change_them() -> None:
     request = ec.Request(method="GET", url="https://x.example", headers=headers)
     headers["X-A"] = "2"
     assert request.headers["X-A"] == "1"
-    with pytest.raises(TypeError):
-        request.headers["X-A"] = "3"  # type: ignore[index]
     assert attrs.evolve(request, headers={**request.headers, "X-B": "2"}).headers["X-B"] == "2"
 
 
