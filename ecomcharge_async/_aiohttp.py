@@ -86,18 +86,22 @@ class AiohttpTransport:
             self._session = aiohttp.ClientSession(connector=connector)
         return self._session
 
+    async def _request(
+        self, request: Request, limits: aiohttp.ClientTimeout
+    ) -> aiohttp.ClientResponse:
+        return await self._get_session().request(
+            request.method,
+            request.url,
+            headers=request.headers,
+            data=request.body or None,
+            timeout=limits,
+            allow_redirects=False,
+            raise_for_status=False,  # a shared session's setting must not turn 4xx into raises
+        )
+
     async def send(self, request: Request) -> Response:
-        session = self._get_session()
         with self._our_errors(request):
-            async with session.request(
-                request.method,
-                request.url,
-                headers=request.headers,
-                data=request.body or None,
-                timeout=self._timeout,
-                allow_redirects=False,
-                raise_for_status=False,  # a shared session's setting must not turn 4xx into raises
-            ) as resp:
+            async with await self._request(request, self._timeout) as resp:
                 self._reading.add(resp)
                 try:
                     body = await _read_body(resp, self._max_body_size)
@@ -107,17 +111,8 @@ class AiohttpTransport:
 
     async def stream(self, request: Request) -> Response:
         """Like `send`, but a 2xx body is handed over as `Response.chunks`."""
-        session = self._get_session()
         with self._our_errors(request):
-            resp = await session.request(
-                request.method,
-                request.url,
-                headers=request.headers,
-                data=request.body or None,
-                timeout=self._stream_timeout,
-                allow_redirects=False,
-                raise_for_status=False,
-            )
+            resp = await self._request(request, self._stream_timeout)
             self._reading.add(resp)
             if not 200 <= resp.status < 300:
                 try:
