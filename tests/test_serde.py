@@ -7,16 +7,19 @@ import json
 from collections.abc import AsyncIterator
 
 import attrs
+import msgspec
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ecomcharge_async as ec
 from ecomcharge_async._serde import (
+    _fast_customer,
     decode_customer,
     decode_customer_list,
     decode_customer_stream,
     encode_new_customer,
+    read_customer,
 )
 
 text = st.text(max_size=40)
@@ -188,3 +191,81 @@ async def test_stream_closes_its_source_when_left_early() -> None:
     assert (await anext(stream)).id == "a"
     await stream.aclose()
     assert closed == [True]
+
+
+# -- the fast path (msgspec, in C) and the liberal path (cattrs) agree -----------------
+
+FIELD_NAMES = [field.name for field in attrs.fields(ec.Customer)]
+json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**30), max_value=10**30)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12)
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner),
+    max_leaves=6,
+)
+field_values = st.one_of(st.text(max_size=12), st.none(), json_values)
+customer_like = (
+    st.dictionaries(st.sampled_from([*FIELD_NAMES, "extra", "plan"]), field_values, max_size=12)
+    | json_values
+)
+
+
+def _liberal(data: object) -> ec.Customer | None:
+    try:
+        return read_customer(data)
+    except ec.DecodeError:
+        return None
+
+
+def _fast(body: bytes) -> ec.Customer | None:
+    try:
+        return _fast_customer.decode(body)
+    except msgspec.DecodeError:
+        return None
+
+
+@settings(max_examples=400)
+@given(customer_like, st.booleans())
+def test_the_fast_path_accepts_only_what_the_liberal_path_reads_alike(
+    data: object, ascii_only: bool
+) -> None:
+    body = json.dumps(data, ensure_ascii=ascii_only).encode()
+    fast, liberal = _fast(body), _liberal(json.loads(body))
+    if fast is not None:
+        assert liberal == fast  # same objects, field by field
+    if liberal is None:
+        assert fast is None  # and the same bodies refused
+        with pytest.raises(ec.DecodeError):
+            decode_customer(body)
+    else:
+        assert decode_customer(body) == liberal
+
+
+@settings(max_examples=200)
+@given(st.lists(customer_like, max_size=4))
+def test_a_list_decodes_as_its_items_do_one_by_one(items: list[object]) -> None:
+    body = json.dumps(items).encode()
+    read = [_liberal(item) for item in items]
+    if None in read:
+        bad = read.index(None)
+        with pytest.raises(ec.DecodeError, match=f"item {bad}: "):
+            decode_customer_list(body)
+    else:
+        assert decode_customer_list(body) == read
+
+
+def test_documented_customers_take_the_fast_path() -> None:
+    body = json.dumps({"id": "cst_1", "email": "e", "ip": "i", "zip": "92006"}).encode()
+    assert (
+        _fast(body)
+        == decode_customer(body)
+        == ec.Customer(id="cst_1", email="e", ip="i", zip="92006")
+    )
+    odd = json.dumps({"id": "cst_1", "zip": 92006}).encode()
+    assert _fast(odd) is None  # read by the liberal path instead
+    assert decode_customer(odd) == ec.Customer(id="cst_1", zip="92006")
