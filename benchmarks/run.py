@@ -30,7 +30,7 @@ DISTRIBUTIONS = (
     "aiohttp",
     "attrs",
     "cattrs",
-    "orjson",
+    "msgspec",
     "bepaid",
     "httpx",
     "pydantic",

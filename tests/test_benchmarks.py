@@ -34,7 +34,7 @@ def test_the_suite_runs_and_writes_every_figure_as_json(tmp_path: Path) -> None:
         assert section["ratios"]["cpu_vs_raw"]["median"] > 0
     decoding = results["decoding"]
     assert decoding["customers"] == 30
-    assert {"ecomcharge_async", "json_loads", "orjson_loads"} <= set(decoding["decoders"])
+    assert {"ecomcharge_async", "json_loads", "msgspec_loads"} <= set(decoding["decoders"])
     assert results["overhead"]["us_per_call"]["client"]["median"] > 0
     # The peers live only in the bench environment; without them the run says so.
     if "bepaid" not in results["creates"]["by_concurrency"]["c1"]["clients"]:
