@@ -24,6 +24,7 @@ from ._http import Request, Response, StreamingTransport, Transport
 from ._middleware import Handler, Middleware
 from ._models import Customer, NewCustomer
 from ._retry import RetryPolicy
+from ._serde import converter
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ __all__ = [
     "Transport",
     "ValidationError",
     "__version__",
+    "converter",
 ]
 
 

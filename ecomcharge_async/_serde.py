@@ -17,13 +17,13 @@ users see and extend, so only records that need it pay for it.
 from __future__ import annotations
 
 import math
+import operator
 import re
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from typing import Any
 
 import attrs
 import cattrs
-import ijson  # type: ignore[import-untyped]
 import msgspec
 from cattrs.gen import make_dict_unstructure_fn
 
@@ -68,6 +68,11 @@ def _make_converter() -> cattrs.Converter:
     return conv
 
 
+#: The one cattrs converter: `converter.structure(data, Customer)` reads a decoded
+#: dict as liberally as a response (a webhook's payload, a stored record), and
+#: `converter.unstructure(new_customer)` is what POST /customers sends. Response
+#: bodies of the documented shape are decoded in C straight into the same classes;
+#: what that fast path refuses is read through this converter, with your hooks.
 converter = _make_converter()
 # Looked up once: the dispatch in converter.structure() is a quarter of a customer's cost.
 _structure_customer: Callable[[Any, type[Customer]], Customer] = converter.get_structure_hook(
@@ -151,13 +156,31 @@ def json_type(value: Any) -> str:
     return names.get(type(value), "number" if isinstance(value, int | float) else "value")
 
 
+# What POST /customers sends, encoded in C without an intermediate dict: a msgspec
+# struct made from NewCustomer's own fields, whose unset (None) fields are left out.
+_NEW_FIELDS = attrs.fields(NewCustomer)
+_NewCustomerJSON = msgspec.defstruct(
+    "NewCustomerJSON",
+    [
+        (f.name, Any) if f.default is attrs.NOTHING else (f.name, Any, f.default)
+        for f in _NEW_FIELDS
+    ],
+    omit_defaults=True,
+)
+_values_of = operator.attrgetter(*(field.name for field in _NEW_FIELDS))
+
+
 def encode_new_customer(customer: NewCustomer) -> bytes:
-    """JSON body for POST /customers, without the fields left unset."""
-    data = converter.unstructure(customer)
+    """JSON body for POST /customers, without the fields left unset.
+
+    The same object as `converter.unstructure(customer)`, encoded (a test holds
+    the two together).
+    """
     try:
-        return _encoder.encode(data)
+        return _encoder.encode(_NewCustomerJSON(*_values_of(customer)))
     except (TypeError, UnicodeEncodeError, msgspec.EncodeError) as exc:
-        raise ValueError(f"cannot send the customer: {_unencodable(data)}") from exc
+        reason = _unencodable(converter.unstructure(customer))
+        raise ValueError(f"cannot send the customer: {reason}") from exc
 
 
 def _unencodable(data: dict[str, Any]) -> str:
@@ -240,54 +263,164 @@ async def decode_customer_stream(
 ) -> AsyncGenerator[Customer, None]:
     """Customers from a JSON array arriving in chunks, decoded as they complete.
 
-    Memory stays flat whatever the array's length: ijson (its C backend)
-    yields each element once it is whole, so a body cut off mid-array raises
-    `DecodeError` after the complete customers, never a half one.
+    Memory stays flat whatever the array's length: only the element being
+    received is held. Each complete element goes to the same C decoder as
+    `list()`, so a body cut off mid-array raises `DecodeError` after the
+    complete customers, never a half one.
     """
-    items: list[Any] = ijson.sendable_list()
-    parser = ijson.items_coro(items, "item", use_float=True)
-    head = b""  # the first bytes, to check the array; kept on DecodeError.body
-    index = 0
+    reader = _ArrayReader(status, headers)
     try:
         async for chunk in chunks:
-            if not chunk:
-                continue  # ijson reads an empty chunk as the end of the body
-            if len(head) < PREVIEW_BYTES:
-                head += chunk[: PREVIEW_BYTES - len(head)]
-                start = head.lstrip()[:1]
-                if start and start != b"[":
-                    raise _failure("expected a JSON array", status, head, headers)
-            broken = _feed(parser, chunk)
-            for item in items:
-                yield _read_item(item, index, status, head, headers)
-                index += 1
-            del items[:]
-            if broken is not None:
-                raise _failure(
-                    f"invalid JSON after {index} customers", status, head, headers
-                ) from broken
-        broken = _feed(parser, None)
-        for item in items:
-            yield _read_item(item, index, status, head, headers)
-            index += 1
-        if broken is not None:
-            what = "empty body" if not head.strip() else f"body ended after {index} customers"
-            raise _failure(what, status, head, headers) from broken
+            if chunk:
+                for customer in reader.feed(chunk):
+                    yield customer
+        reader.finish()
     finally:
         aclose = getattr(chunks, "aclose", None)
         if aclose is not None:
             await aclose()
 
 
-def _feed(parser: Any, chunk: bytes | None) -> Exception | None:
-    """Give the parser a chunk (None: the end); its error is returned, to raise after
-    the customers completed before it are yielded."""
-    try:
-        if chunk is None:
-            parser.close()
-        else:
-            parser.send(chunk)
-    except ijson.JSONError as exc:
-        error: Exception = exc
-        return error
-    return None
+MAX_ITEM_BYTES = 8 * 1024 * 1024
+"""An element of a streamed array larger than this is refused, so memory stays bounded."""
+
+_SPACE = b" \t\r\n"
+_NOT_AN_OBJECT = {ord("["): "array", ord('"'): "string", ord("t"): "boolean", ord("f"): "boolean"}
+_NOT_AN_OBJECT |= {ord("n"): "null"} | dict.fromkeys(b"-0123456789", "number")
+
+
+class _Truncated(Exception):
+    """The bytes so far end inside the element: wait for more."""
+
+
+class _ArrayReader:
+    """Cuts a JSON array arriving in chunks into its elements and decodes each.
+
+    An element ends at a `}` where its bytes so far are complete JSON: a `}`
+    inside a string or a nested object leaves them truncated, which msgspec
+    says apart from malformed. Flat customers have one `}`, so one decode each.
+    """
+
+    def __init__(self, status: int | None, headers: Mapping[str, str] | None) -> None:
+        self.status = status
+        self.headers = headers
+        self.buf = bytearray()
+        self.head = b""  # the first bytes, kept on DecodeError.body
+        self.pos = 0  # the next unread byte of buf
+        self.probe = 0  # where to look for the current element's next `}`
+        self.state = "open"  # open -> item|close -> next -> item -> ... -> done
+        self.index = 0
+        self.error: DecodeError | None = None
+
+    def feed(self, chunk: bytes) -> list[Customer]:
+        """The customers completed by `chunk`; an error is raised after they are yielded."""
+        if self.error is not None:
+            raise self.error
+        if len(self.head) < PREVIEW_BYTES:
+            self.head += chunk[: PREVIEW_BYTES - len(self.head)]
+        self.buf += chunk
+        done: list[Customer] = []
+        try:
+            self._scan(done)
+        except DecodeError as exc:
+            if not done:
+                raise
+            self.error = exc
+        del self.buf[: self.pos]
+        self.probe -= self.pos
+        self.pos = 0
+        return done
+
+    def finish(self) -> None:
+        """The body ended: it must have been one whole array."""
+        if self.error is not None:
+            raise self.error
+        if self.state == "done":
+            return
+        if self.state == "open":
+            raise self._fail("empty body")
+        raise self._fail(f"body ended after {self.index} customers")
+
+    def _scan(self, done: list[Customer]) -> None:
+        buf = self.buf
+        while True:
+            pos = self.pos
+            while pos < len(buf) and buf[pos] in _SPACE:
+                pos += 1
+            self.pos = pos
+            if pos == len(buf):
+                return
+            byte = buf[pos]
+            state = self.state
+            if state == "item" or state == "first":
+                if byte == 0x5D and state == "first":  # ]
+                    self.state, self.pos = "done", pos + 1
+                elif byte == 0x7B:  # {
+                    customer = self._element()
+                    if customer is None:
+                        return  # wait for more bytes
+                    done.append(customer)
+                    self.index += 1
+                    self.state = "next"
+                elif byte in _NOT_AN_OBJECT:
+                    what = _NOT_AN_OBJECT[byte]
+                    raise self._fail(f"item {self.index}: expected a JSON object, got {what}")
+                else:
+                    raise self._invalid()
+            elif state == "next":
+                if byte == 0x2C:  # ,
+                    self.state, self.pos = "item", pos + 1
+                elif byte == 0x5D:
+                    self.state, self.pos = "done", pos + 1
+                else:
+                    raise self._invalid()
+            elif state == "open":
+                if byte != 0x5B:  # [
+                    raise self._fail("expected a JSON array")
+                self.state, self.pos, self.probe = "first", pos + 1, pos + 1
+            else:  # done: only whitespace may follow
+                raise self._invalid()
+
+    def _element(self) -> Customer | None:
+        """The customer whose object starts at `pos`, or None while it is incomplete."""
+        buf, start = self.buf, self.pos
+        end = buf.find(b"}", max(self.probe, start))
+        while end != -1:
+            raw = buf[start : end + 1]
+            try:
+                customer = self._decode(raw)
+            except _Truncated:
+                end = buf.find(b"}", end + 1)
+                continue
+            self.pos = self.probe = end + 1
+            return customer
+        if len(buf) - start > MAX_ITEM_BYTES:
+            raise self._fail(f"item {self.index} is larger than {MAX_ITEM_BYTES} bytes")
+        self.probe = len(buf)
+        return None
+
+    def _decode(self, raw: bytearray) -> Customer:
+        try:
+            return _fast_customer.decode(raw)
+        except (msgspec.ValidationError, RecursionError):
+            pass  # complete but not the documented shape, or not complete yet
+        except msgspec.DecodeError as exc:
+            raise self._truncated_or_invalid(exc) from None
+        try:
+            data = _any_json.decode(raw)
+        except msgspec.ValidationError:  # a number out of range
+            raise self._fail(f"item {self.index}: a number out of range") from None
+        except msgspec.DecodeError as exc:
+            raise self._truncated_or_invalid(exc) from None
+        except RecursionError:
+            raise self._fail(f"item {self.index}: nested too deeply") from None
+        return _read_item(data, self.index, self.status, self.head, self.headers)
+
+    def _truncated_or_invalid(self, exc: msgspec.DecodeError) -> Exception:
+        return _Truncated() if "truncated" in str(exc) else self._invalid()
+
+    def _invalid(self) -> DecodeError:
+        return self._fail(f"invalid JSON after {self.index} customers")
+
+    def _fail(self, message: str) -> DecodeError:
+        return _failure(message, self.status, self.head, self.headers)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections.abc import AsyncIterator
 
 import attrs
@@ -35,6 +36,8 @@ new_customers = st.builds(
 def test_round_trip_through_json(customer: ec.NewCustomer, customer_id: str) -> None:
     sent = json.loads(encode_new_customer(customer))
     assert None not in sent.values()
+    assert sent == ec.converter.unstructure(customer)  # the fast encoder and the converter agree
+    assert list(sent) == list(ec.converter.unstructure(customer))  # in field order
     # What the API echoes back (plus an id and a field it added later) decodes to the same data.
     echoed = {**sent, "id": customer_id, "loyalty_tier": {"added": "later"}}
     decoded = decode_customer(json.dumps(echoed).encode())
@@ -269,3 +272,98 @@ def test_documented_customers_take_the_fast_path() -> None:
     odd = json.dumps({"id": "cst_1", "zip": 92006}).encode()
     assert _fast(odd) is None  # read by the liberal path instead
     assert decode_customer(odd) == ec.Customer(id="cst_1", zip="92006")
+
+
+async def _stream_outcome(body: bytes, cuts: list[int]) -> tuple[list[ec.Customer], str | None]:
+    seen: list[ec.Customer] = []
+    try:
+        async for customer in decode_customer_stream(_chunked(body, cuts), status=200):
+            seen.append(customer)
+    except ec.DecodeError as exc:
+        return seen, str(exc)
+    return seen, None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(customer_like, max_size=5),
+    st.lists(st.integers(min_value=0, max_value=600), max_size=8),
+    st.sampled_from(["", " ", "\n  "]),
+)
+async def test_streaming_reads_every_array_as_list_does_however_it_is_cut(
+    items: list[object], cuts: list[int], space: str
+) -> None:
+    body = ("[" + space + ("," + space).join(json.dumps(item) for item in items) + "]").encode()
+    seen, error = await _stream_outcome(body, cuts)
+    try:
+        listed = decode_customer_list(body)
+    except ec.DecodeError as exc:
+        assert error is not None  # the same item is named, the ones before it yielded
+        bad = re.search(r"item (\d+): ", str(exc))
+        assert bad is not None
+        assert f"item {bad.group(1)}: " in error
+        assert seen == [read_customer(item) for item in items[: int(bad.group(1))]]
+    else:
+        assert error is None
+        assert seen == listed
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'[{"id":"a}","note":"}{","x":{"y":{"z":"}"}}},{"id":"b"}]',
+        b'[{"id":"a\\\\","q":"\\"}"},{"id":"b\\u007d"}]',
+        b'[{"id":"a","deep":[[{"k":"}"}]]}]',
+    ],
+)
+async def test_braces_inside_strings_and_nested_objects_do_not_cut_an_element(
+    body: bytes,
+) -> None:
+    for size in (1, 2, 3, 7, len(body)):
+        cuts = list(range(size, len(body), size))
+        assert await _stream_outcome(body, cuts) == (decode_customer_list(body), None)
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b'[{"id":"a"},]', "invalid JSON after 1 customers"),
+        (b'[{"id":"a"}] x', "invalid JSON after 1 customers"),
+        (b'[{"id":"a"} {"id":"b"}]', "invalid JSON after 1 customers"),
+        (b'[{"id":"a"},{"id" "b"}]', "invalid JSON after 1 customers"),
+        (b'[{"id":"a"},{"id":"b","zip":1e999}]', "item 1: a number out of range"),
+        (b'[{"id":"a"},{"id":"b","n":' + b"[" * 5000 + b"]" * 5000 + b"}]", "nested too deeply"),
+        (b"[x]", "invalid JSON after 0 customers"),
+        (b"[", "body ended after 0 customers"),
+        (b'[{"id":"a"},', "body ended after 1 customers"),
+        (b'[{"id":"a"},"b"]', "item 1: expected a JSON object, got string"),
+        (b'[{"id":"a"},null]', "item 1: expected a JSON object, got null"),
+        (b'[{"id":"a"},false]', "item 1: expected a JSON object, got boolean"),
+        (b'[{"id":"a"},[]]', "item 1: expected a JSON object, got array"),
+    ],
+)
+async def test_a_broken_stream_names_where_after_the_customers_before_it(
+    body: bytes, reason: str
+) -> None:
+    for cuts in ([], [3], list(range(1, len(body)))):
+        seen, error = await _stream_outcome(body, cuts)
+        assert error is not None
+        assert reason in error
+        assert [c.id for c in seen] == ["a", "b"][: len(seen)]
+
+
+async def test_an_endless_element_is_refused_once_it_passes_the_bound() -> None:
+    async def endless() -> AsyncIterator[bytes]:
+        yield b'[{"id":"a"},{"id":"'
+        while True:
+            yield b"x" * 65536
+
+    seen: list[ec.Customer] = []
+
+    async def read_all() -> None:
+        async for customer in decode_customer_stream(endless(), status=200):
+            seen.append(customer)
+
+    with pytest.raises(ec.DecodeError, match="item 1 is larger than"):
+        await read_all()
+    assert seen == [ec.Customer(id="a")]
