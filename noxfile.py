@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import select
 import shutil
+import socket
 import subprocess
 import tarfile
 import tempfile
+import time
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import nox
 
-nox.options.sessions = ["lint", "mypy", "tests", "tests_without_httpx", "docs", "build"]
+nox.options.sessions = [
+    "lint",
+    "mypy",
+    "tests",
+    "tests_without_httpx",
+    "docs",
+    "contract",
+    "build",
+]
 
 PYTHONS = ["3.11", "3.12", "3.13"]
 
@@ -101,6 +115,61 @@ def docs(session: nox.Session) -> None:
 
 
 @nox.session
+def contract(session: nox.Session) -> None:
+    """schemathesis against `python -m ecomcharge_async.testing serve`: docs/openapi.yaml holds.
+
+    Every generated request, valid or not, must get a documented status with a
+    body of the documented shape, and never a 5xx. The seed is fixed so the gate
+    is repeatable; explore with e.g. `nox -s contract -- --seed 7 --max-examples 500`.
+    """
+    session.install("-e", ".", "schemathesis>=4,<5")
+    with _fake_server(session) as url:
+        session.run(
+            "schemathesis", "run", "docs/openapi.yaml", "--url", url,
+            "--auth", "361:demo-secret", "--checks", "all",
+            "--max-examples", "50", "--seed", "1", "--workers", "1",
+            # The one health check that depends on the machine's speed, not the data.
+            "--suppress-health-check", "too_slow",
+            *session.posargs,
+        )  # fmt: skip
+
+
+@contextlib.contextmanager
+def _fake_server(session: nox.Session, timeout: float = 60.0) -> Iterator[str]:
+    """Run the demo shop's fake server on a free loopback port; yield its URL once it listens."""
+    process = subprocess.Popen(
+        [os.path.join(session.bin, "python"), "-m", "ecomcharge_async.testing", "serve",
+         "--host", "127.0.0.1", "--port", "0", "--seed", "1"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + timeout
+        assert process.stdout is not None
+        ready, _, _ = select.select([process.stdout], [], [], timeout)
+        url = process.stdout.readline().strip() if ready else ""
+        if not url.startswith("http://127.0.0.1:"):
+            session.error(f"the fake server did not start within {timeout:g} s: {url!r}")
+        port = urlsplit(url).port
+        while True:  # the URL is printed once it listens; check, within the same bound
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    session.error(f"the fake server at {url} does not accept connections")
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@nox.session
 def build(session: nox.Session) -> None:
     """sdist and wheel, checked by twine and by content; the wheel installed and imported."""
     session.install("build", "twine")
@@ -135,7 +204,13 @@ def _check_distributions(wheel: Path, sdist: Path) -> None:
     assert b"[pytest11]" in entry_points, "the pytest plugin entry point is missing"
     with tarfile.open(sdist) as archive:
         members = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
-    for needed in ("CHANGELOG.md", "README.md", "docs/conf.py", "examples/aiohttp_app.py"):
+    for needed in (
+        "CHANGELOG.md",
+        "README.md",
+        "docs/conf.py",
+        "docs/openapi.yaml",
+        "examples/aiohttp_app.py",
+    ):
         assert needed in members, f"the sdist must hold {needed}"
     assert not any(name.startswith("docs/_build") for name in members)
 

@@ -37,6 +37,23 @@ def _error(status: int, message: str) -> Response:
     return _json_response(status, {"message": message})
 
 
+def _not_allowed(allow: str) -> Response:
+    return Response(
+        status=405,
+        headers={**_JSON, "Allow": allow},
+        body=json.dumps({"message": "Method not allowed"}).encode(),
+    )
+
+
+def _unprocessable(base: str) -> Response:
+    """A body the API cannot read as parameters: 422, the documented status of bad input.
+
+    The API doc lists 422 for invalid parameters and no 400 or 415, so a body
+    that is no JSON object is one more invalid-parameters case, under `base`.
+    """
+    return _json_response(422, {"message": base, "errors": {"base": [base]}})
+
+
 class FakeEcomCharge:
     """An in-memory eComCharge shop for offline tests.
 
@@ -130,11 +147,11 @@ class FakeEcomCharge:
                 return self._create(request)
             if request.method == "GET":
                 return self._list()
-            return _error(405, "Method not allowed")
+            return _not_allowed("GET, POST")
         if path.startswith("/customers/") and path.count("/") == 2:
             if request.method == "GET":
                 return self._get(path.rsplit("/", 1)[1])
-            return _error(405, "Method not allowed")
+            return _not_allowed("GET")
         return _error(404, "Not found")
 
     def _create(self, request: Request) -> Response:
@@ -142,13 +159,13 @@ class FakeEcomCharge:
             return _error(413, "Request body too large")
         content_type = (find_header(request.headers, "Content-Type") or "").split(";")[0].strip()
         if content_type.lower() != "application/json":
-            return _error(415, "Content-Type must be application/json")
+            return _unprocessable("Content-Type must be application/json")
         try:
             data = json.loads(request.body)
         except (ValueError, RecursionError):
-            return _error(400, "Malformed JSON body")
+            return _unprocessable("Body is not valid JSON")
         if not isinstance(data, dict):
-            return _error(400, "Request body must be a JSON object")
+            return _unprocessable("Body must be a JSON object")
         errors = _rules.validate_customer(data)
         if errors:
             return _json_response(422, {"message": _rules.error_message(errors), "errors": errors})
