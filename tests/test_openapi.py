@@ -93,7 +93,11 @@ def drift(spec: Spec) -> list[str]:
     customer_fields = [f.name for f in attrs.fields(Customer)]
     check("Customer fields", set(customer["properties"]), set(customer_fields))
     check("Customer is NewCustomer and id", set(customer["properties"]), {*props, "id"})
-    check("Customer required", customer["required"], ["id"])
+    check(
+        "Customer required",
+        set(customer["required"]),
+        {f.name for f in attrs.fields(Customer) if f.default is attrs.NOTHING},
+    )
     id_type = attrs.fields(Customer).id.type
     check(
         "Customer id in code",
