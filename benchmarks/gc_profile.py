@@ -9,7 +9,8 @@ per 1,000 creates by generation, the CPU time spent collecting (timed by
 Objects in reference cycles are the ones only the collector frees; each one
 brings the next young collection closer, and each young collection walks
 every young object still alive, which at concurrency 64 means those of 64
-calls in flight. Prints a table; asserts nothing.
+calls in flight. Last, what each call holds while it waits for its answer,
+by type, counted exactly (see `_held`). Prints tables; asserts nothing.
 """
 
 from __future__ import annotations
@@ -17,12 +18,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import json
 import time
 from collections import Counter
 from typing import Any
 
 import creates
-from _common import FakeServer, fake_server
+from _common import PAYLOAD, FakeServer, fake_server
+from aiohttp import web
+
+HELD_CALLS = 64
 
 
 class _Collections:
@@ -56,28 +61,53 @@ def _kind(obj: object) -> str:
     return kind
 
 
-async def _in_flight(
-    create: creates.Create, count: int, concurrency: int, snapshots: int = 4
-) -> Counter[str]:
-    """Tracked objects alive mid-run, by type, averaged over a few snapshots.
+async def _held(factory: creates.ClientFactory, calls: int) -> Counter[str]:
+    """Tracked objects each call holds while it waits for its answer, by type.
 
-    Taken when a call completes, so `concurrency - 1` others are in flight at
-    various stages; the driver's own objects are the same for every client.
+    An in-process aiohttp.web server holds every request until `calls` of them
+    have arrived; then each client call is suspended at the same point, waiting
+    for the response, and a census of `gc.get_objects()` against one taken
+    before the calls started says what each holds. The server's own objects
+    are the same for every client, so differences between clients are theirs.
     """
-    seen: Counter[str] = Counter()
-    done = 0
-    every = count // (snapshots + 1)
+    arrived = 0
+    all_in, release = asyncio.Event(), asyncio.Event()
+    body = json.dumps({"id": "cst_0123456789abcdef", **PAYLOAD}).encode()
 
-    async def counted() -> Any:
-        nonlocal done
-        result = await create()
-        done += 1
-        if done % every == 0 and done // every <= snapshots:
-            seen.update(_kind(o) for o in gc.get_objects())
-        return result
+    async def handler(request: web.Request) -> web.Response:
+        nonlocal arrived
+        await request.read()
+        arrived += 1
+        if arrived == calls:
+            all_in.set()
+        await release.wait()
+        return web.Response(status=201, body=body, content_type="application/json")
 
-    await creates._drive(counted, count, concurrency)
-    return Counter({k: n / snapshots for k, n in seen.items()})
+    app = web.Application()
+    app.router.add_post("/customers", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        async with factory(f"http://127.0.0.1:{port}") as create:
+            release.set()
+            await creates._drive(create, calls, calls)  # open the connections, warm up
+            release.clear()
+            arrived = 0
+            gc.collect()
+            before = Counter(_kind(o) for o in gc.get_objects())
+            tasks = [asyncio.create_task(create()) for _ in range(calls)]
+            await all_in.wait()
+            for _ in range(5):  # let every client task reach its wait for the answer
+                await asyncio.sleep(0)
+            during = Counter(_kind(o) for o in gc.get_objects())
+            release.set()
+            await asyncio.gather(*tasks)
+    finally:
+        await runner.cleanup()
+    return Counter({k: (during[k] - before[k]) / calls for k in during.keys() | before.keys()})
 
 
 async def _measure(
@@ -104,7 +134,6 @@ async def _measure(
         finally:
             gc.set_debug(0)
             gc.garbage.clear()
-        alive = await _in_flight(create, count, concurrency)
     per_1000 = 1000 / count
     return {
         "cpu_us_per_create": cpu / count * 1e6,
@@ -112,7 +141,6 @@ async def _measure(
         "collections_per_1000": [n * per_1000 for n in counter.by_generation],
         "cyclic_objects_per_create": sum(kinds.values()) / count,
         "cyclic_kinds_per_create": {k: n / count for k, n in kinds.most_common(12)},
-        "alive_mid_run": alive,
     }
 
 
@@ -124,10 +152,8 @@ def main() -> None:
     clients = {"ecomcharge_async": creates.sdk, "raw_aiohttp": creates.raw_aiohttp}
     with fake_server() as server:
         for concurrency in args.concurrency:
-            alive = {}
             for name, factory in clients.items():
                 r = asyncio.run(_measure(factory, server, args.creates, concurrency))
-                alive[name] = r["alive_mid_run"]
                 gens = "/".join(f"{n:.1f}" for n in r["collections_per_1000"])
                 print(
                     f"c={concurrency:<3} {name:<17} CPU {r['cpu_us_per_create']:6.1f} us/create, "
@@ -137,15 +163,18 @@ def main() -> None:
                 )
                 for kind, n in r["cyclic_kinds_per_create"].items():
                     print(f"      {n:6.2f}  {kind}")
-            ours, raw = alive["ecomcharge_async"], alive["raw_aiohttp"]
-            extra = Counter({k: ours[k] - raw[k] for k in ours.keys() | raw.keys()})
-            total = sum(extra.values())
-            print(
-                f"c={concurrency:<3} tracked objects alive mid-run, ours minus raw aiohttp: "
-                f"{total:+.0f} ({total / concurrency:+.1f} per call in flight); largest:"
-            )
-            for kind, n in sorted(extra.items(), key=lambda kv: -abs(kv[1]))[:24]:
-                print(f"      {n:+7.1f}  {kind}")
+    for factory in clients.values():  # first uses fill caches (ABC, weakrefs) once per process
+        asyncio.run(_held(factory, 8))
+    held = {name: asyncio.run(_held(factory, HELD_CALLS)) for name, factory in clients.items()}
+    print(f"\ntracked objects held by each call waiting for its answer ({HELD_CALLS} in flight)")
+    for name, kinds in held.items():
+        print(f"  {name:<17} {sum(kinds.values()):6.1f}")
+    ours, raw = held["ecomcharge_async"], held["raw_aiohttp"]
+    extra = {k: ours.get(k, 0) - raw.get(k, 0) for k in ours.keys() | raw.keys()}
+    print("  ours minus raw aiohttp, by type:")
+    for kind, n in sorted(extra.items(), key=lambda kv: (-abs(kv[1]), kv[0])):
+        if abs(n) >= 0.5:
+            print(f"    {n:+5.1f}  {kind}")
 
 
 if __name__ == "__main__":

@@ -50,7 +50,7 @@ TARGETS: list[tuple[str, tuple[str, ...], str, float, str]] = [
      ("creates", "by_concurrency", "c1", "ratios", "cpu_vs_raw"), "<=", 1.10, "ratio"),
     ("creates/s vs raw aiohttp, c=64",
      ("creates", "by_concurrency", "c64", "ratios", "rate_vs_raw"), ">=", 0.92, "ratio"),
-    ("list() of the shop vs pydantic validate_json",
+    ("list() decode vs pydantic validate_json",
      ("decoding", "ratios", "vs_pydantic"), "<=", 0.7, "ratio"),
     ("iter() vs list(), time per customer",
      ("listing", "ratios", "iter_vs_list"), "<=", 1.5, "ratio"),

@@ -111,7 +111,7 @@ class AiohttpTransport:
                     body = await _read_body(resp, self._max_body_size)
                 finally:
                     self._reading.discard(resp)
-                return Response(status=resp.status, headers=dict(resp.headers), body=body)
+                return Response(status=resp.status, headers=resp.headers, body=body)
         except asyncio.CancelledError:
             self._check_cancelled(request)
             raise
@@ -129,9 +129,9 @@ class AiohttpTransport:
                 finally:
                     self._reading.discard(resp)
                     resp.release()
-                return Response(status=resp.status, headers=dict(resp.headers), body=body)
+                return Response(status=resp.status, headers=resp.headers, body=body)
         return Response(
-            status=resp.status, headers=dict(resp.headers), chunks=self._chunks(resp, request)
+            status=resp.status, headers=resp.headers, chunks=self._chunks(resp, request)
         )
 
     async def _chunks(self, resp: aiohttp.ClientResponse, request: Request) -> AsyncIterator[bytes]:

@@ -70,7 +70,7 @@ def test_the_quick_run_measures_every_target_and_writes_json(tmp_path: Path) -> 
     # The peers live only in the bench environment; without them the run says which it skipped.
     if "pydantic" in results["decoding"]["skipped"]:
         assert "nox -s bench" in results["decoding"]["skipped"]["pydantic"]
-        assert targets["list() of the shop vs pydantic validate_json"]["holds"] is None
+        assert targets["list() decode vs pydantic validate_json"]["holds"] is None
 
 
 def _fixture() -> dict[str, Any]:
