@@ -31,8 +31,15 @@ HERE = Path(__file__).resolve().parent
 DEFAULT_RESULTS = HERE / "results" / "latest.json"
 DEFAULT_OUT = HERE.parent / "docs" / "images"
 CLIENTS = {"ecomcharge_async": "ecomcharge-async", "raw_aiohttp": "raw aiohttp", "bepaid": "bepaid"}
-COLOURS = {"ecomcharge_async": "#2b6cb0", "raw_aiohttp": "#718096", "bepaid": "#dd6b20",
-           "pydantic": "#dd6b20", "json_loads": "#a0aec0", "orjson_loads": "#cbd5e0"}  # fmt: skip
+COLOURS = {
+    "ecomcharge_async": "#2b6cb0",
+    "raw_aiohttp": "#718096",
+    "bepaid": "#dd6b20",
+    "pydantic": "#dd6b20",
+    "json_loads": "#a0aec0",
+    "msgspec_loads": "#cbd5e0",
+    "orjson_loads": "#cbd5e0",
+}
 #: Bars longer than this many times ours and raw aiohttp's are cut, their value written.
 CLIP = 2.5
 
@@ -122,7 +129,7 @@ def decoding_chart(results: dict[str, Any]) -> Figure:
     decoding = results["decoding"]
     codec = results.get("codec")
     figure, axes = _new_figure(2 if codec else 1, "Decoding and encoding", results)
-    order = ("ecomcharge_async", "pydantic", "json_loads", "orjson_loads")
+    order = ("ecomcharge_async", "pydantic", "json_loads", "msgspec_loads", "orjson_loads")
     names = sorted(decoding["decoders"], key=lambda n: order.index(n) if n in order else 9)
     ms = [decoding["decoders"][n]["ms"]["median"] for n in names]
     ax = axes[0]

@@ -34,7 +34,7 @@ DISTRIBUTIONS = (
     "aiohttp",
     "attrs",
     "cattrs",
-    "orjson",
+    "msgspec",
     "bepaid",
     "httpx",
     "pydantic",
