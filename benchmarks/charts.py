@@ -158,7 +158,7 @@ def decoding_chart(results: dict[str, Any]) -> Figure:
         top = max(v for values in series.values() for v in values if v is not None)
         _bars(axes[1], groups, series, clip_to=top, digits=2)
         axes[1].set_xlabel("µs per call (lower is better)")
-        axes[1].legend(loc="lower right", fontsize=8, framealpha=0.9)
+        axes[1].legend(loc="upper right", fontsize=8, framealpha=0.9)
     return figure
 
 

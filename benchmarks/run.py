@@ -302,8 +302,9 @@ def render(results: dict[str, Any]) -> str:
             measured = "-"
         elif t["unit"] == "ms":
             measured = f"{t['measured']:+.1f} ms ({t['ratio']:.2f}x)"
-        else:
-            measured = f"{t['measured']:.2f}x"
+        else:  # three decimals where two would hide which side of the bound it is
+            close = round(t["measured"], 2) == t["bound"]
+            measured = f"{t['measured']:.{3 if close else 2}f}x"
         lines.append(f"  {t['what']:<48} {t['target']:<11} {measured:<20} {state}")
     return "\n".join(lines)
 
