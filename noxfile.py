@@ -233,8 +233,12 @@ print("installed wheel OK:", ecomcharge_async.__version__)
 def bench(session: nox.Session) -> None:
     """The benchmark suite against raw aiohttp, bepaid and pydantic (not run by default).
 
-    The peers are installed here only; they are not dependencies of the SDK.
-    Extra arguments go to benchmarks/run.py, e.g. `nox -s bench -- --rounds 3`.
+    The peers are installed here only; they are not dependencies of the SDK
+    (pytest is here for the plugin's start-up cost). Extra arguments go to
+    benchmarks/run.py, e.g. `nox -s bench -- --rounds 3`. Then the charts of
+    docs/images/ are drawn again from benchmarks/results/latest.json.
     """
-    session.install("-e", ".", "bepaid==0.8.0", "pydantic>=2.10")
+    session.install("-e", ".", "bepaid==0.8.0", "pydantic>=2.10", "matplotlib>=3.8")
+    session.install("pytest>=8.3", "pytest-asyncio>=1.0")
     session.run("python", "benchmarks/run.py", *session.posargs)
+    session.run("python", "benchmarks/charts.py")
