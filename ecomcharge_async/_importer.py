@@ -113,19 +113,24 @@ class Importer:
         self.queue: asyncio.Queue[_Item | None] = asyncio.Queue(maxsize=concurrency)
         self.pending: list[_Item] = []
         self.counts: Counter[str] = Counter()
+        # Workers start as rows need them, up to `concurrency`: a huge concurrency
+        # on a small input costs nothing.
+        self.workers = 0
+        self._free = 0  # workers started and not busy with a row
+        self._group: asyncio.TaskGroup | None = None
 
     # -- the main task: feed rows, reconcile unclear ones, drain ---------------------
 
     async def run(self, rows: Iterable[Any] | AsyncIterable[Any]) -> None:
         try:
             async with asyncio.TaskGroup() as group:
-                workers = [group.create_task(self._worker()) for _ in range(self.concurrency)]
+                self._group = group
                 await self._feed(rows)
                 await self.queue.join()
                 while self.pending:
                     await self._reconcile()
                     await self.queue.join()
-                for _ in workers:
+                for _ in range(self.workers):
                     await self.queue.put(None)
         except BaseExceptionGroup as group:
             # Report the error that stopped the import, not the group wrapping it.
@@ -164,7 +169,7 @@ class Importer:
                 item.journaled = True
                 self.pending.append(item)  # it may have been created: reconcile first
             else:
-                await self.queue.put(item)
+                await self._enqueue(item)
             if len(self.pending) >= self.reconcile_batch:
                 # Let the creates in flight finish first: one stored but not yet
                 # answered would look like a held row's own customer.
@@ -196,13 +201,26 @@ class Importer:
 
     # -- workers: one create at a time each --------------------------------------------
 
+    async def _enqueue(self, item: _Item) -> None:
+        """Queue a row for the workers, starting one if every worker has a row already."""
+        if self.queue.qsize() >= self._free and self.workers < self.concurrency:
+            assert self._group is not None
+            self.workers += 1
+            self._free += 1
+            self._group.create_task(self._worker())
+        await self.queue.put(item)
+
     async def _worker(self) -> None:
         while True:
             item = await self.queue.get()
             try:
                 if item is None:
                     return
-                await self._create(item)
+                self._free -= 1
+                try:
+                    await self._create(item)
+                finally:
+                    self._free += 1
             finally:
                 self.queue.task_done()
 
@@ -272,7 +290,7 @@ class Importer:
                 self._finish(item.line, "failed", item, message=AMBIGUOUS.format(id=customer_id))
             else:
                 item.rounds += 1
-                await self.queue.put(item)
+                await self._enqueue(item)
 
     async def _scan_shop(self, wanted: Counter[Key]) -> ShopMatcher:
         """Stream the shop past a matcher; a broken stream is read again from the start."""

@@ -18,12 +18,17 @@ def _clock_text(seconds: float) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
 
 
-def render_bar(done: int, total: int, elapsed: float) -> str:
-    """`  1,200/10,000 [##......]  12%  340 rows/s  ETA 0:00:26` (total may be approximate)."""
+def render_bar(done: int, total: int | None, elapsed: float) -> str:
+    """`  1,200/10,000 [##......]  12%  340 rows/s  ETA 0:00:26` (total may be approximate).
+
+    Without a total (input read from a pipe): `  1,200 rows  340 rows/s`.
+    """
+    rate = done / elapsed if elapsed > 0 else 0.0
+    if total is None:
+        return f"  {done:,} rows  {rate:,.0f} rows/s"
     total = max(total, done)
     fraction = done / total if total else 1.0
     filled = int(fraction * BAR_WIDTH)
-    rate = done / elapsed if elapsed > 0 else 0.0
     eta = _clock_text((total - done) / rate) if rate > 0 else "-:--:--"
     return (
         f"  {done:,}/{total:,} [{'#' * filled}{'.' * (BAR_WIDTH - filled)}] "
@@ -35,7 +40,7 @@ class ProgressBar:
     """Redraws one `\\r` line on a terminal at most ten times a second."""
 
     def __init__(
-        self, stream: TextIO, total: int, *, clock: Callable[[], float] = time.monotonic
+        self, stream: TextIO, total: int | None, *, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self._stream = stream
         self._total = total
@@ -65,12 +70,12 @@ class ProgressBar:
         self._stream.flush()
 
 
-def summary(report: ImportReport, *, source: str, target: str) -> str:
-    """The table printed when an import ends."""
+def summary(report: ImportReport, *, source: str, target: str, stopped: str | None = None) -> str:
+    """The table printed when an import ends; `stopped` says why it ended early."""
     finished_now = report.total - report.resumed
     rate = finished_now / report.elapsed if report.elapsed > 0 else 0.0
     rows = [
-        ("rows read", report.total),
+        ("rows done" if stopped else "rows read", report.total),
         ("created", report.created),
         ("rejected", report.rejected),
         ("failed", report.failed),
@@ -84,6 +89,8 @@ def summary(report: ImportReport, *, source: str, target: str) -> str:
     if report.resumed:
         notes.append(f"{report.resumed:,} row(s) were finished by an earlier run (journal)")
     lines = [f"Imported {source} into {target}", ""]
+    if stopped:
+        lines = [f"Stopped ({stopped}) importing {source} into {target}", ""]
     lines += [f"  {label:<10}{count:>12,}" for label, count in rows]
     lines += ["", f"  {report.elapsed:.1f} s, {rate:,.0f} rows/s"]
     lines += [f"  {note}" for note in notes]

@@ -4,26 +4,29 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import sys
+import time
 from collections.abc import Sequence
-from typing import Any, TextIO
-
-import attrs
+from typing import NoReturn, TextIO
 
 from ._aiohttp import AiohttpTransport
-from ._argtypes import positive_float, positive_int
+from ._argtypes import bounded_int, positive_float
+from ._cli_files import FailuresFile, Tally, clashing_paths, resuming
 from ._client import Client
 from ._errors import AuthenticationError, ValidationError
 from ._journal import JournalError
 from ._models import NewCustomer
 from ._progress import ProgressBar, summary
-from ._rows import InputError, RowReader, scan_input
+from ._rows import InputError, RowReader, is_stream, scan_input
 from ._shard import parse_shard
 from .bulk import ImportReport, RowOutcome, import_customers
 from .testing import FakeEcomCharge
 from .testing._backend import DEMO_SECRET, DEMO_SHOP_ID
+
+#: The most requests in flight `--concurrency` allows: far past what one process
+#: can drive (about 7,500 rows/s), and each one holds a connection.
+MAX_CONCURRENCY = 1000
 
 
 async def demo(out: TextIO | None = None) -> int:
@@ -67,10 +70,15 @@ async def demo(out: TextIO | None = None) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line (scripts and logs read the last line), exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="ecomcharge", description="eComCharge Customers API tools"
-    )
+    parser = _Parser(prog="ecomcharge", description="eComCharge Customers API tools")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("demo", help="a short session against the embedded fake eComCharge")
     imp = commands.add_parser(
@@ -83,7 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
             "created, 1 some rows rejected or failed, 2 bad usage or unreadable input."
         ),
     )
-    imp.add_argument("path", metavar="PATH", help="the CSV or JSON Lines file to import")
+    imp.add_argument(
+        "path",
+        metavar="PATH",
+        help="the CSV or JSON Lines file to import; - reads stdin (a pipe is read once)",
+    )
     where = imp.add_mutually_exclusive_group()
     where.add_argument(
         "--fake", action="store_true", help="import into an embedded fake shop (no network)"
@@ -93,10 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     imp.add_argument(
         "--concurrency",
-        type=positive_int,
+        type=bounded_int(MAX_CONCURRENCY),
         default=16,
         metavar="N",
-        help="requests in flight at once (default: 16)",
+        help=f"requests in flight at once (default: 16, at most {MAX_CONCURRENCY:,})",
     )
     imp.add_argument(
         "--rate", type=positive_float, metavar="R", help="at most R requests per second"
@@ -145,68 +157,40 @@ def _rows_in_shard(first: int, last: int, shard: tuple[int, int] | None) -> int:
     return max(0, (last - index) // count - (first - 1 - index) // count)
 
 
-class _FailuresFile:
-    """Rejected and failed rows as JSON Lines: line, status, message, errors, row."""
-
-    def __init__(self, path: str, *, append: bool) -> None:
-        self.path = path
-        self._file = open(path, "a" if append else "w", encoding="utf-8")  # noqa: SIM115
-
-    def write(self, outcome: RowOutcome) -> None:
-        if outcome.status == "created" or outcome.resumed:
-            return
-        row = None
-        if outcome.customer is not None:
-            row = {k: v for k, v in attrs.asdict(outcome.customer).items() if v is not None}
-        record: dict[str, Any] = {
-            "line": outcome.line,
-            "status": outcome.status,
-            "message": outcome.message,
-            "errors": outcome.errors,
-            "row": row,
-        }
-        self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
-        self._file.flush()
-
-    def close(self) -> None:
-        self._file.close()
+class UsageError(Exception):
+    """A configuration the import cannot start with: one line, exit status 2."""
 
 
-def _same_file(a: str, b: str) -> bool:
+def _make_client(args: argparse.Namespace) -> tuple[Client, str]:
+    """The client the import uses, and how the summary names its shop."""
+    if args.fake:
+        fake = FakeEcomCharge(shop_id=DEMO_SHOP_ID, secret_key=DEMO_SECRET, seed=361)
+        client = Client(DEMO_SHOP_ID, DEMO_SECRET, transport=fake.transport(), retry=None)
+        return client, f"the embedded fake shop {DEMO_SHOP_ID}"
     try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False
-
-
-def _resuming(journal: str | None) -> bool:
-    return journal is not None and os.path.exists(journal) and os.path.getsize(journal) > 0
+        # The session is created on first use, so a refused configuration leaks nothing.
+        transport = AiohttpTransport(timeout=None, limit=max(100, args.concurrency))
+        # retry=None: the importer retries itself, pausing the whole import on overload.
+        client = Client(base_url=args.base_url, transport=transport, retry=None)
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"{exc} (from --base-url or the ECOMCHARGE_* variables)") from None
+    return client, f"shop {client.shop_id} at {client.base_url}"
 
 
 async def _import(
-    args: argparse.Namespace, reader: RowReader, input_id: str, total: int, stderr: TextIO
-) -> tuple[ImportReport, str]:
-    failures = (
-        _FailuresFile(args.failures, append=_resuming(args.journal)) if args.failures else None
-    )
-    try:
-        if args.fake:
-            fake = FakeEcomCharge(shop_id=DEMO_SHOP_ID, secret_key=DEMO_SECRET, seed=361)
-            client = Client(DEMO_SHOP_ID, DEMO_SECRET, transport=fake.transport(), retry=None)
-            target = f"the embedded fake shop {DEMO_SHOP_ID}"
-        else:
-            # The session is created on first use, so a refused configuration leaks nothing.
-            transport = AiohttpTransport(timeout=None, limit=max(100, args.concurrency))
-            # retry=None: the importer retries itself, pausing the whole import on overload.
-            client = Client(base_url=args.base_url, transport=transport, retry=None)
-            target = f"shop {client.shop_id} at {client.base_url}"
-    except BaseException:
-        if failures is not None:
-            failures.close()
-        raise
+    args: argparse.Namespace,
+    client: Client,
+    reader: RowReader,
+    input_id: str | None,
+    total: int | None,
+    stderr: TextIO,
+    tally: Tally,
+) -> ImportReport:
+    failures = FailuresFile(args.failures, append=resuming(args.journal)) if args.failures else None
     bar = ProgressBar(stderr, total) if stderr.isatty() else None
 
     def on_progress(outcome: RowOutcome) -> None:
+        tally.add(outcome)
         if failures is not None:
             failures.write(outcome)
         if bar is not None:
@@ -224,12 +208,19 @@ async def _import(
                 on_progress=on_progress,
                 shard=args.shard,
             )
+        if failures is not None:
+            failures.start()  # a fresh run with no failures still empties an old file
     finally:
         if bar is not None:
             bar.close()
         if failures is not None:
             failures.close()
-    return report, target
+    return report
+
+
+def _journal_message(exc: JournalError) -> str:
+    message = str(exc)
+    return "--" + message if message.startswith("journal ") else message
 
 
 def import_command(
@@ -250,9 +241,11 @@ def import_command(
             "--journal needs a shop that outlives the command; the --fake shop starts "
             "empty on every run"
         )
-    for option, path in (("--journal", args.journal), ("--failures", args.failures)):
-        if path is not None and _same_file(path, args.path):
-            return usage_error(f"{option} {path} is the input file; choose another path")
+    clash = clashing_paths(
+        [("PATH", args.path), ("--journal", args.journal), ("--failures", args.failures)]
+    )
+    if clash is not None:
+        return usage_error(clash)
     if not args.fake:
         for name in ("ECOMCHARGE_SHOP_ID", "ECOMCHARGE_SECRET_KEY"):
             if not os.environ.get(name):
@@ -260,16 +253,28 @@ def import_command(
                     f"set {name} (and the other ECOMCHARGE_* variables) or use --fake"
                 )
     try:
-        scan = scan_input(args.path)
+        client, target = _make_client(args)
+        streamed = is_stream(args.path)
+        scan = None if streamed else scan_input(args.path)
         reader = RowReader(args.path)
-    except InputError as exc:
+    except (UsageError, InputError) as exc:
         return usage_error(str(exc))
-    first = 2 if reader.format == "csv" else 1
-    total = _rows_in_shard(first, scan.lines, args.shard)
+    total, input_id = None, None
+    if scan is not None:
+        input_id = scan.fingerprint
+        first = 2 if reader.format == "csv" else 1
+        total = _rows_in_shard(first, scan.lines, args.shard)
+    tally = Tally()
+    started = time.monotonic()
+    source = reader.path
+    if args.shard:
+        source += f" (shard {args.shard[0]}/{args.shard[1]})"
     try:
         with reader:
-            report, target = asyncio.run(_import(args, reader, scan.fingerprint, total, err))
-    except (InputError, JournalError, OSError) as exc:
+            report = asyncio.run(_import(args, client, reader, input_id, total, err, tally))
+    except JournalError as exc:
+        return usage_error(_journal_message(exc))
+    except (InputError, OSError) as exc:
         return usage_error(str(exc))
     except AuthenticationError as exc:
         return usage_error(
@@ -282,8 +287,9 @@ def import_command(
             else "customers created so far stay; --journal makes an import resumable"
         )
         print(f"ecomcharge import: interrupted; {hint}", file=err)
+        partial = tally.report(time.monotonic() - started)
+        print(summary(partial, source=source, target=target, stopped="interrupted"), file=out)
         return 130
-    source = f"{args.path} (shard {args.shard[0]}/{args.shard[1]})" if args.shard else args.path
     print(summary(report, source=source, target=target), file=out)
     if args.failures and not report.ok:
         print(f"  rejected and failed rows: {args.failures}", file=out)

@@ -209,7 +209,9 @@ def test_no_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None
     with pytest.raises(SystemExit) as info:
         main([])
     assert info.value.code == 2
-    assert "usage: ecomcharge" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    missing = "the following arguments are required: command"
+    assert err == f"ecomcharge: error: {missing} (see ecomcharge --help)\n"
 
 
 # -- over real HTTP, in child processes -----------------------------------------------------
@@ -264,7 +266,7 @@ def test_ctrl_c_stops_the_import_with_exit_130_and_a_hint(
     assert process.returncode == 130
     assert "interrupted; run again with the same --journal to finish" in err
     assert "Traceback" not in err
-    assert out == ""
+    assert out.startswith("Stopped (interrupted) importing")
 
 
 def test_a_resumed_run_keeps_the_failures_of_the_first(
@@ -420,3 +422,162 @@ def test_a_bad_shard_exits_2(
         main(["import", str(path), "--fake", "--shard", shard])
     assert info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+# -- configuration that must not hurt (the real CLI, in a child process) --------------------
+
+
+def cli(
+    *args: str, env: dict[str, str] | None = None, stdin: str | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """`python -m ecomcharge_async ARGS` to its end, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "ecomcharge_async", *args],
+        env=env if env is not None else cli_env(),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def one_line_error(result: subprocess.CompletedProcess[str], code: int = 2) -> str:
+    """The single stderr line of a run that ended with `code` and printed nothing else."""
+    assert result.returncode == code, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b'{"theme": "dark", "size": 12}',  # the user's own JSON, no final newline (json.dump)
+        b"garbage",
+        b'{"theme": "dark"}\n{"size": 12}\n',
+    ],
+)
+def test_a_journal_path_holding_another_file_is_refused_untouched(
+    tmp_path: Path, content: bytes
+) -> None:
+    settings = tmp_path / "settings.json"
+    settings.write_bytes(content)
+    path = write_csv(tmp_path / "a.csv", 3)
+    result = cli(
+        "import", str(path), "--base-url", "http://127.0.0.1:9", "--journal", str(settings)
+    )
+    line = one_line_error(result)
+    assert line.startswith(f"ecomcharge import: error: --journal {settings} line 1: ")
+    assert "not an ecomcharge bulk-import journal" in line
+    assert settings.read_bytes() == content
+
+
+def test_a_journal_with_a_damaged_header_sends_nothing_again(
+    start_server: Callable[..., ServerProcess], tmp_path: Path
+) -> None:
+    server = start_server("--secret-key", "k")
+    path = write_csv(tmp_path / "a.csv", 20)
+    journal = tmp_path / "j.jsonl"
+    command = ["import", str(path), "--base-url", server.url, "--journal", str(journal)]
+    assert cli(*command).returncode == 0
+    assert len(asyncio.run(list_with_retries(server.url))) == 20
+    header, rest = journal.read_bytes().split(b"\n", 1)
+    journal.write_bytes(header[:30] + b"\n" + rest)  # the header cut short, records kept
+    damaged = journal.read_bytes()
+    line = one_line_error(cli(*command))
+    assert f"--journal {journal} line 1: not valid JSON" in line
+    assert journal.read_bytes() == damaged
+    assert len(asyncio.run(list_with_retries(server.url))) == 20
+
+
+def test_the_journal_and_the_failures_file_must_differ(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "a.csv", 3)
+    same = tmp_path / "x.jsonl"
+    result = cli(
+        *("import", str(path), "--base-url", "http://127.0.0.1:9"),
+        *("--journal", str(same), "--failures", str(tmp_path / "." / "x.jsonl")),
+    )
+    line = one_line_error(result)
+    assert "is the --journal file; choose another path" in line
+    assert not same.exists()
+
+
+def test_concurrency_is_bounded(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "a.csv", 5)
+    line = one_line_error(cli("import", str(path), "--fake", "--concurrency", "100000000"))
+    assert "--concurrency: must be at most 1,000, got 100,000,000" in line
+    result = cli("import", str(path), "--fake", "--concurrency", "1000")
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"created\s+5\n", result.stdout)
+
+
+@pytest.mark.parametrize(
+    ("base_url", "secret", "problem"),
+    [
+        ("http://example.com", "k", "refusing plain http:// to example.com"),
+        ("ftp://x", "k", "base_url must be an http(s) URL with a host"),
+        ("http://127.0.0.1:99999", "k", "base_url has an invalid port"),
+        ("http://127.0.0.1:9", "k\nx", "secret_key contains control or non-printable"),
+    ],
+)
+def test_a_bad_configuration_is_one_line_and_exit_2(
+    tmp_path: Path, base_url: str, secret: str, problem: str
+) -> None:
+    path = write_csv(tmp_path / "a.csv", 3)
+    line = one_line_error(cli("import", str(path), "--base-url", base_url, env=cli_env(secret)))
+    assert line.startswith("ecomcharge import: error: ")
+    assert problem in line
+    assert "k\nx" not in line
+
+
+@pytest.mark.parametrize("option", ["--journal", "--failures"])
+def test_an_unwritable_path_names_its_option(tmp_path: Path, option: str) -> None:
+    path = write_csv(tmp_path / "a.csv", 3)
+    where = tmp_path / "no-such-dir" / "file.jsonl"
+    line = one_line_error(
+        cli("import", str(path), "--base-url", "http://127.0.0.1:9", option, str(where))
+    )
+    assert f"error: {option} {where}: No such file or directory" in line
+
+
+def test_dash_reads_the_rows_from_stdin_once() -> None:
+    rows = "email,ip\n" + "".join(f"s{n}@example.com,10.0.0.{n + 1}\n" for n in range(7))
+    result = cli("import", "-", "--fake", stdin=rows)
+    assert result.returncode == 0, result.stderr
+    assert "Imported stdin into the embedded fake shop" in result.stdout
+    assert re.search(r"created\s+7\n", result.stdout)
+    jsonl = cli(
+        "import", "/dev/stdin", "--fake", stdin='{"email": "j@example.com", "ip": "10.0.0.1"}\n'
+    )
+    assert jsonl.returncode == 0, jsonl.stderr
+    assert re.search(r"created\s+1\n", jsonl.stdout)
+
+
+def test_a_named_pipe_is_read_once(tmp_path: Path) -> None:
+    fifo = tmp_path / "rows.csv"
+    os.mkfifo(fifo)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ecomcharge_async", "import", str(fifo), "--fake"],
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        with fifo.open("w") as writer:  # opens once the importer opened its end
+            writer.write(
+                "email,ip\n" + "".join(f"p{n}@example.com,10.0.0.{n + 1}\n" for n in range(4))
+            )
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert re.search(r"created\s+4\n", out)
+
+
+def test_empty_stdin_exits_2() -> None:
+    line = one_line_error(cli("import", "-", "--fake", stdin=""))
+    assert "stdin is empty: nothing to import" in line
