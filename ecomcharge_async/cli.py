@@ -10,14 +10,18 @@ import time
 from collections.abc import Sequence
 from typing import NoReturn, TextIO
 
+import attrs
+
 from ._aiohttp import AiohttpTransport
 from ._argtypes import bounded_int, positive_float
 from ._cli_files import FailuresFile, Tally, clashing_paths, resuming
-from ._client import Client
+from ._cli_run import ImportRun
+from ._client import DEFAULT_BASE_URL, Client
 from ._errors import AuthenticationError, ValidationError
 from ._journal import JournalError
 from ._models import NewCustomer
 from ._progress import ProgressBar, summary
+from ._reach import ReachWatch
 from ._rows import InputError, RowReader, is_stream, scan_input
 from ._shard import parse_shard
 from .bulk import ImportReport, RowOutcome, import_customers
@@ -126,6 +130,15 @@ def build_parser() -> argparse.ArgumentParser:
         "({shard} in PATH becomes the shard index)",
     )
     imp.add_argument(
+        "--connect-deadline",
+        type=positive_float,
+        default=30.0,
+        metavar="SECONDS",
+        help="stop the import (exit status 3) when no request has been answered and "
+        "connections keep failing for this long (default: 30; once the API has answered, "
+        f"{LATER_CONNECT_DEADLINE:.0f} or this, whichever is longer)",
+    )
+    imp.add_argument(
         "--shard",
         type=_shard,
         metavar="K/N",
@@ -161,7 +174,13 @@ class UsageError(Exception):
     """A configuration the import cannot start with: one line, exit status 2."""
 
 
-def _make_client(args: argparse.Namespace) -> tuple[Client, str]:
+#: How long connection failures may go on once the API has answered (see --connect-deadline).
+LATER_CONNECT_DEADLINE = 300.0
+#: The longest a single connection attempt may take.
+CONNECT_TIMEOUT = 10.0
+
+
+def _make_client(args: argparse.Namespace, watch: ReachWatch | None) -> tuple[Client, str]:
     """The client the import uses, and how the summary names its shop."""
     if args.fake:
         fake = FakeEcomCharge(shop_id=DEMO_SHOP_ID, secret_key=DEMO_SECRET, seed=361)
@@ -169,23 +188,51 @@ def _make_client(args: argparse.Namespace) -> tuple[Client, str]:
         return client, f"the embedded fake shop {DEMO_SHOP_ID}"
     try:
         # The session is created on first use, so a refused configuration leaks nothing.
-        transport = AiohttpTransport(timeout=None, limit=max(100, args.concurrency))
+        transport = AiohttpTransport(
+            timeout=None,
+            connect_timeout=min(CONNECT_TIMEOUT, args.connect_deadline),
+            limit=max(100, args.concurrency),
+        )
         # retry=None: the importer retries itself, pausing the whole import on overload.
-        client = Client(base_url=args.base_url, transport=transport, retry=None)
+        client = Client(
+            base_url=args.base_url,
+            transport=transport,
+            retry=None,
+            middleware=[watch] if watch is not None else [],
+        )
     except (ValueError, TypeError) as exc:
         raise UsageError(f"{exc} (from --base-url or the ECOMCHARGE_* variables)") from None
     return client, f"shop {client.shop_id} at {client.base_url}"
 
 
+@attrs.define
+class _Ending:
+    """How an import ended: exit status, a short reason, the line for stderr, the counts."""
+
+    code: int
+    reason: str
+    message: str | None = None
+    report: ImportReport | None = None
+
+
 async def _import(
     args: argparse.Namespace,
-    client: Client,
     reader: RowReader,
     input_id: str | None,
     total: int | None,
     stderr: TextIO,
     tally: Tally,
-) -> ImportReport:
+) -> _Ending:
+    run = ImportRun()
+    watch = None
+    if not args.fake:
+        watch = ReachWatch(
+            args.base_url or os.environ.get("ECOMCHARGE_BASE_URL") or DEFAULT_BASE_URL,
+            first_deadline=args.connect_deadline,
+            later_deadline=max(LATER_CONNECT_DEADLINE, args.connect_deadline),
+            on_stop=lambda line: run.abort(3, "unreachable", line),
+        )
+    client, _ = _make_client(args, watch)
     failures = FailuresFile(args.failures, append=resuming(args.journal)) if args.failures else None
     bar = ProgressBar(stderr, total) if stderr.isatty() else None
 
@@ -198,24 +245,44 @@ async def _import(
 
     try:
         async with client:
-            report = await import_customers(
-                client,
-                reader,
-                concurrency=args.concurrency,
-                rate=args.rate,
-                journal=args.journal,
-                input_id=input_id,
-                on_progress=on_progress,
-                shard=args.shard,
+            report = await run.run(
+                import_customers(
+                    client,
+                    run.rows(reader),
+                    concurrency=args.concurrency,
+                    rate=args.rate,
+                    journal=args.journal,
+                    input_id=input_id,
+                    on_progress=on_progress,
+                    shard=args.shard,
+                )
             )
-        if failures is not None:
+        if failures is not None and report is not None:
             failures.start()  # a fresh run with no failures still empties an old file
+    except AuthenticationError as exc:
+        message = f"the API refused the credentials ({exc.message}); nothing more was sent"
+        return _Ending(3, "credentials", message)
     finally:
+        if watch is not None:
+            watch.close()
         if bar is not None:
             bar.close()
         if failures is not None:
             failures.close()
-    return report
+    if run.code is not None:
+        return _Ending(run.code, run.reason or "stopped", run.message, report)
+    assert report is not None
+    return _Ending(
+        0 if report.ok else 1, "completed" if report.ok else "rows not created", None, report
+    )
+
+
+_STOPPED = {
+    "unreachable": "the API could not be reached",
+    "credentials": "the API refused the credentials",
+    "SIGINT": "interrupted by SIGINT",
+    "SIGTERM": "stopped by SIGTERM",
+}
 
 
 def _journal_message(exc: JournalError) -> str:
@@ -253,7 +320,7 @@ def import_command(
                     f"set {name} (and the other ECOMCHARGE_* variables) or use --fake"
                 )
     try:
-        client, target = _make_client(args)
+        _, target = _make_client(args, None)  # checks the configuration before reading input
         streamed = is_stream(args.path)
         scan = None if streamed else scan_input(args.path)
         reader = RowReader(args.path)
@@ -271,29 +338,34 @@ def import_command(
         source += f" (shard {args.shard[0]}/{args.shard[1]})"
     try:
         with reader:
-            report = asyncio.run(_import(args, client, reader, input_id, total, err, tally))
+            ending = asyncio.run(_import(args, reader, input_id, total, err, tally))
     except JournalError as exc:
         return usage_error(_journal_message(exc))
     except (InputError, OSError) as exc:
         return usage_error(str(exc))
-    except AuthenticationError as exc:
-        return usage_error(
-            f"the API refused the credentials ({exc.message}); nothing more was sent"
-        )
     except KeyboardInterrupt:
-        hint = (
-            "run again with the same --journal to finish"
-            if args.journal
-            else "customers created so far stay; --journal makes an import resumable"
-        )
-        print(f"ecomcharge import: interrupted; {hint}", file=err)
-        partial = tally.report(time.monotonic() - started)
-        print(summary(partial, source=source, target=target, stopped="interrupted"), file=out)
-        return 130
-    print(summary(report, source=source, target=target), file=out)
-    if args.failures and not report.ok:
-        print(f"  rejected and failed rows: {args.failures}", file=out)
-    return 0 if report.ok else 1
+        ending = _Ending(130, "SIGINT", "interrupted")
+    if ending.message is not None:
+        line = ending.message
+        if ending.code in (130, 143):
+            hint = (
+                "run again with the same --journal to finish"
+                if args.journal
+                else "customers created so far stay; --journal makes an import resumable"
+            )
+            line = f"{line}; {hint}"
+        print(f"ecomcharge import: {line}", file=err)
+    report = ending.report
+    stopped = None
+    if ending.code >= 3:
+        stopped = _STOPPED.get(ending.reason, ending.reason)
+        if report is None:
+            report = tally.report(time.monotonic() - started)
+    if report is not None:
+        print(summary(report, source=source, target=target, stopped=stopped), file=out)
+        if args.failures and not report.ok:
+            print(f"  rejected and failed rows: {args.failures}", file=out)
+    return ending.code
 
 
 def main(argv: Sequence[str] | None = None) -> int:

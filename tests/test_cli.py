@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import io
 import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -266,7 +268,7 @@ def test_ctrl_c_stops_the_import_with_exit_130_and_a_hint(
     assert process.returncode == 130
     assert "interrupted; run again with the same --journal to finish" in err
     assert "Traceback" not in err
-    assert out.startswith("Stopped (interrupted) importing")
+    assert out.startswith("Stopped (interrupted by SIGINT) importing")
 
 
 def test_a_resumed_run_keeps_the_failures_of_the_first(
@@ -290,20 +292,23 @@ def test_a_resumed_run_keeps_the_failures_of_the_first(
     assert [json.loads(line)["line"] for line in failures.read_text().splitlines()] == [3]
 
 
-def test_wrong_credentials_exit_2(
-    start_server: Callable[..., ServerProcess],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+def test_wrong_credentials_stop_at_once_with_exit_3(
+    start_server: Callable[..., ServerProcess], tmp_path: Path
 ) -> None:
     server = start_server("--secret-key", "k")
-    monkeypatch.setenv("ECOMCHARGE_SHOP_ID", "361")
-    monkeypatch.setenv("ECOMCHARGE_SECRET_KEY", "not-the-key")
-    path = write_csv(tmp_path / "a.csv", 5)
-    code, _, err = run(["import", str(path), "--base-url", server.url], capsys)
-    assert code == 2
-    assert "the API refused the credentials" in err
-    assert "not-the-key" not in err
+    path = write_csv(tmp_path / "a.csv", 500)
+    failures = tmp_path / "failures.jsonl"
+    result = cli(
+        *("import", str(path), "--base-url", server.url, "--failures", str(failures)),
+        *("--concurrency", "4"),
+        env=cli_env("not-the-key"),
+    )
+    line = one_line_error(result, 3)
+    assert line.startswith("ecomcharge import: the API refused the credentials")
+    assert "not-the-key" not in result.stdout + result.stderr
+    assert "Stopped (the API refused the credentials)" in result.stdout
+    assert failures.read_text() == ""  # not one rejected row per input line
+    assert len(asyncio.run(list_with_retries(server.url))) == 0
 
 
 async def list_with_retries(url: str) -> list[ec.Customer]:
@@ -581,3 +586,69 @@ def test_a_named_pipe_is_read_once(tmp_path: Path) -> None:
 def test_empty_stdin_exits_2() -> None:
     line = one_line_error(cli("import", "-", "--fake", stdin=""))
     assert "stdin is empty: nothing to import" in line
+
+
+# -- failing fast when the API cannot be reached ---------------------------------------------
+
+
+@pytest.fixture
+def refused_url() -> Iterator[str]:
+    """A loopback port that refuses connections: bound, never listening."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+@pytest.fixture
+def silent_url() -> Iterator[str]:
+    """A loopback listener whose backlog is full: new connections never complete."""
+    with socket.socket() as listener, contextlib.ExitStack() as fillers:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        address = listener.getsockname()
+        for _ in range(64):  # fill the accept queue until a connect hangs (bounded)
+            filler = fillers.enter_context(socket.socket())
+            filler.settimeout(0.5)
+            try:
+                filler.connect(address)
+            except TimeoutError:
+                break
+        else:
+            raise AssertionError("the listener's backlog never filled")
+        yield f"http://127.0.0.1:{address[1]}"
+
+
+@pytest.mark.parametrize(
+    ("url_fixture", "cause"),
+    [("refused_url", "connection refused"), ("silent_url", "connect timed out")],
+)
+def test_an_unreachable_api_stops_the_import_within_the_deadline(
+    request: pytest.FixtureRequest, tmp_path: Path, url_fixture: str, cause: str
+) -> None:
+    url = request.getfixturevalue(url_fixture)
+    path = write_csv(tmp_path / "a.csv", 200)
+    journal = tmp_path / "j.jsonl"
+    started = time.monotonic()
+    result = cli(
+        *("import", str(path), "--base-url", url, "--journal", str(journal)),
+        *("--connect-deadline", "2"),
+        timeout=60,
+    )
+    took = time.monotonic() - started
+    line = one_line_error(result, 3)
+    assert re.fullmatch(
+        rf"ecomcharge import: cannot reach {re.escape(url)}: {cause} "
+        r"\(after \d+ attempts? in [23] s\)",
+        line,
+    ), line
+    assert took < 2 + 15  # the deadline, plus the interpreter's start and stop
+    assert "Stopped (the API could not be reached)" in result.stdout
+    # The journal stays usable: a rerun against the same API stops the same way.
+    assert (
+        cli(
+            *("import", str(path), "--base-url", url, "--journal", str(journal)),
+            "--connect-deadline",
+            "1",
+        ).returncode
+        == 3
+    )
