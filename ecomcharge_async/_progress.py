@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
-from typing import TextIO
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from typing import Any, TextIO
 
 from .bulk import ImportReport, RowOutcome
 
@@ -68,6 +70,65 @@ class ProgressBar:
         self._draw(self._clock())
         self._stream.write("\n")
         self._stream.flush()
+
+
+def render_line(counts: Counter[str], total: int | None, elapsed: float) -> str:
+    """One progress line for a log: rows done, created, rejected, failed, rate, ETA."""
+    done = counts["created"] + counts["rejected"] + counts["failed"]
+    fresh = done - counts["resumed"]  # rows finished by this run, for the rate
+    rate = fresh / elapsed if elapsed > 0 else 0.0
+    if total is None:
+        head = f"{done:,} rows done"
+        eta = ""
+    else:
+        total = max(total, done)
+        share = done / total if total else 1.0
+        head = f"{done:,}/{total:,} rows done ({share:.0%})"
+        eta = f", ETA {_clock_text((total - done) / rate) if rate > 0 else '-:--:--'}"
+    return (
+        f"progress: {head}: {counts['created']:,} created, {counts['rejected']:,} rejected, "
+        f"{counts['failed']:,} failed; {rate:,.0f} rows/s{eta}"
+    )
+
+
+class ProgressLines:
+    """Off a terminal (cron, CI, a pod's log): a plain line every `every` seconds.
+
+    A line is printed on time even when no row finished meanwhile, so a slow or
+    stuck import still says so.
+    """
+
+    def __init__(
+        self,
+        stream: TextIO,
+        total: int | None,
+        *,
+        every: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    ) -> None:
+        self._stream = stream
+        self._total = total
+        self._every = every
+        self._clock = clock
+        self._sleep = sleep
+        self._started = clock()
+        self.counts: Counter[str] = Counter()
+
+    def update(self, outcome: RowOutcome) -> None:
+        self.counts[outcome.status] += 1
+        if outcome.resumed:
+            self.counts["resumed"] += 1
+
+    def line(self) -> str:
+        return render_line(self.counts, self._total, self._clock() - self._started)
+
+    async def run(self) -> None:
+        """Print a line every `every` seconds until cancelled."""
+        while True:
+            await self._sleep(self._every)
+            self._stream.write(self.line() + "\n")
+            self._stream.flush()
 
 
 def summary(report: ImportReport, *, source: str, target: str, stopped: str | None = None) -> str:

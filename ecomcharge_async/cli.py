@@ -20,7 +20,7 @@ from ._client import DEFAULT_BASE_URL, Client
 from ._errors import AuthenticationError, ValidationError
 from ._journal import JournalError
 from ._models import NewCustomer
-from ._progress import ProgressBar, summary
+from ._progress import ProgressBar, ProgressLines, summary
 from ._reach import ReachWatch
 from ._rows import InputError, RowReader, is_stream, scan_input
 from ._shard import parse_shard
@@ -139,6 +139,16 @@ def build_parser() -> argparse.ArgumentParser:
         f"{LATER_CONNECT_DEADLINE:.0f} or this, whichever is longer)",
     )
     imp.add_argument(
+        "--progress-every",
+        type=positive_float,
+        default=10.0,
+        metavar="SECONDS",
+        help="when stderr is not a terminal, print a progress line this often (default: 10)",
+    )
+    imp.add_argument(
+        "--quiet", "-q", action="store_true", help="no progress bar or lines (errors still)"
+    )
+    imp.add_argument(
         "--shard",
         type=_shard,
         metavar="K/N",
@@ -234,7 +244,13 @@ async def _import(
         )
     client, _ = _make_client(args, watch)
     failures = FailuresFile(args.failures, append=resuming(args.journal)) if args.failures else None
-    bar = ProgressBar(stderr, total) if stderr.isatty() else None
+    bar = lines = None
+    if not args.quiet:
+        if stderr.isatty():
+            bar = ProgressBar(stderr, total)
+        else:
+            lines = ProgressLines(stderr, total, every=args.progress_every)
+    printer = asyncio.create_task(lines.run()) if lines is not None else None
 
     def on_progress(outcome: RowOutcome) -> None:
         tally.add(outcome)
@@ -242,6 +258,8 @@ async def _import(
             failures.write(outcome)
         if bar is not None:
             bar.update(outcome)
+        if lines is not None:
+            lines.update(outcome)
 
     try:
         async with client:
@@ -263,6 +281,8 @@ async def _import(
         message = f"the API refused the credentials ({exc.message}); nothing more was sent"
         return _Ending(3, "credentials", message)
     finally:
+        if printer is not None:
+            printer.cancel()
         if watch is not None:
             watch.close()
         if bar is not None:

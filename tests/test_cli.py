@@ -652,3 +652,28 @@ def test_an_unreachable_api_stops_the_import_within_the_deadline(
         ).returncode
         == 3
     )
+
+
+# -- progress when stderr is not a terminal ---------------------------------------------------
+
+
+def test_off_a_terminal_progress_lines_are_printed_and_quiet_silences_them(
+    start_server: Callable[..., ServerProcess], tmp_path: Path
+) -> None:
+    server = start_server("--secret-key", "k", "--latency", "0.1")
+    path = write_csv(tmp_path / "a.csv", 20)
+    command = ["import", str(path), "--base-url", server.url, "--concurrency", "2"]
+    result = cli(*command, "--progress-every", "0.2")
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) >= 2, result.stderr
+    for line in lines:
+        assert re.fullmatch(
+            r"progress: \d+/20 rows done \(\d+%\): \d+ created, 0 rejected, 0 failed; "
+            r"\d+ rows/s, ETA (\d+:\d\d:\d\d|-:--:--)",
+            line,
+        ), line
+    quiet = cli(*command, "--progress-every", "0.2", "--quiet")
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stderr == ""
+    assert re.search(r"created\s+20\n", quiet.stdout)
