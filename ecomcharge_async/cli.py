@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import sys
 import time
 from collections.abc import Sequence
-from typing import NoReturn, TextIO
+from typing import Any, NoReturn, TextIO
 
 import attrs
 
@@ -147,6 +148,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     imp.add_argument(
         "--quiet", "-q", action="store_true", help="no progress bar or lines (errors still)"
+    )
+    imp.add_argument(
+        "--json",
+        action="store_true",
+        help="print the summary as one JSON object on stdout, and nothing else there",
     )
     imp.add_argument(
         "--shard",
@@ -292,9 +298,8 @@ async def _import(
     if run.code is not None:
         return _Ending(run.code, run.reason or "stopped", run.message, report)
     assert report is not None
-    return _Ending(
-        0 if report.ok else 1, "completed" if report.ok else "rows not created", None, report
-    )
+    reason = "completed" if report.ok else "rows rejected or failed"
+    return _Ending(0 if report.ok else 1, reason, None, report)
 
 
 _STOPPED = {
@@ -319,6 +324,8 @@ def import_command(
 
     def usage_error(message: str) -> int:
         print(f"ecomcharge import: error: {message}", file=err)
+        if args.json:
+            print(json.dumps(_json_summary(args, _Ending(2, "usage", message))), file=out)
         return 2
 
     args.journal = _for_shard(args.journal, args.shard)
@@ -381,11 +388,53 @@ def import_command(
         stopped = _STOPPED.get(ending.reason, ending.reason)
         if report is None:
             report = tally.report(time.monotonic() - started)
-    if report is not None:
+    ending.report = report
+    if args.json:
+        print(json.dumps(_json_summary(args, ending, source=source, target=target)), file=out)
+    elif report is not None:
         print(summary(report, source=source, target=target, stopped=stopped), file=out)
         if args.failures and not report.ok:
             print(f"  rejected and failed rows: {args.failures}", file=out)
     return ending.code
+
+
+def _json_summary(
+    args: argparse.Namespace,
+    ending: _Ending,
+    *,
+    source: str | None = None,
+    target: str | None = None,
+) -> dict[str, Any]:
+    """`--json`: the summary as one object, for scripts."""
+    report = ending.report
+    counts: dict[str, Any] = dict.fromkeys(
+        ("rows", "created", "rejected", "failed", "resumed", "reconciled"), 0
+    )
+    elapsed = rate = 0.0
+    if report is not None:
+        counts = {
+            "rows": report.total,
+            "created": report.created,
+            "rejected": report.rejected,
+            "failed": report.failed,
+            "resumed": report.resumed,
+            "reconciled": report.reconciled,
+        }
+        elapsed = report.elapsed
+        finished_now = report.total - report.resumed
+        rate = finished_now / elapsed if elapsed > 0 else 0.0
+    return {
+        "exit_status": ending.code,
+        "reason": ending.reason,
+        "message": ending.message,
+        **counts,
+        "elapsed_seconds": round(elapsed, 3),
+        "rows_per_second": round(rate, 1),
+        "source": source,
+        "target": target,
+        "journal": args.journal,
+        "failures": args.failures,
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:

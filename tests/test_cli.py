@@ -677,3 +677,47 @@ def test_off_a_terminal_progress_lines_are_printed_and_quiet_silences_them(
     assert quiet.returncode == 0, quiet.stderr
     assert quiet.stderr == ""
     assert re.search(r"created\s+20\n", quiet.stdout)
+
+
+# -- the machine-readable summary -------------------------------------------------------------
+
+
+def test_json_prints_the_summary_as_one_object_and_nothing_else(tmp_path: Path) -> None:
+    failures = tmp_path / "failures.jsonl"
+    result = cli("import", str(EXAMPLE), "--fake", "--json", "--failures", str(failures))
+    assert result.returncode == 1, result.stderr
+    summary = json.loads(result.stdout)  # the whole of stdout is one JSON object
+    assert summary["exit_status"] == 1
+    assert summary["reason"] == "rows rejected or failed"
+    assert (summary["rows"], summary["created"], summary["rejected"], summary["failed"]) == (
+        1000,
+        992,
+        8,
+        0,
+    )
+    assert summary["elapsed_seconds"] > 0
+    assert summary["rows_per_second"] > 0
+    assert summary["failures"] == str(failures)
+    assert summary["journal"] is None
+    assert summary["message"] is None
+
+
+def test_json_reports_a_usage_error_too(tmp_path: Path) -> None:
+    result = cli("import", str(tmp_path / "missing.csv"), "--fake", "--json")
+    assert result.returncode == 2
+    summary = json.loads(result.stdout)
+    assert summary["exit_status"] == 2
+    assert summary["reason"] == "usage"
+    assert "cannot read" in summary["message"]
+    assert summary["rows"] == 0
+
+
+def test_json_reports_an_unreachable_api(refused_url: str, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "a.csv", 10)
+    result = cli(
+        "import", str(path), "--base-url", refused_url, "--connect-deadline", "0.5", "--json"
+    )
+    assert result.returncode == 3
+    summary = json.loads(result.stdout)
+    assert (summary["exit_status"], summary["reason"]) == (3, "unreachable")
+    assert summary["message"].startswith(f"cannot reach {refused_url}: connection refused")
