@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -14,7 +16,7 @@ from typing import Any, NoReturn, TextIO
 import attrs
 
 from ._aiohttp import AiohttpTransport
-from ._argtypes import bounded_int, positive_float
+from ._argtypes import bounded_int, non_negative_float, positive_float
 from ._cli_files import FailuresFile, Tally, clashing_paths, resuming
 from ._cli_run import ImportRun
 from ._client import DEFAULT_BASE_URL, Client
@@ -150,6 +152,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--quiet", "-q", action="store_true", help="no progress bar or lines (errors still)"
     )
     imp.add_argument(
+        "--grace",
+        type=non_negative_float,
+        default=10.0,
+        metavar="SECONDS",
+        help="on SIGINT or SIGTERM, let the requests in flight finish for this long "
+        "(default: 10); a second signal stops at once",
+    )
+    imp.add_argument(
         "--json",
         action="store_true",
         help="print the summary as one JSON object on stdout, and nothing else there",
@@ -221,6 +231,24 @@ def _make_client(args: argparse.Namespace, watch: ReachWatch | None) -> tuple[Cl
     return client, f"shop {client.shop_id} at {client.base_url}"
 
 
+#: SIGINT (Ctrl-C) and SIGTERM (Kubernetes, systemd) stop an import cleanly: 128 + signal.
+_STOP_SIGNALS = ((signal.SIGINT, 130), (signal.SIGTERM, 143))
+
+
+def _on_signal(
+    run: ImportRun, signum: signal.Signals, code: int, grace: float, stderr: TextIO
+) -> None:
+    what = "interrupted by" if signum == signal.SIGINT else "stopped by"
+    if run.taking_rows:
+        print(
+            f"ecomcharge import: {signum.name}: taking no more rows; finishing the rows in "
+            f"flight for up to {grace:g} s (send it again to stop at once)",
+            file=stderr,
+            flush=True,
+        )
+    run.stop(code, signum.name, f"{what} {signum.name}", grace=grace)
+
+
 @attrs.define
 class _Ending:
     """How an import ended: exit status, a short reason, the line for stderr, the counts."""
@@ -257,6 +285,9 @@ async def _import(
         else:
             lines = ProgressLines(stderr, total, every=args.progress_every)
     printer = asyncio.create_task(lines.run()) if lines is not None else None
+    loop = asyncio.get_running_loop()
+    for signum, code in _STOP_SIGNALS:
+        loop.add_signal_handler(signum, _on_signal, run, signum, code, args.grace, stderr)
 
     def on_progress(outcome: RowOutcome) -> None:
         tally.add(outcome)
@@ -287,6 +318,8 @@ async def _import(
         message = f"the API refused the credentials ({exc.message}); nothing more was sent"
         return _Ending(3, "credentials", message)
     finally:
+        for signum, _ in _STOP_SIGNALS:
+            loop.remove_signal_handler(signum)
         if printer is not None:
             printer.cancel()
         if watch is not None:
@@ -370,8 +403,8 @@ def import_command(
         return usage_error(_journal_message(exc))
     except (InputError, OSError) as exc:
         return usage_error(str(exc))
-    except KeyboardInterrupt:
-        ending = _Ending(130, "SIGINT", "interrupted")
+    except KeyboardInterrupt:  # before the import's own handlers were in place
+        ending = _Ending(130, "SIGINT", "interrupted by SIGINT")
     if ending.message is not None:
         line = ending.message
         if ending.code in (130, 143):
@@ -438,12 +471,29 @@ def _json_summary(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.command == "demo":
-        return asyncio.run(demo())
-    if args.command == "import":
-        return import_command(args)
-    raise AssertionError(f"unhandled command {args.command!r}")  # pragma: no cover
+    """The `ecomcharge` command; a reader that went away (`| head`) ends it quietly, 141."""
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "demo":
+            return asyncio.run(demo())
+        if args.command == "import":
+            return import_command(args)
+        raise AssertionError(f"unhandled command {args.command!r}")  # pragma: no cover
+    except BrokenPipeError:
+        _silence_closed_pipes()
+        return 141
+
+
+def _silence_closed_pipes() -> None:
+    """Point stdout and stderr at /dev/null, so the flush at exit does not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        for stream in (sys.stdout, sys.stderr):
+            # Not a real file (a test captures it): then nothing flushes to the pipe.
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                os.dup2(devnull, stream.fileno())
+    finally:
+        os.close(devnull)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import csv
 import io
+import itertools
 import json
 import os
 import re
@@ -240,35 +241,128 @@ def test_python_dash_m_imports_over_http(
     assert f"into shop 361 at {server.url}" in result.stdout
 
 
-def test_ctrl_c_stops_the_import_with_exit_130_and_a_hint(
-    start_server: Callable[..., ServerProcess], tmp_path: Path
+def wait_for(condition: Callable[[], bool], what: str, *, within: float = 60) -> None:
+    """Poll `condition` until it holds, for `within` seconds at most."""
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.01)
+
+
+def done_records(journal: Path) -> int:
+    return journal.read_text().count('"done"') if journal.exists() else 0
+
+
+@pytest.mark.parametrize(
+    ("signum", "code", "said"),
+    [(signal.SIGINT, 130, "interrupted by SIGINT"), (signal.SIGTERM, 143, "stopped by SIGTERM")],
+)
+def test_a_signal_stops_the_import_cleanly_and_a_rerun_finishes_it_exactly_once(
+    start_server: Callable[..., ServerProcess],
+    tmp_path: Path,
+    signum: signal.Signals,
+    code: int,
+    said: str,
 ) -> None:
     server = start_server("--secret-key", "k", "--latency", "0.05")
-    path = write_csv(tmp_path / "a.csv", 2000)
+    rows = 400
+    path = write_csv(tmp_path / "a.csv", rows)
     journal = tmp_path / "j.jsonl"
     command = [
         *(sys.executable, "-m", "ecomcharge_async", "import", str(path)),
-        *("--base-url", server.url, "--journal", str(journal)),
+        *("--base-url", server.url, "--journal", str(journal), "--concurrency", "8"),
     ]
     process = subprocess.Popen(
         command, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and '"done"' not in (
-            journal.read_text() if journal.exists() else ""
-        ):
-            time.sleep(0.01)
-        process.send_signal(signal.SIGINT)
+        wait_for(lambda: done_records(journal) >= 20, "20 rows done")
+        process.send_signal(signum)
         out, err = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()
             process.communicate(timeout=30)
-    assert process.returncode == 130
-    assert "interrupted; run again with the same --journal to finish" in err
+    assert process.returncode == code, err
     assert "Traceback" not in err
-    assert out.startswith("Stopped (interrupted by SIGINT) importing")
+    assert f"{signum.name}: taking no more rows; finishing the rows in flight" in err
+    assert f"ecomcharge import: {said}; run again with the same --journal to finish" in err
+    assert out.startswith(f"Stopped ({said}) importing")
+    text = journal.read_text()
+    sent = set(map(int, re.findall(r'"sent":(\d+)', text)))
+    done = set(map(int, re.findall(r'"done":(\d+)', text)))
+    assert sent == done, "every row in flight was let finish"
+    assert len(done) < rows
+
+    second = subprocess.run(command, env=cli_env(), capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert re.search(rf"created\s+{rows:,}\n", second.stdout)
+    held = Counter(c.email for c in asyncio.run(list_with_retries(server.url)))
+    assert held == Counter(f"user{n}@example.com" for n in range(rows))
+
+
+def test_a_second_signal_stops_at_once(
+    start_server: Callable[..., ServerProcess], tmp_path: Path
+) -> None:
+    server = start_server("--secret-key", "k", "--latency", "5")
+    path = write_csv(tmp_path / "a.csv", 50)
+    journal = tmp_path / "j.jsonl"
+    command = [
+        *(sys.executable, "-m", "ecomcharge_async", "import", str(path)),
+        *("--base-url", server.url, "--journal", str(journal), "--grace", "600"),
+    ]
+    process = subprocess.Popen(
+        command, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert process.stderr is not None
+    try:
+        wait_for(lambda: '"sent"' in journal.read_text() if journal.exists() else False, "a send")
+        process.send_signal(signal.SIGTERM)
+        first = process.stderr.readline()  # the stop was taken: now the second signal
+        assert first.startswith("ecomcharge import: SIGTERM: taking no more rows"), first
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=30)
+    assert process.returncode == 143, err
+    assert "Traceback" not in err
+    assert out.startswith("Stopped (stopped by SIGTERM) importing")
+    # Aborted mid-request (each takes 5 s): rows journaled as sent, none done. A rerun
+    # reconciles them before sending anything again.
+    text = journal.read_text()
+    assert '"sent"' in text
+    assert '"done"' not in text
+
+
+def test_a_closed_pipe_ends_quietly_for_every_subcommand(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "a.csv", 2000)
+    commands = [
+        ["demo"],
+        ["import", str(EXAMPLE), "--fake"],
+        ["import", str(path), "--fake", "--json"],
+        ["--help"],
+        ["import", "--help"],
+    ]
+    for args, lines in itertools.product(commands, (0, 1)):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ecomcharge_async", *args],
+            env=cli_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert process.stdout is not None
+        assert process.stderr is not None
+        for _ in range(lines):
+            process.stdout.readline()
+        process.stdout.close()  # as `| head -1` (or `| head -0`) would
+        err = process.stderr.read().decode()
+        code = process.wait(timeout=60)
+        process.stderr.close()
+        assert code in (0, 141), (args, code, err)
+        assert err == "", (args, err)
 
 
 def test_a_resumed_run_keeps_the_failures_of_the_first(
