@@ -21,6 +21,7 @@ from ._bloom import BloomFilter
 from ._client import Client
 from ._errors import AuthenticationError, EcomChargeError, RateLimitError, ValidationError
 from ._journal import CREATED, FAILED, REJECTED, SENT, Journal, JournalError
+from ._logs import logger, request_id
 from ._models import NewCustomer
 from ._pacing import Pause, RateLimit
 from ._reconcile import Key, ShopMatcher, classify, customer_key, key_hash
@@ -65,6 +66,19 @@ class _Item:
     attempts: int = 0
     rounds: int = 0
     error: Exception | None = None
+
+
+def _fields(item: _Item, exc: EcomChargeError) -> dict[str, Any]:
+    """An import log record's fields: the line and the error, never the row's values."""
+    return {
+        "method": "POST",
+        "path": "/customers",
+        "status": getattr(exc, "status", None),
+        "attempt": max(item.attempts, 1),
+        "line": item.line,
+        "error": type(exc).__name__,
+        "request_id": request_id(exc),
+    }
 
 
 def _describe(exc: BaseException) -> str:
@@ -247,10 +261,21 @@ class Importer:
                     if item.attempts < self.max_attempts:
                         retry_after = exc.retry_after if isinstance(exc, RateLimitError) else None
                         self.pause.trip(generation, retry_after)
+                        logger.info(
+                            "line %d: %s; pausing the import, then attempt %d of %d",
+                            item.line,
+                            type(exc).__name__,
+                            item.attempts + 1,
+                            self.max_attempts,
+                            extra=_fields(item, exc),
+                        )
                         continue
                 elif verdict == "unclear" and item.rounds < self.max_rounds:
                     self.pending.append(item)
                     return
+                logger.warning(
+                    "line %d failed: %s", item.line, type(exc).__name__, extra=_fields(item, exc)
+                )
                 self._finish(item.line, "failed", item, message=_describe(exc))
                 return
             self.pause.clear()
@@ -268,6 +293,11 @@ class Importer:
     async def _reconcile(self) -> None:
         """Settle the rows held aside: created if the shop holds them, else send again."""
         batch, self.pending = self.pending, []
+        logger.info(
+            "reconciling %d row(s) whose create may have landed",
+            len(batch),
+            extra={"method": "GET", "path": "/customers", "rows": len(batch)},
+        )
         try:
             matcher = await self._scan_shop(Counter(item.key for item in batch))
         except AuthenticationError:

@@ -10,6 +10,7 @@ from typing import Protocol, cast
 from urllib.parse import urlsplit
 
 from ._http import Request, Response
+from ._logs import request_id
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -90,7 +91,7 @@ class LoggingMiddleware:
         path = url_path(request.url)
         attempt = current_attempt.get()
         started = time.perf_counter()
-        fields = {"http_method": request.method, "http_path": path, "attempt": attempt}
+        fields = {"method": request.method, "path": path, "attempt": attempt}
         try:
             response = await call_next(request)
         except Exception as exc:
@@ -102,7 +103,10 @@ class LoggingMiddleware:
                 attempt,
                 took,
                 type(exc).__name__,
-                extra={**fields, "http_status": None, "duration_ms": took},
+                extra=_with_old_names(
+                    {**fields, "status": None, "elapsed_ms": round(took, 1)},
+                    error=type(exc).__name__,
+                ),
             )
             raise
         took = (time.perf_counter() - started) * 1000.0
@@ -113,6 +117,21 @@ class LoggingMiddleware:
             response.status,
             attempt,
             took,
-            extra={**fields, "http_status": response.status, "duration_ms": took},
+            extra=_with_old_names(
+                {**fields, "status": response.status, "elapsed_ms": round(took, 1)},
+                request_id=request_id(response),
+            ),
         )
         return response
+
+
+def _with_old_names(fields: dict[str, object], **more: object) -> dict[str, object]:
+    """The record's fields, also under the names of 0.1 (`http_method`, `duration_ms`...)."""
+    return {
+        **fields,
+        **more,
+        "http_method": fields["method"],
+        "http_path": fields["path"],
+        "http_status": fields["status"],
+        "duration_ms": fields["elapsed_ms"],
+    }

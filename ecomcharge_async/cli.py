@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import signal
 import sys
@@ -22,11 +23,13 @@ from ._cli_run import ImportRun
 from ._client import DEFAULT_BASE_URL, Client
 from ._errors import AuthenticationError, ValidationError
 from ._journal import JournalError
+from ._logs import LOG_ENV, configure, configure_from_env
 from ._models import NewCustomer
 from ._progress import ProgressBar, ProgressLines, summary
 from ._reach import ReachWatch
 from ._rows import InputError, RowReader, is_stream, scan_input
 from ._shard import parse_shard
+from ._version import __version__
 from .bulk import ImportReport, RowOutcome, import_customers
 from .testing import FakeEcomCharge
 from .testing._backend import DEMO_SECRET, DEMO_SHOP_ID
@@ -84,10 +87,36 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+def _logging_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
+    """-v and --log-format, before or after the subcommand (`ecomcharge -v import ...`)."""
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0 if defaults else argparse.SUPPRESS,
+        help="log the SDK to stderr: -v retries and pauses (INFO), -vv every request (DEBUG)",
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text" if defaults else argparse.SUPPRESS,
+        help="log lines as text (default) or one JSON object each",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="ecomcharge", description="eComCharge Customers API tools")
+    parser = _Parser(
+        prog="ecomcharge",
+        description="eComCharge Customers API tools",
+        epilog=f"{LOG_ENV}=debug|info also turns the logs on (in any program using the SDK).",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    _logging_options(parser, defaults=True)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("demo", help="a short session against the embedded fake eComCharge")
+    demo_parser = commands.add_parser(
+        "demo", help="a short session against the embedded fake eComCharge"
+    )
+    _logging_options(demo_parser, defaults=False)
     imp = commands.add_parser(
         "import",
         help="create one customer per row of a CSV or JSON Lines file",
@@ -95,9 +124,13 @@ def build_parser() -> argparse.ArgumentParser:
             "Create one customer per row of PATH: CSV with a header row of field names, "
             "or JSON Lines (.jsonl/.ndjson, or sniffed). Credentials come from "
             "ECOMCHARGE_SHOP_ID and ECOMCHARGE_SECRET_KEY. Exit status: 0 every row "
-            "created, 1 some rows rejected or failed, 2 bad usage or unreadable input."
+            "created, 1 some rows rejected or failed, 2 bad usage or unreadable input, "
+            "3 the API unreachable or refusing the credentials, 130/143 stopped by "
+            "SIGINT/SIGTERM (run again with the same --journal to finish), 141 the "
+            "output pipe closed."
         ),
     )
+    _logging_options(imp, defaults=False)
     imp.add_argument(
         "path",
         metavar="PATH",
@@ -474,6 +507,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """The `ecomcharge` command; a reader that went away (`| head`) ends it quietly, 141."""
     try:
         args = build_parser().parse_args(argv)
+        _configure_logging(args)
         if args.command == "demo":
             return asyncio.run(demo())
         if args.command == "import":
@@ -482,6 +516,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         _silence_closed_pipes()
         return 141
+
+
+def _configure_logging(args: argparse.Namespace) -> None:
+    """-v/-vv log the SDK at INFO/DEBUG; --log-format applies to $ECOMCHARGE_LOG's logs too."""
+    if args.verbose:
+        configure(logging.DEBUG if args.verbose > 1 else logging.INFO, fmt=args.log_format)
+    elif args.log_format != "text":
+        level = configure_from_env()
+        if level is not None:
+            configure(level, fmt=args.log_format)
 
 
 def _silence_closed_pipes() -> None:

@@ -815,3 +815,69 @@ def test_json_reports_an_unreachable_api(refused_url: str, tmp_path: Path) -> No
     summary = json.loads(result.stdout)
     assert (summary["exit_status"], summary["reason"]) == (3, "unreachable")
     assert summary["message"].startswith(f"cannot reach {refused_url}: connection refused")
+
+
+# -- the usual switches ------------------------------------------------------------------------
+
+
+def test_version_prints_the_package_version() -> None:
+    result = cli("--version")
+    assert result.returncode == 0
+    assert result.stdout == f"ecomcharge {ec.__version__}\n"
+
+
+def test_verbose_json_logs_carry_fields_and_no_secret_or_customer_value(
+    start_server: Callable[..., ServerProcess], tmp_path: Path
+) -> None:
+    server = start_server(
+        *("--secret-key", "sekrit-key-value", "--seed", "5"),
+        *("--fault-rate", "0.3", "--faults", "503"),
+    )
+    path = write_csv(tmp_path / "a.csv", 30)
+    result = cli(
+        *("-vv", "import", str(path), "--base-url", server.url, "--log-format", "json"),
+        env=cli_env("sekrit-key-value"),
+    )
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stderr.splitlines()]
+    levels = Counter(record["level"] for record in records)
+    assert levels["debug"] >= 30
+    assert levels["info"] >= 1  # the 503s paused the import
+    for record in records:
+        assert record["logger"].startswith("ecomcharge_async")
+        assert {"method", "path", "status", "attempt"} <= record.keys(), record
+    debug = next(r for r in records if r["level"] == "debug" and r["status"] == 201)
+    assert (debug["method"], debug["path"], debug["attempt"]) == ("POST", "/customers", 1)
+    assert debug["elapsed_ms"] >= 0
+    assert "request_id" in debug
+    assert "sekrit" not in result.stderr
+    assert "@example.com" not in result.stderr
+    assert "10.1.0" not in result.stderr
+
+
+def test_ecomcharge_log_turns_the_library_logs_on_in_any_program() -> None:
+    program = """
+import asyncio
+import ecomcharge_async as ec
+from ecomcharge_async.testing import FakeEcomCharge
+
+async def main():
+    fake = FakeEcomCharge(shop_id="361", secret_key="s")
+    async with ec.Client("361", "s", transport=fake.transport()) as client:
+        await client.customers.create(ec.NewCustomer(email="ann@example.com", ip="10.0.0.1"))
+
+asyncio.run(main())
+"""
+    env = {**cli_env(), "ECOMCHARGE_LOG": "debug"}
+    result = subprocess.run(
+        [sys.executable, "-c", program], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    [line] = result.stderr.splitlines()
+    assert "DEBUG ecomcharge_async: POST /customers -> 201 (attempt 1," in line
+    assert re.search(r"method=POST path=/customers status=201 attempt=1 elapsed_ms=[\d.]+", line)
+    assert "ann@example.com" not in line
+    quiet = subprocess.run(
+        [sys.executable, "-c", program], env=cli_env(), capture_output=True, text=True, timeout=60
+    )
+    assert quiet.stderr == ""
