@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextvars import ContextVar
+from functools import partial
 from typing import Protocol, cast
 from urllib.parse import urlsplit
 
@@ -31,6 +32,14 @@ class Middleware(Protocol):
     """
 
     def __call__(self, request: Request, call_next: Handler, /) -> Awaitable[Response]: ...
+
+
+#: A per-call middleware that needs to see every attempt of its call (the
+#: OpenTelemetry one) sets this for the duration of the call: the innermost layer
+#: then runs it around each attempt, inside the retries. Unset, it costs one lookup.
+attempt_observer: ContextVar[Middleware | None] = ContextVar(
+    "ecomcharge_async_attempt_observer", default=None
+)
 
 
 def _bind(middleware: Middleware, call_next: Handler) -> Handler:
@@ -83,6 +92,12 @@ class LoggingMiddleware:
         self._log = log
 
     def __call__(self, request: Request, call_next: Handler, /) -> Awaitable[Response]:
+        observer = attempt_observer.get()
+        if observer is not None:
+            return observer(request, partial(self._log_or_pass, call_next=call_next))
+        return self._log_or_pass(request, call_next)
+
+    def _log_or_pass(self, request: Request, call_next: Handler) -> Awaitable[Response]:
         if not self._log.isEnabledFor(logging.DEBUG):
             return call_next(request)
         return self._logged(request, call_next)
