@@ -127,8 +127,11 @@ class ProgressLines:
         """Print a line every `every` seconds until cancelled."""
         while True:
             await self._sleep(self._every)
-            self._stream.write(self.line() + "\n")
-            self._stream.flush()
+            try:
+                self._stream.write(self.line() + "\n")
+                self._stream.flush()
+            except BrokenPipeError:
+                return  # nobody reads stderr any more: the import goes on without progress
 
 
 def summary(report: ImportReport, *, source: str, target: str, stopped: str | None = None) -> str:

@@ -20,7 +20,7 @@ from ._aiohttp import AiohttpTransport
 from ._argtypes import bounded_int, non_negative_float, positive_float
 from ._cli_files import FailuresFile, Tally, clashing_paths, resuming
 from ._cli_run import ImportRun
-from ._client import DEFAULT_BASE_URL, Client
+from ._client import Client
 from ._errors import AuthenticationError, ValidationError
 from ._journal import JournalError
 from ._logs import LOG_ENV, configure, configure_from_env
@@ -304,12 +304,14 @@ async def _import(
     watch = None
     if not args.fake:
         watch = ReachWatch(
-            args.base_url or os.environ.get("ECOMCHARGE_BASE_URL") or DEFAULT_BASE_URL,
+            "",  # set below, once the client has checked and normalised it
             first_deadline=args.connect_deadline,
             later_deadline=max(LATER_CONNECT_DEADLINE, args.connect_deadline),
             on_stop=lambda line: run.abort(3, "unreachable", line),
         )
     client, _ = _make_client(args, watch)
+    if watch is not None:
+        watch.base_url = client.base_url
     failures = FailuresFile(args.failures, append=resuming(args.journal)) if args.failures else None
     bar = lines = None
     if not args.quiet:
@@ -319,8 +321,9 @@ async def _import(
             lines = ProgressLines(stderr, total, every=args.progress_every)
     printer = asyncio.create_task(lines.run()) if lines is not None else None
     loop = asyncio.get_running_loop()
-    for signum, code in _STOP_SIGNALS:
-        loop.add_signal_handler(signum, _on_signal, run, signum, code, args.grace, stderr)
+    with contextlib.suppress(NotImplementedError):  # no loop signal handlers on Windows
+        for signum, code in _STOP_SIGNALS:
+            loop.add_signal_handler(signum, _on_signal, run, signum, code, args.grace, stderr)
 
     def on_progress(outcome: RowOutcome) -> None:
         tally.add(outcome)
@@ -351,8 +354,9 @@ async def _import(
         message = f"the API refused the credentials ({exc.message}); nothing more was sent"
         return _Ending(3, "credentials", message)
     finally:
-        for signum, _ in _STOP_SIGNALS:
-            loop.remove_signal_handler(signum)
+        with contextlib.suppress(NotImplementedError):
+            for signum, _ in _STOP_SIGNALS:
+                loop.remove_signal_handler(signum)
         if printer is not None:
             printer.cancel()
         if watch is not None:

@@ -881,3 +881,23 @@ asyncio.run(main())
         [sys.executable, "-c", program], env=cli_env(), capture_output=True, text=True, timeout=60
     )
     assert quiet.stderr == ""
+
+
+def test_after_an_unreachable_stop_the_journal_resumes_once_the_api_is_up(
+    start_server: Callable[..., ServerProcess], tmp_path: Path
+) -> None:
+    with socket.socket() as sock:  # bound, never listening: refused, and the port stays ours
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        url = f"http://127.0.0.1:{port}"
+        path = write_csv(tmp_path / "a.csv", 60)
+        journal = tmp_path / "j.jsonl"
+        command = ["import", str(path), "--base-url", url, "--journal", str(journal)]
+        stopped = cli(*command, "--connect-deadline", "1")
+        assert stopped.returncode == 3, stopped.stderr
+    server = start_server("--secret-key", "k", "--port", str(port))
+    assert server.url == url
+    resumed = cli(*command)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    held = Counter(c.email for c in asyncio.run(list_with_retries(url)))
+    assert held == Counter(f"user{n}@example.com" for n in range(60))
