@@ -10,6 +10,7 @@ import itertools
 import json
 import os
 import re
+import select
 import signal
 import socket
 import subprocess
@@ -319,6 +320,8 @@ def test_a_second_signal_stops_at_once(
     try:
         wait_for(lambda: '"sent"' in journal.read_text() if journal.exists() else False, "a send")
         process.send_signal(signal.SIGTERM)
+        ready, _, _ = select.select([process.stderr], [], [], 60)
+        assert ready, "no word on stderr within 60 s of SIGTERM"
         first = process.stderr.readline()  # the stop was taken: now the second signal
         assert first.startswith("ecomcharge import: SIGTERM: taking no more rows"), first
         process.send_signal(signal.SIGTERM)
@@ -341,7 +344,7 @@ def test_a_closed_pipe_ends_quietly_for_every_subcommand(tmp_path: Path) -> None
     path = write_csv(tmp_path / "a.csv", 2000)
     commands = [
         ["demo"],
-        ["import", str(EXAMPLE), "--fake"],
+        ["import", str(path), "--fake"],  # every row created: 0 unless the pipe broke
         ["import", str(path), "--fake", "--json"],
         ["--help"],
         ["import", "--help"],
