@@ -886,6 +886,15 @@ asyncio.run(main())
     assert quiet.stderr == ""
 
 
+def test_log_format_json_applies_to_the_logs_ecomcharge_log_turned_on(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "a.csv", 3)
+    env = {**cli_env(), "ECOMCHARGE_LOG": "debug"}
+    result = cli("import", str(path), "--fake", "--log-format", "json", env=env)
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stderr.splitlines()]
+    assert [(r["level"], r["method"], r["status"]) for r in records] == [("debug", "POST", 201)] * 3
+
+
 def test_after_an_unreachable_stop_the_journal_resumes_once_the_api_is_up(
     start_server: Callable[..., ServerProcess], tmp_path: Path
 ) -> None:

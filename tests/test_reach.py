@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import errno
+import socket
+import ssl
 
 import pytest
 from conftest import SECRET, SHOP_ID
 
 import ecomcharge_async as ec
-from ecomcharge_async._reach import ReachWatch
+from ecomcharge_async._reach import ReachWatch, cause
 from ecomcharge_async.testing import FakeEcomCharge, Fault
 
 
@@ -56,3 +59,28 @@ async def test_an_answer_resets_the_watch_and_later_outages_get_the_longer_bound
         await refused_until_stopped(client, stops)
         assert loop.time() - began >= 0.3
     assert len(stops) == 1
+
+
+def failure(under: BaseException) -> ec.ConnectError:
+    try:
+        try:
+            raise under
+        except BaseException as exc:
+            raise ec.ConnectError("cannot connect") from exc
+    except ec.ConnectError as error:
+        return error
+
+
+@pytest.mark.parametrize(
+    ("under", "said"),
+    [
+        (ConnectionRefusedError(errno.ECONNREFUSED, "refused"), "connection refused"),
+        (socket.gaierror(-2, "Name or service not known"), "host name not resolved"),
+        (ssl.SSLCertVerificationError("certificate verify failed"), "TLS handshake failed"),
+        (TimeoutError(), "connect timed out"),
+        (OSError(errno.ENETUNREACH, "unreachable"), "network unreachable"),
+        (OSError(errno.EPERM, "odd"), "cannot connect"),
+    ],
+)
+def test_the_cause_is_said_in_a_few_words(under: BaseException, said: str) -> None:
+    assert cause(failure(under)) == said
