@@ -43,5 +43,6 @@ nitpick_ignore = [
     ("py:class", "httpx.AsyncClient"),
     ("py:class", "ssl.SSLContext"),
     ("py:class", "pathlib.Path"),
+    ("py:class", "opentelemetry.trace.TracerProvider"),
 ]
 nitpick_ignore_regex = [("py:class", r"collections\.abc\.[A-Za-z]+")]

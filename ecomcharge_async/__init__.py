@@ -21,11 +21,15 @@ from ._errors import (
     ValidationError,
 )
 from ._http import Request, Response, StreamingTransport, Transport
+from ._logs import configure_from_env as _configure_from_env
 from ._middleware import Handler, Middleware
 from ._models import Customer, NewCustomer
 from ._retry import RetryPolicy
 from ._serde import converter
 from ._version import __version__
+
+# ECOMCHARGE_LOG=debug|info turns the SDK's logs on in any program that imports it.
+_configure_from_env()
 
 if TYPE_CHECKING:
     from ._httpx import HttpxTransport as HttpxTransport

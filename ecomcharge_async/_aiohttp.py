@@ -37,7 +37,9 @@ class AiohttpTransport:
     streamed body (`stream`), each wait for data.
     `ssl` is True (verify with the system's CA store), an `ssl.SSLContext`
     (your own CAs), or False (no verification: never in production).
-    `limit` caps concurrent connections. `max_body_size` caps the bytes held
+    `connect_timeout` (seconds, None: no limit of its own) bounds opening a
+    connection, so an address that never answers fails as `ConnectError` even
+    when `timeout` is None. `limit` caps concurrent connections. `max_body_size` caps the bytes held
     for one body read whole, counted as they arrive (after decompression): a
     larger 2xx body raises `DecodeError`, a larger error body is cut at the
     cap. A streamed 2xx body (`stream`) is never held whole, so it has no cap.
@@ -48,6 +50,7 @@ class AiohttpTransport:
         session: aiohttp.ClientSession | None = None,
         *,
         timeout: float | None = 30.0,
+        connect_timeout: float | None = None,
         ssl: _ssl.SSLContext | bool = True,
         limit: int = 100,
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
@@ -59,9 +62,12 @@ class AiohttpTransport:
             )
         self._session = session
         self._owns_session = session is None
-        self._timeout = aiohttp.ClientTimeout(total=check_timeout(timeout))
+        connect = check_timeout(connect_timeout)
+        self._timeout = aiohttp.ClientTimeout(total=check_timeout(timeout), sock_connect=connect)
         # A streamed body may take minutes to arrive: bound each read, not the whole.
-        self._stream_timeout = aiohttp.ClientTimeout(sock_connect=timeout, sock_read=timeout)
+        self._stream_timeout = aiohttp.ClientTimeout(
+            sock_connect=connect or timeout, sock_read=timeout
+        )
         self._ssl = check_tls("ssl", ssl)
         self._limit = check_limit(limit)
         self._max_body_size = check_max_body_size(max_body_size)

@@ -25,6 +25,7 @@ from ._errors import (
     retry_after,
 )
 from ._http import Request, Response
+from ._logs import request_id
 from ._middleware import Handler, current_attempt, logger, url_path
 
 #: Methods that may be replayed after an ambiguous failure (RFC 9110 idempotent methods).
@@ -228,6 +229,7 @@ class RetryMiddleware:
                         url_path(request.url),
                         attempts,
                         decision.reason,
+                        extra=_fields(request, outcome, attempts, elapsed),
                     )
                 _raise(outcome, attempts)
             self._log.info(
@@ -237,6 +239,10 @@ class RetryMiddleware:
                 decision.reason,
                 attempts + 1,
                 policy.max_attempts,
+                extra={
+                    **_fields(request, outcome, attempts, elapsed),
+                    "wait_s": round(decision.wait, 3),
+                },
             )
             await policy.sleep(decision.wait)
             elapsed += decision.wait
@@ -272,6 +278,20 @@ class RetryMiddleware:
         finally:
             if token is not None:
                 current_attempt.reset(token)
+
+
+def _fields(request: Request, outcome: Outcome, attempts: int, elapsed: float) -> dict[str, Any]:
+    """A retry log record's structured fields: no header, body or message text."""
+    status = outcome.status if isinstance(outcome, Response) else getattr(outcome, "status", None)
+    return {
+        "method": request.method,
+        "path": url_path(request.url),
+        "status": status,
+        "attempt": attempts,
+        "elapsed_ms": round(elapsed * 1000.0, 1),
+        "request_id": request_id(outcome),
+        "error": None if isinstance(outcome, Response) else type(outcome).__name__,
+    }
 
 
 def _raise(outcome: Response | EcomChargeError, attempts: int) -> NoReturn:

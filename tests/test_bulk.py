@@ -155,6 +155,21 @@ async def test_an_async_iterable_of_rows_is_imported(
     assert len(fake.customers) == 30
 
 
+async def test_a_huge_concurrency_starts_only_the_workers_rows_can_use(
+    client: ec.Client,
+) -> None:
+    tasks = 0
+
+    def on_progress(outcome: RowOutcome) -> None:
+        nonlocal tasks
+        tasks = max(tasks, len(asyncio.all_tasks()))
+
+    rows = [person(n) for n in range(5)]
+    report = await import_customers(client, rows, concurrency=10**8, on_progress=on_progress)
+    assert report.created == 5
+    assert tasks <= 5 + 1  # one worker per row at most, and this test's own task
+
+
 async def test_identical_rows_are_each_created(client: ec.Client, fake: FakeEcomCharge) -> None:
     report = await import_customers(client, [person(1), person(1), person(1)])
     assert report.created == 3
