@@ -289,6 +289,13 @@ _NOT_AN_OBJECT = {ord("["): "array", ord('"'): "string", ord("t"): "boolean", or
 _NOT_AN_OBJECT |= {ord("n"): "null"} | dict.fromkeys(b"-0123456789", "number")
 
 
+MAX_TRIES = 8
+"""Decodes tried at the `}`s of one element before it is scanned to its end instead."""
+
+_SPECIAL = re.compile(rb'[][{}"]')
+"""What the one-pass scan of an element looks at: brackets and quotes."""
+
+
 class _Truncated(Exception):
     """The bytes so far end inside the element: wait for more."""
 
@@ -308,6 +315,10 @@ class _ArrayReader:
         self.head = b""  # the first bytes, kept on DecodeError.body
         self.pos = 0  # the next unread byte of buf
         self.probe = 0  # where to look for the current element's next `}`
+        self.tries = 0  # decodes of the current element that found it truncated
+        self.scan = -1  # where _scan_to_close resumes, at `depth` brackets deep
+        self.depth = 0
+        self.in_string = False
         self.state = "open"  # open -> item|close -> next -> item -> ... -> done
         self.index = 0
         self.error: DecodeError | None = None
@@ -328,6 +339,7 @@ class _ArrayReader:
             self.error = exc
         del self.buf[: self.pos]
         self.probe -= self.pos
+        self.scan -= self.pos
         self.pos = 0
         return done
 
@@ -384,20 +396,68 @@ class _ArrayReader:
     def _element(self) -> Customer | None:
         """The customer whose object starts at `pos`, or None while it is incomplete."""
         buf, start = self.buf, self.pos
-        end = buf.find(b"}", max(self.probe, start))
+        end = buf.find(b"}", max(self.probe, start)) if self.tries < MAX_TRIES else -1
         while end != -1:
-            raw = buf[start : end + 1]
             try:
-                customer = self._decode(raw)
+                return self._took(end + 1, self._decode(buf[start : end + 1]))
             except _Truncated:
-                end = buf.find(b"}", end + 1)
-                continue
-            self.pos = self.probe = end + 1
-            return customer
+                self.tries += 1
+                self.probe = end + 1
+                end = buf.find(b"}", end + 1) if self.tries < MAX_TRIES else -1
+        if self.tries >= MAX_TRIES:
+            # Many braces inside strings or nested objects: find the end in one pass
+            # instead of a decode per brace, which a hostile body could make quadratic.
+            close = self._scan_to_close()
+            if close is not None:
+                try:
+                    return self._took(close, self._decode(buf[start:close]))
+                except _Truncated:
+                    raise self._invalid() from None
+        else:
+            self.probe = len(buf)
         if len(buf) - start > MAX_ITEM_BYTES:
             raise self._fail(f"item {self.index} is larger than {MAX_ITEM_BYTES} bytes")
-        self.probe = len(buf)
         return None
+
+    def _took(self, end: int, customer: Customer) -> Customer:
+        self.pos = self.probe = end
+        self.tries, self.scan, self.depth, self.in_string = 0, -1, 0, False
+        return customer
+
+    def _scan_to_close(self) -> int | None:
+        """Where the element at `pos` ends, by its strings and brackets; None: not yet.
+
+        Resumes where the last call stopped, so each byte is looked at once.
+        """
+        buf = self.buf
+        if self.scan < self.pos:
+            self.scan, self.depth, self.in_string = self.pos, 0, False
+        at = self.scan
+        while True:
+            if self.in_string:
+                quote = buf.find(b'"', at)
+                if quote == -1:
+                    self.scan = len(buf)
+                    return None
+                at = quote + 1
+                before = quote - 1
+                while buf[before] == 0x5C:  # a backslash; the opening quote stops the loop
+                    before -= 1
+                if (quote - before) % 2:  # an even run of backslashes: the string ends
+                    self.in_string = False
+                continue
+            found = _SPECIAL.search(buf, at)
+            if found is None:
+                self.scan = len(buf)
+                return None
+            at = found.end()
+            byte = buf[found.start()]
+            if byte == 0x22:  # "
+                self.in_string = True
+                continue
+            self.depth += 1 if byte in (0x7B, 0x5B) else -1  # { [ against } ]
+            if self.depth == 0:
+                return at
 
     def _decode(self, raw: bytearray) -> Customer:
         try:

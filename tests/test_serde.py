@@ -314,6 +314,9 @@ async def test_streaming_reads_every_array_as_list_does_however_it_is_cut(
         b'[{"id":"a}","note":"}{","x":{"y":{"z":"}"}}},{"id":"b"}]',
         b'[{"id":"a\\\\","q":"\\"}"},{"id":"b\\u007d"}]',
         b'[{"id":"a","deep":[[{"k":"}"}]]}]',
+        # More braces than the decoder is tried at: the element is scanned to its end.
+        b'[{"id":"a","n":"' + b"}" * 40 + b'\\\\","q":"\\"}\\\\\\"}"},{"id":"b"}]',
+        b'[{"id":"a","x":' + b'{"y":' * 30 + b'"}"' + b"}" * 30 + b',"z":["}]"]},{"id":"b"}]',
     ],
 )
 async def test_braces_inside_strings_and_nested_objects_do_not_cut_an_element(
@@ -350,6 +353,13 @@ async def test_a_broken_stream_names_where_after_the_customers_before_it(
         assert error is not None
         assert reason in error
         assert [c.id for c in seen] == ["a", "b"][: len(seen)]
+
+
+async def test_an_element_full_of_braces_is_read_in_one_pass() -> None:
+    body = b'[{"id":"a","note":"' + b"}" * 1_000_000 + b'"},{"id":"b"}]'
+    customers, error = await _stream_outcome(body, list(range(65536, len(body), 65536)))
+    assert error is None
+    assert [c.id for c in customers] == ["a", "b"]
 
 
 async def test_an_endless_element_is_refused_once_it_passes_the_bound() -> None:
