@@ -355,6 +355,7 @@ class _ArrayReader:
 
     def _scan(self, done: list[Customer]) -> None:
         buf = self.buf
+        batch = True  # one try per chunk at every complete element at once
         while True:
             pos = self.pos
             while pos < len(buf) and buf[pos] in _SPACE:
@@ -368,6 +369,10 @@ class _ArrayReader:
                 if byte == 0x5D and state == "first":  # ]
                     self.state, self.pos = "done", pos + 1
                 elif byte == 0x7B:  # {
+                    if batch:
+                        batch = False
+                        if self._batch(done):
+                            continue
                     customer = self._element()
                     if customer is None:
                         return  # wait for more bytes
@@ -392,6 +397,28 @@ class _ArrayReader:
                 self.state, self.pos, self.probe = "first", pos + 1, pos + 1
             else:  # done: only whitespace may follow
                 raise self._invalid()
+
+    def _batch(self, done: list[Customer]) -> bool:
+        """Decode every element from `pos` to the buffer's last `}` in one C call.
+
+        Flat customers end at their only `}`, so that is usually all the complete
+        elements of the chunk. If the span holds anything else (an odd record, a
+        `}` inside the element still arriving), it fails and each element is
+        read on its own. A span that decodes is whole elements: a `}` inside a
+        string or a nested object cannot end valid JSON.
+        """
+        last = self.buf.rfind(b"}")
+        if self.tries or last <= self.pos:
+            return False
+        try:
+            customers = _fast_customers.decode(b"[" + self.buf[self.pos : last + 1] + b"]")
+        except (msgspec.DecodeError, RecursionError):
+            return False
+        done.extend(customers)
+        self.index += len(customers)
+        self.pos = self.probe = last + 1
+        self.state = "next"
+        return True
 
     def _element(self) -> Customer | None:
         """The customer whose object starts at `pos`, or None while it is incomplete."""
