@@ -87,6 +87,11 @@ def celery_import(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except ValueError as exc:
         return usage_error(str(exc))
     broker = maybe_sanitize_url(app.conf.broker_url)  # a password masked
+    try:
+        with app.connection() as connection:  # at once, not after Celery's 20 s of retries
+            connection.ensure_connection(max_retries=2, interval_start=0, interval_step=1)
+    except Exception as exc:  # kombu's OperationalError and friends
+        return usage_error(f"cannot reach the broker at {broker}: {exc}")
     started = time.monotonic()
     try:
         pending = {

@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
+import json
 import os
+import pty
 import re
 import shlex
 import signal
@@ -363,3 +365,76 @@ def test_a_shard_delivered_twice_at_once_is_imported_once(
     assert sorted(created) == sorted(emails)  # 600 customers, each once
     sent = [line for line in journal.read_text().splitlines() if line.startswith('{"sent"')]
     assert len(sent) == len({line.split(",")[0] for line in sent}) >= 600
+
+
+def run_import(env: dict[str, str], *args: str, stderr: int) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ecomcharge_async", "import", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_rejected_rows_exit_1_with_a_line_per_shard_and_a_bar_on_a_terminal(
+    workers: Workers, tmp_path: Path
+) -> None:
+    path = tmp_path / "customers.csv"
+    write_rows(path, 300)
+    lines = path.read_text().splitlines()
+    for n in (5, 8, 100):  # lines 7, 10 and 102: shards 1, 1 and 0 of 3
+        lines[n + 1] = lines[n + 1].replace(",GB", ",UK")
+    path.write_text("\n".join(lines) + "\n")
+    workers.start("w1")
+    controller, terminal = pty.openpty()
+    try:
+        run = run_import(
+            workers.env, str(path), "--celery", "--shards", "3",
+            "--journal", str(tmp_path / "j-{shard}.journal"),
+            "--failures", str(tmp_path / "f-{shard}.jsonl"),
+            stderr=terminal,
+        )  # fmt: skip
+        os.set_blocking(controller, False)
+        shown = b""
+        with contextlib.suppress(BlockingIOError, OSError):
+            while chunk := os.read(controller, 65536):
+                shown += chunk
+    finally:
+        os.close(controller)
+        os.close(terminal)
+    assert run.returncode == 1, run.stdout
+    assert summary_count(run.stdout, "created") == 297
+    assert summary_count(run.stdout, "rejected") == 3
+    assert f"  shard 0: 1 rejected, 0 failed ({tmp_path}/f-0.jsonl)" in run.stdout
+    assert f"  shard 1: 2 rejected, 0 failed ({tmp_path}/f-1.jsonl)" in run.stdout
+    assert "shard 2:" not in run.stdout
+    assert [json.loads(x)["line"] for x in (tmp_path / "f-1.jsonl").read_text().splitlines()] == [
+        7,
+        10,
+    ]
+    assert b"\r  300/300 [########################] 100%" in shown
+    assert b"3/3 shards" in shown
+
+
+def test_a_worker_refused_by_the_api_exits_2(workers: Workers, tmp_path: Path) -> None:
+    path = tmp_path / "customers.csv"
+    write_rows(path, 20)
+    workers.env["ECOMCHARGE_SECRET_KEY"] = "not-the-key"
+    workers.start("w1")
+    run = run_import(workers.env, str(path), "--celery", "--shards", "2", stderr=subprocess.PIPE)
+    assert run.returncode == 2
+    assert "shard 0: the API refused the credentials" in run.stderr
+    assert "not-the-key" not in run.stderr + run.stdout
+    assert (tmp_path / "customers.csv.1.journal").exists()  # the default, beside the input
+
+
+def test_no_broker_is_refused_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "customers.csv"
+    write_rows(path, 5)
+    env = dict(os.environ, CELERY_BROKER_URL=f"redis://127.0.0.1:{_free_port()}/0")
+    run = run_import(env, str(path), "--celery", "--shards", "2", stderr=subprocess.PIPE)
+    assert run.returncode == 2
+    assert "cannot reach the broker at redis://127.0.0.1:" in run.stderr
