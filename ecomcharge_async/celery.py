@@ -19,6 +19,9 @@ from typing import Any
 
 from celery import Celery, Task
 
+from ._errors import AuthenticationError
+from ._journal import JournalError
+from ._rows import InputError
 from ._shard_task import ShardBusy, run_shard
 
 #: Default broker and result backend: a Redis on this machine.
@@ -98,10 +101,6 @@ def import_shard(
     Problems of the input, the journal or the credentials come back as
     `{"error": message}` (the command exits 2), not as a task failure to retry.
     """
-    from ._errors import AuthenticationError
-    from ._journal import JournalError
-    from ._rows import InputError
-
     def on_counts(counts: dict[str, int]) -> None:
         self.update_state(state="PROGRESS", meta={"shard": shard, **counts})
 
