@@ -120,14 +120,20 @@ def celery_import(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         results = _wait(pending, watch)
     except KeyboardInterrupt:
+        watch.close()
         print(
             "ecomcharge import: interrupted; the queued shards still run on the workers; "
             "run the same command again to wait for them (the journals make it resume)",
             file=err,
         )
         return 130
-    finally:
+    except Exception as exc:  # the result backend went away
         watch.close()
+        backend = maybe_sanitize_url(str(app.conf.result_backend))
+        return usage_error(
+            f"lost the results at {backend} ({exc}); the shards still run on the workers"
+        )
+    watch.close()
     return _report(results, args, path, time.monotonic() - started, out, err)
 
 

@@ -101,6 +101,7 @@ def import_shard(
     Problems of the input, the journal or the credentials come back as
     `{"error": message}` (the command exits 2), not as a task failure to retry.
     """
+
     def on_counts(counts: dict[str, int]) -> None:
         self.update_state(state="PROGRESS", meta={"shard": shard, **counts})
 
