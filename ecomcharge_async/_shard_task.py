@@ -75,13 +75,13 @@ def run_shard(
     this worker sees another file than `input_id` (the fingerprint the
     enqueuing side read), and whatever the import raises.
     """
+    claim_shard(journal, failures)  # first: a refused copy does not read the whole input
     scan = scan_input(path)
     if input_id is not None and scan.fingerprint != input_id:
         raise InputError(
             f"{path} on this worker is not the file that was enqueued (its content "
             "differs): the input must be on storage every worker reaches"
         )
-    claim_shard(journal, failures)
     with RowReader(path) as reader:
         report, shop_id, base_url = asyncio.run(
             _import(
