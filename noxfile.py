@@ -23,6 +23,7 @@ nox.options.sessions = [
     "mypy",
     "tests",
     "tests_without_httpx",
+    "tests_celery",
     "docs",
     "contract",
     "build",
@@ -70,7 +71,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def mypy(session: nox.Session) -> None:
     """mypy --strict on the package."""
-    session.install("mypy", "-e", ".[test,httpx]")
+    session.install("mypy", "celery-types", "-e", ".[test,httpx,celery]")
     session.run("mypy", "--strict", "ecomcharge_async")
 
 
@@ -102,6 +103,27 @@ def tests_without_httpx(session: nox.Session) -> None:
         "sys.exit('httpx is installed' if importlib.util.find_spec('httpx') else 0)",
     )
     session.run("pytest", *session.posargs)
+
+
+@nox.session(python=PYTHONS[-1])
+def tests_celery(session: nox.Session) -> None:
+    """Sharded imports on real Celery workers and a real redis-server (tests/test_celery.py).
+
+    One Python only: the test starts Redis, the loopback API and several worker
+    processes, and kills some of them; the other sessions do not install the
+    celery extra, so they do not collect it. Needs `redis-server` on PATH
+    (`.ci/run` installs Debian's package when it is missing).
+    """
+    session.install("-e", ".[test,celery]")
+    session.run(
+        "pytest",
+        "--cov=ecomcharge_async",
+        "--cov-branch",
+        "--cov-report=term-missing:skip-covered",
+        "tests/test_celery.py",
+        "tests/test_shard_task.py",
+        *session.posargs,
+    )
 
 
 @nox.session

@@ -48,6 +48,10 @@ class JournalError(ValueError):
     """The journal cannot be used: damaged, foreign, or in use by another import."""
 
 
+class JournalInUse(JournalError):
+    """Another process holds the journal: the same import (or shard) is running there."""
+
+
 class Journal:
     """An open journal: what earlier runs recorded, and the file to append to.
 
@@ -104,7 +108,7 @@ class Journal:
         try:
             fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            raise JournalError(f"journal {self.path} is in use by another import") from None
+            raise JournalInUse(f"journal {self.path} is in use by another import") from None
 
     def _fail(self, number: int, problem: str) -> JournalError:
         return JournalError(f"journal {self.path} line {number}: {problem}")

@@ -206,6 +206,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="import only shard K of N (0 <= K < N): the input lines where line %% N == K; "
         "K may be JOB_COMPLETION_INDEX to read it from that variable (Kubernetes Indexed Job)",
     )
+    imp.add_argument(
+        "--shards",
+        type=positive_int,
+        metavar="N",
+        help="with --celery: split the import into N shard tasks",
+    )
+    imp.add_argument(
+        "--celery",
+        action="store_true",
+        help="run the shards on Celery workers (the celery extra; see the scale guide)",
+    )
     return parser
 
 
@@ -249,6 +260,10 @@ def import_command(
             print(json.dumps(json_summary(args, Ending(2, "usage", message))), file=out)
         return 2
 
+    if args.celery or args.shards is not None:
+        from ._celery_run import celery_import
+
+        return celery_import(args, out, err)
     args.journal = _for_shard(args.journal, args.shard)
     args.failures = _for_shard(args.failures, args.shard)
     if args.fake and args.journal:

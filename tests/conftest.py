@@ -26,6 +26,9 @@ pytest_plugins = ["pytester", "ecomcharge_async.testing.pytest_plugin"]
 #: httpx-only module is not collected, and the conformance suite covers the rest.
 HAVE_HTTPX = importlib.util.find_spec("httpx") is not None
 collect_ignore = [] if HAVE_HTTPX else ["test_httpx.py"]
+#: The Celery tests need the celery extra; nox installs it in one session only.
+if importlib.util.find_spec("celery") is None:
+    collect_ignore.append("test_celery.py")
 #: The transports that speak real HTTP, for tests every one of them must pass.
 HTTP_KINDS = ["aiohttp", *(["httpx"] if HAVE_HTTPX else [])]
 
