@@ -23,7 +23,8 @@ from ._errors import (
 from ._http import Request, Response, StreamingTransport, Transport
 from ._middleware import Handler, Middleware
 from ._models import Customer, NewCustomer
-from ._retry import RetryPolicy
+from ._policy import RetryPolicy
+from ._requester import RawResponse
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ __all__ = [
     "NewCustomer",
     "NotFoundError",
     "RateLimitError",
+    "RawResponse",
     "Request",
     "Response",
     "RetryPolicy",

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 import aiohttp
 
 from ._errors import APIConnectionError, APITimeoutError, ConnectError, DecodeError
-from ._http import Request, Response
+from ._http import Request, Response, is_success
 from ._transport_common import (
     CHUNK_BYTES,
     DEFAULT_MAX_BODY_SIZE,
@@ -59,9 +59,11 @@ class AiohttpTransport:
             )
         self._session = session
         self._owns_session = session is None
-        self._timeout = aiohttp.ClientTimeout(total=check_timeout(timeout))
-        # A streamed body may take minutes to arrive: bound each read, not the whole.
-        self._stream_timeout = aiohttp.ClientTimeout(sock_connect=timeout, sock_read=timeout)
+        self._timeout = _timeouts(check_timeout(timeout), stream=False)
+        self._stream_timeout = _timeouts(timeout, stream=True)
+        # Per-request timeouts (`Request.timeout`), built once per value.
+        self._whole: dict[float, aiohttp.ClientTimeout] = {}
+        self._streamed: dict[float, aiohttp.ClientTimeout] = {}
         self._ssl = check_tls("ssl", ssl)
         self._limit = check_limit(limit)
         self._max_body_size = check_max_body_size(max_body_size)
@@ -69,6 +71,9 @@ class AiohttpTransport:
         # Bodies being read: closing the session does not wake their readers, aclose() does.
         self._reading: set[aiohttp.ClientResponse] = set()
         self._closed = False
+
+    #: Bounds `request.timeout` itself (see `Transport`): the client adds no timer.
+    bounds_attempts = True
 
     def __repr__(self) -> str:
         owner = "own" if self._owns_session else "shared"
@@ -86,22 +91,33 @@ class AiohttpTransport:
             self._session = aiohttp.ClientSession(connector=connector)
         return self._session
 
-    async def _request(
-        self, request: Request, limits: aiohttp.ClientTimeout
-    ) -> aiohttp.ClientResponse:
+    def _limits(self, request: Request) -> aiohttp.ClientTimeout:
+        """aiohttp's timeouts for `request`: its own `timeout`, else the transport's."""
+        seconds = request.timeout
+        if seconds is None:
+            return self._stream_timeout if request.stream else self._timeout
+        built = self._streamed if request.stream else self._whole
+        limits = built.get(seconds)
+        if limits is None:
+            if len(built) >= 64:
+                built.clear()  # per-call timeouts of every value: keep the cache small
+            limits = built[seconds] = _timeouts(check_timeout(seconds), stream=request.stream)
+        return limits
+
+    async def _request(self, request: Request) -> aiohttp.ClientResponse:
         return await self._get_session().request(
             request.method,
             request.url,
             headers=request.headers,
             data=request.body or None,
-            timeout=limits,
+            timeout=self._limits(request),
             allow_redirects=False,
             raise_for_status=False,  # a shared session's setting must not turn 4xx into raises
         )
 
     async def send(self, request: Request) -> Response:
         with self._our_errors(request):
-            async with await self._request(request, self._timeout) as resp:
+            async with await self._request(request) as resp:
                 self._reading.add(resp)
                 try:
                     body = await _read_body(resp, self._max_body_size)
@@ -112,9 +128,9 @@ class AiohttpTransport:
     async def stream(self, request: Request) -> Response:
         """Like `send`, but a 2xx body is handed over as `Response.chunks`."""
         with self._our_errors(request):
-            resp = await self._request(request, self._stream_timeout)
+            resp = await self._request(request)
             self._reading.add(resp)
-            if not 200 <= resp.status < 300:
+            if not is_success(resp.status):
                 try:
                     body = await _read_body(resp, self._max_body_size)
                 finally:
@@ -163,6 +179,13 @@ class AiohttpTransport:
             await session.close()
 
 
+def _timeouts(seconds: float | None, *, stream: bool) -> aiohttp.ClientTimeout:
+    if stream:
+        # A streamed body may take minutes to arrive: bound each read, not the whole.
+        return aiohttp.ClientTimeout(sock_connect=seconds, sock_read=seconds)
+    return aiohttp.ClientTimeout(total=seconds)
+
+
 def _our_error(exc: BaseException, url: str) -> APIConnectionError:
     """The error of ours that says what an aiohttp or socket failure means for the caller."""
     host = _host(url)
@@ -182,7 +205,7 @@ async def _read_body(resp: aiohttp.ClientResponse, limit: int) -> bytes:
     announces it); any other status keeps its first `limit` bytes so that it
     still maps to its error. Either way the connection is closed, not drained.
     """
-    success = 200 <= resp.status < 300
+    success = is_success(resp.status)
     declared = resp.content_length
     if success and declared is not None and declared > limit:
         resp.close()

@@ -15,7 +15,7 @@ from typing import Any, cast
 import httpx
 
 from ._errors import APIConnectionError, APITimeoutError, ConnectError, DecodeError
-from ._http import Request, Response
+from ._http import Request, Response, is_success
 from ._transport_common import (
     DEFAULT_MAX_BODY_SIZE,
     body_too_large,
@@ -124,7 +124,7 @@ class HttpxTransport:
         client = self._get_client()
         with self._call(request):
             resp = await self._open(client, request)
-            if not 200 <= resp.status_code < 300:
+            if not is_success(resp.status_code):
                 return await self._read_whole(resp)
         self._streams.add(resp)
         return Response(
@@ -210,7 +210,7 @@ async def _read_body(resp: httpx.Response, limit: int) -> bytes:
     still maps to its error. The caller closes the response, which closes a
     connection left unread instead of draining it.
     """
-    success = 200 <= resp.status_code < 300
+    success = is_success(resp.status_code)
     declared = _content_length(resp)
     if success and declared is not None and declared > limit:
         raise _too_large(resp.status_code, limit, f"Content-Length is {declared}")
