@@ -9,7 +9,13 @@ from contextlib import contextmanager
 
 import aiohttp
 
-from ._errors import APIConnectionError, APITimeoutError, ConnectError, DecodeError
+from ._errors import (
+    APIConnectionError,
+    APITimeoutError,
+    ConnectError,
+    DecodeError,
+    PoolTimeoutError,
+)
 from ._http import Request, Response, is_success
 from ._transport_common import (
     CHUNK_BYTES,
@@ -37,7 +43,13 @@ class AiohttpTransport:
     streamed body (`stream`), each wait for data.
     `ssl` is True (verify with the system's CA store), an `ssl.SSLContext`
     (your own CAs), or False (no verification: never in production).
-    `limit` caps concurrent connections. `max_body_size` caps the bytes held
+    `limit` caps concurrent connections (the pool); a request waits for a free
+    one at most `pool_timeout` seconds (None: no limit), then raises
+    `PoolTimeoutError`: it was not sent. `timeout` starts once the request has
+    its connection, so waiting in the pool never makes a request look as if it
+    may have reached the server. (With a session of your own, its connector's
+    limit should be at least `limit`, or aiohttp queues inside the attempt.)
+    `max_body_size` caps the bytes held
     for one body read whole, counted as they arrive (after decompression): a
     larger 2xx body raises `DecodeError`, a larger error body is cut at the
     cap. A streamed 2xx body (`stream`) is never held whole, so it has no cap.
@@ -50,6 +62,7 @@ class AiohttpTransport:
         timeout: float | None = 30.0,
         ssl: _ssl.SSLContext | bool = True,
         limit: int = 100,
+        pool_timeout: float | None = 30.0,
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
     ) -> None:
         if session is not None and session.auth is not None:
@@ -66,6 +79,10 @@ class AiohttpTransport:
         self._streamed: dict[float, aiohttp.ClientTimeout] = {}
         self._ssl = check_tls("ssl", ssl)
         self._limit = check_limit(limit)
+        self._pool_timeout = check_timeout(pool_timeout, "pool_timeout")
+        # One slot per connection of the pool: a request takes one before aiohttp
+        # starts its timer, so aiohttp itself never queues a request for a connection.
+        self._slots = asyncio.Semaphore(limit)
         self._max_body_size = check_max_body_size(max_body_size)
         self._loop: asyncio.AbstractEventLoop | None = None
         # Bodies being read: closing the session does not wake their readers, aclose() does.
@@ -115,34 +132,63 @@ class AiohttpTransport:
             raise_for_status=False,  # a shared session's setting must not turn 4xx into raises
         )
 
+    async def _take_slot(self, request: Request) -> None:
+        """Wait for a free connection of the pool, at most `pool_timeout` seconds."""
+        self._get_session()  # closed, or another loop: say so before waiting
+        slots = self._slots
+        if slots.locked() and self._pool_timeout is not None:
+            try:
+                async with asyncio.timeout(self._pool_timeout):
+                    await slots.acquire()
+            except TimeoutError:
+                raise PoolTimeoutError(
+                    f"no free connection to {_host(request.url)} within {self._pool_timeout:g} s "
+                    f"(all {self._limit} in use; see limit=): the request was not sent"
+                ) from None
+        else:
+            await slots.acquire()
+        if self._closed:
+            slots.release()
+            raise _closed_in_flight(request)
+
     async def send(self, request: Request) -> Response:
-        with self._our_errors(request):
-            async with await self._request(request) as resp:
-                self._reading.add(resp)
-                try:
-                    body = await _read_body(resp, self._max_body_size)
-                finally:
-                    self._reading.discard(resp)
-                return Response(status=resp.status, headers=dict(resp.headers), body=body)
+        await self._take_slot(request)
+        try:
+            with self._our_errors(request):
+                async with await self._request(request) as resp:
+                    self._reading.add(resp)
+                    try:
+                        body = await _read_body(resp, self._max_body_size)
+                    finally:
+                        self._reading.discard(resp)
+                    return Response(status=resp.status, headers=dict(resp.headers), body=body)
+        finally:
+            self._slots.release()
 
     async def stream(self, request: Request) -> Response:
         """Like `send`, but a 2xx body is handed over as `Response.chunks`."""
-        with self._our_errors(request):
-            resp = await self._request(request)
-            self._reading.add(resp)
-            if not is_success(resp.status):
-                try:
-                    body = await _read_body(resp, self._max_body_size)
-                finally:
-                    self._reading.discard(resp)
-                    resp.release()
-                return Response(status=resp.status, headers=dict(resp.headers), body=body)
+        await self._take_slot(request)
+        try:
+            with self._our_errors(request):
+                resp = await self._request(request)
+                self._reading.add(resp)
+                if not is_success(resp.status):
+                    try:
+                        body = await _read_body(resp, self._max_body_size)
+                    finally:
+                        self._reading.discard(resp)
+                        resp.release()
+                    self._slots.release()
+                    return Response(status=resp.status, headers=dict(resp.headers), body=body)
+        except BaseException:
+            self._slots.release()
+            raise
         return Response(
             status=resp.status, headers=dict(resp.headers), chunks=self._chunks(resp, request)
         )
 
     async def _chunks(self, resp: aiohttp.ClientResponse, request: Request) -> AsyncIterator[bytes]:
-        """The body as it arrives; the connection goes back to the pool when done."""
+        """The body as it arrives; the connection (and its slot) go back to the pool when done."""
         try:
             with self._our_errors(request):
                 async for chunk in resp.content.iter_chunked(CHUNK_BYTES):
@@ -150,6 +196,7 @@ class AiohttpTransport:
         finally:
             self._reading.discard(resp)
             resp.release()
+            self._slots.release()
 
     @contextmanager
     def _our_errors(self, request: Request) -> Iterator[None]:

@@ -36,9 +36,9 @@ def check_max_body_size(value: object) -> int:
     return value
 
 
-def check_timeout(value: float | None) -> float | None:
+def check_timeout(value: float | None, name: str = "timeout") -> float | None:
     if value is not None and not value > 0:
-        raise ValueError(f"timeout must be positive or None, got {value!r}")
+        raise ValueError(f"{name} must be positive or None, got {value!r}")
     return value
 
 
