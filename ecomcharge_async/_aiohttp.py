@@ -24,8 +24,10 @@ from ._transport_common import (
     bound_loop,
     check_limit,
     check_max_body_size,
+    check_proxy,
     check_timeout,
     check_tls,
+    redact_url,
 )
 from ._transport_common import closed_in_flight as _closed_in_flight
 from ._transport_common import host as _host
@@ -49,6 +51,11 @@ class AiohttpTransport:
     its connection, so waiting in the pool never makes a request look as if it
     may have reached the server. (With a session of your own, its connector's
     limit should be at least `limit`, or aiohttp queues inside the attempt.)
+    `proxy` ("http://user:password@host:port") sends every request through
+    that HTTP proxy; `trust_env=True` reads `HTTP_PROXY`, `HTTPS_PROXY` and
+    `NO_PROXY` (and `~/.netrc`) for a session the transport creates. Both
+    are off by default: the environment never reroutes requests unasked.
+    The proxy's password never appears in reprs, logs or errors.
     `max_body_size` caps the bytes held
     for one body read whole, counted as they arrive (after decompression): a
     larger 2xx body raises `DecodeError`, a larger error body is cut at the
@@ -64,6 +71,8 @@ class AiohttpTransport:
         limit: int = 100,
         pool_timeout: float | None = 30.0,
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        proxy: str | None = None,
+        trust_env: bool = False,
     ) -> None:
         if session is not None and session.auth is not None:
             raise ValueError(
@@ -72,6 +81,8 @@ class AiohttpTransport:
             )
         self._session = session
         self._owns_session = session is None
+        self._proxy = check_proxy(proxy, trust_env=trust_env, shared=session is not None)
+        self._trust_env = trust_env
         self._timeout = _timeouts(check_timeout(timeout), stream=False)
         self._stream_timeout = _timeouts(timeout, stream=True)
         # Per-request timeouts (`Request.timeout`), built once per value.
@@ -94,7 +105,8 @@ class AiohttpTransport:
 
     def __repr__(self) -> str:
         owner = "own" if self._owns_session else "shared"
-        return f"AiohttpTransport(session={owner}, timeout={self._timeout.total})"
+        proxy = f", proxy={redact_url(self._proxy)!r}" if self._proxy else ""
+        return f"AiohttpTransport(session={owner}, timeout={self._timeout.total}{proxy})"
 
     def _check_loop(self) -> None:
         self._loop = bound_loop("AiohttpTransport", self._loop)
@@ -105,7 +117,7 @@ class AiohttpTransport:
         self._check_loop()
         if self._session is None:
             connector = aiohttp.TCPConnector(limit=self._limit, ssl=self._ssl)
-            self._session = aiohttp.ClientSession(connector=connector)
+            self._session = aiohttp.ClientSession(connector=connector, trust_env=self._trust_env)
         return self._session
 
     def _limits(self, request: Request) -> aiohttp.ClientTimeout:
@@ -128,6 +140,7 @@ class AiohttpTransport:
             headers=request.headers,
             data=request.body or None,
             timeout=self._limits(request),
+            proxy=self._proxy,
             allow_redirects=False,
             raise_for_status=False,  # a shared session's setting must not turn 4xx into raises
         )

@@ -22,10 +22,12 @@ from ._transport_common import (
     bound_loop,
     check_limit,
     check_max_body_size,
+    check_proxy,
     check_timeout,
     check_tls,
     closed_in_flight,
     host,
+    redact_url,
 )
 
 
@@ -39,7 +41,9 @@ class HttpxTransport:
     wait) in seconds, as httpx does (None: no limit of its own); the `Client`
     bounds the whole attempt. `verify` is True (the system's CA store), an
     `ssl.SSLContext` (your own CAs) or False (never in production); `limit`
-    caps concurrent connections of a client the transport creates.
+    caps concurrent connections of a client the transport creates. `proxy`
+    and `trust_env` (read `HTTP(S)_PROXY`, `NO_PROXY`; off by default) are as
+    `AiohttpTransport`'s, for a client the transport creates.
 
     As `AiohttpTransport`: `max_body_size` caps the bytes held for one body
     read whole, counted as they arrive (after decompression): a larger 2xx body
@@ -58,8 +62,14 @@ class HttpxTransport:
         verify: _ssl.SSLContext | bool = True,
         limit: int = 100,
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        proxy: str | None = None,
+        trust_env: bool = False,
     ) -> None:
         check_timeout(timeout)
+        self._proxy = check_proxy(proxy, trust_env=trust_env, shared=client is not None)
+        if client is not None and proxy is not None:
+            raise ValueError("proxy= applies to a client the transport creates; set it on yours")
+        self._trust_env = trust_env
         check_limit(limit)
         self._client = client
         self._owns_client = client is None
@@ -76,19 +86,21 @@ class HttpxTransport:
 
     def __repr__(self) -> str:
         owner = "own" if self._owns_client else "shared"
-        return f"HttpxTransport(client={owner}, timeout={self._timeout['read']})"
+        proxy = f", proxy={redact_url(self._proxy)!r}" if self._proxy else ""
+        return f"HttpxTransport(client={owner}, timeout={self._timeout['read']}{proxy})"
 
     def _get_client(self) -> httpx.AsyncClient:
         if self._closed:
             raise RuntimeError("this HttpxTransport is closed")
         self._loop = bound_loop("HttpxTransport", self._loop)
         if self._client is None:
-            # trust_env=False: like AiohttpTransport, ignore proxy and netrc variables;
-            # pass your own AsyncClient to use them.
+            # trust_env=False unless asked: like AiohttpTransport, ignore proxy and
+            # netrc variables by default.
             self._client = httpx.AsyncClient(
                 verify=self._verify,
                 limits=httpx.Limits(max_connections=self._limit),
-                trust_env=False,
+                trust_env=self._trust_env,
+                proxy=self._proxy,
             )
         return self._client
 
