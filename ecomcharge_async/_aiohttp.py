@@ -14,9 +14,9 @@ from ._errors import (
     APITimeoutError,
     ConnectError,
     DecodeError,
-    PoolTimeoutError,
 )
 from ._http import Request, Response, is_success
+from ._pool import Slots
 from ._transport_common import (
     CHUNK_BYTES,
     DEFAULT_MAX_BODY_SIZE,
@@ -93,7 +93,7 @@ class AiohttpTransport:
         self._pool_timeout = check_timeout(pool_timeout, "pool_timeout")
         # One slot per connection of the pool: a request takes one before aiohttp
         # starts its timer, so aiohttp itself never queues a request for a connection.
-        self._slots = asyncio.Semaphore(limit)
+        self._slots = Slots(limit, self._pool_timeout)
         self._max_body_size = check_max_body_size(max_body_size)
         self._loop: asyncio.AbstractEventLoop | None = None
         # Bodies being read: closing the session does not wake their readers, aclose() does.
@@ -148,21 +148,11 @@ class AiohttpTransport:
     async def _take_slot(self, request: Request) -> None:
         """Wait for a free connection of the pool, at most `pool_timeout` seconds."""
         self._get_session()  # closed, or another loop: say so before waiting
-        slots = self._slots
-        if slots.locked() and self._pool_timeout is not None:
-            try:
-                async with asyncio.timeout(self._pool_timeout):
-                    await slots.acquire()
-            except TimeoutError:
-                raise PoolTimeoutError(
-                    f"no free connection to {_host(request.url)} within {self._pool_timeout:g} s "
-                    f"(all {self._limit} in use; see limit=): the request was not sent"
-                ) from None
-        else:
-            await slots.acquire()
-        if self._closed:
-            slots.release()
-            raise _closed_in_flight(request)
+        if not self._slots.take_now():
+            await self._slots.wait(request)
+            if self._closed:
+                self._slots.give()
+                raise _closed_in_flight(request)
 
     async def send(self, request: Request) -> Response:
         await self._take_slot(request)
@@ -176,7 +166,7 @@ class AiohttpTransport:
                         self._reading.discard(resp)
                     return Response(status=resp.status, headers=dict(resp.headers), body=body)
         finally:
-            self._slots.release()
+            self._slots.give()
 
     async def stream(self, request: Request) -> Response:
         """Like `send`, but a 2xx body is handed over as `Response.chunks`."""
@@ -191,10 +181,10 @@ class AiohttpTransport:
                     finally:
                         self._reading.discard(resp)
                         resp.release()
-                    self._slots.release()
+                    self._slots.give()
                     return Response(status=resp.status, headers=dict(resp.headers), body=body)
         except BaseException:
-            self._slots.release()
+            self._slots.give()
             raise
         return Response(
             status=resp.status, headers=dict(resp.headers), chunks=self._chunks(resp, request)
@@ -209,7 +199,7 @@ class AiohttpTransport:
         finally:
             self._reading.discard(resp)
             resp.release()
-            self._slots.release()
+            self._slots.give()
 
     @contextmanager
     def _our_errors(self, request: Request) -> Iterator[None]:
@@ -232,6 +222,7 @@ class AiohttpTransport:
         if self._loop is not None and self._session is not None:
             self._check_loop()
         self._closed = True
+        self._slots.wake_all()
         for resp in list(self._reading):
             resp.close()
         session, self._session = self._session, None

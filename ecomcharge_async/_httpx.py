@@ -14,8 +14,15 @@ from typing import Any, cast
 
 import httpx
 
-from ._errors import APIConnectionError, APITimeoutError, ConnectError, DecodeError
+from ._errors import (
+    APIConnectionError,
+    APITimeoutError,
+    ConnectError,
+    DecodeError,
+    PoolTimeoutError,
+)
 from ._http import Request, Response, is_success
+from ._pool import Slots
 from ._transport_common import (
     DEFAULT_MAX_BODY_SIZE,
     body_too_large,
@@ -37,9 +44,13 @@ class HttpxTransport:
     Pass the `AsyncClient` your app already has to share its connection pool,
     proxies and TLS settings. Each request is built here, not by the shared
     client, so that client's default headers, cookies, params and `auth` never
-    reach eComCharge. `timeout` bounds each phase (connect, write, read, pool
-    wait) in seconds, as httpx does (None: no limit of its own); the `Client`
-    bounds the whole attempt. `verify` is True (the system's CA store), an
+    reach eComCharge. `timeout` bounds each phase (connect, write, read) in
+    seconds, as httpx does (None: no limit of its own); a request's own
+    `timeout` (the client's) bounds the whole attempt until the headers are
+    in. Either counts from when the request has a connection: as with
+    `AiohttpTransport`, `limit` requests at a time get one, the others wait at
+    most `pool_timeout` seconds, then raise `PoolTimeoutError` (not sent).
+    `verify` is True (the system's CA store), an
     `ssl.SSLContext` (your own CAs) or False (never in production); `limit`
     caps concurrent connections of a client the transport creates. `proxy`
     and `trust_env` (read `HTTP(S)_PROXY`, `NO_PROXY`; off by default) are as
@@ -61,6 +72,7 @@ class HttpxTransport:
         timeout: float | None = 30.0,
         verify: _ssl.SSLContext | bool = True,
         limit: int = 100,
+        pool_timeout: float | None = 30.0,
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         proxy: str | None = None,
         trust_env: bool = False,
@@ -76,6 +88,7 @@ class HttpxTransport:
         self._timeout = httpx.Timeout(timeout).as_dict()
         self._verify = check_tls("verify", verify)
         self._limit = limit
+        self._slots = Slots(limit, check_timeout(pool_timeout, "pool_timeout"))
         self._max_body_size = check_max_body_size(max_body_size)
         self._loop: asyncio.AbstractEventLoop | None = None
         # Tasks inside a call, and those of them that aclose() cancelled to end them.
@@ -83,6 +96,9 @@ class HttpxTransport:
         self._ended: set[asyncio.Task[Any]] = set()
         self._streams: set[httpx.Response] = set()
         self._closed = False
+
+    #: Bounds `request.timeout` itself (see `Transport`): the client adds no timer.
+    bounds_attempts = True
 
     def __repr__(self) -> str:
         owner = "own" if self._owns_client else "shared"
@@ -126,18 +142,52 @@ class HttpxTransport:
             await resp.aclose()
         return Response(status=resp.status_code, headers=_headers(resp), body=body)
 
+    async def _take_slot(self, request: Request) -> None:
+        if not self._slots.take_now():
+            await self._slots.wait(request)
+            if self._closed:
+                self._slots.give()
+                raise closed_in_flight(request)
+
     async def send(self, request: Request) -> Response:
         client = self._get_client()
-        with self._call(request):
-            return await self._read_whole(await self._open(client, request))
+        await self._take_slot(request)
+        bound = asyncio.timeout(request.timeout)
+        try:
+            async with bound:
+                with self._call(request):
+                    return await self._read_whole(await self._open(client, request))
+        except TimeoutError as exc:
+            if not bound.expired():
+                raise
+            raise _timed_out(request) from exc
+        finally:
+            self._slots.give()
 
     async def stream(self, request: Request) -> Response:
-        """Like `send`, but a 2xx body is handed over as `Response.chunks`."""
+        """Like `send`, but a 2xx body is handed over as `Response.chunks`.
+
+        The request's timeout bounds the wait for the headers; each chunk's
+        read is bounded by the transport's own `timeout`, and its reader's.
+        """
         client = self._get_client()
-        with self._call(request):
-            resp = await self._open(client, request)
-            if not is_success(resp.status_code):
-                return await self._read_whole(resp)
+        await self._take_slot(request)
+        streaming = False
+        bound = asyncio.timeout(request.timeout)
+        try:
+            async with bound:
+                with self._call(request):
+                    resp = await self._open(client, request)
+                    if not is_success(resp.status_code):
+                        return await self._read_whole(resp)
+            streaming = True  # from here the body's reader gives the slot back
+        except TimeoutError as exc:
+            if not bound.expired():
+                raise
+            raise _timed_out(request) from exc
+        finally:
+            if not streaming:
+                self._slots.give()
         self._streams.add(resp)
         return Response(
             status=resp.status_code, headers=_headers(resp), chunks=self._chunks(resp, request)
@@ -161,6 +211,7 @@ class HttpxTransport:
                     yield chunk
         finally:
             self._streams.discard(resp)
+            self._slots.give()
             await resp.aclose()
 
     @contextmanager
@@ -194,6 +245,7 @@ class HttpxTransport:
         if self._loop is not None and self._client is not None:
             self._loop = bound_loop("HttpxTransport", self._loop)
         self._closed = True
+        self._slots.wake_all()
         # Closing an AsyncClient ends a call awaiting its answer with ReadError (a
         # network failure, to a retry) and lets calls queued for a connection go
         # on; a shared one stays open anyway. So each call in flight through this
@@ -207,6 +259,10 @@ class HttpxTransport:
         client, self._client = self._client, None
         if client is not None and self._owns_client:
             await client.aclose()
+
+
+def _timed_out(request: Request) -> APITimeoutError:
+    return APITimeoutError(f"no answer from {host(request.url)} within {request.timeout} s")
 
 
 def _bytes(resp: httpx.Response) -> AsyncGenerator[bytes, None]:
@@ -251,7 +307,9 @@ def _too_large(status: int, limit: int, detail: str) -> DecodeError:
 
 def _our_error(exc: Exception, url: str) -> APIConnectionError:
     """The error of ours that says what an httpx or socket failure means for the caller."""
-    if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
+    if isinstance(exc, httpx.PoolTimeout):
+        return PoolTimeoutError(f"no free connection to {host(url)} in time: not sent")
+    if isinstance(exc, httpx.ConnectTimeout):
         return ConnectError(f"timed out connecting to {host(url)}")
     if isinstance(exc, httpx.TimeoutException):
         return APITimeoutError(f"no answer from {host(url)} in time")

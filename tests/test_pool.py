@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
-from conftest import SECRET, SHOP_ID
+from conftest import HTTP_KINDS, SECRET, SHOP_ID, http_transport
 
 import ecomcharge_async as ec
 from ecomcharge_async.testing._server import run_app
@@ -49,11 +49,12 @@ def person(n: int) -> ec.NewCustomer:
     return ec.NewCustomer(email=f"user{n}@example.com", ip="127.0.0.1")
 
 
+@pytest.mark.parametrize("kind", HTTP_KINDS)
 async def test_a_burst_larger_than_the_pool_reports_no_unsent_request_as_maybe_sent(
-    shop: tuple[SlowShop, str],
+    kind: str, shop: tuple[SlowShop, str]
 ) -> None:
     slow, url = shop
-    transport = ec.AiohttpTransport(limit=2, pool_timeout=0.1)
+    transport = http_transport(kind, limit=2, pool_timeout=0.1)
     async with ec.Client(
         SHOP_ID, SECRET, base_url=url, transport=transport, timeout=1.0, retry=None
     ) as client:
@@ -74,11 +75,12 @@ async def test_a_burst_larger_than_the_pool_reports_no_unsent_request_as_maybe_s
     assert "limit=" in str(error)
 
 
+@pytest.mark.parametrize("kind", HTTP_KINDS)
 async def test_the_attempt_timeout_starts_once_the_request_has_a_connection(
-    shop: tuple[SlowShop, str],
+    kind: str, shop: tuple[SlowShop, str]
 ) -> None:
     slow, url = shop
-    transport = ec.AiohttpTransport(limit=1, pool_timeout=None)
+    transport = http_transport(kind, limit=1, pool_timeout=None)
     async with ec.Client(
         SHOP_ID, SECRET, base_url=url, transport=transport, timeout=0.2, retry=None
     ) as client:
@@ -96,18 +98,20 @@ async def test_the_attempt_timeout_starts_once_the_request_has_a_connection(
     assert slow.received == [person(1).email, person(2).email]
 
 
+@pytest.mark.parametrize("kind", HTTP_KINDS)
 async def test_a_connection_freed_in_time_serves_the_next_request(
-    shop: tuple[SlowShop, str],
+    kind: str, shop: tuple[SlowShop, str]
 ) -> None:
     slow, url = shop
     slow.release.set()
-    transport = ec.AiohttpTransport(limit=1)
+    transport = http_transport(kind, limit=1)
     async with ec.Client(SHOP_ID, SECRET, base_url=url, transport=transport) as client:
         created = await asyncio.gather(*(client.customers.create(person(n)) for n in range(5)))
     assert [c.email for c in created] == [person(n).email for n in range(5)]
     assert len(slow.received) == 5
 
 
-def test_the_pool_timeout_must_be_positive_or_none() -> None:
+@pytest.mark.parametrize("kind", HTTP_KINDS)
+def test_the_pool_timeout_must_be_positive_or_none(kind: str) -> None:
     with pytest.raises(ValueError, match="pool_timeout must be positive or None"):
-        ec.AiohttpTransport(pool_timeout=0)
+        http_transport(kind, pool_timeout=0)
