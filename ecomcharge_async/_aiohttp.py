@@ -150,9 +150,6 @@ class AiohttpTransport:
         self._get_session()  # closed, or another loop: say so before waiting
         if not self._slots.take_now():
             await self._slots.wait(request)
-            if self._closed:
-                self._slots.give()
-                raise _closed_in_flight(request)
 
     async def send(self, request: Request) -> Response:
         await self._take_slot(request)
@@ -222,7 +219,7 @@ class AiohttpTransport:
         if self._loop is not None and self._session is not None:
             self._check_loop()
         self._closed = True
-        self._slots.wake_all()
+        self._slots.close()
         for resp in list(self._reading):
             resp.close()
         session, self._session = self._session, None

@@ -142,16 +142,10 @@ class HttpxTransport:
             await resp.aclose()
         return Response(status=resp.status_code, headers=_headers(resp), body=body)
 
-    async def _take_slot(self, request: Request) -> None:
-        if not self._slots.take_now():
-            await self._slots.wait(request)
-            if self._closed:
-                self._slots.give()
-                raise closed_in_flight(request)
-
     async def send(self, request: Request) -> Response:
         client = self._get_client()
-        await self._take_slot(request)
+        if not self._slots.take_now():
+            await self._slots.wait(request)
         bound = asyncio.timeout(request.timeout)
         try:
             async with bound:
@@ -171,7 +165,8 @@ class HttpxTransport:
         read is bounded by the transport's own `timeout`, and its reader's.
         """
         client = self._get_client()
-        await self._take_slot(request)
+        if not self._slots.take_now():
+            await self._slots.wait(request)
         streaming = False
         bound = asyncio.timeout(request.timeout)
         try:
@@ -245,7 +240,7 @@ class HttpxTransport:
         if self._loop is not None and self._client is not None:
             self._loop = bound_loop("HttpxTransport", self._loop)
         self._closed = True
-        self._slots.wake_all()
+        self._slots.close()
         # Closing an AsyncClient ends a call awaiting its answer with ReadError (a
         # network failure, to a retry) and lets calls queued for a connection go
         # on; a shared one stays open anyway. So each call in flight through this

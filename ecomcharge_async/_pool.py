@@ -14,7 +14,7 @@ from collections import deque
 
 from ._errors import PoolTimeoutError
 from ._http import Request
-from ._transport_common import host
+from ._transport_common import closed_in_flight, host
 
 
 class Slots:
@@ -24,12 +24,13 @@ class Slots:
     no object made; only a request that has to queue builds a future.
     """
 
-    __slots__ = ("_free", "_waiters", "size", "timeout")
+    __slots__ = ("_closed", "_free", "_waiters", "size", "timeout")
 
     def __init__(self, size: int, timeout: float | None) -> None:
         self.size = size
         self.timeout = timeout
         self._free = size
+        self._closed = False
         self._waiters: deque[asyncio.Future[None]] = deque()
 
     def take_now(self) -> bool:
@@ -40,7 +41,10 @@ class Slots:
         return False
 
     async def wait(self, request: Request) -> None:
-        """Queue for a slot; `PoolTimeoutError` after `timeout` seconds (not sent)."""
+        """Queue for a slot; `PoolTimeoutError` after `timeout` seconds (not sent).
+
+        Closing the transport ends the wait with its closed-in-flight error.
+        """
         waiter = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
         try:
@@ -59,9 +63,13 @@ class Slots:
                     f"(all {self.size} in use; see limit=): the request was not sent"
                 ) from None
             raise
+        if self._closed:
+            self.give()
+            raise closed_in_flight(request)
 
-    def wake_all(self) -> None:
+    def close(self) -> None:
         """End every wait now (the transport is closing): each waiter then sees it closed."""
+        self._closed = True
         waiters, self._waiters = self._waiters, deque()
         for waiter in waiters:
             if not waiter.done():
