@@ -58,9 +58,14 @@ class YieldingTransport:
 async def _run_level(level: str, calls: int) -> None:
     client = ec.Client(SHOP_ID, SECRET_KEY, transport=YieldingTransport())
     body = encode_new_customer(ec.NewCustomer(**PAYLOAD))
-    headers = client._requester._json_headers
+    requester = client._requester
     request = ec.Request(
-        method="POST", url=client.base_url + "/customers", headers=headers, body=body
+        method="POST",
+        url=client.base_url + "/customers",
+        headers=requester._json_headers,
+        body=body,
+        timeout=requester.timeout,  # as the client sends it, so the last link runs its timer
+        retry=requester.retry,
     )
     customer = ec.NewCustomer(**PAYLOAD)
     steps: dict[str, Callable[[], Any]] = {
