@@ -56,7 +56,8 @@ class Customers:
     __slots__ = ("_requester",)
 
     def __init__(self, requester: Requester) -> None:
-        self._requester = requester
+        # A Client (as before the Requester existed) still works: its own is used.
+        self._requester: Requester = getattr(requester, "_requester", requester)
 
     @property
     def with_raw_response(self) -> CustomersWithRawResponse:

@@ -234,3 +234,7 @@ async def test_raw_calls_raise_the_same_errors(client: ec.Client) -> None:
         await client.customers.with_raw_response.get("../x")
     with pytest.raises(TypeError, match="takes a NewCustomer"):
         await client.customers.with_raw_response.create({"email": "a"})  # type: ignore[arg-type]
+
+
+async def test_customers_still_accepts_a_client(client: ec.Client) -> None:
+    assert await ec.Customers(client).list() == []  # type: ignore[arg-type]
