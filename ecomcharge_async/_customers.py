@@ -8,7 +8,6 @@ import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator
 
 from ._errors import APITimeoutError
-from ._http import Response
 from ._models import Customer, NewCustomer
 from ._requester import RawResponse, Requester
 from ._serde import (
@@ -30,14 +29,6 @@ def check_customer_id(customer_id: str) -> str:
     ):
         raise ValueError(f"customer id {customer_id!r} contains characters not allowed in a path")
     return customer_id
-
-
-def _one(response: Response) -> Customer:
-    return decode_customer(response.body, status=response.status)
-
-
-def _many(response: Response) -> builtins.list[Customer]:
-    return decode_customer_list(response.body, status=response.status)
 
 
 def _new(customer: NewCustomer) -> bytes:
@@ -66,15 +57,18 @@ class Customers:
 
     async def create(self, customer: NewCustomer) -> Customer:
         """POST /customers. Raises `ValidationError` (422) with per-field errors."""
-        return await self._requester.send("POST", "/customers", _new(customer), _one)
+        if not isinstance(customer, NewCustomer):
+            _new(customer)  # raises the TypeError
+        body = encode_new_customer(customer)
+        return await self._requester.send("POST", "/customers", body, decode_customer)
 
     async def get(self, customer_id: str) -> Customer:
         """GET /customers/{id}. Raises `NotFoundError` when there is no such customer."""
-        return await self._requester.send("GET", _path(customer_id), b"", _one)
+        return await self._requester.send("GET", _path(customer_id), b"", decode_customer)
 
     async def list(self) -> builtins.list[Customer]:
         """GET /customers: every customer of the shop, decoded at once (small shops)."""
-        return await self._requester.send("GET", "/customers", b"", _many)
+        return await self._requester.send("GET", "/customers", b"", decode_customer_list)
 
     async def iter(self) -> AsyncGenerator[Customer, None]:
         """GET /customers, streamed: customers one by one, in flat memory.
@@ -106,13 +100,13 @@ class CustomersWithRawResponse:
         self._requester = requester
 
     async def create(self, customer: NewCustomer) -> RawResponse[Customer]:
-        return await self._requester.send_raw("POST", "/customers", _new(customer), _one)
+        return await self._requester.send_raw("POST", "/customers", _new(customer), decode_customer)
 
     async def get(self, customer_id: str) -> RawResponse[Customer]:
-        return await self._requester.send_raw("GET", _path(customer_id), b"", _one)
+        return await self._requester.send_raw("GET", _path(customer_id), b"", decode_customer)
 
     async def list(self) -> RawResponse[builtins.list[Customer]]:
-        return await self._requester.send_raw("GET", "/customers", b"", _many)
+        return await self._requester.send_raw("GET", "/customers", b"", decode_customer_list)
 
 
 async def _single(body: bytes) -> AsyncIterator[bytes]:

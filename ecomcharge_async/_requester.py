@@ -9,7 +9,7 @@ on the `Request`, so the layers need no special case for per-call options.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from ._errors import error_from_response
 from ._http import Request, Response, find_header, is_success
@@ -17,7 +17,13 @@ from ._middleware import Handler
 from ._policy import RetryPolicy
 
 T = TypeVar("T")
-Decoder = Callable[[Response], T]
+T_co = TypeVar("T_co", covariant=True)
+
+
+class Decoder(Protocol[T_co]):
+    """Turns a 2xx body into the value a call returns (`DecodeError` if it cannot)."""
+
+    def __call__(self, body: bytes, /, *, status: int | None = None) -> T_co: ...
 
 
 def request_id(headers: Mapping[str, str]) -> str | None:
@@ -56,7 +62,8 @@ class RawResponse(Generic[T]):
         return self._response.attempts
 
     def parse(self) -> T:
-        return self._decode(self._response)
+        response = self._response
+        return self._decode(response.body, status=response.status)
 
     def __repr__(self) -> str:
         return f"RawResponse(status={self.status}, request_id={self.request_id!r})"
@@ -127,7 +134,7 @@ class Requester:
         response = await self._handler(self._request(method, path, body, False))
         if not is_success(response.status):
             raise error_from_response(response)
-        return decode(response)
+        return decode(response.body, status=response.status)
 
     async def send_raw(
         self, method: str, path: str, body: bytes, decode: Decoder[T]
