@@ -104,7 +104,10 @@ class Transport(Protocol):
     handshake); `APITimeoutError` or `APIConnectionError` when it may have
     reached the server; `DecodeError` for a 2xx body it refuses to hold (over
     a size cap). Non-2xx answers are returned, not raised. Once closed, it
-    raises `RuntimeError`, also for calls that were in flight.
+    raises `RuntimeError`, also for calls that were in flight. The client
+    bounds each call by `request.timeout`, unless the transport says it does
+    so itself, from when the request has a connection (`bounds_attempts = True`
+    as a class attribute, as the SDK's HTTP transports do).
     """
 
     async def send(self, request: Request) -> Response: ...
