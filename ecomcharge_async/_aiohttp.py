@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl as _ssl
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from contextlib import contextmanager
 
 import aiohttp
@@ -133,8 +133,11 @@ class AiohttpTransport:
             limits = built[seconds] = _timeouts(check_timeout(seconds), stream=request.stream)
         return limits
 
-    async def _request(self, request: Request) -> aiohttp.ClientResponse:
-        return await self._get_session().request(
+    def _request(
+        self, session: aiohttp.ClientSession, request: Request
+    ) -> Awaitable[aiohttp.ClientResponse]:
+        # Not a coroutine of its own: aiohttp's awaitable is handed straight back.
+        return session.request(
             request.method,
             request.url,
             headers=request.headers,
@@ -145,17 +148,20 @@ class AiohttpTransport:
             raise_for_status=False,  # a shared session's setting must not turn 4xx into raises
         )
 
-    async def _take_slot(self, request: Request) -> None:
-        """Wait for a free connection of the pool, at most `pool_timeout` seconds."""
-        self._get_session()  # closed, or another loop: say so before waiting
+    async def _session_and_slot(self, request: Request) -> aiohttp.ClientSession:
+        """The session, once this request holds a pool slot (at most `pool_timeout` s)."""
+        session = self._get_session()  # closed, or another loop: say so before waiting
         if not self._slots.take_now():
             await self._slots.wait(request)
+        return session
 
     async def send(self, request: Request) -> Response:
-        await self._take_slot(request)
+        session = self._get_session()
+        if not self._slots.take_now():
+            await self._slots.wait(request)
         try:
             with self._our_errors(request):
-                async with await self._request(request) as resp:
+                async with await self._request(session, request) as resp:
                     self._reading.add(resp)
                     try:
                         body = await _read_body(resp, self._max_body_size)
@@ -167,10 +173,10 @@ class AiohttpTransport:
 
     async def stream(self, request: Request) -> Response:
         """Like `send`, but a 2xx body is handed over as `Response.chunks`."""
-        await self._take_slot(request)
+        session = await self._session_and_slot(request)
         try:
             with self._our_errors(request):
-                resp = await self._request(request)
+                resp = await self._request(session, request)
                 self._reading.add(resp)
                 if not is_success(resp.status):
                     try:
