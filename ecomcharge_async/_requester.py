@@ -9,7 +9,7 @@ on the `Request`, so the layers need no special case for per-call options.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar, overload
 
 from ._errors import error_from_response
 from ._http import Request, Response, find_header, is_success
@@ -104,9 +104,32 @@ class Requester:
         self.retry = retry
         self._check_open = check_open
 
-    def _request(self, method: str, path: str, body: bytes, stream: bool) -> Request:
+    @overload
+    async def send(
+        self, method: str, path: str, body: bytes, decode: Decoder[T], *, stream: bool = False
+    ) -> T: ...
+
+    @overload
+    async def send(
+        self, method: str, path: str, body: bytes, decode: None, *, stream: bool = False
+    ) -> Response: ...
+
+    async def send(
+        self,
+        method: str,
+        path: str,
+        body: bytes,
+        decode: Decoder[T] | None,
+        *,
+        stream: bool = False,
+    ) -> T | Response:
+        """One call through the chain: its 2xx answer decoded (`decode=None`: as it came).
+
+        Non-2xx answers are raised by the retry layer (with `.attempts`); the
+        check here covers a response made up by a per-call middleware.
+        """
         self._check_open()
-        return Request(
+        request = Request(
             method=method,
             url=self.base_url + path,
             headers=self._json_headers if body else self._headers,
@@ -115,26 +138,18 @@ class Requester:
             timeout=self.timeout,
             retry=self.retry,
         )
+        response = await self._handler(request)
+        if not is_success(response.status):
+            raise error_from_response(response)
+        if decode is None:
+            return response
+        return decode(response.body, status=response.status)
 
     async def respond(
         self, method: str, path: str, body: bytes = b"", *, stream: bool = False
     ) -> Response:
-        """Send one call through the chain; return its 2xx response or raise.
-
-        Non-2xx answers are raised by the retry layer (with `.attempts`); the
-        check here covers a response made up by a per-call middleware.
-        """
-        response = await self._handler(self._request(method, path, body, stream))
-        if not is_success(response.status):
-            raise error_from_response(response)
-        return response
-
-    async def send(self, method: str, path: str, body: bytes, decode: Decoder[T]) -> T:
-        """One call, decoded (`respond` inlined: one coroutine less on every call)."""
-        response = await self._handler(self._request(method, path, body, False))
-        if not is_success(response.status):
-            raise error_from_response(response)
-        return decode(response.body, status=response.status)
+        """One call, its 2xx `Response` as it came (a streamed body when `stream`)."""
+        return await self.send(method, path, body, None, stream=stream)
 
     async def send_raw(
         self, method: str, path: str, body: bytes, decode: Decoder[T]
