@@ -157,6 +157,7 @@ class Client:
         retry_layer = RetryMiddleware(self.retry or NO_RETRIES)
         chain = (*per_call, retry_layer, *per_attempt, LoggingMiddleware())
         self._handler = link(chain, self._attempt)
+        self._unchecked = bool(per_call)
         self._root = self
         self._closed = False
         self._start()
@@ -169,6 +170,7 @@ class Client:
             timeout=self._timeout,
             retry=self.retry or NO_RETRIES,
             check_open=self._check_open,
+            unchecked=self._unchecked,
         )
         self.customers = Customers(self._requester)
 

@@ -73,7 +73,8 @@ class Requester:
     """Builds each call's `Request`, sends it through the chain, checks and decodes.
 
     `check_open` raises when the owning client is closed. The chain (`handler`)
-    is linked once per original client and shared by its `with_options` copies.
+    is linked once per original client and shared by its `with_options` copies;
+    `unchecked` says it may return a non-2xx (a per-call middleware can).
     """
 
     __slots__ = (
@@ -81,6 +82,7 @@ class Requester:
         "_handler",
         "_headers",
         "_json_headers",
+        "_unchecked",
         "base_url",
         "retry",
         "timeout",
@@ -95,6 +97,7 @@ class Requester:
         timeout: float | None,
         retry: RetryPolicy,
         check_open: Callable[[], None],
+        unchecked: bool = True,
     ) -> None:
         self.base_url = base_url
         self._headers = dict(headers)
@@ -103,6 +106,9 @@ class Requester:
         self.timeout = timeout
         self.retry = retry
         self._check_open = check_open
+        # Whether the chain may return a non-2xx: only a per-call middleware can
+        # (the retry layer raises for every other answer), so only then is it checked.
+        self._unchecked = unchecked
 
     @overload
     async def send(
@@ -139,7 +145,7 @@ class Requester:
             retry=self.retry,
         )
         response = await self._handler(request)
-        if not is_success(response.status):
+        if self._unchecked and not is_success(response.status):
             raise error_from_response(response)
         if decode is None:
             return response
