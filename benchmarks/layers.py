@@ -9,7 +9,7 @@ loop once per call, as real I/O would. Cache misses and garbage collection are
 not in these counts; they are in `run.py`'s CPU times.
 
 Levels, innermost first (each includes the ones before it):
-`transport` the transport alone; `timeout` + the per-attempt `asyncio.timeout`;
+`transport` the transport alone; `timeout` + the chain's last link (per-attempt timeout);
 `chain` + the retry and logging middleware; `send` + `Client.send` (builds the
 `Request`, checks the status); `create` + encoding the `NewCustomer` and
 decoding the `Customer`. The JSON rows compare our encode and decode with
@@ -58,13 +58,19 @@ class YieldingTransport:
 async def _run_level(level: str, calls: int) -> None:
     client = ec.Client(SHOP_ID, SECRET_KEY, transport=YieldingTransport())
     body = encode_new_customer(ec.NewCustomer(**PAYLOAD))
+    requester = client._requester
     request = ec.Request(
-        method="POST", url=client.base_url + "/customers", headers=client._json_headers, body=body
+        method="POST",
+        url=client.base_url + "/customers",
+        headers=requester._json_headers,
+        body=body,
+        timeout=requester.timeout,  # as the client sends it, so the last link runs its timer
+        retry=requester.retry,
     )
     customer = ec.NewCustomer(**PAYLOAD)
     steps: dict[str, Callable[[], Any]] = {
         "transport": lambda: client._transport.send(request),
-        "timeout": lambda: client._send_once(request),
+        "timeout": lambda: client._attempt(request),
         "chain": lambda: client._handler(request),
         "send": lambda: client.send("POST", "/customers", body),
         "create": lambda: client.customers.create(customer),

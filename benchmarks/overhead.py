@@ -26,7 +26,7 @@ def _request(client: ec.Client) -> ec.Request:
     return ec.Request(
         method="POST",
         url=client.base_url + "/customers",
-        headers=client._json_headers,
+        headers=client._requester._json_headers,
         body=json.dumps(PAYLOAD).encode(),
     )
 

@@ -16,6 +16,7 @@ from ._errors import (
     DecodeError,
     EcomChargeError,
     NotFoundError,
+    PoolTimeoutError,
     RateLimitError,
     ServerError,
     ValidationError,
@@ -24,7 +25,8 @@ from ._http import Request, Response, StreamingTransport, Transport
 from ._logs import configure_from_env as _configure_from_env
 from ._middleware import Handler, Middleware
 from ._models import Customer, NewCustomer
-from ._retry import RetryPolicy
+from ._policy import RetryPolicy
+from ._requester import RawResponse
 from ._serde import converter
 from ._version import __version__
 
@@ -50,7 +52,9 @@ __all__ = [
     "Middleware",
     "NewCustomer",
     "NotFoundError",
+    "PoolTimeoutError",
     "RateLimitError",
+    "RawResponse",
     "Request",
     "Response",
     "RetryPolicy",

@@ -9,8 +9,14 @@ from contextlib import contextmanager
 
 import aiohttp
 
-from ._errors import APIConnectionError, APITimeoutError, ConnectError, DecodeError
-from ._http import Request, Response
+from ._errors import (
+    APIConnectionError,
+    APITimeoutError,
+    ConnectError,
+    DecodeError,
+)
+from ._http import Request, Response, is_success
+from ._pool import Slots
 from ._transport_common import (
     CHUNK_BYTES,
     DEFAULT_MAX_BODY_SIZE,
@@ -18,8 +24,10 @@ from ._transport_common import (
     bound_loop,
     check_limit,
     check_max_body_size,
+    check_proxy,
     check_timeout,
     check_tls,
+    redact_url,
 )
 from ._transport_common import closed_in_flight as _closed_in_flight
 from ._transport_common import host as _host
@@ -39,7 +47,19 @@ class AiohttpTransport:
     (your own CAs), or False (no verification: never in production).
     `connect_timeout` (seconds, None: no limit of its own) bounds opening a
     connection, so an address that never answers fails as `ConnectError` even
-    when `timeout` is None. `limit` caps concurrent connections. `max_body_size` caps the bytes held
+    when `timeout` is None.
+    `limit` caps concurrent connections (the pool); a request waits for a free
+    one at most `pool_timeout` seconds (None: no limit), then raises
+    `PoolTimeoutError`: it was not sent. `timeout` starts once the request has
+    its connection, so waiting in the pool never makes a request look as if it
+    may have reached the server. (With a session of your own, its connector's
+    limit should be at least `limit`, or aiohttp queues inside the attempt.)
+    `proxy` ("http://user:password@host:port") sends every request through
+    that HTTP proxy; `trust_env=True` reads `HTTP_PROXY`, `HTTPS_PROXY` and
+    `NO_PROXY` (and `~/.netrc`) for a session the transport creates. Both
+    are off by default: the environment never reroutes requests unasked.
+    The proxy's password never appears in reprs, logs or errors.
+    `max_body_size` caps the bytes held
     for one body read whole, counted as they arrive (after decompression): a
     larger 2xx body raises `DecodeError`, a larger error body is cut at the
     cap. A streamed 2xx body (`stream`) is never held whole, so it has no cap.
@@ -53,7 +73,10 @@ class AiohttpTransport:
         connect_timeout: float | None = None,
         ssl: _ssl.SSLContext | bool = True,
         limit: int = 100,
+        pool_timeout: float | None = 30.0,
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        proxy: str | None = None,
+        trust_env: bool = False,
     ) -> None:
         if session is not None and session.auth is not None:
             raise ValueError(
@@ -62,23 +85,33 @@ class AiohttpTransport:
             )
         self._session = session
         self._owns_session = session is None
-        connect = check_timeout(connect_timeout)
-        self._timeout = aiohttp.ClientTimeout(total=check_timeout(timeout), sock_connect=connect)
-        # A streamed body may take minutes to arrive: bound each read, not the whole.
-        self._stream_timeout = aiohttp.ClientTimeout(
-            sock_connect=connect or timeout, sock_read=timeout
-        )
+        self._proxy = check_proxy(proxy, trust_env=trust_env, shared=session is not None)
+        self._trust_env = trust_env
+        self._connect_timeout = check_timeout(connect_timeout)
+        self._timeout = self._timeouts(check_timeout(timeout), stream=False)
+        self._stream_timeout = self._timeouts(timeout, stream=True)
+        # Per-request timeouts (`Request.timeout`), built once per value.
+        self._whole: dict[float, aiohttp.ClientTimeout] = {}
+        self._streamed: dict[float, aiohttp.ClientTimeout] = {}
         self._ssl = check_tls("ssl", ssl)
         self._limit = check_limit(limit)
+        self._pool_timeout = check_timeout(pool_timeout, "pool_timeout")
+        # One slot per connection of the pool: a request takes one before aiohttp
+        # starts its timer, so aiohttp itself never queues a request for a connection.
+        self._slots = Slots(limit, self._pool_timeout)
         self._max_body_size = check_max_body_size(max_body_size)
         self._loop: asyncio.AbstractEventLoop | None = None
         # Bodies being read: closing the session does not wake their readers, aclose() does.
         self._reading: set[aiohttp.ClientResponse] = set()
         self._closed = False
 
+    #: Bounds `request.timeout` itself (see `Transport`): the client adds no timer.
+    bounds_attempts = True
+
     def __repr__(self) -> str:
         owner = "own" if self._owns_session else "shared"
-        return f"AiohttpTransport(session={owner}, timeout={self._timeout.total})"
+        proxy = f", proxy={redact_url(self._proxy)!r}" if self._proxy else ""
+        return f"AiohttpTransport(session={owner}, timeout={self._timeout.total}{proxy})"
 
     def _check_loop(self) -> None:
         self._loop = bound_loop("AiohttpTransport", self._loop)
@@ -89,29 +122,59 @@ class AiohttpTransport:
         self._check_loop()
         if self._session is None:
             connector = aiohttp.TCPConnector(limit=self._limit, ssl=self._ssl)
-            self._session = aiohttp.ClientSession(connector=connector)
+            self._session = aiohttp.ClientSession(connector=connector, trust_env=self._trust_env)
         return self._session
 
+    def _timeouts(self, seconds: float | None, *, stream: bool) -> aiohttp.ClientTimeout:
+        connect = self._connect_timeout
+        if stream:
+            # A streamed body may take minutes to arrive: bound each read, not the whole.
+            return aiohttp.ClientTimeout(sock_connect=connect or seconds, sock_read=seconds)
+        return aiohttp.ClientTimeout(total=seconds, sock_connect=connect)
+
+    def _limits(self, request: Request) -> aiohttp.ClientTimeout:
+        """aiohttp's timeouts for `request`: its own `timeout`, else the transport's."""
+        seconds = request.timeout
+        if seconds is None:
+            return self._stream_timeout if request.stream else self._timeout
+        built = self._streamed if request.stream else self._whole
+        limits = built.get(seconds)
+        if limits is None:
+            if len(built) >= 64:
+                built.clear()  # per-call timeouts of every value: keep the cache small
+            limits = built[seconds] = self._timeouts(check_timeout(seconds), stream=request.stream)
+        return limits
+
     def _request(
-        self, request: Request, limits: aiohttp.ClientTimeout
+        self, session: aiohttp.ClientSession, request: Request
     ) -> Awaitable[aiohttp.ClientResponse]:
-        # A plain function handing back aiohttp's awaitable: a coroutine here would be
-        # one more object per call in flight for the garbage collector to walk.
-        return self._get_session().request(
+        # Not a coroutine of its own: aiohttp's awaitable is handed straight back.
+        return session.request(
             request.method,
             request.url,
             headers=request.headers,
             data=request.body or None,
-            timeout=limits,
+            timeout=self._limits(request),
+            proxy=self._proxy,
             allow_redirects=False,
             raise_for_status=False,  # a shared session's setting must not turn 4xx into raises
         )
 
+    async def _session_and_slot(self, request: Request) -> aiohttp.ClientSession:
+        """The session, once this request holds a pool slot (at most `pool_timeout` s)."""
+        session = self._get_session()  # closed, or another loop: say so before waiting
+        if not self._slots.take_now():
+            await self._slots.wait(request)
+        return session
+
     async def send(self, request: Request) -> Response:
+        session = self._get_session()
+        if not self._slots.take_now():
+            await self._slots.wait(request)
         # `try` rather than `with self._our_errors(...)`: the context manager's
         # objects would live as long as the call (GC work at high concurrency).
         try:
-            async with await self._request(request, self._timeout) as resp:
+            async with await self._request(session, request) as resp:
                 self._reading.add(resp)
                 try:
                     body = await _read_body(resp, self._max_body_size)
@@ -123,25 +186,33 @@ class AiohttpTransport:
             raise
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise self._translated(exc, request) from exc
+        finally:
+            self._slots.give()
 
     async def stream(self, request: Request) -> Response:
         """Like `send`, but a 2xx body is handed over as `Response.chunks`."""
-        with self._our_errors(request):
-            resp = await self._request(request, self._stream_timeout)
-            self._reading.add(resp)
-            if not 200 <= resp.status < 300:
-                try:
-                    body = await _read_body(resp, self._max_body_size)
-                finally:
-                    self._reading.discard(resp)
-                    resp.release()
-                return Response(status=resp.status, headers=resp.headers, body=body)
+        session = await self._session_and_slot(request)
+        try:
+            with self._our_errors(request):
+                resp = await self._request(session, request)
+                self._reading.add(resp)
+                if not is_success(resp.status):
+                    try:
+                        body = await _read_body(resp, self._max_body_size)
+                    finally:
+                        self._reading.discard(resp)
+                        resp.release()
+                    self._slots.give()
+                    return Response(status=resp.status, headers=resp.headers, body=body)
+        except BaseException:
+            self._slots.give()
+            raise
         return Response(
             status=resp.status, headers=resp.headers, chunks=self._chunks(resp, request)
         )
 
     async def _chunks(self, resp: aiohttp.ClientResponse, request: Request) -> AsyncIterator[bytes]:
-        """The body as it arrives; the connection goes back to the pool when done."""
+        """The body as it arrives; the connection (and its slot) go back to the pool when done."""
         try:
             with self._our_errors(request):
                 async for chunk in resp.content.iter_chunked(CHUNK_BYTES):
@@ -149,6 +220,7 @@ class AiohttpTransport:
         finally:
             self._reading.discard(resp)
             resp.release()
+            self._slots.give()
 
     @contextmanager
     def _our_errors(self, request: Request) -> Iterator[None]:
@@ -175,6 +247,7 @@ class AiohttpTransport:
         if self._loop is not None and self._session is not None:
             self._check_loop()
         self._closed = True
+        self._slots.close()
         for resp in list(self._reading):
             resp.close()
         session, self._session = self._session, None
@@ -201,7 +274,7 @@ async def _read_body(resp: aiohttp.ClientResponse, limit: int) -> bytes:
     announces it); any other status keeps its first `limit` bytes so that it
     still maps to its error. Either way the connection is closed, not drained.
     """
-    success = 200 <= resp.status < 300
+    success = is_success(resp.status)
     declared = resp.content_length
     if success and declared is not None and declared > limit:
         resp.close()

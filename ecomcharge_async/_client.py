@@ -2,25 +2,47 @@
 
 from __future__ import annotations
 
-import asyncio
+import enum
 import ipaddress
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from urllib.parse import urlsplit
 
 import aiohttp
 
 from ._aiohttp import AiohttpTransport
+from ._attempt import Attempt
 from ._customers import Customers
-from ._errors import APITimeoutError, error_from_response
-from ._http import Request, Response, StreamingTransport, Transport
+from ._headers import extra_headers, merged
+from ._headers import user_agent as build_user_agent
+from ._http import Response, Transport
 from ._middleware import LoggingMiddleware, Middleware, check_middleware, link
-from ._retry import DEFAULT_RETRY, NO_RETRIES, RetryMiddleware, RetryPolicy
-from ._version import __version__
+from ._policy import DEFAULT_RETRY, NO_RETRIES, RetryPolicy
+from ._requester import Requester
+from ._retry import RetryMiddleware
 
 DEFAULT_BASE_URL = "https://api.ecomcharge.com"
 DEFAULT_TIMEOUT = 30.0
+
+
+class _Omitted(enum.Enum):
+    OMITTED = "omitted"
+
+
+OMITTED = _Omitted.OMITTED
+
+
+def _check_timeout(timeout: float | None) -> float | None:
+    if timeout is not None and not timeout > 0:
+        raise ValueError(f"timeout must be positive or None, got {timeout!r}")
+    return timeout
+
+
+def _check_retry(retry: RetryPolicy | None) -> RetryPolicy | None:
+    if retry is not None and not isinstance(retry, RetryPolicy):
+        raise TypeError(f"retry must be a RetryPolicy or None, got {type(retry).__name__}")
+    return retry
 
 
 def _setting(value: str | None, env: str) -> str | None:
@@ -76,10 +98,12 @@ class Client:
 
     Credentials and base URL default to the `ECOMCHARGE_SHOP_ID`,
     `ECOMCHARGE_SECRET_KEY` and `ECOMCHARGE_BASE_URL` environment variables.
-    `timeout` bounds each attempt in seconds (None: no limit); `retry` says
-    how failed attempts are retried (None: never). The client closes its
-    transport on `aclose()`; an `AiohttpTransport` in turn closes only a
-    session it created.
+    `timeout` bounds each attempt in seconds, counted once the request has a
+    connection (None: no limit); `retry` says how failed attempts are retried
+    (None: never). `headers` go with every request; `user_agent` names your app
+    in the User-Agent. The client closes its transport on `aclose()`; an
+    `AiohttpTransport` in turn closes only a session it created.
+    `with_options()` derives a client for some calls that shares all of this.
 
     The chain, linked once here, outermost first: `middleware` (once per call:
     sees the request once and the final outcome, a 2xx `Response` or the error
@@ -98,6 +122,8 @@ class Client:
         middleware: Sequence[Middleware] = (),
         attempt_middleware: Sequence[Middleware] = (),
         timeout: float | None = DEFAULT_TIMEOUT,
+        headers: Mapping[str, str] | None = None,
+        user_agent: str | None = None,
     ) -> None:
         shop = _check_credential(
             "shop_id", "ECOMCHARGE_SHOP_ID", _setting(shop_id, "ECOMCHARGE_SHOP_ID")
@@ -107,39 +133,73 @@ class Client:
         )
         if ":" in shop:
             raise ValueError("shop_id must not contain ':' (HTTP Basic auth forbids it)")
-        if timeout is not None and timeout <= 0:
-            raise ValueError(f"timeout must be positive or None, got {timeout!r}")
-        if retry is not None and not isinstance(retry, RetryPolicy):
-            raise TypeError(f"retry must be a RetryPolicy or None, got {type(retry).__name__}")
+        self._timeout = _check_timeout(timeout)
+        self.retry = _check_retry(retry)
         per_call = check_middleware("middleware", middleware)
         per_attempt = check_middleware("attempt_middleware", attempt_middleware)
+        common = {
+            "Authorization": aiohttp.encode_basic_auth(shop, secret),
+            "Accept": "application/json",
+            "User-Agent": build_user_agent(user_agent),
+        }
+        self._headers = merged(common, extra_headers(headers))
         self.shop_id = shop
         self.base_url = check_base_url(
             _setting(base_url, "ECOMCHARGE_BASE_URL") or DEFAULT_BASE_URL
         )
-        self._timeout = timeout
-        self.retry = retry
-        # The transport made here enforces `timeout` with aiohttp's own timer, which
-        # aiohttp runs anyway: a second one per attempt would cost ~7 us of CPU a call.
-        self._transport_bounds_attempts = transport is None
-        self._transport: Transport = transport or AiohttpTransport(timeout=timeout)
-        self._stream = (
-            self._transport.stream if isinstance(self._transport, StreamingTransport) else None
-        )
-        auth = aiohttp.encode_basic_auth(shop, secret)
-        common = {
-            "Authorization": auth,
-            "Accept": "application/json",
-            "User-Agent": f"ecomcharge-async/{__version__}",
-        }
-        self._headers = common
-        self._json_headers = {**common, "Content-Type": "application/json"}
-        # With retry=None the retry layer still runs once, so errors look the same.
-        retry_layer = RetryMiddleware(retry or NO_RETRIES)
+        # The transport made here bounds each attempt by the request's timeout with
+        # aiohttp's own timer (no second timer per call), once it has a connection.
+        self._transport: Transport = transport or AiohttpTransport(timeout=None)
+        self._attempt = Attempt(self._transport)
+        # With retry=None the retry layer still runs once, so errors look the same. Each
+        # request carries its call's policy; this one serves a request a middleware
+        # built anew (use attrs.evolve to keep a call's options).
+        retry_layer = RetryMiddleware(self.retry or NO_RETRIES)
         chain = (*per_call, retry_layer, *per_attempt, LoggingMiddleware())
-        self._handler = link(chain, self._send_once)
+        self._handler = link(chain, self._attempt)
+        self._unchecked = bool(per_call)
+        self._root = self
         self._closed = False
-        self.customers = Customers(self)
+        self._start()
+
+    def _start(self) -> None:
+        self._requester = Requester(
+            base_url=self.base_url,
+            headers=self._headers,
+            handler=self._handler,
+            timeout=self._timeout,
+            retry=self.retry or NO_RETRIES,
+            check_open=self._check_open,
+            unchecked=self._unchecked,
+        )
+        self.customers = Customers(self._requester)
+
+    def with_options(
+        self,
+        *,
+        timeout: float | _Omitted | None = OMITTED,
+        retry: RetryPolicy | _Omitted | None = OMITTED,
+        headers: Mapping[str, str] | None = None,
+    ) -> Client:
+        """A client for some calls: this one, but with the options given.
+
+        It shares this client's transport, connection pool and middleware chain,
+        so it is cheap enough to make per call. `retry=None` means one attempt;
+        `headers` are added to this client's. Closing it leaves the transport
+        open; closing this client closes the transport under both.
+        """
+        self._check_open()
+        derived = object.__new__(Client)
+        derived.__dict__.update(self.__dict__)
+        if timeout is not OMITTED:
+            derived._timeout = _check_timeout(timeout)
+        if retry is not OMITTED:
+            derived.retry = _check_retry(retry)
+        if headers is not None:
+            derived._headers = merged(self._headers, extra_headers(headers))
+        derived._closed = False
+        derived._start()
+        return derived
 
     def __repr__(self) -> str:
         return f"Client(shop_id={self.shop_id!r}, base_url={self.base_url!r})"
@@ -157,14 +217,20 @@ class Client:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the client and its transport; calling it again does nothing."""
-        if not self._closed:
-            self._closed = True
-            try:
-                await self._transport.aclose()
-            except RuntimeError:
-                self._closed = False  # closed from the wrong event loop: the right one still can
-                raise
+        """Close the client (and its transport, unless it came from `with_options`).
+
+        Calling it again does nothing.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        if self._root is not self:
+            return  # the transport belongs to the client this one was derived from
+        try:
+            await self._transport.aclose()
+        except RuntimeError:
+            self._closed = False  # closed from the wrong event loop: the right one still can
+            raise
 
     @property
     def timeout(self) -> float | None:
@@ -173,43 +239,14 @@ class Client:
 
     @property
     def closed(self) -> bool:
-        return self._closed
+        return self._closed or self._root._closed
 
     def _check_open(self) -> None:
-        if self._closed:
+        if self._closed or self._root._closed:
             raise RuntimeError("this Client is closed; create a new one")
 
     async def send(
         self, method: str, path: str, body: bytes = b"", *, stream: bool = False
     ) -> Response:
-        """Send one API request through the chain; return a 2xx response or raise.
-
-        Non-2xx answers are raised by the retry layer (with `.attempts`); the
-        check here covers a response made up by a per-call middleware.
-        """
-        self._check_open()
-        request = Request(
-            method=method,
-            url=self.base_url + path,
-            headers=self._json_headers if body else self._headers,
-            body=body,
-            stream=stream,
-        )
-        response = await self._handler(request)
-        if not 200 <= response.status < 300:
-            raise error_from_response(response)
-        return response
-
-    async def _send_once(self, request: Request) -> Response:
-        """The innermost link: one attempt on the transport, bounded by `timeout`.
-
-        A streamed body is bounded later, chunk by chunk, by its reader.
-        """
-        send = self._stream if request.stream and self._stream else self._transport.send
-        if self.timeout is None or (self._transport_bounds_attempts and not request.stream):
-            return await send(request)
-        try:
-            async with asyncio.timeout(self.timeout):
-                return await send(request)
-        except TimeoutError as exc:
-            raise APITimeoutError(f"no answer within {self.timeout} s") from exc
+        """Send one API request through the chain; return a 2xx response or raise."""
+        return await self._requester.respond(method, path, body, stream=stream)

@@ -6,19 +6,16 @@ import asyncio
 import builtins
 import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator
-from typing import TYPE_CHECKING
 
 from ._errors import APITimeoutError
 from ._models import Customer, NewCustomer
+from ._requester import RawResponse, Requester
 from ._serde import (
     decode_customer,
     decode_customer_list,
     decode_customer_stream,
     encode_new_customer,
 )
-
-if TYPE_CHECKING:
-    from ._client import Client
 
 _UNSAFE_ID_CHARS = frozenset("/?#%\\")
 
@@ -34,29 +31,44 @@ def check_customer_id(customer_id: str) -> str:
     return customer_id
 
 
+def _new(customer: NewCustomer) -> bytes:
+    if not isinstance(customer, NewCustomer):
+        raise TypeError(f"create() takes a NewCustomer, got {type(customer).__name__}")
+    return encode_new_customer(customer)
+
+
+def _path(customer_id: str) -> str:
+    return f"/customers/{check_customer_id(customer_id)}"
+
+
 class Customers:
     """`client.customers`: the Customers endpoints of the eComCharge API."""
 
-    def __init__(self, client: Client) -> None:
-        self._client = client
+    __slots__ = ("_requester",)
+
+    def __init__(self, requester: Requester) -> None:
+        # A Client (as before the Requester existed) still works: its own is used.
+        self._requester: Requester = getattr(requester, "_requester", requester)
+
+    @property
+    def with_raw_response(self) -> CustomersWithRawResponse:
+        """The same calls, returning a `RawResponse` (status, headers, request id)."""
+        return CustomersWithRawResponse(self._requester)
 
     async def create(self, customer: NewCustomer) -> Customer:
         """POST /customers. Raises `ValidationError` (422) with per-field errors."""
         if not isinstance(customer, NewCustomer):
-            raise TypeError(f"create() takes a NewCustomer, got {type(customer).__name__}")
-        response = await self._client.send("POST", "/customers", encode_new_customer(customer))
-        return decode_customer(response.body, status=response.status, headers=response.headers)
+            _new(customer)  # raises the TypeError
+        body = encode_new_customer(customer)
+        return await self._requester.send("POST", "/customers", body, decode_customer)
 
     async def get(self, customer_id: str) -> Customer:
         """GET /customers/{id}. Raises `NotFoundError` when there is no such customer."""
-        path = f"/customers/{check_customer_id(customer_id)}"
-        response = await self._client.send("GET", path)
-        return decode_customer(response.body, status=response.status, headers=response.headers)
+        return await self._requester.send("GET", _path(customer_id), b"", decode_customer)
 
     async def list(self) -> builtins.list[Customer]:
         """GET /customers: every customer of the shop, decoded at once (small shops)."""
-        response = await self._client.send("GET", "/customers")
-        return decode_customer_list(response.body, status=response.status, headers=response.headers)
+        return await self._requester.send("GET", "/customers", b"", decode_customer_list)
 
     async def iter(self) -> AsyncGenerator[Customer, None]:
         """GET /customers, streamed: customers one by one, in flat memory.
@@ -68,15 +80,33 @@ class Customers:
         the connection when the iterator is closed: wrap it in
         `contextlib.aclosing()` to do that at once.
         """
-        response = await self._client.send("GET", "/customers", stream=True)
+        response = await self._requester.respond("GET", "/customers", stream=True)
         chunks = response.chunks if response.chunks is not None else _single(response.body)
-        timeout = self._client.timeout
+        timeout = self._requester.timeout
         if timeout is not None:
             chunks = _bounded(chunks, timeout)
         decoded = decode_customer_stream(chunks, status=response.status, headers=response.headers)
         async with contextlib.aclosing(decoded) as customers:
             async for customer in customers:
                 yield customer
+
+
+class CustomersWithRawResponse:
+    """`client.customers.with_raw_response`: each call returns a `RawResponse`."""
+
+    __slots__ = ("_requester",)
+
+    def __init__(self, requester: Requester) -> None:
+        self._requester = requester
+
+    async def create(self, customer: NewCustomer) -> RawResponse[Customer]:
+        return await self._requester.send_raw("POST", "/customers", _new(customer), decode_customer)
+
+    async def get(self, customer_id: str) -> RawResponse[Customer]:
+        return await self._requester.send_raw("GET", _path(customer_id), b"", decode_customer)
+
+    async def list(self) -> RawResponse[builtins.list[Customer]]:
+        return await self._requester.send_raw("GET", "/customers", b"", decode_customer_list)
 
 
 async def _single(body: bytes) -> AsyncIterator[bytes]:

@@ -130,6 +130,10 @@ class ConnectError(APIConnectionError):
     """The request surely never left (refused, DNS, TLS handshake): safe to retry."""
 
 
+class PoolTimeoutError(ConnectError):
+    """No free connection in the pool in time: the request was not sent (safe to retry)."""
+
+
 class DecodeError(EcomChargeError):
     """A 2xx answer whose body cannot be read as what the API documents.
 

@@ -11,6 +11,8 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 
+from ._policy import RetryPolicy
+
 _SENSITIVE_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 
 
@@ -20,6 +22,11 @@ def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
         name: "<redacted>" if name.lower() in _SENSITIVE_HEADERS else value
         for name, value in headers.items()
     }
+
+
+def is_success(status: int) -> bool:
+    """2xx: the one definition of an answer the SDK returns instead of raising."""
+    return 200 <= status < 300
 
 
 def find_header(headers: Mapping[str, str], name: str) -> str | None:
@@ -62,6 +69,11 @@ class Request:
     body: bytes = attrs.field(default=b"", repr=_body_repr)
     #: Ask a `StreamingTransport` to hand over a 2xx body as `Response.chunks`.
     stream: bool = False
+    #: Seconds one attempt may take once it has a connection; None: the
+    #: transport's own bound (if any). Set per call by the client.
+    timeout: float | None = None
+    #: The retry policy of this call (None: the retry middleware's own).
+    retry: RetryPolicy | None = attrs.field(default=None, repr=False)
 
 
 @attrs.frozen(kw_only=True)
@@ -76,6 +88,8 @@ class Response:
     #: A streamed 2xx body, still to be read (then `body` is empty). The
     #: iterator owns the connection: exhaust it or `aclose()` it.
     chunks: AsyncIterator[bytes] | None = attrs.field(default=None, eq=False, repr=False)
+    #: How many attempts the call took to get this answer (set by the retry middleware).
+    attempts: int = attrs.field(default=1, eq=False, repr=False)
 
     def header(self, name: str) -> str | None:
         """Case-insensitive header lookup."""
@@ -90,12 +104,21 @@ class Transport(Protocol):
     handshake); `APITimeoutError` or `APIConnectionError` when it may have
     reached the server; `DecodeError` for a 2xx body it refuses to hold (over
     a size cap). Non-2xx answers are returned, not raised. Once closed, it
-    raises `RuntimeError`, also for calls that were in flight.
+    raises `RuntimeError`, also for calls that were in flight. The client
+    bounds each call by `request.timeout`, unless the transport says it does
+    so itself, from when the request has a connection (`bounds_attempts = True`
+    as a class attribute, as the SDK's HTTP transports do).
     """
 
     async def send(self, request: Request) -> Response: ...
 
     async def aclose(self) -> None: ...
+
+
+#: Marks a transport that bounds each request by `request.timeout` itself,
+#: counted from when the request has a connection (the client then adds no
+#: timer of its own). Set it as a class attribute: `bounds_attempts = True`.
+BOUNDS_ATTEMPTS = "bounds_attempts"
 
 
 @runtime_checkable

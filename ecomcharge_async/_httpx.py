@@ -14,18 +14,27 @@ from typing import Any, cast
 
 import httpx
 
-from ._errors import APIConnectionError, APITimeoutError, ConnectError, DecodeError
-from ._http import Request, Response
+from ._errors import (
+    APIConnectionError,
+    APITimeoutError,
+    ConnectError,
+    DecodeError,
+    PoolTimeoutError,
+)
+from ._http import Request, Response, is_success
+from ._pool import Slots
 from ._transport_common import (
     DEFAULT_MAX_BODY_SIZE,
     body_too_large,
     bound_loop,
     check_limit,
     check_max_body_size,
+    check_proxy,
     check_timeout,
     check_tls,
     closed_in_flight,
     host,
+    redact_url,
 )
 
 
@@ -35,11 +44,17 @@ class HttpxTransport:
     Pass the `AsyncClient` your app already has to share its connection pool,
     proxies and TLS settings. Each request is built here, not by the shared
     client, so that client's default headers, cookies, params and `auth` never
-    reach eComCharge. `timeout` bounds each phase (connect, write, read, pool
-    wait) in seconds, as httpx does (None: no limit of its own); the `Client`
-    bounds the whole attempt. `verify` is True (the system's CA store), an
+    reach eComCharge. `timeout` bounds each phase (connect, write, read) in
+    seconds, as httpx does (None: no limit of its own); a request's own
+    `timeout` (the client's) bounds the whole attempt until the headers are
+    in. Either counts from when the request has a connection: as with
+    `AiohttpTransport`, `limit` requests at a time get one, the others wait at
+    most `pool_timeout` seconds, then raise `PoolTimeoutError` (not sent).
+    `verify` is True (the system's CA store), an
     `ssl.SSLContext` (your own CAs) or False (never in production); `limit`
-    caps concurrent connections of a client the transport creates.
+    caps concurrent connections of a client the transport creates. `proxy`
+    and `trust_env` (read `HTTP(S)_PROXY`, `NO_PROXY`; off by default) are as
+    `AiohttpTransport`'s, for a client the transport creates.
 
     As `AiohttpTransport`: `max_body_size` caps the bytes held for one body
     read whole, counted as they arrive (after decompression): a larger 2xx body
@@ -57,15 +72,23 @@ class HttpxTransport:
         timeout: float | None = 30.0,
         verify: _ssl.SSLContext | bool = True,
         limit: int = 100,
+        pool_timeout: float | None = 30.0,
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        proxy: str | None = None,
+        trust_env: bool = False,
     ) -> None:
         check_timeout(timeout)
+        self._proxy = check_proxy(proxy, trust_env=trust_env, shared=client is not None)
+        if client is not None and proxy is not None:
+            raise ValueError("proxy= applies to a client the transport creates; set it on yours")
+        self._trust_env = trust_env
         check_limit(limit)
         self._client = client
         self._owns_client = client is None
         self._timeout = httpx.Timeout(timeout).as_dict()
         self._verify = check_tls("verify", verify)
         self._limit = limit
+        self._slots = Slots(limit, check_timeout(pool_timeout, "pool_timeout"))
         self._max_body_size = check_max_body_size(max_body_size)
         self._loop: asyncio.AbstractEventLoop | None = None
         # Tasks inside a call, and those of them that aclose() cancelled to end them.
@@ -74,21 +97,26 @@ class HttpxTransport:
         self._streams: set[httpx.Response] = set()
         self._closed = False
 
+    #: Bounds `request.timeout` itself (see `Transport`): the client adds no timer.
+    bounds_attempts = True
+
     def __repr__(self) -> str:
         owner = "own" if self._owns_client else "shared"
-        return f"HttpxTransport(client={owner}, timeout={self._timeout['read']})"
+        proxy = f", proxy={redact_url(self._proxy)!r}" if self._proxy else ""
+        return f"HttpxTransport(client={owner}, timeout={self._timeout['read']}{proxy})"
 
     def _get_client(self) -> httpx.AsyncClient:
         if self._closed:
             raise RuntimeError("this HttpxTransport is closed")
         self._loop = bound_loop("HttpxTransport", self._loop)
         if self._client is None:
-            # trust_env=False: like AiohttpTransport, ignore proxy and netrc variables;
-            # pass your own AsyncClient to use them.
+            # trust_env=False unless asked: like AiohttpTransport, ignore proxy and
+            # netrc variables by default.
             self._client = httpx.AsyncClient(
                 verify=self._verify,
                 limits=httpx.Limits(max_connections=self._limit),
-                trust_env=False,
+                trust_env=self._trust_env,
+                proxy=self._proxy,
             )
         return self._client
 
@@ -116,16 +144,45 @@ class HttpxTransport:
 
     async def send(self, request: Request) -> Response:
         client = self._get_client()
-        with self._call(request):
-            return await self._read_whole(await self._open(client, request))
+        if not self._slots.take_now():
+            await self._slots.wait(request)
+        bound = asyncio.timeout(request.timeout)
+        try:
+            async with bound:
+                with self._call(request):
+                    return await self._read_whole(await self._open(client, request))
+        except TimeoutError as exc:
+            if not bound.expired():
+                raise
+            raise _timed_out(request) from exc
+        finally:
+            self._slots.give()
 
     async def stream(self, request: Request) -> Response:
-        """Like `send`, but a 2xx body is handed over as `Response.chunks`."""
+        """Like `send`, but a 2xx body is handed over as `Response.chunks`.
+
+        The request's timeout bounds the wait for the headers; each chunk's
+        read is bounded by the transport's own `timeout`, and its reader's.
+        """
         client = self._get_client()
-        with self._call(request):
-            resp = await self._open(client, request)
-            if not 200 <= resp.status_code < 300:
-                return await self._read_whole(resp)
+        if not self._slots.take_now():
+            await self._slots.wait(request)
+        streaming = False
+        bound = asyncio.timeout(request.timeout)
+        try:
+            async with bound:
+                with self._call(request):
+                    resp = await self._open(client, request)
+                    if not is_success(resp.status_code):
+                        return await self._read_whole(resp)
+            streaming = True  # from here the body's reader gives the slot back
+        except TimeoutError as exc:
+            if not bound.expired():
+                raise
+            raise _timed_out(request) from exc
+        finally:
+            if not streaming:
+                self._slots.give()
         self._streams.add(resp)
         return Response(
             status=resp.status_code, headers=_headers(resp), chunks=self._chunks(resp, request)
@@ -149,6 +206,7 @@ class HttpxTransport:
                     yield chunk
         finally:
             self._streams.discard(resp)
+            self._slots.give()
             await resp.aclose()
 
     @contextmanager
@@ -182,6 +240,7 @@ class HttpxTransport:
         if self._loop is not None and self._client is not None:
             self._loop = bound_loop("HttpxTransport", self._loop)
         self._closed = True
+        self._slots.close()
         # Closing an AsyncClient ends a call awaiting its answer with ReadError (a
         # network failure, to a retry) and lets calls queued for a connection go
         # on; a shared one stays open anyway. So each call in flight through this
@@ -197,6 +256,10 @@ class HttpxTransport:
             await client.aclose()
 
 
+def _timed_out(request: Request) -> APITimeoutError:
+    return APITimeoutError(f"no answer from {host(request.url)} within {request.timeout} s")
+
+
 def _bytes(resp: httpx.Response) -> AsyncGenerator[bytes, None]:
     """The (decompressed) body as it arrives; with a chunk size httpx would wait to fill it."""
     return cast("AsyncGenerator[bytes, None]", resp.aiter_bytes())
@@ -210,7 +273,7 @@ async def _read_body(resp: httpx.Response, limit: int) -> bytes:
     still maps to its error. The caller closes the response, which closes a
     connection left unread instead of draining it.
     """
-    success = 200 <= resp.status_code < 300
+    success = is_success(resp.status_code)
     declared = _content_length(resp)
     if success and declared is not None and declared > limit:
         raise _too_large(resp.status_code, limit, f"Content-Length is {declared}")
@@ -239,7 +302,9 @@ def _too_large(status: int, limit: int, detail: str) -> DecodeError:
 
 def _our_error(exc: Exception, url: str) -> APIConnectionError:
     """The error of ours that says what an httpx or socket failure means for the caller."""
-    if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
+    if isinstance(exc, httpx.PoolTimeout):
+        return PoolTimeoutError(f"no free connection to {host(url)} in time: not sent")
+    if isinstance(exc, httpx.ConnectTimeout):
         return ConnectError(f"timed out connecting to {host(url)}")
     if isinstance(exc, httpx.TimeoutException):
         return APITimeoutError(f"no answer from {host(url)} in time")

@@ -24,9 +24,11 @@ from ._journal import CREATED, FAILED, REJECTED, SENT, Journal, JournalError
 from ._logs import logger, request_id
 from ._models import NewCustomer
 from ._pacing import Pause, RateLimit
+from ._policy import DEFAULT_RETRY
 from ._reconcile import Key, ShopMatcher, classify, customer_key, key_hash
 from ._rows import Row, RowError
 from ._shard import in_shard
+from ._verdict import waits_too_long
 
 Status = Literal["created", "rejected", "failed"]
 Sleep = Callable[[float], Awaitable[Any]]
@@ -123,6 +125,8 @@ class Importer:
         self.max_rounds = max_rounds
         self.reconcile_batch = reconcile_batch
         self.pause = Pause(clock=clock, sleep=sleep)
+        # One meaning of max_retry_after: a longer Retry-After is not waited for.
+        self.max_retry_after = (client.retry or DEFAULT_RETRY).max_retry_after
         self.rate = RateLimit(rate, clock=clock, sleep=sleep) if rate else None
         self.queue: asyncio.Queue[_Item | None] = asyncio.Queue(maxsize=concurrency)
         self.pending: list[_Item] = []
@@ -258,8 +262,10 @@ class Importer:
                     return
                 if verdict == "retry":
                     item.attempts += 1
-                    if item.attempts < self.max_attempts:
-                        retry_after = exc.retry_after if isinstance(exc, RateLimitError) else None
+                    retry_after = exc.retry_after if isinstance(exc, RateLimitError) else None
+                    if item.attempts < self.max_attempts and not waits_too_long(
+                        retry_after, self.max_retry_after
+                    ):
                         self.pause.trip(generation, retry_after)
                         logger.info(
                             "line %d: %s; pausing the import, then attempt %d of %d",
@@ -334,9 +340,13 @@ class Importer:
                         matcher.offer(customer)
             except EcomChargeError as exc:
                 attempt += 1
-                if isinstance(exc, AuthenticationError) or attempt >= self.max_attempts:
-                    raise
                 retry_after = exc.retry_after if isinstance(exc, RateLimitError) else None
+                if (
+                    isinstance(exc, AuthenticationError)
+                    or attempt >= self.max_attempts
+                    or waits_too_long(retry_after, self.max_retry_after)
+                ):
+                    raise
                 self.pause.trip(generation, retry_after)
                 continue
             self.pause.clear()

@@ -15,6 +15,7 @@ import time
 from collections.abc import Mapping
 from typing import Any, TextIO
 
+from ._errors import request_id_of
 from ._http import Response
 
 #: The environment variable that turns the SDK's logging on in any program.
@@ -44,12 +45,7 @@ def request_id(outcome: object) -> str | None:
         headers = outcome.headers
     else:
         headers = getattr(outcome, "headers", None)
-    if not headers:
-        return None
-    for name, value in headers.items():
-        if name.lower() == "x-request-id":
-            return value
-    return None
+    return request_id_of(headers) if headers else None
 
 
 def _fields(record: logging.LogRecord) -> dict[str, Any]:

@@ -47,3 +47,7 @@ class Customer:
     zip: str | None = None
     state: str | None = None
     phone: str | None = None
+
+
+#: The fields a customer is created with, in the model's order: the one field list.
+FIELDS: tuple[str, ...] = tuple(field.name for field in attrs.fields(NewCustomer))

@@ -17,7 +17,8 @@ class Pause:
     """One pause shared by every worker of an import.
 
     A 429, 503, 408 or refused connection trips it: nobody sends until it ends.
-    The wait is the server's `Retry-After` when given (capped at `max_retry_after`),
+    The wait is the server's `Retry-After` when given (the importer gives up on
+    a row instead when it is above `max_retry_after`: `_verdict.waits_too_long`),
     otherwise `min(maximum, initial * 2**(streak - 1))`, where the streak counts
     overload signals since the last success. Signals from requests that were
     already in flight when the pause was set do not lengthen it again.
@@ -30,13 +31,11 @@ class Pause:
         sleep: Sleep,
         initial: float = 0.25,
         maximum: float = 8.0,
-        max_retry_after: float = 60.0,
     ) -> None:
         self._clock = clock
         self._sleep = sleep
         self.initial = initial
         self.maximum = maximum
-        self.max_retry_after = max_retry_after
         self._until = 0.0
         self._generation = 0
         self._streak = 0
@@ -57,7 +56,7 @@ class Pause:
         self._streak += 1
         self.trips += 1
         if retry_after is not None:
-            delay = min(max(retry_after, 0.0), self.max_retry_after)
+            delay = max(retry_after, 0.0)
         else:
             delay = min(self.maximum, self.initial * 2 ** min(self._streak - 1, 32))
         self._until = max(self._until, self._clock() + delay)

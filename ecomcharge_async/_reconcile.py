@@ -12,18 +12,9 @@ from collections.abc import Container, Iterable, Mapping
 from operator import attrgetter
 from typing import Literal
 
-from ._errors import (
-    APIConnectionError,
-    APIError,
-    AuthenticationError,
-    ConnectError,
-    DecodeError,
-    EcomChargeError,
-    RateLimitError,
-    ServerError,
-)
-from ._models import Customer, NewCustomer
-from ._rows import FIELDS
+from ._errors import AuthenticationError, DecodeError, EcomChargeError
+from ._models import FIELDS, Customer, NewCustomer
+from ._verdict import verdict
 
 Key = tuple[str | None, ...]
 
@@ -116,20 +107,15 @@ Verdict = Literal["retry", "unclear", "final", "fatal"]
 
 
 def classify(exc: EcomChargeError) -> Verdict:
-    """What a failed create means for its row.
+    """What a failed create means for its row: the retry verdict, seen by an import.
 
     `retry`: surely not processed (refused connection, 408, 429, 503): send again
     after backing off. `unclear`: may have been processed: reconcile before sending
-    again. `fatal`: the whole import cannot go on (401). `final`: the row failed.
+    again; so is a 2xx whose body did not decode (the create landed). `fatal`: the
+    whole import cannot go on (401). `final`: the row failed.
     """
-    if isinstance(exc, ConnectError | RateLimitError):
-        return "retry"
-    if isinstance(exc, APIConnectionError | DecodeError):
-        return "unclear"
     if isinstance(exc, AuthenticationError):
         return "fatal"
-    if isinstance(exc, APIError) and exc.status in (408, 503):
-        return "retry"
-    if isinstance(exc, ServerError):
+    if isinstance(exc, DecodeError):
         return "unclear"
-    return "final"
+    return verdict(exc)

@@ -23,10 +23,9 @@ from typing import IO, Any, Literal
 
 import attrs
 
-from ._models import NewCustomer
+from ._models import FIELDS, NewCustomer
 from ._serde import json_type
 
-FIELDS: tuple[str, ...] = tuple(field.name for field in attrs.fields(NewCustomer))
 REQUIRED = ("email", "ip")
 MAX_LINE_BYTES = 64 * 1024
 _CHUNK = 1 << 20

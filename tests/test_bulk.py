@@ -293,6 +293,19 @@ async def test_a_429_pauses_the_whole_import_for_its_retry_after(fake: FakeEcomC
     assert report.elapsed == pytest.approx(max(time.sleeps))
 
 
+async def test_a_retry_after_above_max_retry_after_fails_the_row_without_waiting(
+    fake: FakeEcomCharge,
+) -> None:
+    # One meaning of max_retry_after, as for the client's own retries: above it, give up.
+    time = FakeTime(interleave=True)
+    fake.inject(Fault.status(429, retry_after="3600"))
+    async with ec.Client(SHOP_ID, SECRET, retry=None, transport=fake.transport()) as client:
+        report = await import_customers(client, [person(1)], sleep=time.sleep, clock=time.clock)
+    assert (report.created, report.failed) == (0, 1)
+    assert time.sleeps == []
+    assert fake.customers == []
+
+
 async def test_the_rate_limit_paces_requests(fake: FakeEcomCharge) -> None:
     time = FakeTime(interleave=True)
     async with ec.Client(SHOP_ID, SECRET, retry=None, transport=fake.transport()) as client:

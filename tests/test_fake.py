@@ -16,8 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ecomcharge_async as ec
-from ecomcharge_async import _rules
-from ecomcharge_async.testing import FakeEcomCharge, FakeTransport, Fault
+from ecomcharge_async.testing import FakeEcomCharge, FakeTransport, Fault, _rules
 from ecomcharge_async.testing._server import serve
 
 AUTH = aiohttp.encode_basic_auth("361", "s")

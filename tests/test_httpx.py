@@ -82,7 +82,7 @@ def test_can_be_built_outside_a_running_loop() -> None:
     [
         (httpx.ConnectError("refused"), ec.ConnectError, "refused"),
         (httpx.ConnectTimeout("connect"), ec.ConnectError, "timed out connecting"),
-        (httpx.PoolTimeout("pool"), ec.ConnectError, "timed out connecting"),
+        (httpx.PoolTimeout("pool"), ec.PoolTimeoutError, "no free connection"),
         (httpx.ProxyError("proxy down"), ec.ConnectError, "proxy down"),
         (httpx.UnsupportedProtocol("ftp"), ec.ConnectError, "ftp"),
         (httpx.ReadTimeout("read"), ec.APITimeoutError, "in time"),

@@ -15,6 +15,7 @@ from ecomcharge_async._reconcile import (
     key_hash,
     match_customers,
 )
+from ecomcharge_async._retry import is_retryable
 
 
 def person(n: int) -> ec.NewCustomer:
@@ -42,6 +43,10 @@ def person(n: int) -> ec.NewCustomer:
 )
 def test_classify(error: ec.EcomChargeError, verdict: str) -> None:
     assert classify(error) == verdict
+    # One verdict: the client's own retries agree with the import on what may be resent.
+    if not isinstance(error, ec.DecodeError | ec.AuthenticationError):
+        assert is_retryable("POST", error) is (verdict == "retry")
+        assert is_retryable("GET", error) is (verdict in ("retry", "unclear"))
 
 
 def test_matching_claims_each_customer_once() -> None:

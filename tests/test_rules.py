@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ecomcharge_async._rules import COUNTRIES, error_message, validate_customer
+from ecomcharge_async.testing._rules import COUNTRIES, error_message, validate_customer
 
 BASE = {"email": "customer@example.com", "ip": "127.0.0.1"}
 

@@ -15,10 +15,10 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from .. import _rules
 from .._http import Request, Response, find_header
-from .._models import Customer
+from .._models import FIELDS, Customer
 from .._serde import read_customer
+from . import _rules
 from ._faults import DEFAULT_RANDOM_FAULTS, Fault, FaultPlan
 from ._transport import FakeTransport
 
@@ -203,7 +203,7 @@ class FakeEcomCharge:
         self, data: Mapping[str, Any], customer_id: str | None = None
     ) -> dict[str, str | None]:
         record: dict[str, str | None] = {"id": customer_id or self._new_id()}
-        for field in _rules.FIELDS:
+        for field in FIELDS:
             value = data.get(field)
             record[field] = value if isinstance(value, str) else None
         return record

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from .._errors import APIConnectionError, ConnectError
-from .._http import Request, Response
+from .._http import Request, Response, is_success
 from .._transport_common import closed_in_flight
+from ._faults import Fault
 
-if TYPE_CHECKING:
-    from ._backend import FakeEcomCharge
+
+class Backend(Protocol):
+    """What the transport needs of a `FakeEcomCharge` (the backend imports the transport)."""
+
+    def take_fault(self) -> Fault | None: ...
+
+    def handle(self, request: Request) -> Response: ...
 
 
 class FakeTransport:
@@ -22,7 +28,7 @@ class FakeTransport:
     transports, it raises `RuntimeError` once closed, also for a call in flight.
     """
 
-    def __init__(self, fake: FakeEcomCharge) -> None:
+    def __init__(self, fake: Backend) -> None:
         self.fake = fake
         self._closed = False
         self._delays: set[asyncio.Future[None]] = set()
@@ -56,7 +62,7 @@ class FakeTransport:
     async def stream(self, request: Request) -> Response:
         """`send`, with a 2xx body handed over in chunks, as a network would."""
         response = await self.send(request)
-        if not 200 <= response.status < 300:
+        if not is_success(response.status):
             return response
         return Response(
             status=response.status, headers=response.headers, chunks=_pieces(response.body)

@@ -15,18 +15,7 @@ import ipaddress
 import re
 from typing import Any
 
-FIELDS = (
-    "first_name",
-    "last_name",
-    "address",
-    "city",
-    "country",
-    "zip",
-    "state",
-    "phone",
-    "email",
-    "ip",
-)
+from .._models import FIELDS
 
 # ISO 3166-1 alpha-2, officially assigned codes.
 COUNTRIES = frozenset(
