@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from typing import NoReturn, TextIO
 
-from ._argtypes import bounded_int, non_negative_float, positive_float
+from ._argtypes import bounded_int, non_negative_float, positive_float, positive_int
 from ._cli_files import Tally, clashing_paths
 from ._cli_import import (
     LATER_CONNECT_DEADLINE,
