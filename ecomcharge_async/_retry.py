@@ -118,7 +118,14 @@ class RetryMiddleware:
         while True:
             attempts += 1
             started = loop.time()
-            outcome = await self._attempt(policy, request, call_next, attempts, elapsed)
+            if attempts == 1 and policy.deadline is None and current_attempt.get() == 1:
+                # The usual first attempt, inline: no coroutine of its own held in flight.
+                try:
+                    outcome: Response | EcomChargeError = await call_next(request)
+                except EcomChargeError as exc:
+                    outcome = exc
+            else:
+                outcome = await self._attempt(policy, request, call_next, attempts, elapsed)
             elapsed += loop.time() - started
             if isinstance(outcome, Response) and is_success(outcome.status):
                 return outcome if attempts == 1 else attrs.evolve(outcome, attempts=attempts)
