@@ -235,7 +235,7 @@ def _report(
             continue
         if "error" in info:
             print(f"ecomcharge import: error: shard {k}: {info['error']}", file=err)
-            status = 2
+            status = max(status, int(info.get("exit", 2)))
             continue
         for name in _COUNTS:
             sums[name] += int(info.get(name, 0))

@@ -98,8 +98,9 @@ def import_shard(
 ) -> dict[str, Any]:
     """Import shard `shard` of `shards` of `path`; return its report as a dict.
 
-    Problems of the input, the journal or the credentials come back as
-    `{"error": message}` (the command exits 2), not as a task failure to retry.
+    Problems of the input or the journal come back as `{"error": message}`
+    (the command exits 2), refused credentials with `"exit": 3` as a local
+    import's; none is a task failure to retry.
     """
 
     def on_counts(counts: dict[str, int]) -> None:
@@ -119,6 +120,7 @@ def import_shard(
     except ShardBusy as exc:
         raise self.retry(exc=exc, countdown=retry_delay(visibility_timeout())) from None
     except AuthenticationError as exc:
-        return {"shard": shard, "error": f"the API refused the credentials ({exc.message})"}
+        message = f"the API refused the credentials ({exc.message})"
+        return {"shard": shard, "error": message, "exit": 3}
     except (InputError, JournalError, OSError, ValueError) as exc:
         return {"shard": shard, "error": str(exc)}

@@ -415,13 +415,13 @@ def test_rejected_rows_exit_1_with_a_line_per_shard_and_a_bar_on_a_terminal(
     assert b"3/3 shards" in shown
 
 
-def test_a_worker_refused_by_the_api_exits_2(workers: Workers, tmp_path: Path) -> None:
+def test_a_worker_refused_by_the_api_exits_3(workers: Workers, tmp_path: Path) -> None:
     path = tmp_path / "customers.csv"
     write_rows(path, 20)
     workers.env["ECOMCHARGE_SECRET_KEY"] = "not-the-key"
     workers.start("w1")
     run = run_import(workers.env, str(path), "--celery", "--shards", "2", stderr=subprocess.PIPE)
-    assert run.returncode == 2
+    assert run.returncode == 3  # as a local import refused by the API
     assert "shard 0: the API refused the credentials" in run.stderr
     assert "not-the-key" not in run.stderr + run.stdout
     assert (tmp_path / "customers.csv.1.journal").exists()  # the default, beside the input
