@@ -7,6 +7,7 @@ import importlib.util
 import select
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,8 @@ from ecomcharge_async.testing._server import run_app, serve
 
 # The package's own pytest plugin comes from here, not from its entry point (see
 # addopts in pyproject.toml); tests/test_pytest_plugin.py checks the entry point.
-pytest_plugins = ["pytester", "ecomcharge_async.testing.pytest_plugin"]
+# tests/memory_guard.py caps the memory of the test process.
+pytest_plugins = ["pytester", "memory_guard", "ecomcharge_async.testing.pytest_plugin"]
 
 #: httpx is an optional extra; without it (nox session tests_without_httpx) the
 #: httpx-only module is not collected, and the conformance suite covers the rest.
@@ -68,6 +70,19 @@ async def arrived(fake: FakeEcomCharge, count: int = 1) -> None:
     async with asyncio.timeout(5):
         while fake.request_count < count:  # noqa: ASYNC110 - the fake has no event to wait on
             await asyncio.sleep(0.001)
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 60.0) -> None:
+    """Poll `condition` (from sync code) until it holds, `timeout` s at most.
+
+    A bounded wait for another process, never a verdict by time: the test decides
+    on what it sees afterwards.
+    """
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{condition.__name__} did not hold within {timeout} s")
+        time.sleep(0.01)
 
 
 @pytest.fixture

@@ -79,7 +79,8 @@ def test_a_user_project_gets_the_fixtures_without_a_conftest(
     monkeypatch.setenv("ECOMCHARGE_SECRET_KEY", "real-key")
     pytester.makeini(_ini(mode))
     pytester.makepyfile(test_signup=textwrap.dedent(USER_TESTS.format(mark=mark)))
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    # no:randomly: the last test looks back at the first one's client.
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly")
     result.assert_outcomes(passed=4)
 
 
