@@ -11,13 +11,12 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import ServerProcess
+from conftest import ServerProcess, wait_for
 
 import ecomcharge_async as ec
 from ecomcharge_async.cli import build_parser, import_command, main
@@ -239,25 +238,26 @@ def test_python_dash_m_imports_over_http(
 def test_ctrl_c_stops_the_import_with_exit_130_and_a_hint(
     start_server: Callable[..., ServerProcess], tmp_path: Path
 ) -> None:
-    server = start_server("--secret-key", "k", "--latency", "0.05")
-    path = write_csv(tmp_path / "a.csv", 2000)
+    server = start_server("--secret-key", "k")
+    path = write_csv(tmp_path / "a.csv", 50)
     journal = tmp_path / "j.jsonl"
     command = [
         *(sys.executable, "-m", "ecomcharge_async", "import", str(path)),
         *("--base-url", server.url, "--journal", str(journal)),
     ]
+    # A stopped server answers nothing: the import cannot end before the Ctrl-C, however
+    # slowly this test runs.
+    server.process.send_signal(signal.SIGSTOP)
     process = subprocess.Popen(
         command, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and '"done"' not in (
-            journal.read_text() if journal.exists() else ""
-        ):
-            time.sleep(0.01)
+        wait_for(lambda: '"sent"' in (journal.read_text() if journal.exists() else ""))
+        assert process.poll() is None, "the import ended before the Ctrl-C"
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=60)
     finally:
+        server.process.send_signal(signal.SIGCONT)
         if process.poll() is None:
             process.kill()
             process.communicate(timeout=30)
@@ -330,16 +330,22 @@ def test_an_import_killed_mid_run_resumes_from_its_journal_exactly_once(
     ]
     log = (tmp_path / "first.log").open("w")
     first = subprocess.Popen(command, env=cli_env(), stdout=log, stderr=log)
+
+    def paused_at_300_done() -> bool:
+        """Stop the server, then look: once 300 rows are done, nothing more can finish."""
+        server.process.send_signal(signal.SIGSTOP)
+        if journal.exists() and journal.read_text().count('"done"') >= 300:
+            return True
+        server.process.send_signal(signal.SIGCONT)
+        return first.poll() is not None
+
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and first.poll() is None:
-            if journal.exists() and journal.read_text().count('"done"') >= 300:
-                break
-            time.sleep(0.01)
+        wait_for(paused_at_300_done)
         assert first.poll() is None, "the import ended before it could be killed"
         first.kill()
         assert first.wait(timeout=30) == -9
     finally:
+        server.process.send_signal(signal.SIGCONT)
         if first.poll() is None:
             first.kill()
             first.wait(timeout=30)
