@@ -114,7 +114,7 @@ class Client:
         per_call = check_middleware("middleware", middleware)
         per_attempt = check_middleware("attempt_middleware", attempt_middleware)
         self.shop_id = shop
-        self.base_url = check_base_url(
+        self.base_url: str = check_base_url(
             _setting(base_url, "ECOMCHARGE_BASE_URL") or DEFAULT_BASE_URL
         )
         self._timeout = timeout
@@ -139,7 +139,7 @@ class Client:
         chain = (*per_call, retry_layer, *per_attempt, LoggingMiddleware())
         self._handler = link(chain, self._send_once)
         self._closed = False
-        self.customers = Customers(self)
+        self.customers: Customers = Customers(self)
 
     def __repr__(self) -> str:
         return f"Client(shop_id={self.shop_id!r}, base_url={self.base_url!r})"

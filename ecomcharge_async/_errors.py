@@ -118,7 +118,7 @@ class DecodeError(EcomChargeError):
 
     def __init__(self, message: str, *, status: int | None = None, body: bytes = b"") -> None:
         self.status = status
-        self.preview = preview(body)
+        self.preview: str = preview(body)
         where = f"{status} response" if status is not None else "response"
         detail = f"{where} did not decode: {message}"
         if body:

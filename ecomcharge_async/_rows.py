@@ -123,7 +123,7 @@ class RowReader:
     """
 
     def __init__(self, path: str | Path, fmt: Format | None = None) -> None:
-        self.path = str(path)
+        self.path: str = str(path)
         self.format: Format = fmt or detect_format(path)
         try:
             self._file: IO[str] = open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115
