@@ -16,10 +16,10 @@ from sphinx.util.inventory import InventoryFile
 
 #: Public modules, and names they export without listing them in `__all__`.
 PUBLIC = {
-    "ecomcharge_async": {"HttpxTransport"},  # imported on first use: httpx is an extra
-    "ecomcharge_async.bulk": set(),
-    "ecomcharge_async.testing": set(),
-    "ecomcharge_async.testing.pytest_plugin": set(),
+    "ecomcharge_async": ("HttpxTransport",),  # imported on first use: httpx is an extra
+    "ecomcharge_async.bulk": (),
+    "ecomcharge_async.testing": (),
+    "ecomcharge_async.testing.pytest_plugin": (),
 }
 KINDS = ("py:class", "py:exception", "py:function", "py:data", "py:attribute", "py:method")
 
@@ -36,7 +36,7 @@ def mismatches(site: Path) -> list[str]:
     problems = []
     for module_name, extra in PUBLIC.items():
         module = importlib.import_module(module_name)
-        public = set(module.__all__) | extra
+        public = {*module.__all__, *extra}
         shown = {
             name.removeprefix(f"{module_name}.")
             for name in names

@@ -5,9 +5,14 @@
 
 from __future__ import annotations
 
+import ast
+import importlib
+import pkgutil
 import re
 import tomllib
 from pathlib import Path
+
+import ecomcharge_async
 
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
@@ -63,3 +68,20 @@ def test_test_and_docs_requirements_are_groups_not_extras() -> None:
     groups = PYPROJECT["dependency-groups"]
     names = {re.split(r"[<>=\[ ]", req, maxsplit=1)[0] for req in groups["test"]}
     assert {"pytest", "pytest-timeout", "pytest-randomly", "pytest-xdist", "trio"} <= names
+
+
+def test_the_reference_check_covers_every_public_module() -> None:
+    """docs/check_reference.py (run by nox -s docs) compares these modules' __all__."""
+    tree = ast.parse((ROOT / "docs" / "check_reference.py").read_text())
+    [checked] = [
+        ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "PUBLIC"
+    ]
+    modules = ["ecomcharge_async"] + [
+        info.name
+        for info in pkgutil.walk_packages(ecomcharge_async.__path__, "ecomcharge_async.")
+        if not any(part.startswith("_") for part in info.name.split("."))
+    ]
+    public = {name for name in modules if hasattr(importlib.import_module(name), "__all__")}
+    assert public == set(checked)
