@@ -18,6 +18,7 @@ import ijson  # type: ignore[import-untyped]
 import orjson
 from cattrs.gen import make_dict_unstructure_fn
 
+from ._depth import DepthGuard
 from ._errors import DecodeError
 from ._models import Customer, NewCustomer
 
@@ -141,6 +142,7 @@ async def decode_customer_stream(
     """
     items: list[Any] = ijson.sendable_list()
     parser = ijson.items_coro(items, "item", use_float=True)
+    depth = DepthGuard()
     head = b""  # the first bytes, to check the array and to preview in errors
     index = 0
     try:
@@ -152,6 +154,10 @@ async def decode_customer_stream(
                 start = head.lstrip()[:1]
                 if start and start != b"[":
                     raise DecodeError("expected a JSON array", status=status, body=head)
+            if depth.too_deep(chunk):
+                raise DecodeError(
+                    f"JSON nested more than {depth.limit} levels deep", status=status, body=head
+                )
             broken = _feed(parser, chunk)
             for item in items:
                 yield _structure_item(item, index, status, head)
