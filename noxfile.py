@@ -107,7 +107,13 @@ def verifytypes(session: nox.Session) -> None:
 
 @nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
-    """pytest with warnings as errors and branch coverage, optional extras installed."""
+    """pytest with warnings as errors and branch coverage, optional extras installed.
+
+    The order is random (pytest-randomly prints the seed; `nox -s tests --
+    --randomly-seed=N` replays one). pytest-xdist is installed: `nox -s tests --
+    -n 2` spreads the run, but it is not the default: on two shared cores it was
+    slower (99 s against 81 s for the suite alone).
+    """
     session.install(*TEST, "-e", ".[httpx]")
     session.run(
         "pytest",
