@@ -249,7 +249,14 @@ def test_ctrl_c_stops_the_import_with_exit_130_and_a_hint(
     # slowly this test runs.
     server.process.send_signal(signal.SIGSTOP)
     process = subprocess.Popen(
-        command, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # A run started in the background (`nox &`, CI) ignores SIGINT, and its children
+        # inherit that: give the import the Ctrl-C handling of a terminal.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         wait_for(lambda: '"sent"' in (journal.read_text() if journal.exists() else ""))
