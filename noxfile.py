@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import select
 import shutil
+import socket
 import subprocess
 import tarfile
 import tempfile
+import time
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import nox
 
@@ -21,7 +27,9 @@ nox.options.sessions = [
     "verifytypes",
     "tests",
     "tests_without_httpx",
+    "tests_celery",
     "docs",
+    "contract",
     "build",
 ]
 
@@ -73,7 +81,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def mypy(session: nox.Session) -> None:
     """mypy --strict on the package."""
-    session.install("mypy", *TEST, "-e", ".[httpx]")
+    session.install("mypy", "celery-types", *TEST, "-e", ".[httpx,celery]")
     session.run("mypy", "--strict", "ecomcharge_async")
 
 
@@ -141,6 +149,27 @@ def tests_without_httpx(session: nox.Session) -> None:
     session.run("pytest", *session.posargs)
 
 
+@nox.session(python=PYTHONS[-1])
+def tests_celery(session: nox.Session) -> None:
+    """Sharded imports on real Celery workers and a real redis-server (tests/test_celery.py).
+
+    One Python only: the test starts Redis, the loopback API and several worker
+    processes, and kills some of them; the other sessions do not install the
+    celery extra, so they do not collect it. Needs `redis-server` on PATH
+    (`.ci/run` installs Debian's package when it is missing).
+    """
+    session.install(*TEST, "-e", ".[celery]")
+    session.run(
+        "pytest",
+        "--cov=ecomcharge_async",
+        "--cov-branch",
+        "--cov-report=term-missing:skip-covered",
+        "tests/test_celery.py",
+        "tests/test_shard_task.py",
+        *session.posargs,
+    )
+
+
 @nox.session
 def docs(session: nox.Session) -> None:
     """The Sphinx site, warnings as errors and every reference checked (-W -n).
@@ -154,6 +183,61 @@ def docs(session: nox.Session) -> None:
     )
     # The reference documents exactly the names in each public module's __all__.
     session.run("python", "docs/check_reference.py", "docs/_build/html")
+
+
+@nox.session
+def contract(session: nox.Session) -> None:
+    """schemathesis against `python -m ecomcharge_async.testing serve`: docs/openapi.yaml holds.
+
+    Every generated request, valid or not, must get a documented status with a
+    body of the documented shape, and never a 5xx. The seed is fixed so the gate
+    is repeatable; explore with e.g. `nox -s contract -- --seed 7 --max-examples 500`.
+    """
+    session.install("-e", ".", "schemathesis>=4,<5")
+    with _fake_server(session) as url:
+        session.run(
+            "schemathesis", "run", "docs/openapi.yaml", "--url", url,
+            "--auth", "361:demo-secret", "--checks", "all",
+            "--max-examples", "50", "--seed", "1", "--workers", "1",
+            # The one health check that depends on the machine's speed, not the data.
+            "--suppress-health-check", "too_slow",
+            *session.posargs,
+        )  # fmt: skip
+
+
+@contextlib.contextmanager
+def _fake_server(session: nox.Session, timeout: float = 60.0) -> Iterator[str]:
+    """Run the demo shop's fake server on a free loopback port; yield its URL once it listens."""
+    process = subprocess.Popen(
+        [os.path.join(session.bin, "python"), "-m", "ecomcharge_async.testing", "serve",
+         "--host", "127.0.0.1", "--port", "0", "--seed", "1"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + timeout
+        assert process.stdout is not None
+        ready, _, _ = select.select([process.stdout], [], [], timeout)
+        url = process.stdout.readline().strip() if ready else ""
+        if not url.startswith("http://127.0.0.1:"):
+            session.error(f"the fake server did not start within {timeout:g} s: {url!r}")
+        port = urlsplit(url).port
+        while True:  # the URL is printed once it listens; check, within the same bound
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    session.error(f"the fake server at {url} does not accept connections")
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 @nox.session
@@ -197,6 +281,7 @@ def _check_distributions(wheel: Path, sdist: Path) -> None:
         "LICENSE",
         "README.md",
         "docs/conf.py",
+        "docs/openapi.yaml",
         "examples/aiohttp_app.py",
     ):
         assert needed in members, f"the sdist must hold {needed}"
@@ -221,8 +306,12 @@ print("installed wheel OK:", ecomcharge_async.__version__)
 def bench(session: nox.Session) -> None:
     """The benchmark suite against raw aiohttp, bepaid and pydantic (not run by default).
 
-    The peers are installed here only; they are not dependencies of the SDK.
-    Extra arguments go to benchmarks/run.py, e.g. `nox -s bench -- --rounds 3`.
+    The peers are installed here only; they are not dependencies of the SDK
+    (pytest is here for the plugin's start-up cost). Extra arguments go to
+    benchmarks/run.py, e.g. `nox -s bench -- --rounds 3`. Then the charts of
+    docs/images/ are drawn again from benchmarks/results/latest.json.
     """
-    session.install("-e", ".", "bepaid==0.8.0", "pydantic>=2.10")
+    session.install("-e", ".", "bepaid==0.8.0", "pydantic>=2.10", "matplotlib>=3.8")
+    session.install("pytest>=8.3", "pytest-asyncio>=1.0")
     session.run("python", "benchmarks/run.py", *session.posargs)
+    session.run("python", "benchmarks/charts.py")

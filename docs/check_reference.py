@@ -18,6 +18,7 @@ from sphinx.util.inventory import InventoryFile
 PUBLIC = {
     "ecomcharge_async": ("HttpxTransport",),  # imported on first use: httpx is an extra
     "ecomcharge_async.bulk": (),
+    "ecomcharge_async.otel": (),
     "ecomcharge_async.testing": (),
     "ecomcharge_async.testing.pytest_plugin": (),
 }

@@ -50,5 +50,6 @@ nitpick_ignore = [
     ("py:class", "pathlib.Path"),
     ("py:class", "typing.Any"),
     ("py:class", "pytest.FixtureRequest"),
+    ("py:class", "opentelemetry.trace.TracerProvider"),
 ]
 nitpick_ignore_regex = [("py:class", r"collections\.abc\.[A-Za-z]+")]

@@ -5,7 +5,11 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ._logs import configure_from_env as _configure_from_env
 from ._version import __version__
+
+# ECOMCHARGE_LOG=debug|info turns the SDK's logs on in any program that imports it.
+_configure_from_env()
 
 if TYPE_CHECKING:
     from ._aiohttp import AiohttpTransport
@@ -29,6 +33,7 @@ if TYPE_CHECKING:
     from ._middleware import Handler, Middleware
     from ._models import Customer, NewCustomer
     from ._retry import RetryPolicy
+    from ._serde import converter
 
 __all__ = [
     "APIConnectionError",
@@ -55,6 +60,7 @@ __all__ = [
     "Transport",
     "ValidationError",
     "__version__",
+    "converter",
 ]
 
 
@@ -85,6 +91,7 @@ _HOMES = {
     **dict.fromkeys(("Handler", "Middleware"), "._middleware"),
     **dict.fromkeys(("Customer", "NewCustomer"), "._models"),
     "RetryPolicy": "._retry",
+    "converter": "._serde",
 }
 
 

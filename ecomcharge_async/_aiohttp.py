@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl as _ssl
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from contextlib import contextmanager
 
 import aiohttp
@@ -37,7 +37,9 @@ class AiohttpTransport:
     streamed body (`stream`), each wait for data.
     `ssl` is True (verify with the system's CA store), an `ssl.SSLContext`
     (your own CAs), or False (no verification: never in production).
-    `limit` caps concurrent connections. `max_body_size` caps the bytes held
+    `connect_timeout` (seconds, None: no limit of its own) bounds opening a
+    connection, so an address that never answers fails as `ConnectError` even
+    when `timeout` is None. `limit` caps concurrent connections. `max_body_size` caps the bytes held
     for one body read whole, counted as they arrive (after decompression): a
     larger 2xx body raises `DecodeError`, a larger error body is cut at the
     cap. A streamed 2xx body (`stream`) is never held whole, so it has no cap.
@@ -48,6 +50,7 @@ class AiohttpTransport:
         session: aiohttp.ClientSession | None = None,
         *,
         timeout: float | None = 30.0,
+        connect_timeout: float | None = None,
         ssl: _ssl.SSLContext | bool = True,
         limit: int = 100,
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
@@ -59,9 +62,12 @@ class AiohttpTransport:
             )
         self._session = session
         self._owns_session = session is None
-        self._timeout = aiohttp.ClientTimeout(total=check_timeout(timeout))
+        connect = check_timeout(connect_timeout)
+        self._timeout = aiohttp.ClientTimeout(total=check_timeout(timeout), sock_connect=connect)
         # A streamed body may take minutes to arrive: bound each read, not the whole.
-        self._stream_timeout = aiohttp.ClientTimeout(sock_connect=timeout, sock_read=timeout)
+        self._stream_timeout = aiohttp.ClientTimeout(
+            sock_connect=connect or timeout, sock_read=timeout
+        )
         self._ssl = check_tls("ssl", ssl)
         self._limit = check_limit(limit)
         self._max_body_size = check_max_body_size(max_body_size)
@@ -86,10 +92,12 @@ class AiohttpTransport:
             self._session = aiohttp.ClientSession(connector=connector)
         return self._session
 
-    async def _request(
+    def _request(
         self, request: Request, limits: aiohttp.ClientTimeout
-    ) -> aiohttp.ClientResponse:
-        return await self._get_session().request(
+    ) -> Awaitable[aiohttp.ClientResponse]:
+        # A plain function handing back aiohttp's awaitable: a coroutine here would be
+        # one more object per call in flight for the garbage collector to walk.
+        return self._get_session().request(
             request.method,
             request.url,
             headers=request.headers,
@@ -100,14 +108,21 @@ class AiohttpTransport:
         )
 
     async def send(self, request: Request) -> Response:
-        with self._our_errors(request):
+        # `try` rather than `with self._our_errors(...)`: the context manager's
+        # objects would live as long as the call (GC work at high concurrency).
+        try:
             async with await self._request(request, self._timeout) as resp:
                 self._reading.add(resp)
                 try:
                     body = await _read_body(resp, self._max_body_size)
                 finally:
                     self._reading.discard(resp)
-                return Response(status=resp.status, headers=dict(resp.headers), body=body)
+                return Response(status=resp.status, headers=resp.headers, body=body)
+        except asyncio.CancelledError:
+            self._check_cancelled(request)
+            raise
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise self._translated(exc, request) from exc
 
     async def stream(self, request: Request) -> Response:
         """Like `send`, but a 2xx body is handed over as `Response.chunks`."""
@@ -120,9 +135,9 @@ class AiohttpTransport:
                 finally:
                     self._reading.discard(resp)
                     resp.release()
-                return Response(status=resp.status, headers=dict(resp.headers), body=body)
+                return Response(status=resp.status, headers=resp.headers, body=body)
         return Response(
-            status=resp.status, headers=dict(resp.headers), chunks=self._chunks(resp, request)
+            status=resp.status, headers=resp.headers, chunks=self._chunks(resp, request)
         )
 
     async def _chunks(self, resp: aiohttp.ClientResponse, request: Request) -> AsyncIterator[bytes]:
@@ -141,16 +156,20 @@ class AiohttpTransport:
         try:
             yield
         except asyncio.CancelledError:
-            # Closing the connector cancels the calls waiting for a connection; only
-            # a real cancellation of this task may travel on as CancelledError.
-            task = asyncio.current_task()
-            if self._closed and task is not None and not task.cancelling():
-                raise _closed_in_flight(request) from None
+            self._check_cancelled(request)
             raise
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            if self._closed:
-                raise _closed_in_flight(request) from exc
-            raise _our_error(exc, request.url) from exc
+            raise self._translated(exc, request) from exc
+
+    def _check_cancelled(self, request: Request) -> None:
+        """Closing the connector cancels the calls waiting for a connection; only
+        a real cancellation of this task may travel on as CancelledError."""
+        task = asyncio.current_task()
+        if self._closed and task is not None and not task.cancelling():
+            raise _closed_in_flight(request) from None
+
+    def _translated(self, exc: BaseException, request: Request) -> Exception:
+        return _closed_in_flight(request) if self._closed else _our_error(exc, request.url)
 
     async def aclose(self) -> None:
         if self._loop is not None and self._session is not None:

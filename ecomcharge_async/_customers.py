@@ -45,18 +45,18 @@ class Customers:
         if not isinstance(customer, NewCustomer):
             raise TypeError(f"create() takes a NewCustomer, got {type(customer).__name__}")
         response = await self._client.send("POST", "/customers", encode_new_customer(customer))
-        return decode_customer(response.body, status=response.status)
+        return decode_customer(response.body, status=response.status, headers=response.headers)
 
     async def get(self, customer_id: str) -> Customer:
         """GET /customers/{id}. Raises `NotFoundError` when there is no such customer."""
         path = f"/customers/{check_customer_id(customer_id)}"
         response = await self._client.send("GET", path)
-        return decode_customer(response.body, status=response.status)
+        return decode_customer(response.body, status=response.status, headers=response.headers)
 
     async def list(self) -> builtins.list[Customer]:
         """GET /customers: every customer of the shop, decoded at once (small shops)."""
         response = await self._client.send("GET", "/customers")
-        return decode_customer_list(response.body, status=response.status)
+        return decode_customer_list(response.body, status=response.status, headers=response.headers)
 
     async def iter(self) -> AsyncGenerator[Customer, None]:
         """GET /customers, streamed: customers one by one, in flat memory.
@@ -73,7 +73,7 @@ class Customers:
         timeout = self._client.timeout
         if timeout is not None:
             chunks = _bounded(chunks, timeout)
-        decoded = decode_customer_stream(chunks, status=response.status)
+        decoded = decode_customer_stream(chunks, status=response.status, headers=response.headers)
         async with contextlib.aclosing(decoded) as customers:
             async for customer in customers:
                 yield customer

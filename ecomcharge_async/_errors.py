@@ -8,9 +8,10 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from ._http import Response
+from ._http import Response, find_header
 
 PREVIEW_CHARS = 200
+REQUEST_ID_HEADER = "X-Request-Id"
 
 
 def shorten(text: str, limit: int = PREVIEW_CHARS) -> str:
@@ -25,11 +26,6 @@ def shorten(text: str, limit: int = PREVIEW_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def preview(body: bytes, limit: int = PREVIEW_CHARS) -> str:
-    """A short, printable excerpt of a body for error messages."""
-    return shorten(body[: limit * 4].decode("utf-8", errors="replace"), limit)
-
-
 class EcomChargeError(Exception):
     """Base class of every error this SDK raises on purpose.
 
@@ -40,8 +36,19 @@ class EcomChargeError(Exception):
     attempts: int = 1
 
 
+def request_id_of(headers: Mapping[str, str]) -> str | None:
+    """The `X-Request-Id` a response carries (any case), shortened to one safe line."""
+    value = find_header(headers, REQUEST_ID_HEADER)
+    return shorten(value, 100) if value else None
+
+
 class APIError(EcomChargeError):
-    """The API answered with a non-2xx status."""
+    """The API answered with a non-2xx status.
+
+    `request_id` is the response's `X-Request-Id` (None without one): quote it
+    in a support ticket. It is in the message too. `body` is the body as sent,
+    kept off the message since it may hold customer data.
+    """
 
     def __init__(
         self,
@@ -54,11 +61,21 @@ class APIError(EcomChargeError):
         self.message = message
         self.body = body
         self.headers: Mapping[str, str] = dict(headers or {})
-        super().__init__(f"{status}: {message}")
+        self.request_id = request_id_of(self.headers)
+        detail = f"{status}: {message}"
+        if self.request_id is not None:
+            detail += f" (request id {self.request_id})"
+        super().__init__(detail)
 
 
 class ValidationError(APIError):
-    """422: the API rejected the parameters; `errors` is the per-field map as sent."""
+    """422: the API rejected the parameters.
+
+    `errors` maps each field to its messages, always `dict[str, list[str]]`
+    whatever the server sent: a lone string becomes a one-item list, nested
+    fields are named `parent.child`, and a missing or unreadable map is `{}`
+    (the body as sent stays on `body`).
+    """
 
     def __init__(
         self,
@@ -67,10 +84,10 @@ class ValidationError(APIError):
         body: bytes = b"",
         headers: Mapping[str, str] | None = None,
         *,
-        errors: dict[str, Any] | None = None,
+        errors: Mapping[str, list[str]] | None = None,
     ) -> None:
         super().__init__(status, message, body, headers)
-        self.errors: dict[str, Any] = errors if errors is not None else {}
+        self.errors: dict[str, list[str]] = dict(errors) if errors is not None else {}
 
 
 class AuthenticationError(APIError):
@@ -114,15 +131,29 @@ class ConnectError(APIConnectionError):
 
 
 class DecodeError(EcomChargeError):
-    """A 2xx answer whose body is not the JSON shape the API documents."""
+    """A 2xx answer whose body cannot be read as what the API documents.
 
-    def __init__(self, message: str, *, status: int | None = None, body: bytes = b"") -> None:
+    The message says where (item index, field, byte offset) and what (the JSON
+    type found), never the body's text, which holds customer data; the body
+    (for a streamed one, its first bytes) is on `body` for whoever chooses to
+    log it.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        body: bytes = b"",
+        request_id: str | None = None,
+    ) -> None:
         self.status = status
-        self.preview: str = preview(body)
+        self.body = body
+        self.request_id = request_id
         where = f"{status} response" if status is not None else "response"
         detail = f"{where} did not decode: {message}"
-        if body:
-            detail += f"; body starts {self.preview!r}"
+        if request_id is not None:
+            detail += f" (request id {request_id})"
         super().__init__(detail)
 
 
@@ -192,6 +223,53 @@ def _message_of(data: dict[str, Any] | None) -> str | None:
     return None
 
 
+def field_errors(value: Any, prefix: str = "") -> dict[str, list[str]]:
+    """A 422's `errors`, read liberally into `{field: [message, ...]}`.
+
+    The doc's shape passes through; a string is a one-item list; numbers are
+    their text; a nested map names its fields `parent.child`; anything else
+    (null, booleans, objects inside a list) is left out.
+    """
+    if not isinstance(value, dict):
+        return {}
+    out: dict[str, list[str]] = {}
+    for name, messages in value.items():
+        field = f"{prefix}{name}"
+        if isinstance(messages, dict):
+            out.update(field_errors(messages, f"{field}."))
+            continue
+        items = messages if isinstance(messages, list) else [messages]
+        texts = [_text(item) for item in items]
+        readable = [text for text in texts if text is not None]
+        if readable:
+            out[field] = readable
+    return out
+
+
+def _text(item: Any) -> str | None:
+    if isinstance(item, str):
+        return item
+    if isinstance(item, int | float) and not isinstance(item, bool):
+        return str(item)
+    return None
+
+
+def _joined(errors: Mapping[str, list[str]]) -> str:
+    """Rails' full messages: "email is invalid; ip can't be blank" (`base` has no field)."""
+    parts = []
+    for field, messages in errors.items():
+        for message in messages:
+            parts.append(message if field == "base" else f"{field} {message}")
+    return "; ".join(parts)
+
+
+def _body_kind(response: Response) -> str:
+    """What a body that is not a JSON object is, without quoting it."""
+    kind = (response.header("Content-Type") or "").partition(";")[0].strip()
+    what = f"{shorten(kind, 60)} body" if kind else "a body"
+    return f"{what} of {len(response.body)} bytes, not a JSON object"
+
+
 _DEFAULT_MESSAGES = {
     401: "authentication failed",
     404: "not found",
@@ -208,21 +286,22 @@ _CLASSES: dict[int, type[APIError]] = {
 def error_from_response(response: Response) -> APIError:
     """Map a non-2xx `Response` to the matching `APIError` subclass.
 
-    Reads `message` (or the gateway's `response.message`) from a JSON body; a
-    body that is not JSON (an HTML page from a proxy) still gives the right
-    class, with a short preview as the message.
+    Reads `message` (or the gateway's `response.message`) from a JSON body,
+    else for a 422 the joined field errors. A body that is not JSON (an HTML
+    page from a proxy) still gives the right class; the message then names its
+    type and size, never its text.
     """
     status = response.status
     data = _json_object(response.body)
-    message = shorten(_message_of(data) or "")
+    errors = field_errors(data.get("errors")) if status == 422 and data is not None else {}
+    message = shorten(_message_of(data) or _joined(errors))
     if not message:
         message = _DEFAULT_MESSAGES.get(status, f"HTTP {status}")
         if response.body and data is None:
-            message += f"; body starts {preview(response.body)!r}"
+            message += f" ({_body_kind(response)})"
     args = (status, message, response.body, response.headers)
     if status == 422:
-        errors = data.get("errors") if data is not None else None
-        return ValidationError(*args, errors=errors if isinstance(errors, dict) else {})
+        return ValidationError(*args, errors=errors)
     if status == 429:
         return RateLimitError(*args, retry_after=retry_after(response))
     if status >= 500:

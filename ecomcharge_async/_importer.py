@@ -21,6 +21,7 @@ from ._bloom import BloomFilter
 from ._client import Client
 from ._errors import AuthenticationError, EcomChargeError, RateLimitError, ValidationError
 from ._journal import CREATED, FAILED, REJECTED, SENT, Journal, JournalError
+from ._logs import logger, request_id
 from ._models import NewCustomer
 from ._pacing import Pause, RateLimit
 from ._reconcile import Key, ShopMatcher, classify, customer_key, key_hash
@@ -65,6 +66,19 @@ class _Item:
     attempts: int = 0
     rounds: int = 0
     error: Exception | None = None
+
+
+def _fields(item: _Item, exc: EcomChargeError) -> dict[str, Any]:
+    """An import log record's fields: the line and the error, never the row's values."""
+    return {
+        "method": "POST",
+        "path": "/customers",
+        "status": getattr(exc, "status", None),
+        "attempt": max(item.attempts, 1),
+        "line": item.line,
+        "error": type(exc).__name__,
+        "request_id": request_id(exc),
+    }
 
 
 def _describe(exc: BaseException) -> str:
@@ -113,19 +127,24 @@ class Importer:
         self.queue: asyncio.Queue[_Item | None] = asyncio.Queue(maxsize=concurrency)
         self.pending: list[_Item] = []
         self.counts: Counter[str] = Counter()
+        # Workers start as rows need them, up to `concurrency`: a huge concurrency
+        # on a small input costs nothing.
+        self.workers = 0
+        self._free = 0  # workers started and not busy with a row
+        self._group: asyncio.TaskGroup | None = None
 
     # -- the main task: feed rows, reconcile unclear ones, drain ---------------------
 
     async def run(self, rows: Iterable[Any] | AsyncIterable[Any]) -> None:
         try:
             async with asyncio.TaskGroup() as group:
-                workers = [group.create_task(self._worker()) for _ in range(self.concurrency)]
+                self._group = group
                 await self._feed(rows)
                 await self.queue.join()
                 while self.pending:
                     await self._reconcile()
                     await self.queue.join()
-                for _ in workers:
+                for _ in range(self.workers):
                     await self.queue.put(None)
         except BaseExceptionGroup as group:
             # Report the error that stopped the import, not the group wrapping it.
@@ -164,7 +183,7 @@ class Importer:
                 item.journaled = True
                 self.pending.append(item)  # it may have been created: reconcile first
             else:
-                await self.queue.put(item)
+                await self._enqueue(item)
             if len(self.pending) >= self.reconcile_batch:
                 # Let the creates in flight finish first: one stored but not yet
                 # answered would look like a held row's own customer.
@@ -196,13 +215,26 @@ class Importer:
 
     # -- workers: one create at a time each --------------------------------------------
 
+    async def _enqueue(self, item: _Item) -> None:
+        """Queue a row for the workers, starting one if every worker has a row already."""
+        if self.queue.qsize() >= self._free and self.workers < self.concurrency:
+            assert self._group is not None
+            self.workers += 1
+            self._free += 1
+            self._group.create_task(self._worker())
+        await self.queue.put(item)
+
     async def _worker(self) -> None:
         while True:
             item = await self.queue.get()
             try:
                 if item is None:
                     return
-                await self._create(item)
+                self._free -= 1
+                try:
+                    await self._create(item)
+                finally:
+                    self._free += 1
             finally:
                 self.queue.task_done()
 
@@ -229,10 +261,21 @@ class Importer:
                     if item.attempts < self.max_attempts:
                         retry_after = exc.retry_after if isinstance(exc, RateLimitError) else None
                         self.pause.trip(generation, retry_after)
+                        logger.info(
+                            "line %d: %s; pausing the import, then attempt %d of %d",
+                            item.line,
+                            type(exc).__name__,
+                            item.attempts + 1,
+                            self.max_attempts,
+                            extra=_fields(item, exc),
+                        )
                         continue
                 elif verdict == "unclear" and item.rounds < self.max_rounds:
                     self.pending.append(item)
                     return
+                logger.warning(
+                    "line %d failed: %s", item.line, type(exc).__name__, extra=_fields(item, exc)
+                )
                 self._finish(item.line, "failed", item, message=_describe(exc))
                 return
             self.pause.clear()
@@ -250,6 +293,11 @@ class Importer:
     async def _reconcile(self) -> None:
         """Settle the rows held aside: created if the shop holds them, else send again."""
         batch, self.pending = self.pending, []
+        logger.info(
+            "reconciling %d row(s) whose create may have landed",
+            len(batch),
+            extra={"method": "GET", "path": "/customers", "rows": len(batch)},
+        )
         try:
             matcher = await self._scan_shop(Counter(item.key for item in batch))
         except AuthenticationError:
@@ -272,7 +320,7 @@ class Importer:
                 self._finish(item.line, "failed", item, message=AMBIGUOUS.format(id=customer_id))
             else:
                 item.rounds += 1
-                await self.queue.put(item)
+                await self._enqueue(item)
 
     async def _scan_shop(self, wanted: Counter[Key]) -> ShopMatcher:
         """Stream the shop past a matcher; a broken stream is read again from the start."""

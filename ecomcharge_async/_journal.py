@@ -37,8 +37,19 @@ UNKNOWN, SENT, CREATED, REJECTED, FAILED = range(5)
 _STATUS_CODES = {"created": CREATED, "rejected": REJECTED, "failed": FAILED}
 
 
+#: Why a file that is not one of our journals (or whose header is damaged) is refused.
+NOT_OURS = (
+    "not an ecomcharge bulk-import journal, or its header is damaged; "
+    "the file was left as it is (use a new path to start afresh)"
+)
+
+
 class JournalError(ValueError):
     """The journal cannot be used: damaged, foreign, or in use by another import."""
+
+
+class JournalInUse(JournalError):
+    """Another process holds the journal: the same import (or shard) is running there."""
 
 
 class Journal:
@@ -73,7 +84,10 @@ class Journal:
         self._sent_keys: dict[int, str] = {}
         self._clock = clock
         self._synced_at = clock()
-        self._file: IO[bytes] = open(self.path, "a+b")  # noqa: SIM115
+        try:
+            self._file: IO[bytes] = open(self.path, "a+b")  # noqa: SIM115
+        except OSError as exc:
+            raise JournalError(f"journal {self.path}: {exc.strerror or exc}") from None
         try:
             self._lock()
             self._load()
@@ -94,18 +108,26 @@ class Journal:
         try:
             fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            raise JournalError(f"journal {self.path} is in use by another import") from None
+            raise JournalInUse(f"journal {self.path} is in use by another import") from None
 
     def _fail(self, number: int, problem: str) -> JournalError:
         return JournalError(f"journal {self.path} line {number}: {problem}")
 
     def _load(self) -> None:
-        """Read what earlier runs wrote; drop a final line torn by a crash mid-write."""
+        """Read what earlier runs wrote; drop a final line torn by a crash mid-write.
+
+        A file whose first line is not our header is refused and left as it is,
+        however it ends: only a cut-short copy of the very header this import
+        would write (a crash while creating the journal, before anything could
+        be sent under it) counts as a fresh start.
+        """
         file = self._file
         file.seek(0)
         good_end = 0
         for number, raw in enumerate(file, 1):
             if not raw.endswith(b"\n"):
+                if number == 1:
+                    self._check_torn_header(raw)
                 # A crash mid-write: the record never completed, so neither did
                 # anything that depended on it. Cut it off before appending.
                 file.truncate(good_end)
@@ -113,6 +135,8 @@ class Journal:
             try:
                 record = json.loads(raw)
             except ValueError:
+                if number == 1:
+                    raise self._fail(1, f"not valid JSON: {NOT_OURS}") from None
                 raise self._fail(number, "not valid JSON (damaged journal?)") from None
             if number == 1:
                 self._check_header(record)
@@ -121,9 +145,14 @@ class Journal:
             good_end += len(raw)
         file.seek(0, os.SEEK_END)
 
+    def _check_torn_header(self, raw: bytes) -> None:
+        """Accept an unterminated first line only if it is a prefix of our own header."""
+        if not _record_line(self._header).startswith(raw):
+            raise self._fail(1, f"no complete header line: {NOT_OURS}")
+
     def _check_header(self, record: Any) -> None:
         if not isinstance(record, dict) or record.get("journal") != MAGIC:
-            raise self._fail(1, "not an ecomcharge bulk-import journal")
+            raise self._fail(1, NOT_OURS)
         if record.get("version") != VERSION:
             raise self._fail(1, f"journal version {record.get('version')!r} is not supported")
         checked = (("shop_id", "shop"), ("base_url", "API"), ("input", "input"), ("shard", "shard"))
@@ -179,7 +208,7 @@ class Journal:
     # -- what the importer records ----------------------------------------------
 
     def _append(self, record: dict[str, Any]) -> None:
-        self._file.write(json.dumps(record, separators=(",", ":")).encode() + b"\n")
+        self._file.write(_record_line(record))
         self._file.flush()
         now = self._clock()
         if now - self._synced_at >= FSYNC_EVERY:
@@ -202,6 +231,11 @@ class Journal:
             self._file.flush()
             os.fsync(self._file.fileno())
             self._file.close()
+
+
+def _record_line(record: dict[str, Any]) -> bytes:
+    """One record as the journal writes it (the header is written this way too)."""
+    return json.dumps(record, separators=(",", ":")).encode() + b"\n"
 
 
 def _is_line(value: Any) -> bool:

@@ -6,10 +6,12 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextvars import ContextVar
+from functools import partial
 from typing import Protocol, cast
 from urllib.parse import urlsplit
 
 from ._http import Request, Response
+from ._logs import request_id
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -30,6 +32,14 @@ class Middleware(Protocol):
     """
 
     def __call__(self, request: Request, call_next: Handler, /) -> Awaitable[Response]: ...
+
+
+#: A per-call middleware that needs to see every attempt of its call (the
+#: OpenTelemetry one) sets this for the duration of the call: the innermost layer
+#: then runs it around each attempt, inside the retries. Unset, it costs one lookup.
+attempt_observer: ContextVar[Middleware | None] = ContextVar(
+    "ecomcharge_async_attempt_observer", default=None
+)
 
 
 def _bind(middleware: Middleware, call_next: Handler) -> Handler:
@@ -82,6 +92,12 @@ class LoggingMiddleware:
         self._log = log
 
     def __call__(self, request: Request, call_next: Handler, /) -> Awaitable[Response]:
+        observer = attempt_observer.get()
+        if observer is not None:
+            return observer(request, partial(self._log_or_pass, call_next=call_next))
+        return self._log_or_pass(request, call_next)
+
+    def _log_or_pass(self, request: Request, call_next: Handler) -> Awaitable[Response]:
         if not self._log.isEnabledFor(logging.DEBUG):
             return call_next(request)
         return self._logged(request, call_next)
@@ -90,7 +106,7 @@ class LoggingMiddleware:
         path = url_path(request.url)
         attempt = current_attempt.get()
         started = time.perf_counter()
-        fields = {"http_method": request.method, "http_path": path, "attempt": attempt}
+        fields = {"method": request.method, "path": path, "attempt": attempt}
         try:
             response = await call_next(request)
         except Exception as exc:
@@ -102,7 +118,10 @@ class LoggingMiddleware:
                 attempt,
                 took,
                 type(exc).__name__,
-                extra={**fields, "http_status": None, "duration_ms": took},
+                extra=_with_old_names(
+                    {**fields, "status": None, "elapsed_ms": round(took, 1)},
+                    error=type(exc).__name__,
+                ),
             )
             raise
         took = (time.perf_counter() - started) * 1000.0
@@ -113,6 +132,21 @@ class LoggingMiddleware:
             response.status,
             attempt,
             took,
-            extra={**fields, "http_status": response.status, "duration_ms": took},
+            extra=_with_old_names(
+                {**fields, "status": response.status, "elapsed_ms": round(took, 1)},
+                request_id=request_id(response),
+            ),
         )
         return response
+
+
+def _with_old_names(fields: dict[str, object], **more: object) -> dict[str, object]:
+    """The record's fields, also under the names of 0.1 (`http_method`, `duration_ms`...)."""
+    return {
+        **fields,
+        **more,
+        "http_method": fields["method"],
+        "http_path": fields["path"],
+        "http_status": fields["status"],
+        "duration_ms": fields["elapsed_ms"],
+    }

@@ -27,11 +27,18 @@ class NewCustomer:
 
 @attrs.frozen(kw_only=True)
 class Customer:
-    """A customer as the API returns it: the sent fields plus its `id`."""
+    """A customer as the API returns it: the sent fields plus its `id`.
+
+    Only `id` is sure to be there. Every other field, `email` and `ip`
+    included, is None when the API leaves it out or sends null: customers made
+    along with a subscription (through the subscription API) need not have
+    them, and one such record must not hide the rest of a shop. A number where
+    a string belongs is read as its text (`"zip": 92006` gives `"92006"`).
+    """
 
     id: str
-    email: str
-    ip: str
+    email: str | None = None
+    ip: str | None = None
     first_name: str | None = None
     last_name: str | None = None
     address: str | None = None

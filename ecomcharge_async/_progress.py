@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
-from typing import TextIO
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from typing import Any, TextIO
 
 from .bulk import ImportReport, RowOutcome
 
@@ -18,12 +20,17 @@ def _clock_text(seconds: float) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
 
 
-def render_bar(done: int, total: int, elapsed: float) -> str:
-    """`  1,200/10,000 [##......]  12%  340 rows/s  ETA 0:00:26` (total may be approximate)."""
+def render_bar(done: int, total: int | None, elapsed: float) -> str:
+    """`  1,200/10,000 [##......]  12%  340 rows/s  ETA 0:00:26` (total may be approximate).
+
+    Without a total (input read from a pipe): `  1,200 rows  340 rows/s`.
+    """
+    rate = done / elapsed if elapsed > 0 else 0.0
+    if total is None:
+        return f"  {done:,} rows  {rate:,.0f} rows/s"
     total = max(total, done)
     fraction = done / total if total else 1.0
     filled = int(fraction * BAR_WIDTH)
-    rate = done / elapsed if elapsed > 0 else 0.0
     eta = _clock_text((total - done) / rate) if rate > 0 else "-:--:--"
     return (
         f"  {done:,}/{total:,} [{'#' * filled}{'.' * (BAR_WIDTH - filled)}] "
@@ -35,7 +42,7 @@ class ProgressBar:
     """Redraws one `\\r` line on a terminal at most ten times a second."""
 
     def __init__(
-        self, stream: TextIO, total: int, *, clock: Callable[[], float] = time.monotonic
+        self, stream: TextIO, total: int | None, *, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self._stream = stream
         self._total = total
@@ -65,12 +72,74 @@ class ProgressBar:
         self._stream.flush()
 
 
-def summary(report: ImportReport, *, source: str, target: str) -> str:
-    """The table printed when an import ends."""
+def render_line(counts: Counter[str], total: int | None, elapsed: float) -> str:
+    """One progress line for a log: rows done, created, rejected, failed, rate, ETA."""
+    done = counts["created"] + counts["rejected"] + counts["failed"]
+    fresh = done - counts["resumed"]  # rows finished by this run, for the rate
+    rate = fresh / elapsed if elapsed > 0 else 0.0
+    if total is None:
+        head = f"{done:,} rows done"
+        eta = ""
+    else:
+        total = max(total, done)
+        share = done / total if total else 1.0
+        head = f"{done:,}/{total:,} rows done ({share:.0%})"
+        eta = f", ETA {_clock_text((total - done) / rate) if rate > 0 else '-:--:--'}"
+    return (
+        f"progress: {head}: {counts['created']:,} created, {counts['rejected']:,} rejected, "
+        f"{counts['failed']:,} failed; {rate:,.0f} rows/s{eta}"
+    )
+
+
+class ProgressLines:
+    """Off a terminal (cron, CI, a pod's log): a plain line every `every` seconds.
+
+    A line is printed on time even when no row finished meanwhile, so a slow or
+    stuck import still says so.
+    """
+
+    def __init__(
+        self,
+        stream: TextIO,
+        total: int | None,
+        *,
+        every: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    ) -> None:
+        self._stream = stream
+        self._total = total
+        self._every = every
+        self._clock = clock
+        self._sleep = sleep
+        self._started = clock()
+        self.counts: Counter[str] = Counter()
+
+    def update(self, outcome: RowOutcome) -> None:
+        self.counts[outcome.status] += 1
+        if outcome.resumed:
+            self.counts["resumed"] += 1
+
+    def line(self) -> str:
+        return render_line(self.counts, self._total, self._clock() - self._started)
+
+    async def run(self) -> None:
+        """Print a line every `every` seconds until cancelled."""
+        while True:
+            await self._sleep(self._every)
+            try:
+                self._stream.write(self.line() + "\n")
+                self._stream.flush()
+            except BrokenPipeError:
+                return  # nobody reads stderr any more: the import goes on without progress
+
+
+def summary(report: ImportReport, *, source: str, target: str, stopped: str | None = None) -> str:
+    """The table printed when an import ends; `stopped` says why it ended early."""
     finished_now = report.total - report.resumed
     rate = finished_now / report.elapsed if report.elapsed > 0 else 0.0
     rows = [
-        ("rows read", report.total),
+        ("rows done" if stopped else "rows read", report.total),
         ("created", report.created),
         ("rejected", report.rejected),
         ("failed", report.failed),
@@ -84,6 +153,8 @@ def summary(report: ImportReport, *, source: str, target: str) -> str:
     if report.resumed:
         notes.append(f"{report.resumed:,} row(s) were finished by an earlier run (journal)")
     lines = [f"Imported {source} into {target}", ""]
+    if stopped:
+        lines = [f"Stopped ({stopped}) importing {source} into {target}", ""]
     lines += [f"  {label:<10}{count:>12,}" for label, count in rows]
     lines += ["", f"  {report.elapsed:.1f} s, {rate:,.0f} rows/s"]
     lines += [f"  {note}" for note in notes]

@@ -12,7 +12,10 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
+import io
 import json
+import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
@@ -94,6 +97,29 @@ def scan_input(path: str | Path) -> InputScan:
     return InputScan(size=size, lines=lines, fingerprint=f"sha256:{digest.hexdigest()}")
 
 
+STDIN = "-"
+
+
+def is_stream(path: str | Path) -> bool:
+    """Whether `path` can be read only once: `-` (stdin), a pipe, a FIFO, a device.
+
+    Such input is not scanned ahead (no line count, no fingerprint): it is read
+    once, as the rows are imported.
+    """
+    if str(path) == STDIN:
+        return True
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
+
+
+def _sniff(head: bytes) -> Format:
+    text = head.removeprefix(codecs.BOM_UTF8).lstrip()
+    return "jsonl" if text.startswith(b"{") else "csv"
+
+
 def detect_format(path: str | Path) -> Format:
     """`jsonl` for .jsonl/.ndjson, `csv` for .csv; otherwise sniff the first character."""
     suffix = Path(path).suffix.lower()
@@ -119,16 +145,21 @@ def _customer(fields: dict[str, str | None]) -> NewCustomer:
 class RowReader:
     """Iterate the rows of one input file; the CSV header is checked on opening.
 
-    Use as a context manager (or call `close()`); iterating twice is not supported.
+    `path` may be `-` for stdin, or a pipe: see `is_stream`. Use as a context
+    manager (or call `close()`); iterating twice is not supported.
     """
 
     def __init__(self, path: str | Path, fmt: Format | None = None) -> None:
-        self.path: str = str(path)
-        self.format: Format = fmt or detect_format(path)
-        try:
-            self._file: IO[str] = open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115
-        except OSError as exc:
-            raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        self.path: str = "stdin" if str(path) == STDIN else str(path)
+        self.streamed = is_stream(path)
+        if self.streamed:
+            self._file = self._open_stream(str(path), fmt)
+        else:
+            self.format = fmt or detect_format(path)
+            try:
+                self._file = open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115
+            except OSError as exc:
+                raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
         self._columns: tuple[str, ...] = ()
         self._csv: Any = None
         try:
@@ -137,6 +168,23 @@ class RowReader:
         except BaseException:
             self._file.close()
             raise
+
+    def _open_stream(self, path: str, fmt: Format | None) -> IO[str]:
+        """Open a stream once; sniff its format from the first bytes, read no further."""
+        try:
+            raw = open(0 if path == STDIN else path, "rb", closefd=path != STDIN)  # noqa: SIM115
+        except OSError as exc:
+            raise InputError(f"cannot read {self.path}: {exc.strerror or exc}") from exc
+        try:
+            head = raw.peek(4096)
+        except OSError as exc:
+            raw.close()
+            raise InputError(f"cannot read {self.path}: {exc.strerror or exc}") from exc
+        if not head:
+            raw.close()
+            raise InputError(f"{self.path} is empty: nothing to import")
+        self.format = fmt or _sniff(head)
+        return io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
 
     def __enter__(self) -> RowReader:
         return self
@@ -158,7 +206,15 @@ class RowReader:
         return self._columns
 
     def __iter__(self) -> Iterator[Row | RowError]:
-        return self._csv_rows() if self.format == "csv" else self._jsonl_rows()
+        rows = self._csv_rows() if self.format == "csv" else self._jsonl_rows()
+        return self._checked(rows) if self.streamed else rows
+
+    def _checked(self, rows: Iterator[Row | RowError]) -> Iterator[Row | RowError]:
+        # A stream is not scanned ahead: text that is not UTF-8 shows up only here.
+        try:
+            yield from rows
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{self.path}: not UTF-8 text ({exc.reason})") from None
 
     # -- CSV ------------------------------------------------------------------
 
@@ -172,6 +228,8 @@ class RowReader:
             raise InputError(f"{self.path} has no header row: nothing to import") from None
         except csv.Error as exc:
             raise InputError(f"{self.path}: line {self._csv.line_num}: {exc}") from None
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{self.path}: not UTF-8 text ({exc.reason})") from None
         at = f"{self.path}: line {self._csv.line_num}"
         names = [name.strip().lower() for name in header]
         for position, name in enumerate(names, 1):

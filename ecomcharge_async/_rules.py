@@ -2,6 +2,11 @@
 
 The fake eComCharge answers with these; the field-error wording follows the
 API's documented example (`{"ip": ["address is invalid", "can't be blank"]}`).
+Where the API doc is silent, the rules are those of a Rails-style API, written
+down in docs/contract.md: null is absent, blank is "can't be blank" for a
+required field and "is invalid" for a field with a format, nothing is trimmed.
+The patterns are the ones docs/openapi.yaml publishes (tests/test_openapi.py
+compares them), written so Python and JSON Schema (ECMA 262) read them alike.
 """
 
 from __future__ import annotations
@@ -39,11 +44,18 @@ COUNTRIES = frozenset(
     """.split()  # noqa: SIM905 - a table reads better than 249 quoted strings
 )
 
+REQUIRED = ("email", "ip")
 STATE_REQUIRED_IN = frozenset({"US", "CA"})
+#: Fields with no format: any string, blank included, is stored as sent.
+FREE_TEXT = ("first_name", "last_name", "address", "city", "phone")
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_US_ZIP = re.compile(r"^\d{5}(-\d{4})?$")
-_STATE = re.compile(r"^[A-Z]{2}$")
+# Matched with fullmatch: Python's `$` would also accept a trailing newline.
+EMAIL_PATTERN = r"^[^@ \t\n\r\f\v]+@[^@ \t\n\r\f\v]+\.[^@ \t\n\r\f\v]+$"
+US_ZIP_PATTERN = r"^[0-9]{5}(-[0-9]{4})?$"
+STATE_PATTERN = r"^[A-Z]{2}$"
+_EMAIL = re.compile(EMAIL_PATTERN)
+_US_ZIP = re.compile(US_ZIP_PATTERN)
+_STATE = re.compile(STATE_PATTERN)
 
 BLANK = "can't be blank"
 INVALID = "is invalid"
@@ -56,11 +68,12 @@ def _blank(value: Any) -> bool:
 
 
 def _valid_ip(value: str) -> bool:
+    """An IPv4 or IPv6 address as JSON Schema's formats read it: no zone (`%eth0`)."""
     try:
         ipaddress.ip_address(value)
     except ValueError:
         return False
-    return True
+    return "%" not in value
 
 
 def validate_customer(data: dict[str, Any]) -> dict[str, list[str]]:
@@ -86,7 +99,7 @@ def validate_customer(data: dict[str, Any]) -> dict[str, list[str]]:
     if "email" not in errors:
         if _blank(email):
             add("email", BLANK)
-        elif email is not None and not _EMAIL.match(email):
+        elif email is not None and not _EMAIL.fullmatch(email):
             add("email", INVALID)
 
     ip = text("ip")
@@ -94,23 +107,22 @@ def validate_customer(data: dict[str, Any]) -> dict[str, list[str]]:
         if _blank(ip):
             add("ip", IP_INVALID)
             add("ip", BLANK)
-        elif ip is not None and not _valid_ip(ip.strip()):
+        elif ip is not None and not _valid_ip(ip):
             add("ip", IP_INVALID)
 
     country = text("country")
-    if country and country not in COUNTRIES:
+    if country is not None and country not in COUNTRIES:
         add("country", INVALID)
 
     zip_code = text("zip")
-    if country == "US" and zip_code and not _US_ZIP.match(zip_code):
+    if country == "US" and zip_code is not None and not _US_ZIP.fullmatch(zip_code):
         add("zip", INVALID)
 
     state = text("state")
     if "state" not in errors:
-        if _blank(state):
-            if country in STATE_REQUIRED_IN:
-                add("state", BLANK)
-        elif state is not None and not _STATE.match(state):
+        if _blank(state) and country in STATE_REQUIRED_IN:
+            add("state", BLANK)
+        elif state is not None and not _STATE.fullmatch(state):
             add("state", INVALID)
     return errors
 
@@ -120,7 +132,12 @@ def _label(field: str) -> str:
 
 
 def error_message(errors: dict[str, list[str]]) -> str:
-    """The API's one-line summary: `"Ip address is invalid. Ip can't be blank"`."""
+    """The API's one-line summary: `"Ip address is invalid. Ip can't be blank"`.
+
+    Errors under `base` (not tied to one field) are whole sentences already.
+    """
     return ". ".join(
-        f"{_label(field)} {message}" for field, messages in errors.items() for message in messages
+        message if field == "base" else f"{_label(field)} {message}"
+        for field, messages in errors.items()
+        for message in messages
     )

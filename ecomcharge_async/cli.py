@@ -4,26 +4,41 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import logging
 import os
 import sys
+import time
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import NoReturn, TextIO
 
-import attrs
-
-from ._aiohttp import AiohttpTransport
-from ._argtypes import positive_float, positive_int
+from ._argtypes import bounded_int, non_negative_float, positive_float, positive_int
+from ._cli_files import Tally, clashing_paths
+from ._cli_import import (
+    LATER_CONNECT_DEADLINE,
+    STOPPED,
+    Ending,
+    UsageError,
+    json_summary,
+    make_client,
+    run_import,
+)
 from ._client import Client
-from ._errors import AuthenticationError, ValidationError
+from ._errors import ValidationError
 from ._journal import JournalError
+from ._logs import LOG_ENV, configure, configure_from_env
 from ._models import NewCustomer
-from ._progress import ProgressBar, summary
-from ._rows import InputError, RowReader, scan_input
+from ._progress import summary
+from ._rows import InputError, RowReader, is_stream, scan_input
 from ._shard import parse_shard
-from .bulk import ImportReport, RowOutcome, import_customers
+from ._version import __version__
 from .testing import FakeEcomCharge
 from .testing._backend import DEMO_SECRET, DEMO_SHOP_ID
+
+#: The most requests in flight `--concurrency` allows: far past what one process
+#: can drive (about 7,500 rows/s), and each one holds a connection.
+MAX_CONCURRENCY = 1000
 
 
 async def demo(out: TextIO | None = None) -> int:
@@ -67,12 +82,43 @@ async def demo(out: TextIO | None = None) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="ecomcharge", description="eComCharge Customers API tools"
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line (scripts and logs read the last line), exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _logging_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
+    """-v and --log-format, before or after the subcommand (`ecomcharge -v import ...`)."""
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0 if defaults else argparse.SUPPRESS,
+        help="log the SDK to stderr: -v retries and pauses (INFO), -vv every request (DEBUG)",
     )
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text" if defaults else argparse.SUPPRESS,
+        help="log lines as text (default) or one JSON object each",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="ecomcharge",
+        description="eComCharge Customers API tools",
+        epilog=f"{LOG_ENV}=debug|info also turns the logs on (in any program using the SDK).",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    _logging_options(parser, defaults=True)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("demo", help="a short session against the embedded fake eComCharge")
+    demo_parser = commands.add_parser(
+        "demo", help="a short session against the embedded fake eComCharge"
+    )
+    _logging_options(demo_parser, defaults=False)
     imp = commands.add_parser(
         "import",
         help="create one customer per row of a CSV or JSON Lines file",
@@ -80,10 +126,18 @@ def build_parser() -> argparse.ArgumentParser:
             "Create one customer per row of PATH: CSV with a header row of field names, "
             "or JSON Lines (.jsonl/.ndjson, or sniffed). Credentials come from "
             "ECOMCHARGE_SHOP_ID and ECOMCHARGE_SECRET_KEY. Exit status: 0 every row "
-            "created, 1 some rows rejected or failed, 2 bad usage or unreadable input."
+            "created, 1 some rows rejected or failed, 2 bad usage or unreadable input, "
+            "3 the API unreachable or refusing the credentials, 130/143 stopped by "
+            "SIGINT/SIGTERM (run again with the same --journal to finish), 141 the "
+            "output pipe closed."
         ),
     )
-    imp.add_argument("path", metavar="PATH", help="the CSV or JSON Lines file to import")
+    _logging_options(imp, defaults=False)
+    imp.add_argument(
+        "path",
+        metavar="PATH",
+        help="the CSV or JSON Lines file to import; - reads stdin (a pipe is read once)",
+    )
     where = imp.add_mutually_exclusive_group()
     where.add_argument(
         "--fake", action="store_true", help="import into an embedded fake shop (no network)"
@@ -93,10 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     imp.add_argument(
         "--concurrency",
-        type=positive_int,
+        type=bounded_int(MAX_CONCURRENCY),
         default=16,
         metavar="N",
-        help="requests in flight at once (default: 16)",
+        help=f"requests in flight at once (default: 16, at most {MAX_CONCURRENCY:,})",
     )
     imp.add_argument(
         "--rate", type=positive_float, metavar="R", help="at most R requests per second"
@@ -114,11 +168,54 @@ def build_parser() -> argparse.ArgumentParser:
         "({shard} in PATH becomes the shard index)",
     )
     imp.add_argument(
+        "--connect-deadline",
+        type=positive_float,
+        default=30.0,
+        metavar="SECONDS",
+        help="stop the import (exit status 3) when no request has been answered and "
+        "connections keep failing for this long (default: 30; once the API has answered, "
+        f"{LATER_CONNECT_DEADLINE:.0f} or this, whichever is longer)",
+    )
+    imp.add_argument(
+        "--progress-every",
+        type=positive_float,
+        default=10.0,
+        metavar="SECONDS",
+        help="when stderr is not a terminal, print a progress line this often (default: 10)",
+    )
+    imp.add_argument(
+        "--quiet", "-q", action="store_true", help="no progress bar or lines (errors still)"
+    )
+    imp.add_argument(
+        "--grace",
+        type=non_negative_float,
+        default=10.0,
+        metavar="SECONDS",
+        help="on SIGINT or SIGTERM, let the requests in flight finish for this long "
+        "(default: 10); a second signal stops at once",
+    )
+    imp.add_argument(
+        "--json",
+        action="store_true",
+        help="print the summary as one JSON object on stdout, and nothing else there",
+    )
+    imp.add_argument(
         "--shard",
         type=_shard,
         metavar="K/N",
         help="import only shard K of N (0 <= K < N): the input lines where line %% N == K; "
         "K may be JOB_COMPLETION_INDEX to read it from that variable (Kubernetes Indexed Job)",
+    )
+    imp.add_argument(
+        "--shards",
+        type=positive_int,
+        metavar="N",
+        help="with --celery: split the import into N shard tasks",
+    )
+    imp.add_argument(
+        "--celery",
+        action="store_true",
+        help="run the shards on Celery workers (the celery extra; see the scale guide)",
     )
     return parser
 
@@ -145,91 +242,9 @@ def _rows_in_shard(first: int, last: int, shard: tuple[int, int] | None) -> int:
     return max(0, (last - index) // count - (first - 1 - index) // count)
 
 
-class _FailuresFile:
-    """Rejected and failed rows as JSON Lines: line, status, message, errors, row."""
-
-    def __init__(self, path: str, *, append: bool) -> None:
-        self.path = path
-        self._file = open(path, "a" if append else "w", encoding="utf-8")  # noqa: SIM115
-
-    def write(self, outcome: RowOutcome) -> None:
-        if outcome.status == "created" or outcome.resumed:
-            return
-        row = None
-        if outcome.customer is not None:
-            row = {k: v for k, v in attrs.asdict(outcome.customer).items() if v is not None}
-        record: dict[str, Any] = {
-            "line": outcome.line,
-            "status": outcome.status,
-            "message": outcome.message,
-            "errors": outcome.errors,
-            "row": row,
-        }
-        self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
-        self._file.flush()
-
-    def close(self) -> None:
-        self._file.close()
-
-
-def _same_file(a: str, b: str) -> bool:
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False
-
-
-def _resuming(journal: str | None) -> bool:
-    return journal is not None and os.path.exists(journal) and os.path.getsize(journal) > 0
-
-
-async def _import(
-    args: argparse.Namespace, reader: RowReader, input_id: str, total: int, stderr: TextIO
-) -> tuple[ImportReport, str]:
-    failures = (
-        _FailuresFile(args.failures, append=_resuming(args.journal)) if args.failures else None
-    )
-    try:
-        if args.fake:
-            fake = FakeEcomCharge(shop_id=DEMO_SHOP_ID, secret_key=DEMO_SECRET, seed=361)
-            client = Client(DEMO_SHOP_ID, DEMO_SECRET, transport=fake.transport(), retry=None)
-            target = f"the embedded fake shop {DEMO_SHOP_ID}"
-        else:
-            # The session is created on first use, so a refused configuration leaks nothing.
-            transport = AiohttpTransport(timeout=None, limit=max(100, args.concurrency))
-            # retry=None: the importer retries itself, pausing the whole import on overload.
-            client = Client(base_url=args.base_url, transport=transport, retry=None)
-            target = f"shop {client.shop_id} at {client.base_url}"
-    except BaseException:
-        if failures is not None:
-            failures.close()
-        raise
-    bar = ProgressBar(stderr, total) if stderr.isatty() else None
-
-    def on_progress(outcome: RowOutcome) -> None:
-        if failures is not None:
-            failures.write(outcome)
-        if bar is not None:
-            bar.update(outcome)
-
-    try:
-        async with client:
-            report = await import_customers(
-                client,
-                reader,
-                concurrency=args.concurrency,
-                rate=args.rate,
-                journal=args.journal,
-                input_id=input_id,
-                on_progress=on_progress,
-                shard=args.shard,
-            )
-    finally:
-        if bar is not None:
-            bar.close()
-        if failures is not None:
-            failures.close()
-    return report, target
+def _journal_message(exc: JournalError) -> str:
+    message = str(exc)
+    return "--" + message if message.startswith("journal ") else message
 
 
 def import_command(
@@ -241,8 +256,14 @@ def import_command(
 
     def usage_error(message: str) -> int:
         print(f"ecomcharge import: error: {message}", file=err)
+        if args.json:
+            print(json.dumps(json_summary(args, Ending(2, "usage", message))), file=out)
         return 2
 
+    if args.celery or args.shards is not None:
+        from ._celery_run import celery_import
+
+        return celery_import(args, out, err)
     args.journal = _for_shard(args.journal, args.shard)
     args.failures = _for_shard(args.failures, args.shard)
     if args.fake and args.journal:
@@ -250,9 +271,11 @@ def import_command(
             "--journal needs a shop that outlives the command; the --fake shop starts "
             "empty on every run"
         )
-    for option, path in (("--journal", args.journal), ("--failures", args.failures)):
-        if path is not None and _same_file(path, args.path):
-            return usage_error(f"{option} {path} is the input file; choose another path")
+    clash = clashing_paths(
+        [("PATH", args.path), ("--journal", args.journal), ("--failures", args.failures)]
+    )
+    if clash is not None:
+        return usage_error(clash)
     if not args.fake:
         for name in ("ECOMCHARGE_SHOP_ID", "ECOMCHARGE_SECRET_KEY"):
             if not os.environ.get(name):
@@ -260,43 +283,94 @@ def import_command(
                     f"set {name} (and the other ECOMCHARGE_* variables) or use --fake"
                 )
     try:
-        scan = scan_input(args.path)
+        _, target = make_client(args, None)  # checks the configuration before reading input
+        streamed = is_stream(args.path)
+        scan = None if streamed else scan_input(args.path)
         reader = RowReader(args.path)
-    except InputError as exc:
+    except (UsageError, InputError) as exc:
         return usage_error(str(exc))
-    first = 2 if reader.format == "csv" else 1
-    total = _rows_in_shard(first, scan.lines, args.shard)
+    total, input_id = None, None
+    if scan is not None:
+        input_id = scan.fingerprint
+        first = 2 if reader.format == "csv" else 1
+        total = _rows_in_shard(first, scan.lines, args.shard)
+    tally = Tally()
+    started = time.monotonic()
+    source = reader.path
+    if args.shard:
+        source += f" (shard {args.shard[0]}/{args.shard[1]})"
     try:
         with reader:
-            report, target = asyncio.run(_import(args, reader, scan.fingerprint, total, err))
-    except (InputError, JournalError, OSError) as exc:
+            ending = asyncio.run(run_import(args, reader, input_id, total, err, tally))
+    except JournalError as exc:
+        return usage_error(_journal_message(exc))
+    except BrokenPipeError:
+        raise  # a reader went away: main() ends quietly
+    except (InputError, OSError) as exc:
         return usage_error(str(exc))
-    except AuthenticationError as exc:
-        return usage_error(
-            f"the API refused the credentials ({exc.message}); nothing more was sent"
-        )
-    except KeyboardInterrupt:
-        hint = (
-            "run again with the same --journal to finish"
-            if args.journal
-            else "customers created so far stay; --journal makes an import resumable"
-        )
-        print(f"ecomcharge import: interrupted; {hint}", file=err)
-        return 130
-    source = f"{args.path} (shard {args.shard[0]}/{args.shard[1]})" if args.shard else args.path
-    print(summary(report, source=source, target=target), file=out)
-    if args.failures and not report.ok:
-        print(f"  rejected and failed rows: {args.failures}", file=out)
-    return 0 if report.ok else 1
+    except KeyboardInterrupt:  # before the import's own handlers were in place
+        ending = Ending(130, "SIGINT", "interrupted by SIGINT")
+    if ending.message is not None:
+        line = ending.message
+        if ending.code in (130, 143):
+            hint = (
+                "run again with the same --journal to finish"
+                if args.journal
+                else "customers created so far stay; --journal makes an import resumable"
+            )
+            line = f"{line}; {hint}"
+        print(f"ecomcharge import: {line}", file=err)
+    report = ending.report
+    stopped = None
+    if ending.code >= 3:
+        stopped = STOPPED.get(ending.reason, ending.reason)
+        if report is None:
+            report = tally.report(time.monotonic() - started)
+    ending.report = report
+    if args.json:
+        print(json.dumps(json_summary(args, ending, source=source, target=target)), file=out)
+    elif report is not None:
+        print(summary(report, source=source, target=target, stopped=stopped), file=out)
+        if args.failures and not report.ok:
+            print(f"  rejected and failed rows: {args.failures}", file=out)
+    return ending.code
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.command == "demo":
-        return asyncio.run(demo())
-    if args.command == "import":
-        return import_command(args)
-    raise AssertionError(f"unhandled command {args.command!r}")  # pragma: no cover
+    """The `ecomcharge` command; a reader that went away (`| head`) ends it quietly, 141."""
+    try:
+        args = build_parser().parse_args(argv)
+        _configure_logging(args)
+        if args.command == "demo":
+            return asyncio.run(demo())
+        if args.command == "import":
+            return import_command(args)
+        raise AssertionError(f"unhandled command {args.command!r}")  # pragma: no cover
+    except BrokenPipeError:
+        _silence_closed_pipes()
+        return 141
+
+
+def _configure_logging(args: argparse.Namespace) -> None:
+    """-v/-vv log the SDK at INFO/DEBUG; --log-format applies to $ECOMCHARGE_LOG's logs too."""
+    if args.verbose:
+        configure(logging.DEBUG if args.verbose > 1 else logging.INFO, fmt=args.log_format)
+    elif args.log_format != "text":
+        level = configure_from_env()
+        if level is not None:
+            configure(level, fmt=args.log_format)
+
+
+def _silence_closed_pipes() -> None:
+    """Point stdout and stderr at /dev/null, so the flush at exit does not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        for stream in (sys.stdout, sys.stderr):
+            # Not a real file (a test captures it): then nothing flushes to the pipe.
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                os.dup2(devnull, stream.fileno())
+    finally:
+        os.close(devnull)
 
 
 if __name__ == "__main__":  # pragma: no cover

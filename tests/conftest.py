@@ -7,7 +7,6 @@ import importlib.util
 import select
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,9 @@ pytest_plugins = ["pytester", "memory_guard", "ecomcharge_async.testing.pytest_p
 #: httpx-only module is not collected, and the conformance suite covers the rest.
 HAVE_HTTPX = importlib.util.find_spec("httpx") is not None
 collect_ignore = [] if HAVE_HTTPX else ["test_httpx.py"]
+#: The Celery tests need the celery extra; nox installs it in one session only.
+if importlib.util.find_spec("celery") is None:
+    collect_ignore.append("test_celery.py")
 #: The transports that speak real HTTP, for tests every one of them must pass.
 HTTP_KINDS = ["aiohttp", *(["httpx"] if HAVE_HTTPX else [])]
 
@@ -70,19 +72,6 @@ async def arrived(fake: FakeEcomCharge, count: int = 1) -> None:
     async with asyncio.timeout(5):
         while fake.request_count < count:  # noqa: ASYNC110 - the fake has no event to wait on
             await asyncio.sleep(0.001)
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 60.0) -> None:
-    """Poll `condition` (from sync code) until it holds, `timeout` s at most.
-
-    A bounded wait for another process, never a verdict by time: the test decides
-    on what it sees afterwards.
-    """
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{condition.__name__} did not hold within {timeout} s")
-        time.sleep(0.01)
 
 
 @pytest.fixture

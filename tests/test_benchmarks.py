@@ -1,4 +1,4 @@
-"""The benchmark suite runs end to end and writes its figures (tiny sizes; no timing asserted)."""
+"""The benchmark suite runs end to end (`--quick`) and its charts draw (no timing asserted)."""
 
 from __future__ import annotations
 
@@ -6,40 +6,140 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
-RUN = Path(__file__).parent.parent / "benchmarks" / "run.py"
+BENCHMARKS = Path(__file__).parent.parent / "benchmarks"
 
 
-def test_the_suite_runs_and_writes_every_figure_as_json(tmp_path: Path) -> None:
-    output = tmp_path / "results.json"
-    args = ["--rounds", "1", "--creates", "20", "--concurrency", "1", "4", "--list-size", "30"]
-    args += ["--fake-calls", "20", "--only", "creates", "decoding", "overhead"]
+def _run(script: str, *args: str) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(
-        [sys.executable, str(RUN), *args, "--output", str(output)],
+        [sys.executable, str(BENCHMARKS / script), *args],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    results = json.loads(output.read_text())
-    assert "targets (ours / theirs" in done.stdout
+    return done
 
-    for key in ("c1", "c4"):
+
+def test_the_quick_run_measures_every_target_and_writes_json(tmp_path: Path) -> None:
+    output = tmp_path / "results.json"
+    done = _run("run.py", "--quick", "--output", str(output))
+    results = json.loads(output.read_text())
+
+    for key in ("c1", "c64"):
         section = results["creates"]["by_concurrency"][key]
         for client in ("ecomcharge_async", "raw_aiohttp"):
             figures = section["clients"][client]
             assert figures["creates_per_s"]["median"] > 0
             assert figures["cpu_us_per_create"]["rounds"][0] > 0
         assert section["ratios"]["cpu_vs_raw"]["median"] > 0
-    decoding = results["decoding"]
-    assert decoding["customers"] == 30
-    assert {"ecomcharge_async", "json_loads", "orjson_loads"} <= set(decoding["decoders"])
-    assert results["overhead"]["us_per_call"]["client"]["median"] > 0
-    # The peers live only in the bench environment; without them the run says so.
-    if "bepaid" not in results["creates"]["by_concurrency"]["c1"]["clients"]:
-        assert "nox -s bench" in results["creates"]["skipped"]["bepaid"]
+    assert results["decoding"]["customers"] == 300
+    listing = results["listing"]
+    assert (listing["customers"], listing["small_customers"]) == (300, 30)
+    assert listing["ratios"]["iter_vs_list"]["median"] > 0
+    assert listing["peak_traced_memory"]["list_big_kib"] > 0
+    assert results["codec"]["us_per_call"]["encode_new_customer"]["median"] > 0
+    startup = results["startup"]
+    assert startup["import"]["ours_ms"]["median"] > 0
+    assert "bulk_import" not in results  # --quick leaves the long bulk import out
+
     targets = {t["what"]: t for t in results["targets"]}
-    assert len(targets) == 7
-    assert targets["client CPU/create vs raw aiohttp, c=1"]["measured"] > 0
-    assert targets["client CPU/create vs raw aiohttp, c=64"]["holds"] is None  # c=64 not run
+    assert len(targets) == 11
+    for what, target in targets.items():
+        if target["measured"] is not None:
+            assert target["holds"] is (
+                target["measured"] <= target["bound"]
+                if target["target"].startswith("<=")
+                else target["measured"] >= target["bound"]
+            ), what
+            mark = "PASS" if target["holds"] else "FAIL"
+            assert any(
+                line.startswith(f"  {what}") and mark in line for line in done.stdout.splitlines()
+            )
+    for measured_here in (
+        "client CPU/create vs raw aiohttp, c=64",
+        "creates/s vs raw aiohttp, c=64",
+        "iter() vs list(), time per customer",
+        "iter() peak memory, 10x the customers",
+        "import ecomcharge_async vs import aiohttp",
+    ):
+        assert targets[measured_here]["measured"] is not None, measured_here
+    assert targets["bulk peak RSS, 200,000 vs 20,000 rows"]["holds"] is None
+    # The peers live only in the bench environment; without them the run says which it skipped.
+    if "pydantic" in results["decoding"]["skipped"]:
+        assert "nox -s bench" in results["decoding"]["skipped"]["pydantic"]
+        assert targets["list() decode vs pydantic validate_json"]["holds"] is None
+
+
+def _fixture() -> dict[str, Any]:
+    """A tiny results file of the shape run.py writes, with bepaid and pydantic present."""
+
+    def fig(median: float) -> dict[str, Any]:
+        return {"median": median, "min": median, "max": median, "rounds": [median]}
+
+    def client(cpu: float, rate: float) -> dict[str, Any]:
+        return {"cpu_us_per_create": fig(cpu), "creates_per_s": fig(rate)}
+
+    def section(ours: float, raw: float, bepaid: float) -> dict[str, Any]:
+        return {
+            "clients": {
+                "ecomcharge_async": client(ours, 1e6 / ours),
+                "raw_aiohttp": client(raw, 1e6 / raw),
+                "bepaid": client(bepaid, 1e6 / bepaid),
+            },
+            "ratios": {"cpu_vs_raw": fig(ours / raw), "rate_vs_raw": fig(raw / ours)},
+        }
+
+    return {
+        "started": "2026-12-01T10:00:00+0000",
+        "rounds": 1,
+        "machine": {
+            "cpus": 2,
+            "python": "3.11.7",
+            "load_average_at_start": [0.5, 0, 0],
+            "load_average_at_end": [1.5, 0, 0],
+        },
+        "creates": {"by_concurrency": {"c1": section(190, 170, 900), "c64": section(95, 86, 2100)}},
+        "decoding": {
+            "customers": 10,
+            "decoders": {
+                name: {"ms": fig(ms)}
+                for name, ms in (
+                    ("ecomcharge_async", 18.0),
+                    ("pydantic", 23.0),
+                    ("json_loads", 12.0),
+                )
+            },
+            "ratios": {"vs_pydantic": fig(18.0 / 23.0)},
+        },
+        "codec": {
+            "us_per_call": {
+                "encode_new_customer": fig(1.1),
+                "decode_customer": fig(2.0),
+                "pydantic_model_dump_json": fig(1.6),
+                "pydantic_model_validate_json": fig(2.4),
+            }
+        },
+    }
+
+
+def test_the_charts_draw_from_a_results_file_and_name_the_run(tmp_path: Path) -> None:
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps(_fixture()))
+    out = tmp_path / "images"
+    _run("charts.py", "--results", str(results), "--out", str(out))
+
+    creates = (out / "bench-creates.svg").read_text()
+    decoding = (out / "bench-decoding.svg").read_text()
+    assert creates.startswith("<?xml")
+    assert creates.rstrip().endswith("</svg>")
+    assert "load average 0.5 at start, 1.5 at end" in creates
+    for label in ("raw aiohttp", "bepaid", "2,100 (cut)", "ours/raw 1.10x", "c=64"):
+        assert label in creates, label
+    for label in ("pydantic", "ours/pydantic 0.78x", "decode Customer", "2.40"):
+        assert label in decoding, label
+    first = {path.name: path.read_bytes() for path in out.iterdir()}
+    _run("charts.py", "--results", str(results), "--out", str(out))
+    assert {path.name: path.read_bytes() for path in out.iterdir()} == first  # reproducible

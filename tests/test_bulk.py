@@ -155,6 +155,21 @@ async def test_an_async_iterable_of_rows_is_imported(
     assert len(fake.customers) == 30
 
 
+async def test_a_huge_concurrency_starts_only_the_workers_rows_can_use(
+    client: ec.Client,
+) -> None:
+    tasks = 0
+
+    def on_progress(outcome: RowOutcome) -> None:
+        nonlocal tasks
+        tasks = max(tasks, len(asyncio.all_tasks()))
+
+    rows = [person(n) for n in range(5)]
+    report = await import_customers(client, rows, concurrency=10**8, on_progress=on_progress)
+    assert report.created == 5
+    assert tasks <= 5 + 1  # one worker per row at most, and this test's own task
+
+
 async def test_identical_rows_are_each_created(client: ec.Client, fake: FakeEcomCharge) -> None:
     report = await import_customers(client, [person(1), person(1), person(1)])
     assert report.created == 3
@@ -749,3 +764,49 @@ async def test_a_resumed_import_remembers_the_customers_earlier_runs_created(
     assert (report.created, report.resumed, report.failed) == (1, 1, 1)
     assert customer.id in (recorder.by_line()[1].message or "")
     assert len(fake.customers) == 1
+
+
+# -- a shop holding records the documented create cannot make --------------------------
+
+ODD_RECORDS = [
+    {"id": "cst_sub_1", "first_name": "Ann", "zip": 92006},  # made with a subscription
+    {"id": "cst_sub_2", "email": "user7@example.com", "ip": None},  # a row's email, no ip
+]
+
+
+async def test_reconciliation_reads_a_shop_with_odd_customers_and_creates_each_row_once(
+    fake: FakeEcomCharge,
+) -> None:
+    for record in ODD_RECORDS:
+        fake.add_record(record)
+    rows = [person(n) for n in range(600)]
+    fake.inject_random(0.2, seed=20261202)
+    async with ec.Client(SHOP_ID, SECRET, retry=None, transport=fake.transport()) as client:
+        report = await asyncio.wait_for(
+            import_customers(client, rows, concurrency=16, sleep=no_sleep), timeout=30
+        )
+    assert (report.created, report.rejected, report.failed) == (600, 0, 0)
+    assert report.reconciled > 0  # the shop was read, odd customers and all
+    fake.faults.clear()
+    imported = Counter(customer_key(c) for c in fake.customers if not c.id.startswith("cst_sub"))
+    assert imported == Counter(customer_key(row) for row in rows)
+    assert {c.id for c in fake.customers} >= {"cst_sub_1", "cst_sub_2"}
+
+
+async def test_an_unreadable_shop_fails_the_unclear_rows_and_the_import_ends(
+    fake: FakeEcomCharge,
+) -> None:
+    fake.add_record({"id": "cst_bad", "email": {"not": "a string"}})
+    rows = [person(n) for n in range(40)]
+    fake.inject(Fault.drop(), Fault.drop())  # two creates stored, their answers lost
+    recorder = Recorder()
+    async with ec.Client(SHOP_ID, SECRET, retry=None, transport=fake.transport()) as client:
+        report = await asyncio.wait_for(
+            import_customers(client, rows, concurrency=4, on_progress=recorder, sleep=no_sleep),
+            timeout=30,
+        )
+    assert_adds_up(report, 40)
+    assert (report.created, report.failed) == (38, 2)
+    failed = [o for o in recorder.outcomes if o.status == "failed"]
+    assert all("could not check whether it was created" in (o.message or "") for o in failed)
+    assert len(list(fake.iter_records())) == 41  # the bad record and 40 rows: none sent twice

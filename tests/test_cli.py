@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import io
+import itertools
 import json
 import os
 import re
+import select
 import signal
+import socket
 import subprocess
 import sys
+import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ServerProcess, wait_for
+from conftest import ServerProcess
 
 import ecomcharge_async as ec
 from ecomcharge_async.cli import build_parser, import_command, main
@@ -208,7 +213,9 @@ def test_no_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None
     with pytest.raises(SystemExit) as info:
         main([])
     assert info.value.code == 2
-    assert "usage: ecomcharge" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    missing = "the following arguments are required: command"
+    assert err == f"ecomcharge: error: {missing} (see ecomcharge --help)\n"
 
 
 # -- over real HTTP, in child processes -----------------------------------------------------
@@ -235,34 +242,67 @@ def test_python_dash_m_imports_over_http(
     assert f"into shop 361 at {server.url}" in result.stdout
 
 
-def test_ctrl_c_stops_the_import_with_exit_130_and_a_hint(
-    start_server: Callable[..., ServerProcess], tmp_path: Path
+def sigint_as_on_a_terminal() -> None:
+    """For a child: a run started in the background (`nox &`, CI) ignores SIGINT, and
+    its children inherit that; a Ctrl-C test needs the handling a terminal gives."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def wait_for(condition: Callable[[], bool], what: str, *, within: float = 60) -> None:
+    """Poll `condition` until it holds, for `within` seconds at most."""
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.01)
+
+
+def done_records(journal: Path) -> int:
+    return journal.read_text().count('"done"') if journal.exists() else 0
+
+
+@pytest.mark.parametrize(
+    ("signum", "code", "said"),
+    [(signal.SIGINT, 130, "interrupted by SIGINT"), (signal.SIGTERM, 143, "stopped by SIGTERM")],
+)
+def test_a_signal_stops_the_import_cleanly_and_a_rerun_finishes_it_exactly_once(
+    start_server: Callable[..., ServerProcess],
+    tmp_path: Path,
+    signum: signal.Signals,
+    code: int,
+    said: str,
 ) -> None:
-    server = start_server("--secret-key", "k")
-    path = write_csv(tmp_path / "a.csv", 50)
+    server = start_server("--secret-key", "k", "--latency", "0.05")
+    rows = 400
+    path = write_csv(tmp_path / "a.csv", rows)
     journal = tmp_path / "j.jsonl"
     command = [
         *(sys.executable, "-m", "ecomcharge_async", "import", str(path)),
-        *("--base-url", server.url, "--journal", str(journal)),
+        *("--base-url", server.url, "--journal", str(journal), "--concurrency", "8"),
     ]
-    # A stopped server answers nothing: the import cannot end before the Ctrl-C, however
-    # slowly this test runs.
-    server.process.send_signal(signal.SIGSTOP)
     process = subprocess.Popen(
         command,
         env=cli_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        # A run started in the background (`nox &`, CI) ignores SIGINT, and its children
-        # inherit that: give the import the Ctrl-C handling of a terminal.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        preexec_fn=sigint_as_on_a_terminal,
     )
+
+    def paused_at_20_done() -> bool:
+        """Stop the server, then look: once 20 rows are done, no more can finish."""
+        server.process.send_signal(signal.SIGSTOP)
+        if done_records(journal) >= 20:
+            return True
+        server.process.send_signal(signal.SIGCONT)
+        return process.poll() is not None
+
     try:
-        wait_for(lambda: '"sent"' in (journal.read_text() if journal.exists() else ""))
-        assert process.poll() is None, "the import ended before the Ctrl-C"
-        process.send_signal(signal.SIGINT)
-        # The answers may come now: the import stops on the Ctrl-C, not on a dead server.
+        wait_for(paused_at_20_done, "20 rows done")
+        assert process.poll() is None, "the import ended before the signal"
+        process.send_signal(signum)
+        # The rows in flight may finish now: the import stops on the signal, however
+        # slowly this test runs.
         server.process.send_signal(signal.SIGCONT)
         out, err = process.communicate(timeout=60)
     finally:
@@ -270,10 +310,87 @@ def test_ctrl_c_stops_the_import_with_exit_130_and_a_hint(
         if process.poll() is None:
             process.kill()
             process.communicate(timeout=30)
-    assert process.returncode == 130
-    assert "interrupted; run again with the same --journal to finish" in err
+    assert process.returncode == code, err
     assert "Traceback" not in err
-    assert out == ""
+    assert f"{signum.name}: taking no more rows; finishing the rows in flight" in err
+    assert f"ecomcharge import: {said}; run again with the same --journal to finish" in err
+    assert out.startswith(f"Stopped ({said}) importing")
+    text = journal.read_text()
+    sent = set(map(int, re.findall(r'"sent":(\d+)', text)))
+    done = set(map(int, re.findall(r'"done":(\d+)', text)))
+    assert sent == done, "every row in flight was let finish"
+    assert len(done) < rows
+
+    second = subprocess.run(command, env=cli_env(), capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert re.search(rf"created\s+{rows:,}\n", second.stdout)
+    held = Counter(c.email for c in asyncio.run(list_with_retries(server.url)))
+    assert held == Counter(f"user{n}@example.com" for n in range(rows))
+
+
+def test_a_second_signal_stops_at_once(
+    start_server: Callable[..., ServerProcess], tmp_path: Path
+) -> None:
+    server = start_server("--secret-key", "k", "--latency", "5")
+    path = write_csv(tmp_path / "a.csv", 50)
+    journal = tmp_path / "j.jsonl"
+    command = [
+        *(sys.executable, "-m", "ecomcharge_async", "import", str(path)),
+        *("--base-url", server.url, "--journal", str(journal), "--grace", "600"),
+    ]
+    process = subprocess.Popen(
+        command, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert process.stderr is not None
+    try:
+        wait_for(lambda: '"sent"' in journal.read_text() if journal.exists() else False, "a send")
+        process.send_signal(signal.SIGTERM)
+        ready, _, _ = select.select([process.stderr], [], [], 60)
+        assert ready, "no word on stderr within 60 s of SIGTERM"
+        first = process.stderr.readline()  # the stop was taken: now the second signal
+        assert first.startswith("ecomcharge import: SIGTERM: taking no more rows"), first
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=30)
+    assert process.returncode == 143, err
+    assert "Traceback" not in err
+    assert out.startswith("Stopped (stopped by SIGTERM) importing")
+    # Aborted mid-request (each takes 5 s): rows journaled as sent, none done. A rerun
+    # reconciles them before sending anything again.
+    text = journal.read_text()
+    assert '"sent"' in text
+    assert '"done"' not in text
+
+
+def test_a_closed_pipe_ends_quietly_for_every_subcommand(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "a.csv", 2000)
+    commands = [
+        ["demo"],
+        ["import", str(path), "--fake"],  # every row created: 0 unless the pipe broke
+        ["import", str(path), "--fake", "--json"],
+        ["--help"],
+        ["import", "--help"],
+    ]
+    for args, lines in itertools.product(commands, (0, 1)):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ecomcharge_async", *args],
+            env=cli_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert process.stdout is not None
+        assert process.stderr is not None
+        for _ in range(lines):
+            process.stdout.readline()
+        process.stdout.close()  # as `| head -1` (or `| head -0`) would
+        err = process.stderr.read().decode()
+        code = process.wait(timeout=60)
+        process.stderr.close()
+        assert code in (0, 141), (args, code, err)
+        assert err == "", (args, err)
 
 
 def test_a_resumed_run_keeps_the_failures_of_the_first(
@@ -297,20 +414,23 @@ def test_a_resumed_run_keeps_the_failures_of_the_first(
     assert [json.loads(line)["line"] for line in failures.read_text().splitlines()] == [3]
 
 
-def test_wrong_credentials_exit_2(
-    start_server: Callable[..., ServerProcess],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+def test_wrong_credentials_stop_at_once_with_exit_3(
+    start_server: Callable[..., ServerProcess], tmp_path: Path
 ) -> None:
     server = start_server("--secret-key", "k")
-    monkeypatch.setenv("ECOMCHARGE_SHOP_ID", "361")
-    monkeypatch.setenv("ECOMCHARGE_SECRET_KEY", "not-the-key")
-    path = write_csv(tmp_path / "a.csv", 5)
-    code, _, err = run(["import", str(path), "--base-url", server.url], capsys)
-    assert code == 2
-    assert "the API refused the credentials" in err
-    assert "not-the-key" not in err
+    path = write_csv(tmp_path / "a.csv", 500)
+    failures = tmp_path / "failures.jsonl"
+    result = cli(
+        *("import", str(path), "--base-url", server.url, "--failures", str(failures)),
+        *("--concurrency", "4"),
+        env=cli_env("not-the-key"),
+    )
+    line = one_line_error(result, 3)
+    assert line.startswith("ecomcharge import: the API refused the credentials")
+    assert "not-the-key" not in result.stdout + result.stderr
+    assert "Stopped (the API refused the credentials)" in result.stdout
+    assert failures.read_text() == ""  # not one rejected row per input line
+    assert len(asyncio.run(list_with_retries(server.url))) == 0
 
 
 async def list_with_retries(url: str) -> list[ec.Customer]:
@@ -349,7 +469,7 @@ def test_an_import_killed_mid_run_resumes_from_its_journal_exactly_once(
         return first.poll() is not None
 
     try:
-        wait_for(paused_at_300_done)
+        wait_for(paused_at_300_done, "300 rows done")
         assert first.poll() is None, "the import ended before it could be killed"
         first.kill()
         assert first.wait(timeout=30) == -9
@@ -435,3 +555,392 @@ def test_a_bad_shard_exits_2(
         main(["import", str(path), "--fake", "--shard", shard])
     assert info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+# -- configuration that must not hurt (the real CLI, in a child process) --------------------
+
+
+def cli(
+    *args: str, env: dict[str, str] | None = None, stdin: str | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """`python -m ecomcharge_async ARGS` to its end, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "ecomcharge_async", *args],
+        env=env if env is not None else cli_env(),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def one_line_error(result: subprocess.CompletedProcess[str], code: int = 2) -> str:
+    """The single stderr line of a run that ended with `code` and printed nothing else."""
+    assert result.returncode == code, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b'{"theme": "dark", "size": 12}',  # the user's own JSON, no final newline (json.dump)
+        b"garbage",
+        b'{"theme": "dark"}\n{"size": 12}\n',
+    ],
+)
+def test_a_journal_path_holding_another_file_is_refused_untouched(
+    tmp_path: Path, content: bytes
+) -> None:
+    settings = tmp_path / "settings.json"
+    settings.write_bytes(content)
+    path = write_csv(tmp_path / "a.csv", 3)
+    result = cli(
+        "import", str(path), "--base-url", "http://127.0.0.1:9", "--journal", str(settings)
+    )
+    line = one_line_error(result)
+    assert line.startswith(f"ecomcharge import: error: --journal {settings} line 1: ")
+    assert "not an ecomcharge bulk-import journal" in line
+    assert settings.read_bytes() == content
+
+
+def test_a_journal_with_a_damaged_header_sends_nothing_again(
+    start_server: Callable[..., ServerProcess], tmp_path: Path
+) -> None:
+    server = start_server("--secret-key", "k")
+    path = write_csv(tmp_path / "a.csv", 20)
+    journal = tmp_path / "j.jsonl"
+    command = ["import", str(path), "--base-url", server.url, "--journal", str(journal)]
+    assert cli(*command).returncode == 0
+    assert len(asyncio.run(list_with_retries(server.url))) == 20
+    header, rest = journal.read_bytes().split(b"\n", 1)
+    journal.write_bytes(header[:30] + b"\n" + rest)  # the header cut short, records kept
+    damaged = journal.read_bytes()
+    line = one_line_error(cli(*command))
+    assert f"--journal {journal} line 1: not valid JSON" in line
+    assert journal.read_bytes() == damaged
+    assert len(asyncio.run(list_with_retries(server.url))) == 20
+
+
+def test_the_journal_and_the_failures_file_must_differ(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "a.csv", 3)
+    same = tmp_path / "x.jsonl"
+    result = cli(
+        *("import", str(path), "--base-url", "http://127.0.0.1:9"),
+        *("--journal", str(same), "--failures", str(tmp_path / "." / "x.jsonl")),
+    )
+    line = one_line_error(result)
+    assert "is the --journal file; choose another path" in line
+    assert not same.exists()
+
+
+def test_concurrency_is_bounded(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "a.csv", 5)
+    line = one_line_error(cli("import", str(path), "--fake", "--concurrency", "100000000"))
+    assert "--concurrency: must be at most 1,000, got 100,000,000" in line
+    result = cli("import", str(path), "--fake", "--concurrency", "1000")
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"created\s+5\n", result.stdout)
+
+
+@pytest.mark.parametrize(
+    ("base_url", "secret", "problem"),
+    [
+        ("http://example.com", "k", "refusing plain http:// to example.com"),
+        ("ftp://x", "k", "base_url must be an http(s) URL with a host"),
+        ("http://127.0.0.1:99999", "k", "base_url has an invalid port"),
+        ("http://127.0.0.1:9", "k\nx", "secret_key contains control or non-printable"),
+    ],
+)
+def test_a_bad_configuration_is_one_line_and_exit_2(
+    tmp_path: Path, base_url: str, secret: str, problem: str
+) -> None:
+    path = write_csv(tmp_path / "a.csv", 3)
+    line = one_line_error(cli("import", str(path), "--base-url", base_url, env=cli_env(secret)))
+    assert line.startswith("ecomcharge import: error: ")
+    assert problem in line
+    assert "k\nx" not in line
+
+
+@pytest.mark.parametrize("option", ["--journal", "--failures"])
+def test_an_unwritable_path_names_its_option(tmp_path: Path, option: str) -> None:
+    path = write_csv(tmp_path / "a.csv", 3)
+    where = tmp_path / "no-such-dir" / "file.jsonl"
+    line = one_line_error(
+        cli("import", str(path), "--base-url", "http://127.0.0.1:9", option, str(where))
+    )
+    assert f"error: {option} {where}: No such file or directory" in line
+
+
+def test_dash_reads_the_rows_from_stdin_once() -> None:
+    rows = "email,ip\n" + "".join(f"s{n}@example.com,10.0.0.{n + 1}\n" for n in range(7))
+    result = cli("import", "-", "--fake", stdin=rows)
+    assert result.returncode == 0, result.stderr
+    assert "Imported stdin into the embedded fake shop" in result.stdout
+    assert re.search(r"created\s+7\n", result.stdout)
+    jsonl = cli(
+        "import", "/dev/stdin", "--fake", stdin='{"email": "j@example.com", "ip": "10.0.0.1"}\n'
+    )
+    assert jsonl.returncode == 0, jsonl.stderr
+    assert re.search(r"created\s+1\n", jsonl.stdout)
+
+
+def test_a_named_pipe_is_read_once(tmp_path: Path) -> None:
+    fifo = tmp_path / "rows.csv"
+    os.mkfifo(fifo)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ecomcharge_async", "import", str(fifo), "--fake"],
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        with fifo.open("w") as writer:  # opens once the importer opened its end
+            writer.write(
+                "email,ip\n" + "".join(f"p{n}@example.com,10.0.0.{n + 1}\n" for n in range(4))
+            )
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert re.search(r"created\s+4\n", out)
+
+
+def test_empty_stdin_exits_2() -> None:
+    line = one_line_error(cli("import", "-", "--fake", stdin=""))
+    assert "stdin is empty: nothing to import" in line
+
+
+# -- failing fast when the API cannot be reached ---------------------------------------------
+
+
+@pytest.fixture
+def refused_url() -> Iterator[str]:
+    """A loopback port that refuses connections: bound, never listening."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+@pytest.fixture
+def silent_url() -> Iterator[str]:
+    """A loopback listener whose backlog is full: new connections never complete."""
+    with socket.socket() as listener, contextlib.ExitStack() as fillers:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        address = listener.getsockname()
+        for _ in range(64):  # fill the accept queue until a connect hangs (bounded)
+            filler = fillers.enter_context(socket.socket())
+            filler.settimeout(0.5)
+            try:
+                filler.connect(address)
+            except TimeoutError:
+                break
+        else:
+            raise AssertionError("the listener's backlog never filled")
+        yield f"http://127.0.0.1:{address[1]}"
+
+
+@pytest.mark.parametrize(
+    ("url_fixture", "cause"),
+    [("refused_url", "connection refused"), ("silent_url", "connect timed out")],
+)
+def test_an_unreachable_api_stops_the_import_within_the_deadline(
+    request: pytest.FixtureRequest, tmp_path: Path, url_fixture: str, cause: str
+) -> None:
+    url = request.getfixturevalue(url_fixture)
+    path = write_csv(tmp_path / "a.csv", 200)
+    journal = tmp_path / "j.jsonl"
+    started = time.monotonic()
+    result = cli(
+        *("import", str(path), "--base-url", url, "--journal", str(journal)),
+        *("--connect-deadline", "2"),
+        timeout=60,
+    )
+    took = time.monotonic() - started
+    line = one_line_error(result, 3)
+    assert re.fullmatch(
+        rf"ecomcharge import: cannot reach {re.escape(url)}: {cause} "
+        r"\(after \d+ attempts? in [23] s\)",
+        line,
+    ), line
+    assert took < 2 + 15  # the deadline, plus the interpreter's start and stop
+    assert "Stopped (the API could not be reached)" in result.stdout
+    # The journal stays usable: a rerun against the same API stops the same way.
+    assert (
+        cli(
+            *("import", str(path), "--base-url", url, "--journal", str(journal)),
+            "--connect-deadline",
+            "1",
+        ).returncode
+        == 3
+    )
+
+
+# -- progress when stderr is not a terminal ---------------------------------------------------
+
+
+def test_off_a_terminal_progress_lines_are_printed_and_quiet_silences_them(
+    start_server: Callable[..., ServerProcess], tmp_path: Path
+) -> None:
+    server = start_server("--secret-key", "k", "--latency", "0.1")
+    path = write_csv(tmp_path / "a.csv", 20)
+    command = ["import", str(path), "--base-url", server.url, "--concurrency", "2"]
+    result = cli(*command, "--progress-every", "0.2")
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) >= 2, result.stderr
+    for line in lines:
+        assert re.fullmatch(
+            r"progress: \d+/20 rows done \(\d+%\): \d+ created, 0 rejected, 0 failed; "
+            r"\d+ rows/s, ETA (\d+:\d\d:\d\d|-:--:--)",
+            line,
+        ), line
+    quiet = cli(*command, "--progress-every", "0.2", "--quiet")
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stderr == ""
+    assert re.search(r"created\s+20\n", quiet.stdout)
+
+
+# -- the machine-readable summary -------------------------------------------------------------
+
+
+def test_json_prints_the_summary_as_one_object_and_nothing_else(tmp_path: Path) -> None:
+    failures = tmp_path / "failures.jsonl"
+    result = cli("import", str(EXAMPLE), "--fake", "--json", "--failures", str(failures))
+    assert result.returncode == 1, result.stderr
+    summary = json.loads(result.stdout)  # the whole of stdout is one JSON object
+    assert summary["exit_status"] == 1
+    assert summary["reason"] == "rows rejected or failed"
+    assert (summary["rows"], summary["created"], summary["rejected"], summary["failed"]) == (
+        1000,
+        992,
+        8,
+        0,
+    )
+    assert summary["elapsed_seconds"] > 0
+    assert summary["rows_per_second"] > 0
+    assert summary["failures"] == str(failures)
+    assert summary["journal"] is None
+    assert summary["message"] is None
+
+
+def test_json_reports_a_usage_error_too(tmp_path: Path) -> None:
+    result = cli("import", str(tmp_path / "missing.csv"), "--fake", "--json")
+    assert result.returncode == 2
+    summary = json.loads(result.stdout)
+    assert summary["exit_status"] == 2
+    assert summary["reason"] == "usage"
+    assert "cannot read" in summary["message"]
+    assert summary["rows"] == 0
+
+
+def test_json_reports_an_unreachable_api(refused_url: str, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "a.csv", 10)
+    result = cli(
+        "import", str(path), "--base-url", refused_url, "--connect-deadline", "0.5", "--json"
+    )
+    assert result.returncode == 3
+    summary = json.loads(result.stdout)
+    assert (summary["exit_status"], summary["reason"]) == (3, "unreachable")
+    assert summary["message"].startswith(f"cannot reach {refused_url}: connection refused")
+
+
+# -- the usual switches ------------------------------------------------------------------------
+
+
+def test_version_prints_the_package_version() -> None:
+    result = cli("--version")
+    assert result.returncode == 0
+    assert result.stdout == f"ecomcharge {ec.__version__}\n"
+
+
+def test_verbose_json_logs_carry_fields_and_no_secret_or_customer_value(
+    start_server: Callable[..., ServerProcess], tmp_path: Path
+) -> None:
+    server = start_server(
+        *("--secret-key", "sekrit-key-value", "--seed", "5"),
+        *("--fault-rate", "0.3", "--faults", "503"),
+    )
+    path = write_csv(tmp_path / "a.csv", 30)
+    result = cli(
+        *("-vv", "import", str(path), "--base-url", server.url, "--log-format", "json"),
+        env=cli_env("sekrit-key-value"),
+    )
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stderr.splitlines()]
+    levels = Counter(record["level"] for record in records)
+    assert levels["debug"] >= 30
+    assert levels["info"] >= 1  # the 503s paused the import
+    for record in records:
+        assert record["logger"].startswith("ecomcharge_async")
+        assert {"method", "path", "status", "attempt"} <= record.keys(), record
+    debug = next(r for r in records if r["level"] == "debug" and r["status"] == 201)
+    assert (debug["method"], debug["path"], debug["attempt"]) == ("POST", "/customers", 1)
+    assert debug["elapsed_ms"] >= 0
+    assert "request_id" in debug
+    assert "sekrit" not in result.stderr
+    assert "@example.com" not in result.stderr
+    assert "10.1.0" not in result.stderr
+
+
+def test_ecomcharge_log_turns_the_library_logs_on_in_any_program() -> None:
+    program = """
+import asyncio
+import ecomcharge_async as ec
+from ecomcharge_async.testing import FakeEcomCharge
+
+async def main():
+    fake = FakeEcomCharge(shop_id="361", secret_key="s")
+    async with ec.Client("361", "s", transport=fake.transport()) as client:
+        await client.customers.create(ec.NewCustomer(email="ann@example.com", ip="10.0.0.1"))
+
+asyncio.run(main())
+"""
+    env = {**cli_env(), "ECOMCHARGE_LOG": "debug"}
+    result = subprocess.run(
+        [sys.executable, "-c", program], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    [line] = result.stderr.splitlines()
+    assert "DEBUG ecomcharge_async: POST /customers -> 201 (attempt 1," in line
+    assert re.search(r"method=POST path=/customers status=201 attempt=1 elapsed_ms=[\d.]+", line)
+    assert "ann@example.com" not in line
+    quiet = subprocess.run(
+        [sys.executable, "-c", program], env=cli_env(), capture_output=True, text=True, timeout=60
+    )
+    assert quiet.stderr == ""
+
+
+def test_log_format_json_applies_to_the_logs_ecomcharge_log_turned_on(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "a.csv", 3)
+    env = {**cli_env(), "ECOMCHARGE_LOG": "debug"}
+    result = cli("import", str(path), "--fake", "--log-format", "json", env=env)
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stderr.splitlines()]
+    assert [(r["level"], r["method"], r["status"]) for r in records] == [("debug", "POST", 201)] * 3
+
+
+def test_after_an_unreachable_stop_the_journal_resumes_once_the_api_is_up(
+    start_server: Callable[..., ServerProcess], tmp_path: Path
+) -> None:
+    with socket.socket() as sock:  # bound, never listening: refused, and the port stays ours
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        url = f"http://127.0.0.1:{port}"
+        path = write_csv(tmp_path / "a.csv", 60)
+        journal = tmp_path / "j.jsonl"
+        command = ["import", str(path), "--base-url", url, "--journal", str(journal)]
+        stopped = cli(*command, "--connect-deadline", "1")
+        assert stopped.returncode == 3, stopped.stderr
+    server = start_server("--secret-key", "k", "--port", str(port))
+    assert server.url == url
+    resumed = cli(*command)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    held = Counter(c.email for c in asyncio.run(list_with_retries(url)))
+    assert held == Counter(f"user{n}@example.com" for n in range(60))

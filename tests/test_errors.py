@@ -7,7 +7,7 @@ import json
 import pytest
 
 import ecomcharge_async as ec
-from ecomcharge_async._errors import error_from_response, parse_retry_after, preview
+from ecomcharge_async._errors import error_from_response, parse_retry_after, shorten
 
 
 def response(status: int, body: bytes | str | dict[str, object], **headers: str) -> ec.Response:
@@ -28,10 +28,10 @@ HTML_502 = "<html><head><title>502 Bad Gateway</title></head><body>nginx</body><
          ec.AuthenticationError, "Access denied"),
         (401, b"", ec.AuthenticationError, "authentication failed"),
         (404, {"message": "Customer not found"}, ec.NotFoundError, "Customer not found"),
-        (404, b"Not Found", ec.NotFoundError, "not found; body starts 'Not Found'"),
+        (404, b"Not Found", ec.NotFoundError, "not found (a body of 9 bytes, not a JSON object)"),
         (429, {"message": "slow down"}, ec.RateLimitError, "slow down"),
         (500, {"message": "boom"}, ec.ServerError, "boom"),
-        (502, HTML_502, ec.ServerError, "HTTP 502; body starts '<html>"),
+        (502, HTML_502, ec.ServerError, "HTTP 502 (a body of 74 bytes, not a JSON object)"),
         (503, b"", ec.ServerError, "HTTP 503"),
         (400, {"message": "Malformed JSON body"}, ec.APIError, "Malformed JSON body"),
         (409, {"unexpected": True}, ec.APIError, "HTTP 409"),
@@ -48,21 +48,57 @@ def test_status_maps_to_class_and_message(
     assert str(error).startswith(f"{status}: ")
 
 
-def test_validation_error_keeps_errors_exactly_as_sent() -> None:
+def test_validation_error_keeps_documented_errors_as_sent() -> None:
     body = {
-        "message": "Plan is invalid. Base error",
-        "errors": {"base": ["Base error"], "plan": {"base": ["is invalid"]}, "ip": ["x", "y"]},
+        "message": "Ip address is invalid. Ip can't be blank",
+        "errors": {"ip": ["address is invalid", "can't be blank"], "base": ["Base error"]},
     }
     error = error_from_response(response(422, body))
     assert isinstance(error, ec.ValidationError)
     assert error.errors == body["errors"]
-    assert error.message == "Plan is invalid. Base error"
+    assert error.message == "Ip address is invalid. Ip can't be blank"
+
+
+@pytest.mark.parametrize(
+    ("errors", "expected"),
+    [
+        ({"email": "is invalid"}, {"email": ["is invalid"]}),
+        ({"email": ["is invalid", 3]}, {"email": ["is invalid", "3"]}),
+        ({"plan": {"base": ["is invalid"]}}, {"plan.base": ["is invalid"]}),
+        ({"email": None, "ip": True, "zip": [{"x": 1}, None]}, {}),
+        ({"email": [], "ip": ["blank"]}, {"ip": ["blank"]}),
+        (["not", "a map"], {}),
+        ("email is invalid", {}),
+        (None, {}),
+    ],
+)
+def test_validation_errors_are_always_lists_of_strings(
+    errors: object, expected: dict[str, list[str]]
+) -> None:
+    raw = json.dumps({"message": "bad", "errors": errors}).encode()
+    error = error_from_response(response(422, raw))
+    assert isinstance(error, ec.ValidationError)
+    assert error.errors == expected
+    assert error.body == raw  # the body as sent, whatever was read of it
+    for field, messages in error.errors.items():
+        assert isinstance(field, str)
+        assert all(isinstance(message, str) for message in messages)
+
+
+def test_validation_message_falls_back_to_the_field_errors() -> None:
+    body = {"errors": {"email": "is invalid", "ip": ["can't be blank"], "base": ["Plan expired"]}}
+    error = error_from_response(response(422, body))
+    assert error.message == "email is invalid; ip can't be blank; Plan expired"
+    error = error_from_response(response(422, {"errors": {}}))
+    assert error.message == "invalid parameters"
 
 
 def test_validation_error_without_errors_map_is_still_a_validation_error() -> None:
-    error = error_from_response(response(422, HTML_502))
+    error = error_from_response(response(422, HTML_502, **{"Content-Type": "text/html"}))
     assert isinstance(error, ec.ValidationError)
     assert error.errors == {}
+    assert error.message == "invalid parameters (text/html body of 74 bytes, not a JSON object)"
+    assert error.body == HTML_502.encode()
     error = error_from_response(response(422, {"message": "bad", "errors": ["not", "a map"]}))
     assert isinstance(error, ec.ValidationError)
     assert error.errors == {}
@@ -107,15 +143,34 @@ def test_parse_retry_after(value: str | None, seconds: float | None) -> None:
     assert parse_retry_after(value, now=60.0 if value and "1970" in value else None) == seconds
 
 
-def test_preview_is_printable_and_bounded() -> None:
-    assert preview(b"\xff\xfe a \n b") == "\ufffd\ufffd a b"
-    assert len(preview(b"y" * 10_000)) == 200
+def test_shorten_is_printable_and_bounded() -> None:
+    assert shorten("\x1b[31m a \n b") == "\ufffd[31m a b"
+    assert len(shorten("y" * 10_000)) == 200
 
 
-def test_decode_error_message_names_status_and_preview() -> None:
-    error = ec.DecodeError("not valid JSON", status=201, body=b"<html>")
-    assert str(error) == "201 response did not decode: not valid JSON; body starts '<html>'"
+def test_decode_error_message_names_status_and_keeps_the_body_off_it() -> None:
+    error = ec.DecodeError("not valid JSON", status=201, body=b"<html>", request_id="r-1")
+    assert str(error) == "201 response did not decode: not valid JSON (request id r-1)"
+    assert error.body == b"<html>"
+    assert error.request_id == "r-1"
     assert str(ec.DecodeError("bad")) == "response did not decode: bad"
+
+
+@pytest.mark.parametrize("name", ["X-Request-Id", "x-request-id", "X-REQUEST-ID"])
+def test_api_errors_carry_the_request_id_in_attribute_and_message(name: str) -> None:
+    error = error_from_response(
+        response(404, {"message": "Customer not found"}, **{name: "req-42"})
+    )
+    assert error.request_id == "req-42"
+    assert str(error) == "404: Customer not found (request id req-42)"
+    error = error_from_response(response(422, {"errors": {"ip": ["blank"]}}, **{name: "r\n9"}))
+    assert error.request_id == "r 9"  # one printable line, whatever the header held
+
+
+def test_api_errors_without_a_request_id_say_none() -> None:
+    error = error_from_response(response(500, {"message": "boom"}))
+    assert error.request_id is None
+    assert str(error) == "500: boom"
 
 
 def test_transport_errors_are_plain_to_construct() -> None:

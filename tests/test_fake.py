@@ -9,7 +9,9 @@ import logging
 from collections.abc import AsyncIterator
 
 import aiohttp
+import attrs
 import pytest
+import yarl
 from conftest import arrived
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -38,11 +40,11 @@ def handle(fake: FakeEcomCharge, method: str, url: str = URL, **kwargs: object) 
     [
         ("GET", URL, {}, b"", 401, "Invalid shop_id/secret_key."),
         ("GET", URL, {"Authorization": "Basic Zm9vOmJhcg=="}, b"", 401, "Invalid shop_id"),
-        ("POST", URL, {"Authorization": AUTH}, b"{}", 415, "Content-Type must be"),
-        ("POST", URL, {**JSON, "Content-Type": "text/plain"}, b"{}", 415, "Content-Type"),
-        ("POST", URL, JSON, b"{not json", 400, "Malformed JSON body"),
-        ("POST", URL, JSON, b"[1, 2]", 400, "must be a JSON object"),
-        ("POST", URL, JSON, b"[" * 50_000, 400, "Malformed JSON body"),
+        ("POST", URL, {"Authorization": AUTH}, b"{}", 422, "Content-Type must be"),
+        ("POST", URL, {**JSON, "Content-Type": "text/plain"}, b"{}", 422, "Content-Type"),
+        ("POST", URL, JSON, b"{not json", 422, "Body is not valid JSON"),
+        ("POST", URL, JSON, b"[1, 2]", 422, "Body must be a JSON object"),
+        ("POST", URL, JSON, b"[" * 50_000, 422, "Body is not valid JSON"),
         ("POST", URL, JSON, b" " * 70_000, 413, "too large"),
         ("DELETE", URL, JSON, b"", 405, "Method not allowed"),
         ("PUT", URL + "/cst_1", JSON, b"{}", 405, "Method not allowed"),
@@ -195,16 +197,16 @@ BIG = b'{"email": "a@example.com", "ip": "::1", "city": "' + b"x" * 1_000_000 + 
 @pytest.mark.parametrize(
     ("method", "path", "headers", "body", "status"),
     [
-        ("POST", "/customers", JSON, b"{not json", 400),
-        ("POST", "/customers", JSON, b"", 400),
-        ("POST", "/customers", JSON, b'{"email": "\xff\xfe"}', 400),
-        ("POST", "/customers", JSON, b"[" * 60_000, 400),
-        ("POST", "/customers", JSON, b'"just a string"', 400),
+        ("POST", "/customers", JSON, b"{not json", 422),
+        ("POST", "/customers", JSON, b"", 422),
+        ("POST", "/customers", JSON, b'{"email": "\xff\xfe"}', 422),
+        ("POST", "/customers", JSON, b"[" * 60_000, 422),
+        ("POST", "/customers", JSON, b'"just a string"', 422),
         ("POST", "/customers", JSON, b'{"email": 1, "ip": [], "zip": {}}', 422),
         ("POST", "/customers", JSON, b'{"email": "a@b.co", "ip": "::1", "city": 1e999}', 422),
-        ("POST", "/customers", {"Authorization": AUTH}, b"{}", 415),
-        ("POST", "/customers", {**JSON, "Content-Type": "text/plain"}, b"{}", 415),
-        ("POST", "/customers", {**JSON, "Content-Type": "application/jsonx"}, b"{}", 415),
+        ("POST", "/customers", {"Authorization": AUTH}, b"{}", 422),
+        ("POST", "/customers", {**JSON, "Content-Type": "text/plain"}, b"{}", 422),
+        ("POST", "/customers", {**JSON, "Content-Type": "application/jsonx"}, b"{}", 422),
         ("POST", "/customers", JSON, BIG, 413),
         ("POST", "/customers", JSON, "chunked", 413),
         ("POST", "/customers", {}, b"{}", 401),
@@ -275,3 +277,125 @@ async def test_a_reader_leaving_a_streamed_list_early_is_not_a_server_error(
         assert len(await client.customers.list()) == 20_000
     # Leaving serve() waits for every handler, so an error they logged is in caplog now.
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+
+
+# -- the contract where the API doc is silent (docs/contract.md) ----------------------
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "reason"),
+    [
+        ({"Authorization": AUTH}, b"{}", "Content-Type must be application/json"),
+        ({**JSON, "Content-Type": "text/plain"}, b"{}", "Content-Type must be application/json"),
+        (JSON, b"{not json", "Body is not valid JSON"),
+        (JSON, b"", "Body is not valid JSON"),
+        (JSON, b"null", "Body must be a JSON object"),
+    ],
+)
+def test_a_body_that_is_no_json_object_is_a_422_under_base(
+    fake: FakeEcomCharge, headers: dict[str, str], body: bytes, reason: str
+) -> None:
+    response = handle(fake, "POST", headers=headers, body=body)
+    assert response.status == 422
+    assert json.loads(response.body) == {"message": reason, "errors": {"base": [reason]}}
+
+
+async def test_the_sdk_reads_a_base_error_as_a_validation_error(fake: FakeEcomCharge) -> None:
+    async with ec.Client("361", "s", transport=fake.transport()) as client:
+        with pytest.raises(ec.ValidationError) as info:
+            await client.send("POST", "/customers", b"[1, 2]")
+    assert info.value.errors == {"base": ["Body must be a JSON object"]}
+    assert fake.customers == []
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"first_name": None, "country": None, "state": None, "zip": None},
+        {"first_name": "", "city": "   ", "phone": " +1 "},
+        {"country": "DE", "zip": ""},
+    ],
+)
+def test_null_is_absent_and_free_text_is_stored_as_sent(
+    fake: FakeEcomCharge, fields: dict[str, str | None]
+) -> None:
+    body = {"email": "a@example.com", "ip": "::1", **fields}
+    response = handle(fake, "POST", headers=JSON, body=json.dumps(body).encode())
+    assert response.status == 201
+    created = json.loads(response.body)
+    expected = dict.fromkeys(_rules.FIELDS) | {k: v for k, v in body.items() if v is not None}
+    assert {k: v for k, v in created.items() if k != "id"} == expected
+
+
+@pytest.mark.parametrize(
+    ("fields", "errors"),
+    [
+        ({"country": "US", "state": "CO", "zip": ""}, {"zip": ["is invalid"]}),
+        ({"country": "US", "state": "CO", "zip": " "}, {"zip": ["is invalid"]}),
+        ({"country": "", "state": ""}, {"country": ["is invalid"], "state": ["is invalid"]}),
+        ({"country": "CA", "state": " "}, {"state": ["can't be blank"]}),
+        (
+            {"email": " ", "ip": " ::1 "},
+            {"email": ["can't be blank"], "ip": ["address is invalid"]},
+        ),
+    ],
+)
+async def test_blank_is_cant_be_blank_or_is_invalid_on_both_fronts(
+    fake: FakeEcomCharge, fields: dict[str, str], errors: dict[str, list[str]]
+) -> None:
+    customer = attrs.evolve(ec.NewCustomer(email="a@example.com", ip="::1"), **fields)
+    async with serve(fake) as url:
+        for options in ({"transport": fake.transport()}, {"base_url": url}):
+            async with ec.Client("361", "s", **options) as client:  # type: ignore[arg-type]
+                with pytest.raises(ec.ValidationError) as info:
+                    await client.customers.create(customer)
+            assert info.value.errors == errors
+    assert fake.customers == []
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("DELETE", "/customers", "GET, POST"),
+        ("PUT", "/customers", "GET, POST"),
+        ("PATCH", "/customers/cst_1", "GET"),
+        ("POST", "/customers/cst_1", "GET"),
+    ],
+)
+async def test_405_names_the_allowed_methods_on_both_fronts(
+    fake: FakeEcomCharge, method: str, path: str, allow: str
+) -> None:
+    response = handle(fake, method, "https://api.ecomcharge.com" + path, headers=JSON, body=b"{}")
+    assert (response.status, response.header("Allow")) == (405, allow)
+    async with (
+        serve(fake) as url,
+        aiohttp.ClientSession() as session,
+        session.request(method, url + path, headers=JSON, data=b"{}") as answer,
+    ):
+        assert (answer.status, answer.headers.get("Allow")) == (405, allow)
+        assert json.loads(await answer.read()) == {"message": "Method not allowed"}
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "message"),
+    [
+        ("/customers/%0A", 404, "Customer not found"),
+        ("/customers/cst_1%0D%0AX-Injected:%201", 404, "Customer not found"),
+        ("/customers/%09%00%7F", 404, "Customer not found"),
+        ("/customers/%E2%80%8B", 404, "Customer not found"),
+        ("/customers/%FF", 404, "Customer not found"),
+        ("/%0A", 404, "Not found"),
+        ("/customers/%0A/x", 404, "Not found"),
+    ],
+)
+async def test_any_path_gets_the_apis_json_answer(
+    fake: FakeEcomCharge, path: str, status: int, message: str
+) -> None:
+    async with serve(fake) as url, aiohttp.ClientSession() as session:
+        target = yarl.URL(url + path, encoded=True)
+        for headers, expected in (({"Authorization": AUTH}, (status, message)), ({}, (401, None))):
+            async with session.get(target, headers=headers) as response:
+                answer = json.loads(await response.read())
+            assert response.headers["Content-Type"] == "application/json"
+            assert response.status == expected[0]
+            assert expected[1] is None or answer["message"] == expected[1]

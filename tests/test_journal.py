@@ -155,3 +155,38 @@ def test_two_imports_cannot_share_a_journal(tmp_path: Path) -> None:
     finally:
         first.close()
     open_journal(path).close()  # free again once the first one closed
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b'{"theme": "dark", "size": 12}',  # a settings file as json.dump writes it: no newline
+        b"garbage",
+        b'{"journal":"ecomcharge-bulk-import","version":1,"shop_id":"362"',  # another shop's
+        b'{"theme": "dark"}\n{"size": 12}',  # one complete line that is not a header
+    ],
+)
+def test_a_file_that_is_not_our_journal_is_refused_and_left_untouched(
+    tmp_path: Path, content: bytes
+) -> None:
+    path = tmp_path / "settings.json"
+    path.write_bytes(content)
+    with pytest.raises(JournalError, match=r"line 1: .*not an ecomcharge bulk-import journal"):
+        open_journal(path)
+    assert path.read_bytes() == content
+
+
+def test_a_header_cut_short_before_anything_was_sent_starts_afresh(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    open_journal(path).close()
+    whole = path.read_bytes()
+    path.write_bytes(whole[:30])  # a crash while the header was being written
+    journal = open_journal(path)
+    journal.close()
+    assert path.read_bytes() == whole
+
+
+def test_a_journal_that_cannot_be_opened_says_which(tmp_path: Path) -> None:
+    path = tmp_path / "missing-dir" / "j.jsonl"
+    with pytest.raises(JournalError, match=f"journal {re.escape(str(path))}: No such file"):
+        open_journal(path)

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+from collections import Counter
 
 import pytest
 
-from ecomcharge_async._progress import ProgressBar, render_bar, summary
+from ecomcharge_async._progress import (
+    ProgressBar,
+    ProgressLines,
+    render_bar,
+    render_line,
+    summary,
+)
 from ecomcharge_async.bulk import ImportReport, RowOutcome
 
 
@@ -55,4 +63,57 @@ def test_summary_table() -> None:
         "  2.0 s, 300 rows/s",
         "  3 created row(s) were confirmed by reconciliation after an unclear failure",
         "  400 row(s) were finished by an earlier run (journal)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("counts", "total", "elapsed", "expected"),
+    [
+        (
+            {"created": 90, "rejected": 8, "failed": 2},
+            1000,
+            10.0,
+            "progress: 100/1,000 rows done (10%): 90 created, 8 rejected, 2 failed; "
+            "10 rows/s, ETA 0:01:30",
+        ),
+        (
+            {"created": 5},
+            None,
+            2.0,
+            "progress: 5 rows done: 5 created, 0 rejected, 0 failed; 2 rows/s",
+        ),
+        (
+            {},
+            10,
+            0.0,
+            "progress: 0/10 rows done (0%): 0 created, 0 rejected, 0 failed; 0 rows/s, ETA -:--:--",
+        ),
+    ],
+)
+def test_render_line(
+    counts: dict[str, int], total: int | None, elapsed: float, expected: str
+) -> None:
+    assert render_line(Counter(counts), total, elapsed) == expected
+
+
+async def test_progress_lines_come_on_time_even_when_no_row_finished() -> None:
+    now = 0.0
+    stream = io.StringIO()
+    printed = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:
+        nonlocal now
+        now += seconds
+        if now >= 30:
+            printed.set()
+            await asyncio.Event().wait()  # stop here until cancelled
+
+    lines = ProgressLines(stream, 4, every=10, clock=lambda: now, sleep=sleep)
+    lines.update(RowOutcome(line=2, status="created"))
+    task = asyncio.create_task(lines.run())
+    await printed.wait()
+    task.cancel()
+    assert stream.getvalue().splitlines() == [
+        "progress: 1/4 rows done (25%): 1 created, 0 rejected, 0 failed; 0 rows/s, ETA 0:00:30",
+        "progress: 1/4 rows done (25%): 1 created, 0 rejected, 0 failed; 0 rows/s, ETA 0:01:00",
     ]

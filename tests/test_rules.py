@@ -26,6 +26,12 @@ BASE = {"email": "customer@example.com", "ip": "127.0.0.1"}
         {"first_name": "Zoë", "last_name": "O'Brien", "phone": "+1-555-555-5555"},
         {"city": None, "address": None},
         {"unknown_field": 42},
+        # Where the API doc is silent (docs/contract.md): null is absent, free text is
+        # stored as sent, blank included; a zip has a format only in the US.
+        {"country": None, "state": None, "zip": None, "phone": None},
+        {"first_name": "", "last_name": "   ", "address": " 1st Street ", "phone": ""},
+        {"country": "DE", "zip": ""},
+        {"country": "US", "state": "CO", "zip": None},
     ],
 )
 def test_valid_customers(changes: dict[str, object]) -> None:
@@ -57,6 +63,25 @@ def test_valid_customers(changes: dict[str, object]) -> None:
         ({"state": "Colorado"}, {"state": ["is invalid"]}),
         ({"state": "co"}, {"state": ["is invalid"]}),
         ({"zip": 92006}, {"zip": ["must be a string"]}),
+        # Blank is no country, state or US zip; nothing is trimmed; `$` is the end.
+        ({"country": "US", "state": "CO", "zip": ""}, {"zip": ["is invalid"]}),
+        ({"country": "US", "state": "CO", "zip": "   "}, {"zip": ["is invalid"]}),
+        ({"country": "US", "state": "CO", "zip": "92006\n"}, {"zip": ["is invalid"]}),
+        (
+            {"country": "US", "state": "CO", "zip": "\u0669\u0662\u0660\u0660\u0666"},
+            {"zip": ["is invalid"]},
+        ),
+        ({"country": ""}, {"country": ["is invalid"]}),
+        ({"country": " DE"}, {"country": ["is invalid"]}),
+        ({"state": ""}, {"state": ["is invalid"]}),
+        ({"state": "CO\n"}, {"state": ["is invalid"]}),
+        ({"country": "US", "state": "  "}, {"state": ["can't be blank"]}),
+        ({"country": "CA", "state": None}, {"state": ["can't be blank"]}),
+        ({"email": "   "}, {"email": ["can't be blank"]}),
+        ({"email": " customer@example.com"}, {"email": ["is invalid"]}),
+        ({"email": "customer@example.com\n"}, {"email": ["is invalid"]}),
+        ({"ip": " ::1"}, {"ip": ["address is invalid"]}),
+        ({"ip": "fe80::1%eth0"}, {"ip": ["address is invalid"]}),
         (
             {"email": "", "ip": "", "country": "ZZ"},
             {
@@ -86,6 +111,11 @@ def test_the_documented_invalid_request() -> None:
 
 def test_message_labels_multiword_fields() -> None:
     assert error_message({"first_name": ["is invalid"]}) == "First name is invalid"
+
+
+def test_base_errors_are_whole_sentences_in_the_message() -> None:
+    errors = {"base": ["Body is not valid JSON"], "ip": ["can't be blank"]}
+    assert error_message(errors) == "Body is not valid JSON. Ip can't be blank"
 
 
 def test_country_list_is_iso_3166_alpha_2() -> None:

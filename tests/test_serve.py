@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
 from collections.abc import Callable
 
+import aiohttp
 import pytest
+import yarl
 from conftest import ServerProcess
 
 import ecomcharge_async as ec
@@ -37,6 +40,24 @@ async def test_faults_and_latency_apply(start_server: Callable[..., ServerProces
         with pytest.raises(ec.ServerError) as excinfo:
             await client.customers.list()
     assert excinfo.value.status == 503
+
+
+async def test_it_answers_off_contract_requests_in_json(
+    start_server: Callable[..., ServerProcess],
+) -> None:
+    server = start_server("--secret-key", "k")
+    auth = {"Authorization": aiohttp.encode_basic_auth("361", "k")}
+    async with aiohttp.ClientSession() as session:
+        newline = yarl.URL(server.url + "/customers/cst_1%0A", encoded=True)
+        async with session.get(newline, headers=auth) as response:
+            assert (response.status, response.content_type) == (404, "application/json")
+            assert await response.json() == {"message": "Customer not found"}
+        async with session.delete(server.url + "/customers", headers=auth) as response:
+            assert (response.status, response.headers["Allow"]) == (405, "GET, POST")
+        async with session.post(server.url + "/customers", headers=auth, data=b"{") as response:
+            reason = "Content-Type must be application/json"
+            assert response.status == 422
+            assert json.loads(await response.read())["errors"] == {"base": [reason]}
 
 
 def test_sigterm_stops_it_cleanly(start_server: Callable[..., ServerProcess]) -> None:

@@ -77,7 +77,9 @@ def create_app(fake: FakeEcomCharge, *, latency: float = 0.0) -> web.Application
     app = web.Application(client_max_size=MAX_BODY_BYTES + 1)
     app[_FAKE_KEY] = fake
     app[_LATENCY_KEY] = latency
-    app.router.add_route("*", "/{tail:.*}", _handle)
+    # Every path reaches the fake, which answers in JSON: `.*` would miss a path
+    # holding a newline (`/customers/%0A`), left to aiohttp's plain-text 404.
+    app.router.add_route("*", r"/{tail:[\s\S]*}", _handle)
     return app
 
 

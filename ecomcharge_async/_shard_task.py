@@ -1,0 +1,142 @@
+"""What one queued shard task does on a worker, without Celery: claim the shard, import it.
+
+A task queue may run two copies of one shard at once (a copy requeued after a
+broker's visibility timeout while the original still runs). The shard's journal
+is the lock: the copy that cannot take it raises `ShardBusy` and is retried
+later, so a shard is never imported twice in parallel. The failures file is
+emptied only while the journal is held and still empty (a fresh shard); every
+copy then appends, so a resumed copy never erases what an earlier one wrote.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import attrs
+
+from ._aiohttp import AiohttpTransport
+from ._client import Client
+from ._journal import JournalInUse
+from ._rows import InputError, RowReader, scan_input
+from .bulk import ImportReport, RowOutcome, import_customers
+from .cli import _FailuresFile
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+#: How often a running shard reports its counts (seconds).
+PROGRESS_EVERY = 0.5
+
+
+class ShardBusy(Exception):
+    """Another process holds this shard's journal: try again later, never in parallel."""
+
+
+@contextmanager
+def _holding(journal: str) -> Iterator[bool]:
+    """Hold the journal's lock (the one `Journal` takes); yield whether it is still empty."""
+    with open(journal, "a+b") as file:
+        if fcntl is not None:
+            try:
+                fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                raise ShardBusy(f"journal {journal} is in use by another copy") from None
+        yield os.fstat(file.fileno()).st_size == 0
+
+
+def claim_shard(journal: str, failures: str | None) -> None:
+    """Raise `ShardBusy` if another copy runs the shard; empty `failures` for a fresh one."""
+    with _holding(journal) as fresh:
+        if failures is not None and fresh:
+            open(failures, "w").close()  # truncated under the lock
+
+
+def run_shard(
+    path: str,
+    shard: tuple[int, int],
+    *,
+    journal: str,
+    failures: str | None = None,
+    concurrency: int = 16,
+    rate: float | None = None,
+    input_id: str | None = None,
+    on_counts: Callable[[dict[str, int]], object] | None = None,
+) -> dict[str, Any]:
+    """Import shard `shard` of `path` with credentials from ECOMCHARGE_*; return its report.
+
+    Raises `ShardBusy` while another copy holds the journal, `InputError` when
+    this worker sees another file than `input_id` (the fingerprint the
+    enqueuing side read), and whatever the import raises.
+    """
+    claim_shard(journal, failures)  # first: a refused copy does not read the whole input
+    scan = scan_input(path)
+    if input_id is not None and scan.fingerprint != input_id:
+        raise InputError(
+            f"{path} on this worker is not the file that was enqueued (its content "
+            "differs): the input must be on storage every worker reaches"
+        )
+    with RowReader(path) as reader:
+        report, shop_id, base_url = asyncio.run(
+            _import(
+                reader, shard, journal, failures, concurrency, rate, scan.fingerprint, on_counts
+            )
+        )
+    result: dict[str, Any] = attrs.asdict(report)
+    result.update(shard=shard[0], shards=shard[1], shop_id=shop_id, base_url=base_url)
+    result.update(journal=journal, failures=failures)
+    return result
+
+
+async def _import(
+    reader: RowReader,
+    shard: tuple[int, int],
+    journal: str,
+    failures: str | None,
+    concurrency: int,
+    rate: float | None,
+    input_id: str,
+    on_counts: Callable[[dict[str, int]], object] | None,
+) -> tuple[ImportReport, str, str]:
+    transport = AiohttpTransport(timeout=None, limit=max(100, concurrency))
+    # retry=None: the importer retries itself, pausing the whole shard on overload.
+    client = Client(transport=transport, retry=None)
+    written = _FailuresFile(failures, append=True) if failures is not None else None
+    counts = {"done": 0, "created": 0, "rejected": 0, "failed": 0}
+    reported_at = time.monotonic()
+
+    def on_progress(outcome: RowOutcome) -> None:
+        nonlocal reported_at
+        if written is not None:
+            written.write(outcome)  # only ever called while the journal is held
+        counts["done"] += 1
+        counts[outcome.status] += 1
+        now = time.monotonic()
+        if on_counts is not None and now - reported_at >= PROGRESS_EVERY:
+            reported_at = now
+            on_counts(dict(counts))
+
+    try:
+        async with client:
+            report = await import_customers(
+                client,
+                reader,
+                concurrency=concurrency,
+                rate=rate,
+                journal=journal,
+                input_id=input_id,
+                on_progress=on_progress,
+                shard=shard,
+            )
+    except JournalInUse as exc:  # another copy took it between our claim and now
+        raise ShardBusy(str(exc)) from None
+    finally:
+        if written is not None:
+            written.close()
+    return report, client.shop_id, client.base_url

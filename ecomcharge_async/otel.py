@@ -1,0 +1,148 @@
+"""OpenTelemetry tracing: one span per SDK call, one child span per attempt.
+
+`Client(..., middleware=[OpenTelemetryMiddleware()])`. Needs `opentelemetry-api`
+only (`pip install 'ecomcharge-async[otel]'`); the app's SDK and exporter decide
+where spans go. Spans hold the HTTP method, the route template
+(`/customers/{customer_id}`, never the id), the final status, the attempt count,
+the error type and the request id: never a header, a body or a customer field.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable
+from urllib.parse import urlsplit
+
+try:
+    from opentelemetry import trace
+    from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
+except ModuleNotFoundError as exc:  # pragma: no cover - the extra is not installed
+    raise ModuleNotFoundError(
+        "ecomcharge_async.otel needs opentelemetry-api: pip install 'ecomcharge-async[otel]'",
+        name=exc.name,
+    ) from exc
+
+from ._errors import APIError
+from ._http import Request, Response
+from ._logs import request_id
+from ._middleware import Handler, attempt_observer
+from ._version import __version__
+
+__all__ = ["OpenTelemetryMiddleware"]
+
+#: The span attribute holding how many attempts a call took.
+ATTEMPTS = "ecomcharge.attempts"
+#: The attempt span's attribute holding its number (1 = the first try).
+ATTEMPT = "ecomcharge.attempt"
+REQUEST_ID = "ecomcharge.request_id"
+
+_CUSTOMERS = re.compile(r"^(?P<prefix>.*?)/customers(?P<one>/[^/]+)?/?$")
+
+
+def operation(request: Request) -> tuple[str, str | None]:
+    """The call's name (`customers.create`) and its route template, from method and path.
+
+    A path the SDK does not know gives `METHOD` and no template: an unknown
+    path might hold an id, and a template must never.
+    """
+    match = _CUSTOMERS.match(urlsplit(request.url).path)
+    method = request.method.upper()
+    if match is None:
+        return method, None
+    prefix = match["prefix"]
+    if match["one"]:
+        name = "customers.get" if method == "GET" else f"customers {method}"
+        return name, f"{prefix}/customers/{{customer_id}}"
+    names = {
+        "POST": "customers.create",
+        "GET": "customers.iter" if request.stream else "customers.list",
+    }
+    return names.get(method, f"customers {method}"), f"{prefix}/customers"
+
+
+def _error_type(exc: BaseException) -> str:
+    return type(exc).__name__
+
+
+class OpenTelemetryMiddleware:
+    """A per-call middleware that traces each call and its attempts.
+
+    The call's span (`ecomcharge customers.create`, ...) covers the retries and
+    their waits; each attempt is a child span (`ecomcharge attempt`) with its
+    number, status or error type. `tracer_provider` defaults to the global one.
+    A streamed list's span ends when the answer's headers arrive.
+    """
+
+    def __init__(self, tracer_provider: TracerProvider | None = None) -> None:
+        self._tracer = trace.get_tracer(
+            "ecomcharge_async", __version__, tracer_provider=tracer_provider
+        )
+
+    async def __call__(self, request: Request, call_next: Handler, /) -> Response:
+        name, template = operation(request)
+        attributes: dict[str, str] = {"http.request.method": request.method.upper()}
+        if template is not None:
+            attributes["url.template"] = template
+        attempts = 0
+
+        def observe(attempt_request: Request, send: Handler, /) -> Awaitable[Response]:
+            nonlocal attempts
+            attempts += 1
+            return self._attempt(attempt_request, send, attempts)
+
+        with self._tracer.start_as_current_span(
+            f"ecomcharge {name}",
+            kind=SpanKind.CLIENT,
+            attributes=attributes,
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
+            token = attempt_observer.set(observe)
+            try:
+                response = await call_next(request)
+            except BaseException as exc:
+                span.set_attribute(ATTEMPTS, max(attempts, getattr(exc, "attempts", 0) or 0))
+                _set_failure(span, exc)
+                raise
+            finally:
+                attempt_observer.reset(token)
+            span.set_attribute(ATTEMPTS, attempts)
+            _set_answer(span, response)
+            return response
+
+    async def _attempt(self, request: Request, send: Handler, number: int) -> Response:
+        with self._tracer.start_as_current_span(
+            "ecomcharge attempt",
+            kind=SpanKind.INTERNAL,
+            attributes={ATTEMPT: number},
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
+            try:
+                response = await send(request)
+            except BaseException as exc:
+                _set_failure(span, exc)
+                raise
+            _set_answer(span, response)
+            return response
+
+
+def _set_answer(span: Span, response: Response) -> None:
+    span.set_attribute("http.response.status_code", response.status)
+    rid = request_id(response)
+    if rid is not None:
+        span.set_attribute(REQUEST_ID, rid)
+    if response.status >= 400:
+        span.set_attribute("error.type", str(response.status))
+        span.set_status(Status(StatusCode.ERROR))
+
+
+def _set_failure(span: Span, exc: BaseException) -> None:
+    if isinstance(exc, APIError):
+        span.set_attribute("http.response.status_code", exc.status)
+    rid = request_id(exc)
+    if rid is not None:
+        span.set_attribute(REQUEST_ID, rid)
+    span.set_attribute("error.type", _error_type(exc))
+    # The type only: an error's message might one day quote what the API sent back.
+    span.set_status(Status(StatusCode.ERROR, _error_type(exc)))
