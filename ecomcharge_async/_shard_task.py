@@ -20,11 +20,11 @@ from typing import Any
 import attrs
 
 from ._aiohttp import AiohttpTransport
+from ._cli_files import FailuresFile
 from ._client import Client
 from ._journal import JournalInUse
 from ._rows import InputError, RowReader, scan_input
 from .bulk import ImportReport, RowOutcome, import_customers
-from .cli import _FailuresFile
 
 try:
     import fcntl
@@ -107,7 +107,7 @@ async def _import(
     transport = AiohttpTransport(timeout=None, limit=max(100, concurrency))
     # retry=None: the importer retries itself, pausing the whole shard on overload.
     client = Client(transport=transport, retry=None)
-    written = _FailuresFile(failures, append=True) if failures is not None else None
+    written = FailuresFile(failures, append=True) if failures is not None else None
     counts = {"done": 0, "created": 0, "rejected": 0, "failed": 0}
     reported_at = time.monotonic()
 
