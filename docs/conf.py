@@ -31,6 +31,11 @@ html_title = f"ecomcharge-async {release}"
 autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
 autodoc_default_options = {"members": True}
+# Every unresolved reference is a warning, so the build (-W) fails on it: the same
+# locally (nox -s docs) and on Read the Docs, which does not pass -n.
+nitpicky = True
+# Show defaults as written (`asyncio.sleep`), not as reprs that break the signature.
+autodoc_preserve_defaults = True
 autodoc_type_aliases = {"Handler": "ecomcharge_async.Handler"}
 # attrs classes: the generated __init__ documents the fields; the class body repeats them.
 autoclass_content = "class"
@@ -43,6 +48,8 @@ nitpick_ignore = [
     ("py:class", "httpx.AsyncClient"),
     ("py:class", "ssl.SSLContext"),
     ("py:class", "pathlib.Path"),
+    ("py:class", "typing.Any"),
+    ("py:class", "pytest.FixtureRequest"),
     ("py:class", "opentelemetry.trace.TracerProvider"),
 ]
 nitpick_ignore_regex = [("py:class", r"collections\.abc\.[A-Za-z]+")]

@@ -144,7 +144,7 @@ class Client:
         }
         self._headers = merged(common, extra_headers(headers))
         self.shop_id = shop
-        self.base_url = check_base_url(
+        self.base_url: str = check_base_url(
             _setting(base_url, "ECOMCHARGE_BASE_URL") or DEFAULT_BASE_URL
         )
         # The transport made here bounds each attempt by the request's timeout with
@@ -172,7 +172,7 @@ class Client:
             check_open=self._check_open,
             unchecked=self._unchecked,
         )
-        self.customers = Customers(self._requester)
+        self.customers: Customers = Customers(self._requester)
 
     def with_options(
         self,

@@ -20,7 +20,8 @@ from ecomcharge_async.testing._server import run_app, serve
 
 # The package's own pytest plugin comes from here, not from its entry point (see
 # addopts in pyproject.toml); tests/test_pytest_plugin.py checks the entry point.
-pytest_plugins = ["pytester", "ecomcharge_async.testing.pytest_plugin"]
+# tests/memory_guard.py caps the memory of the test process.
+pytest_plugins = ["pytester", "memory_guard", "ecomcharge_async.testing.pytest_plugin"]
 
 #: httpx is an optional extra; without it (nox session tests_without_httpx) the
 #: httpx-only module is not collected, and the conformance suite covers the rest.

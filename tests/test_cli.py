@@ -242,6 +242,12 @@ def test_python_dash_m_imports_over_http(
     assert f"into shop 361 at {server.url}" in result.stdout
 
 
+def sigint_as_on_a_terminal() -> None:
+    """For a child: a run started in the background (`nox &`, CI) ignores SIGINT, and
+    its children inherit that; a Ctrl-C test needs the handling a terminal gives."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def wait_for(condition: Callable[[], bool], what: str, *, within: float = 60) -> None:
     """Poll `condition` until it holds, for `within` seconds at most."""
     deadline = time.monotonic() + within
@@ -275,13 +281,32 @@ def test_a_signal_stops_the_import_cleanly_and_a_rerun_finishes_it_exactly_once(
         *("--base-url", server.url, "--journal", str(journal), "--concurrency", "8"),
     ]
     process = subprocess.Popen(
-        command, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=sigint_as_on_a_terminal,
     )
+
+    def paused_at_20_done() -> bool:
+        """Stop the server, then look: once 20 rows are done, no more can finish."""
+        server.process.send_signal(signal.SIGSTOP)
+        if done_records(journal) >= 20:
+            return True
+        server.process.send_signal(signal.SIGCONT)
+        return process.poll() is not None
+
     try:
-        wait_for(lambda: done_records(journal) >= 20, "20 rows done")
+        wait_for(paused_at_20_done, "20 rows done")
+        assert process.poll() is None, "the import ended before the signal"
         process.send_signal(signum)
+        # The rows in flight may finish now: the import stops on the signal, however
+        # slowly this test runs.
+        server.process.send_signal(signal.SIGCONT)
         out, err = process.communicate(timeout=60)
     finally:
+        server.process.send_signal(signal.SIGCONT)
         if process.poll() is None:
             process.kill()
             process.communicate(timeout=30)
@@ -434,16 +459,22 @@ def test_an_import_killed_mid_run_resumes_from_its_journal_exactly_once(
     ]
     log = (tmp_path / "first.log").open("w")
     first = subprocess.Popen(command, env=cli_env(), stdout=log, stderr=log)
+
+    def paused_at_300_done() -> bool:
+        """Stop the server, then look: once 300 rows are done, nothing more can finish."""
+        server.process.send_signal(signal.SIGSTOP)
+        if journal.exists() and journal.read_text().count('"done"') >= 300:
+            return True
+        server.process.send_signal(signal.SIGCONT)
+        return first.poll() is not None
+
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and first.poll() is None:
-            if journal.exists() and journal.read_text().count('"done"') >= 300:
-                break
-            time.sleep(0.01)
+        wait_for(paused_at_300_done, "300 rows done")
         assert first.poll() is None, "the import ended before it could be killed"
         first.kill()
         assert first.wait(timeout=30) == -9
     finally:
+        server.process.send_signal(signal.SIGCONT)
         if first.poll() is None:
             first.kill()
             first.wait(timeout=30)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -238,6 +239,8 @@ async def _call(client: ec.Client, operation: str) -> object:
     return await client.customers.list()
 
 
+# 2,000 examples take ~20 s on a quiet core and several times that on a busy machine.
+@pytest.mark.timeout(300)
 @settings(
     max_examples=HOSTILE_CASES,
     deadline=None,

@@ -79,7 +79,8 @@ def test_a_user_project_gets_the_fixtures_without_a_conftest(
     monkeypatch.setenv("ECOMCHARGE_SECRET_KEY", "real-key")
     pytester.makeini(_ini(mode))
     pytester.makepyfile(test_signup=textwrap.dedent(USER_TESTS.format(mark=mark)))
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    # no:randomly: the last test looks back at the first one's client.
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly")
     result.assert_outcomes(passed=4)
 
 
@@ -154,3 +155,70 @@ async def test_the_fixtures_in_this_suite(
     )
     assert ecomcharge_fake.customers == [customer]
     assert ecomcharge_fake.request_count == 2
+
+
+BOTH_BACKENDS_USER_TESTS = """
+    import pytest
+
+    import ecomcharge_async as ec
+
+    pytestmark = pytest.mark.anyio
+
+
+    @pytest.fixture(params=["asyncio", "trio"])
+    def anyio_backend(request):
+        return request.param
+
+
+    async def test_signup(ecomcharge_client, ecomcharge_fake):
+        customer = await ecomcharge_client.customers.create(
+            ec.NewCustomer(email="a@example.com", ip="127.0.0.1")
+        )
+        assert ecomcharge_fake.customers == [customer]
+"""
+
+REFUSAL = (
+    "*ecomcharge_fake runs on asyncio only (aiohttp has no trio support), but this test "
+    "runs on anyio's 'trio' backend: give it anyio_backend = 'asyncio'"
+)
+
+
+def test_under_anyio_asyncio_works_and_trio_is_refused_with_one_message(
+    pytester: pytest.Pytester,
+) -> None:
+    # A user's config with warnings as errors and no pytest-asyncio loop-scope setting.
+    pytester.makeini("[pytest]\nfilterwarnings = error\n")
+    pytester.makepyfile(test_anyio=textwrap.dedent(BOTH_BACKENDS_USER_TESTS))
+    result = pytester.run(sys.executable, "-c", RUN_WITHOUT_PYTEST_ASYNCIO)
+    output = result.stdout.str()
+    assert "INTERNALERROR" not in output
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*test_signup?trio?*", REFUSAL])
+    assert "no running event loop" not in output
+    assert "Traceback" not in output
+
+
+@pytest.mark.parametrize("mode", ["strict", "auto"])
+def test_with_pytest_asyncio_installed_anyio_tests_get_the_same_answers(
+    pytester: pytest.Pytester, mode: str
+) -> None:
+    pytester.makeini(_ini(mode))
+    pytester.makepyfile(test_anyio=textwrap.dedent(BOTH_BACKENDS_USER_TESTS))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines([REFUSAL])
+
+
+def test_importing_the_plugin_imports_neither_the_sdk_nor_aiohttp(
+    pytester: pytest.Pytester,
+) -> None:
+    probe = (
+        "import sys; import ecomcharge_async.testing.pytest_plugin; "
+        "heavy = [m for m in sys.modules if m.startswith(('aiohttp', 'ecomcharge_async.'))]; "
+        "print(sorted(heavy))"
+    )
+    result = pytester.run(sys.executable, "-c", probe)
+    assert result.ret == 0, result.stderr.str()
+    loaded = result.stdout.str()
+    for heavy in ("aiohttp", "ecomcharge_async._client", "ecomcharge_async.testing._backend"):
+        assert f"'{heavy}'" not in loaded, loaded

@@ -71,8 +71,8 @@ class FakeEcomCharge:
         self._expected_auth = self._basic(shop_id, secret_key)
         self._store: dict[str, dict[str, Any]] = {}
         self._ids = random.Random(seed)
-        self.faults = FaultPlan()
-        self.request_count = 0
+        self.faults: FaultPlan = FaultPlan()
+        self.request_count: int = 0
 
     def __repr__(self) -> str:
         return f"FakeEcomCharge(shop_id={self.shop_id!r}, customers={len(self._store)})"
