@@ -31,7 +31,7 @@ from typing import Any
 from _common import HERE, PAYLOAD, SECRET_KEY, SHOP_ID
 
 import ecomcharge_async as ec
-from ecomcharge_async._serde import decode_customer, encode_new_customer
+from ecomcharge_async._core.serde import decode_customer, encode_new_customer
 
 FEW, MANY = 500, 3000
 CUSTOMER_BODY = json.dumps({"id": "cst_0123456789abcdef", **PAYLOAD}).encode()

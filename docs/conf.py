@@ -52,4 +52,14 @@ nitpick_ignore = [
     ("py:class", "pytest.FixtureRequest"),
     ("py:class", "opentelemetry.trace.TracerProvider"),
 ]
+# Private types that appear in public signatures: the client's "option not given"
+# sentinel, what `Customers` and `RawResponse` are built from (users get them ready
+# made), and the fake's backend protocol.
+nitpick_ignore += [
+    ("py:class", "ecomcharge_async._core.client._Omitted"),
+    ("py:class", "ecomcharge_async._core.requester.Requester"),
+    ("py:class", "ecomcharge_async._core.requester.Decoder"),
+    ("py:class", "ecomcharge_async._core.requester.T"),
+    ("py:class", "ecomcharge_async.testing._transport.Backend"),
+]
 nitpick_ignore_regex = [("py:class", r"collections\.abc\.[A-Za-z]+")]

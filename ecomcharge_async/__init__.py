@@ -5,17 +5,16 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._logs import configure_from_env as _configure_from_env
+from ._core.logs import configure_from_env as _configure_from_env
 from ._version import __version__
 
 # ECOMCHARGE_LOG=debug|info turns the SDK's logs on in any program that imports it.
 _configure_from_env()
 
 if TYPE_CHECKING:
-    from ._aiohttp import AiohttpTransport
-    from ._client import Client
-    from ._customers import Customers
-    from ._errors import (
+    from ._core.client import Client
+    from ._core.customers import Customers, CustomersWithRawResponse
+    from ._core.errors import (
         APIConnectionError,
         APIError,
         APITimeoutError,
@@ -29,13 +28,14 @@ if TYPE_CHECKING:
         ServerError,
         ValidationError,
     )
-    from ._http import Request, Response, StreamingTransport, Transport
-    from ._httpx import HttpxTransport as HttpxTransport
-    from ._middleware import Handler, Middleware
-    from ._models import Customer, NewCustomer
-    from ._policy import RetryPolicy
-    from ._requester import RawResponse
-    from ._serde import converter
+    from ._core.http import Request, Response, StreamingTransport, Transport
+    from ._core.middleware import Handler, Middleware
+    from ._core.models import Customer, NewCustomer
+    from ._core.policy import RetryPolicy
+    from ._core.requester import RawResponse
+    from ._core.serde import converter
+    from ._transports.aiohttp_transport import AiohttpTransport
+    from ._transports.httpx_transport import HttpxTransport as HttpxTransport
 
 __all__ = [
     "APIConnectionError",
@@ -47,6 +47,7 @@ __all__ = [
     "ConnectError",
     "Customer",
     "Customers",
+    "CustomersWithRawResponse",
     "DecodeError",
     "EcomChargeError",
     "Handler",
@@ -72,9 +73,10 @@ __all__ = [
 #: package's plugin (a submodule) in every run of a project that installs the SDK,
 #: and a run that never uses the fixtures should not pay for aiohttp.
 _HOMES = {
-    "AiohttpTransport": "._aiohttp",
-    "Client": "._client",
-    "Customers": "._customers",
+    "AiohttpTransport": "._transports.aiohttp_transport",
+    "Client": "._core.client",
+    "Customers": "._core.customers",
+    "CustomersWithRawResponse": "._core.customers",
     **dict.fromkeys(
         (
             "APIConnectionError",
@@ -90,14 +92,14 @@ _HOMES = {
             "ServerError",
             "ValidationError",
         ),
-        "._errors",
+        "._core.errors",
     ),
-    **dict.fromkeys(("Request", "Response", "StreamingTransport", "Transport"), "._http"),
-    **dict.fromkeys(("Handler", "Middleware"), "._middleware"),
-    **dict.fromkeys(("Customer", "NewCustomer"), "._models"),
-    "RawResponse": "._requester",
-    "RetryPolicy": "._policy",
-    "converter": "._serde",
+    **dict.fromkeys(("Request", "Response", "StreamingTransport", "Transport"), "._core.http"),
+    **dict.fromkeys(("Handler", "Middleware"), "._core.middleware"),
+    **dict.fromkeys(("Customer", "NewCustomer"), "._core.models"),
+    "RawResponse": "._core.requester",
+    "RetryPolicy": "._core.policy",
+    "converter": "._core.serde",
 }
 
 
@@ -105,7 +107,7 @@ def __getattr__(name: str) -> Any:
     """Import a public name's module on first use; httpx stays an optional extra."""
     if name == "HttpxTransport":
         try:
-            from ._httpx import HttpxTransport
+            from ._transports.httpx_transport import HttpxTransport
         except ModuleNotFoundError as exc:
             if exc.name != "httpx":
                 raise

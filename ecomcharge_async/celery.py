@@ -19,10 +19,10 @@ from typing import Any
 
 from celery import Celery, Task
 
-from ._errors import AuthenticationError
-from ._journal import JournalError
-from ._rows import InputError
-from ._shard_task import ShardBusy, run_shard
+from ._core.errors import AuthenticationError
+from .bulk._journal import JournalError
+from .bulk._rows import InputError
+from .bulk._shard_task import ShardBusy, run_shard
 
 #: Default broker and result backend: a Redis on this machine.
 LOCAL_REDIS = "redis://localhost:6379/0"

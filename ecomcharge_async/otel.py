@@ -22,10 +22,10 @@ except ModuleNotFoundError as exc:  # pragma: no cover - the extra is not instal
         name=exc.name,
     ) from exc
 
-from ._errors import APIError
-from ._http import Request, Response
-from ._logs import request_id
-from ._middleware import Handler, attempt_observer
+from ._core.errors import APIError
+from ._core.http import Request, Response
+from ._core.logs import request_id
+from ._core.middleware import Handler, attempt_observer
 from ._version import __version__
 
 __all__ = ["OpenTelemetryMiddleware"]

@@ -7,7 +7,12 @@ from collections.abc import Callable
 
 import pytest
 
-from ecomcharge_async._argtypes import fraction, non_negative_float, positive_float, positive_int
+from ecomcharge_async.cli._argtypes import (
+    fraction,
+    non_negative_float,
+    positive_float,
+    positive_int,
+)
 
 
 @pytest.mark.parametrize(

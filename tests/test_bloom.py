@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ecomcharge_async._bloom import ERROR_PER_KEY, FIRST, LARGEST, BloomFilter
+from ecomcharge_async.bulk._bloom import ERROR_PER_KEY, FIRST, LARGEST, BloomFilter
 
 
 def ids(start: int, stop: int) -> list[str]:

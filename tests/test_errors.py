@@ -7,7 +7,7 @@ import json
 import pytest
 
 import ecomcharge_async as ec
-from ecomcharge_async._errors import error_from_response, parse_retry_after, shorten
+from ecomcharge_async._core.errors import error_from_response, parse_retry_after, shorten
 
 
 def response(status: int, body: bytes | str | dict[str, object], **headers: str) -> ec.Response:

@@ -16,7 +16,7 @@ import pytest
 from conftest import SECRET, SHOP_ID, arrived
 
 import ecomcharge_async as ec
-from ecomcharge_async._httpx import HttpxTransport
+from ecomcharge_async._transports.httpx_transport import HttpxTransport
 from ecomcharge_async.testing import FakeEcomCharge, Fault
 from ecomcharge_async.testing._server import create_app, run_app, serve
 

@@ -104,7 +104,7 @@ def test_without_httpx_the_lazy_name_says_which_extra_to_install(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setitem(sys.modules, "httpx", None)  # what an install without httpx sees
-    monkeypatch.delitem(sys.modules, "ecomcharge_async._httpx", raising=False)
+    monkeypatch.delitem(sys.modules, "ecomcharge_async._transports.httpx_transport", raising=False)
     with pytest.raises(ModuleNotFoundError, match=r"pip install 'ecomcharge-async\[httpx\]'"):
         ec.HttpxTransport  # noqa: B018
 

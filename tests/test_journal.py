@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ecomcharge_async._journal import (
+from ecomcharge_async.bulk._journal import (
     CREATED,
     FAILED,
     REJECTED,

@@ -116,5 +116,43 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
 
 def test_the_graph_sees_relative_and_package_imports() -> None:
     graph = import_graph()
-    assert f"{NAME}._http" in graph[f"{NAME}._errors"]
-    assert f"{NAME}._logs" in graph[NAME]  # a package (__init__) importing a module
+    assert f"{NAME}._core.http" in graph[f"{NAME}._core.errors"]
+    assert f"{NAME}._core.logs" in graph[NAME]  # a package (__init__) importing a module
+
+
+# The folders are the layers: each may import those before it in this list, never after
+# (the command line runs imports on the fake with --fake, so it sits above testing).
+LAYERS = ["_version", "_core", "_transports", "bulk", "testing", "cli", "celery", "otel"]
+# The client builds its default transport; `python -m ecomcharge_async.testing serve` is a
+# command line too, and parses its options with the CLI's argument types.
+ALLOWED = {
+    (f"{NAME}._core.client", f"{NAME}._transports.aiohttp_transport"),
+    (f"{NAME}.testing.__main__", f"{NAME}.cli._argtypes"),
+}
+
+
+def _layer(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def test_each_layer_imports_only_the_layers_below_it() -> None:
+    upward = sorted(
+        (module, target)
+        for module, targets in import_graph().items()
+        for target in targets
+        if _layer(module) in LAYERS
+        and _layer(target) in LAYERS
+        and LAYERS.index(_layer(target)) > LAYERS.index(_layer(module))
+        and (module, target) not in ALLOWED
+    )
+    assert upward == []
+
+
+def test_every_module_sits_in_a_layer_folder() -> None:
+    loose = sorted(
+        module
+        for module in import_graph()
+        if module.count(".") == 1 and _layer(module) not in [*LAYERS, "__main__"]
+    )
+    assert loose == []

@@ -11,7 +11,7 @@ import pytest
 from conftest import SECRET, SHOP_ID
 
 import ecomcharge_async as ec
-from ecomcharge_async._middleware import link
+from ecomcharge_async._core.middleware import link
 from ecomcharge_async.testing import FakeEcomCharge, Fault
 from ecomcharge_async.testing._server import serve
 

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from conftest import FakeTime
 
-from ecomcharge_async._pacing import Pause, RateLimit
+from ecomcharge_async.bulk._pacing import Pause, RateLimit
 
 
 @pytest.fixture

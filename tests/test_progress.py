@@ -8,14 +8,14 @@ from collections import Counter
 
 import pytest
 
-from ecomcharge_async._progress import (
+from ecomcharge_async.bulk import ImportReport, RowOutcome
+from ecomcharge_async.cli._progress import (
     ProgressBar,
     ProgressLines,
     render_bar,
     render_line,
     summary,
 )
-from ecomcharge_async.bulk import ImportReport, RowOutcome
 
 
 @pytest.mark.parametrize(

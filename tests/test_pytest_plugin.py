@@ -220,5 +220,5 @@ def test_importing_the_plugin_imports_neither_the_sdk_nor_aiohttp(
     result = pytester.run(sys.executable, "-c", probe)
     assert result.ret == 0, result.stderr.str()
     loaded = result.stdout.str()
-    for heavy in ("aiohttp", "ecomcharge_async._client", "ecomcharge_async.testing._backend"):
+    for heavy in ("aiohttp", "ecomcharge_async._core.client", "ecomcharge_async.testing._backend"):
         assert f"'{heavy}'" not in loaded, loaded

@@ -11,7 +11,7 @@ import pytest
 from conftest import SECRET, SHOP_ID
 
 import ecomcharge_async as ec
-from ecomcharge_async._reach import ReachWatch, cause
+from ecomcharge_async.cli._reach import ReachWatch, cause
 from ecomcharge_async.testing import FakeEcomCharge, Fault
 
 

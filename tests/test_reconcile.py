@@ -8,14 +8,14 @@ from collections import Counter
 import pytest
 
 import ecomcharge_async as ec
-from ecomcharge_async._reconcile import (
+from ecomcharge_async._core.retry import is_retryable
+from ecomcharge_async.bulk._reconcile import (
     ShopMatcher,
     classify,
     customer_key,
     key_hash,
     match_customers,
 )
-from ecomcharge_async._retry import is_retryable
 
 
 def person(n: int) -> ec.NewCustomer:

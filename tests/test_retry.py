@@ -14,7 +14,7 @@ import pytest
 from conftest import SECRET, SHOP_ID
 
 import ecomcharge_async as ec
-from ecomcharge_async._retry import RetryDecision, backoff, decide, is_retryable
+from ecomcharge_async._core.retry import RetryDecision, backoff, decide, is_retryable
 from ecomcharge_async.testing import FakeEcomCharge, Fault
 from ecomcharge_async.testing._server import serve
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import ecomcharge_async as ec
-from ecomcharge_async._rows import (
+from ecomcharge_async.bulk._rows import (
     FIELDS,
     MAX_LINE_BYTES,
     InputError,

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ecomcharge_async as ec
-from ecomcharge_async._serde import (
+from ecomcharge_async._core.serde import (
     _fast_customer,
     decode_customer,
     decode_customer_list,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ecomcharge_async._shard import check_shard, in_shard, parse_shard
+from ecomcharge_async.bulk._shard import check_shard, in_shard, parse_shard
 
 
 @pytest.mark.parametrize("count", [1, 2, 3, 7])

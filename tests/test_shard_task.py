@@ -20,15 +20,15 @@ from pathlib import Path
 import pytest
 from conftest import ServerProcess
 
-from ecomcharge_async._journal import Journal
-from ecomcharge_async._rows import InputError, scan_input
-from ecomcharge_async._shard_task import ShardBusy, claim_shard, run_shard
+from ecomcharge_async.bulk._journal import Journal
+from ecomcharge_async.bulk._rows import InputError, scan_input
+from ecomcharge_async.bulk._shard_task import ShardBusy, claim_shard, run_shard
 from ecomcharge_async.cli import build_parser, import_command
 from ecomcharge_async.testing._backend import DEMO_SECRET, DEMO_SHOP_ID
 
 HOLD_JOURNAL = """
 import sys
-from ecomcharge_async._journal import Journal
+from ecomcharge_async.bulk._journal import Journal
 journal = Journal(sys.argv[1], shop_id="361", base_url="http://127.0.0.1:1", input_id=None)
 print("holding", flush=True)
 sys.stdin.read()

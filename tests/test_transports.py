@@ -31,7 +31,7 @@ from aiohttp import web
 from conftest import HTTP_KINDS, arrived, http_transport
 
 import ecomcharge_async as ec
-from ecomcharge_async._errors import error_from_response
+from ecomcharge_async._core.errors import error_from_response
 from ecomcharge_async.testing import FakeEcomCharge, Fault
 from ecomcharge_async.testing._server import create_app, run_app, serve
 

@@ -14,7 +14,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from .._argtypes import fraction, non_negative_float
+from ..cli._argtypes import fraction, non_negative_float
 from ._backend import DEMO_SECRET, DEMO_SHOP_ID, FakeEcomCharge
 from ._faults import DEFAULT_RANDOM_FAULTS, Fault
 from ._server import serve

@@ -15,9 +15,9 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from .._http import Request, Response, find_header
-from .._models import FIELDS, Customer
-from .._serde import read_customer
+from .._core.http import Request, Response, find_header
+from .._core.models import FIELDS, Customer
+from .._core.serde import read_customer
 from . import _rules
 from ._faults import DEFAULT_RANDOM_FAULTS, Fault, FaultPlan
 from ._transport import FakeTransport

@@ -15,7 +15,7 @@ import ipaddress
 import re
 from typing import Any
 
-from .._models import FIELDS
+from .._core.models import FIELDS
 
 # ISO 3166-1 alpha-2, officially assigned codes.
 COUNTRIES = frozenset(

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 from aiohttp import web
 
-from .._http import Request
+from .._core.http import Request
 from ._backend import MAX_BODY_BYTES, FakeEcomCharge
 
 _FAKE_KEY = web.AppKey("fake", FakeEcomCharge)

@@ -6,9 +6,9 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Protocol
 
-from .._errors import APIConnectionError, ConnectError
-from .._http import Request, Response, is_success
-from .._transport_common import closed_in_flight
+from .._core.errors import APIConnectionError, ConnectError
+from .._core.http import Request, Response, is_success
+from .._transports.common import closed_in_flight
 from ._faults import Fault
 
 

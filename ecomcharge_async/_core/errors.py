@@ -8,7 +8,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from ._http import Response, find_header
+from .http import Response, find_header
 
 PREVIEW_CHARS = 200
 REQUEST_ID_HEADER = "X-Request-Id"

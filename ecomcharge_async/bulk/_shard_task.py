@@ -19,12 +19,12 @@ from typing import Any
 
 import attrs
 
-from ._aiohttp import AiohttpTransport
-from ._cli_files import FailuresFile
-from ._client import Client
+from .._core.client import Client
+from .._transports.aiohttp_transport import AiohttpTransport
+from . import ImportReport, RowOutcome, import_customers
+from ._failures import FailuresFile
 from ._journal import JournalInUse
 from ._rows import InputError, RowReader, scan_input
-from .bulk import ImportReport, RowOutcome, import_customers
 
 try:
     import fcntl

@@ -15,15 +15,15 @@ from typing import Any, NoReturn
 
 import attrs
 
-from ._errors import APITimeoutError, EcomChargeError, error_from_response, retry_after
-from ._http import Request, Response, is_success
-from ._logs import request_id
-from ._middleware import Handler, current_attempt, logger, url_path
-from ._policy import DEFAULT_RETRY as DEFAULT_RETRY
-from ._policy import NO_RETRIES as NO_RETRIES
-from ._policy import RetryPolicy as RetryPolicy
-from ._verdict import IDEMPOTENT_METHODS as IDEMPOTENT_METHODS
-from ._verdict import Outcome, is_retryable, is_transient, waits_too_long
+from .errors import APITimeoutError, EcomChargeError, error_from_response, retry_after
+from .http import Request, Response, is_success
+from .logs import request_id
+from .middleware import Handler, current_attempt, logger, url_path
+from .policy import DEFAULT_RETRY as DEFAULT_RETRY
+from .policy import NO_RETRIES as NO_RETRIES
+from .policy import RetryPolicy as RetryPolicy
+from .verdict import IDEMPOTENT_METHODS as IDEMPOTENT_METHODS
+from .verdict import Outcome, is_retryable, is_transient, waits_too_long
 
 
 @attrs.frozen

@@ -15,9 +15,9 @@ import os
 import time
 from typing import Any, TextIO
 
+from ..bulk import ImportReport
+from ..bulk._rows import InputError, RowReader, scan_input
 from ._progress import render_bar, summary
-from ._rows import InputError, RowReader, scan_input
-from .bulk import ImportReport
 
 #: How often the command asks the result backend how the shards are doing.
 POLL_EVERY = 0.25
@@ -79,7 +79,7 @@ def celery_import(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         from kombu.utils.url import maybe_sanitize_url
 
-        from .celery import app, import_shard
+        from ..celery import app, import_shard
     except ImportError as exc:
         return usage_error(
             f"--celery needs the celery extra: pip install 'ecomcharge-async[celery]' ({exc})"

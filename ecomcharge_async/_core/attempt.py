@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable
 
-from ._errors import APITimeoutError
-from ._http import BOUNDS_ATTEMPTS, Request, Response, StreamingTransport, Transport
+from .errors import APITimeoutError
+from .http import BOUNDS_ATTEMPTS, Request, Response, StreamingTransport, Transport
 
 
 class Attempt:

@@ -17,18 +17,18 @@ from typing import Any, Literal
 
 import attrs
 
+from .._core.client import Client
+from .._core.errors import AuthenticationError, EcomChargeError, RateLimitError, ValidationError
+from .._core.logs import logger, request_id
+from .._core.models import NewCustomer
+from .._core.policy import DEFAULT_RETRY
+from .._core.verdict import waits_too_long
 from ._bloom import BloomFilter
-from ._client import Client
-from ._errors import AuthenticationError, EcomChargeError, RateLimitError, ValidationError
 from ._journal import CREATED, FAILED, REJECTED, SENT, Journal, JournalError
-from ._logs import logger, request_id
-from ._models import NewCustomer
 from ._pacing import Pause, RateLimit
-from ._policy import DEFAULT_RETRY
 from ._reconcile import Key, ShopMatcher, classify, customer_key, key_hash
 from ._rows import Row, RowError
 from ._shard import in_shard
-from ._verdict import waits_too_long
 
 Status = Literal["created", "rejected", "failed"]
 Sleep = Callable[[float], Awaitable[Any]]

@@ -15,17 +15,18 @@ from typing import Any, TextIO
 
 import attrs
 
-from ._aiohttp import AiohttpTransport
-from ._cli_files import FailuresFile, Tally, resuming
-from ._cli_run import ImportRun
-from ._client import Client
-from ._errors import AuthenticationError
+from .._core.client import Client
+from .._core.errors import AuthenticationError
+from .._transports.aiohttp_transport import AiohttpTransport
+from ..bulk import ImportReport, RowOutcome, import_customers
+from ..bulk._failures import FailuresFile
+from ..bulk._rows import RowReader
+from ..testing import FakeEcomCharge
+from ..testing._backend import DEMO_SECRET, DEMO_SHOP_ID
+from ._files import Tally, resuming
 from ._progress import ProgressBar, ProgressLines
 from ._reach import ReachWatch
-from ._rows import RowReader
-from .bulk import ImportReport, RowOutcome, import_customers
-from .testing import FakeEcomCharge
-from .testing._backend import DEMO_SECRET, DEMO_SHOP_ID
+from ._run import ImportRun
 
 
 class UsageError(Exception):

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from ._errors import APIConnectionError, APIError, ConnectError
-from ._http import Response
+from .errors import APIConnectionError, APIError, ConnectError
+from .http import Response
 
 #: Methods that may be replayed after an ambiguous failure (RFC 9110 idempotent methods).
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})

@@ -23,8 +23,8 @@ from typing import IO, Any, Literal
 
 import attrs
 
-from ._models import FIELDS, NewCustomer
-from ._serde import json_type
+from .._core.models import FIELDS, NewCustomer
+from .._core.serde import json_type
 
 REQUIRED = ("email", "ip")
 MAX_LINE_BYTES = 64 * 1024

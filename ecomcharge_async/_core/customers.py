@@ -7,10 +7,10 @@ import builtins
 import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator
 
-from ._errors import APITimeoutError
-from ._models import Customer, NewCustomer
-from ._requester import RawResponse, Requester
-from ._serde import (
+from .errors import APITimeoutError
+from .models import Customer, NewCustomer
+from .requester import RawResponse, Requester
+from .serde import (
     decode_customer,
     decode_customer_list,
     decode_customer_stream,
@@ -100,12 +100,15 @@ class CustomersWithRawResponse:
         self._requester = requester
 
     async def create(self, customer: NewCustomer) -> RawResponse[Customer]:
+        """POST /customers; `parse()` gives the created `Customer`."""
         return await self._requester.send_raw("POST", "/customers", _new(customer), decode_customer)
 
     async def get(self, customer_id: str) -> RawResponse[Customer]:
+        """GET /customers/{id}; `parse()` gives the `Customer`."""
         return await self._requester.send_raw("GET", _path(customer_id), b"", decode_customer)
 
     async def list(self) -> RawResponse[builtins.list[Customer]]:
+        """GET /customers; `parse()` gives the list of `Customer`."""
         return await self._requester.send_raw("GET", "/customers", b"", decode_customer_list)
 
 

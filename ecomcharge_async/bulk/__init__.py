@@ -25,11 +25,11 @@ from pathlib import Path
 
 import attrs
 
+from .._core.client import Client
+from .._core.models import NewCustomer
 from ._bloom import BloomFilter
-from ._client import Client
 from ._importer import Importer, RowOutcome, Sleep
 from ._journal import Journal, JournalError
-from ._models import NewCustomer
 
 # `classify` and `match_customers` are reconciliation's internal decisions: still
 # importable from here, but not public (not in __all__ nor in the API reference).

@@ -10,8 +10,8 @@ import asyncio
 import ssl as _ssl
 from urllib.parse import urlsplit
 
-from ._errors import DecodeError
-from ._http import Request
+from .._core.errors import DecodeError
+from .._core.http import Request
 
 CHUNK_BYTES = 64 * 1024
 #: Default cap on one body read whole: 64 MiB, about 260,000 customers (~250 bytes each).

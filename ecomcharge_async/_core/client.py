@@ -11,16 +11,16 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from ._aiohttp import AiohttpTransport
-from ._attempt import Attempt
-from ._customers import Customers
-from ._headers import extra_headers, merged
-from ._headers import user_agent as build_user_agent
-from ._http import Response, Transport
-from ._middleware import LoggingMiddleware, Middleware, check_middleware, link
-from ._policy import DEFAULT_RETRY, NO_RETRIES, RetryPolicy
-from ._requester import Requester
-from ._retry import RetryMiddleware
+from .._transports.aiohttp_transport import AiohttpTransport
+from .attempt import Attempt
+from .customers import Customers
+from .headers import extra_headers, merged
+from .headers import user_agent as build_user_agent
+from .http import Response, Transport
+from .middleware import LoggingMiddleware, Middleware, check_middleware, link
+from .policy import DEFAULT_RETRY, NO_RETRIES, RetryPolicy
+from .requester import Requester
+from .retry import RetryMiddleware
 
 DEFAULT_BASE_URL = "https://api.ecomcharge.com"
 DEFAULT_TIMEOUT = 30.0

@@ -9,15 +9,14 @@ from contextlib import contextmanager
 
 import aiohttp
 
-from ._errors import (
+from .._core.errors import (
     APIConnectionError,
     APITimeoutError,
     ConnectError,
     DecodeError,
 )
-from ._http import Request, Response, is_success
-from ._pool import Slots
-from ._transport_common import (
+from .._core.http import Request, Response, is_success
+from .common import (
     CHUNK_BYTES,
     DEFAULT_MAX_BODY_SIZE,
     body_too_large,
@@ -29,8 +28,9 @@ from ._transport_common import (
     check_tls,
     redact_url,
 )
-from ._transport_common import closed_in_flight as _closed_in_flight
-from ._transport_common import host as _host
+from .common import closed_in_flight as _closed_in_flight
+from .common import host as _host
+from .pool import Slots
 
 
 class AiohttpTransport:

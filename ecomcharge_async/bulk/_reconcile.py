@@ -12,9 +12,9 @@ from collections.abc import Container, Iterable, Mapping
 from operator import attrgetter
 from typing import Literal
 
-from ._errors import AuthenticationError, DecodeError, EcomChargeError
-from ._models import FIELDS, Customer, NewCustomer
-from ._verdict import verdict
+from .._core.errors import AuthenticationError, DecodeError, EcomChargeError
+from .._core.models import FIELDS, Customer, NewCustomer
+from .._core.verdict import verdict
 
 Key = tuple[str | None, ...]
 

@@ -10,8 +10,8 @@ from functools import partial
 from typing import Protocol, cast
 from urllib.parse import urlsplit
 
-from ._http import Request, Response
-from ._logs import request_id
+from .http import Request, Response
+from .logs import request_id
 
 Handler = Callable[[Request], Awaitable[Response]]
 

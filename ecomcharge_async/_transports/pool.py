@@ -12,9 +12,9 @@ import asyncio
 import contextlib
 from collections import deque
 
-from ._errors import PoolTimeoutError
-from ._http import Request
-from ._transport_common import closed_in_flight, host
+from .._core.errors import PoolTimeoutError
+from .._core.http import Request
+from .common import closed_in_flight, host
 
 
 class Slots:

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Generic, Protocol, TypeVar, overload
 
-from ._errors import error_from_response, request_id_of
-from ._http import Request, Response, is_success
-from ._middleware import Handler
-from ._policy import RetryPolicy
+from .errors import error_from_response, request_id_of
+from .http import Request, Response, is_success
+from .middleware import Handler
+from .policy import RetryPolicy
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)

@@ -15,8 +15,8 @@ import time
 from collections.abc import Mapping
 from typing import Any, TextIO
 
-from ._errors import request_id_of
-from ._http import Response
+from .errors import request_id_of
+from .http import Response
 
 #: The environment variable that turns the SDK's logging on in any program.
 LOG_ENV = "ECOMCHARGE_LOG"

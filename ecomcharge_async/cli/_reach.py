@@ -17,9 +17,9 @@ import ssl
 import time
 from collections.abc import Callable
 
-from ._errors import APIError, ConnectError, DecodeError
-from ._http import Request, Response
-from ._middleware import Handler
+from .._core.errors import APIError, ConnectError, DecodeError
+from .._core.http import Request, Response
+from .._core.middleware import Handler
 
 
 def cause(exc: BaseException) -> str:

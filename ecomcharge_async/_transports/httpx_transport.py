@@ -14,16 +14,15 @@ from typing import Any, cast
 
 import httpx
 
-from ._errors import (
+from .._core.errors import (
     APIConnectionError,
     APITimeoutError,
     ConnectError,
     DecodeError,
     PoolTimeoutError,
 )
-from ._http import Request, Response, is_success
-from ._pool import Slots
-from ._transport_common import (
+from .._core.http import Request, Response, is_success
+from .common import (
     DEFAULT_MAX_BODY_SIZE,
     body_too_large,
     bound_loop,
@@ -36,6 +35,7 @@ from ._transport_common import (
     host,
     redact_url,
 )
+from .pool import Slots
 
 
 class HttpxTransport:

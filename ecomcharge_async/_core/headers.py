@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 import aiohttp
 
-from ._version import __version__
+from .._version import __version__
 
 #: Headers the SDK owns: set through `headers=` they would break auth or framing.
 FORBIDDEN = frozenset({"authorization", "content-type", "content-length", "host"})

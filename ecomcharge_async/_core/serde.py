@@ -27,8 +27,8 @@ import cattrs
 import msgspec
 from cattrs.gen import make_dict_unstructure_fn
 
-from ._errors import DecodeError, request_id_of
-from ._models import Customer, NewCustomer
+from .errors import DecodeError, request_id_of
+from .models import Customer, NewCustomer
 
 PREVIEW_BYTES = 800
 """How many leading bytes of a streamed body are kept on `DecodeError.body`."""

@@ -13,9 +13,19 @@ import time
 from collections.abc import Sequence
 from typing import NoReturn, TextIO
 
+from .._core.client import Client
+from .._core.errors import ValidationError
+from .._core.logs import LOG_ENV, configure, configure_from_env
+from .._core.models import NewCustomer
+from .._version import __version__
+from ..bulk._journal import JournalError
+from ..bulk._rows import InputError, RowReader, is_stream, scan_input
+from ..bulk._shard import parse_shard
+from ..testing import FakeEcomCharge
+from ..testing._backend import DEMO_SECRET, DEMO_SHOP_ID
 from ._argtypes import bounded_int, non_negative_float, positive_float, positive_int
-from ._cli_files import Tally, clashing_paths
-from ._cli_import import (
+from ._files import Tally, clashing_paths
+from ._import import (
     LATER_CONNECT_DEADLINE,
     STOPPED,
     Ending,
@@ -24,17 +34,7 @@ from ._cli_import import (
     make_client,
     run_import,
 )
-from ._client import Client
-from ._errors import ValidationError
-from ._journal import JournalError
-from ._logs import LOG_ENV, configure, configure_from_env
-from ._models import NewCustomer
 from ._progress import summary
-from ._rows import InputError, RowReader, is_stream, scan_input
-from ._shard import parse_shard
-from ._version import __version__
-from .testing import FakeEcomCharge
-from .testing._backend import DEMO_SECRET, DEMO_SHOP_ID
 
 #: The most requests in flight `--concurrency` allows: far past what one process
 #: can drive (about 7,500 rows/s), and each one holds a connection.
@@ -261,7 +261,7 @@ def import_command(
         return 2
 
     if args.celery or args.shards is not None:
-        from ._celery_run import celery_import
+        from ._celery import celery_import
 
         return celery_import(args, out, err)
     args.journal = _for_shard(args.journal, args.shard)

@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any, TextIO
 
-from .bulk import ImportReport, RowOutcome
+from ..bulk import ImportReport, RowOutcome
 
 BAR_WIDTH = 24
 REDRAW_EVERY = 0.1

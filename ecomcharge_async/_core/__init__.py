@@ -1,0 +1,1 @@
+"""The core: the client, the Customers service, models, JSON, errors, the request path."""

@@ -1,0 +1,1 @@
+"""The HTTP transports (aiohttp, httpx) and what they share."""
