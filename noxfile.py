@@ -93,7 +93,8 @@ def verifytypes(session: nox.Session) -> None:
     --ignoreexternal: the gaps inside aiohttp's and pytest's own types (reached
     through `AiohttpTransport(session=)` and the fixtures) are not ours to fill.
     """
-    session.install("basedpyright", ".[httpx]", "pytest")
+    # Every extra: its public modules (celery, otel) are checked too.
+    session.install("basedpyright", ".[httpx,celery,otel]", "pytest")
     with tempfile.TemporaryDirectory() as elsewhere:  # not the source tree
         session.chdir(elsewhere)
         report = session.run(

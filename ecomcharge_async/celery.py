@@ -75,7 +75,7 @@ def make_app() -> Celery:
     return celery
 
 
-app = make_app()
+app: Celery = make_app()
 
 
 def retry_delay(timeout: float) -> float:

@@ -16,11 +16,11 @@ from urllib.parse import urlsplit
 try:
     from opentelemetry import trace
     from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
-except ModuleNotFoundError as exc:  # pragma: no cover - the extra is not installed
+except ModuleNotFoundError as _missing:  # pragma: no cover - the extra is not installed
     raise ModuleNotFoundError(
         "ecomcharge_async.otel needs opentelemetry-api: pip install 'ecomcharge-async[otel]'",
-        name=exc.name,
-    ) from exc
+        name=_missing.name,
+    ) from _missing
 
 from ._core.errors import APIError
 from ._core.http import Request, Response

@@ -134,7 +134,7 @@ class Client:
         if ":" in shop:
             raise ValueError("shop_id must not contain ':' (HTTP Basic auth forbids it)")
         self._timeout = _check_timeout(timeout)
-        self.retry = _check_retry(retry)
+        self.retry: RetryPolicy | None = _check_retry(retry)
         per_call = check_middleware("middleware", middleware)
         per_attempt = check_middleware("attempt_middleware", attempt_middleware)
         common = {

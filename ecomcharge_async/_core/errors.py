@@ -61,7 +61,7 @@ class APIError(EcomChargeError):
         self.message = message
         self.body = body
         self.headers: Mapping[str, str] = dict(headers or {})
-        self.request_id = request_id_of(self.headers)
+        self.request_id: str | None = request_id_of(self.headers)
         detail = f"{status}: {message}"
         if self.request_id is not None:
             detail += f" (request id {self.request_id})"
@@ -153,7 +153,7 @@ class DecodeError(EcomChargeError):
     ) -> None:
         self.status = status
         self.body = body
-        self.request_id = request_id
+        self.request_id: str | None = request_id
         where = f"{status} response" if status is not None else "response"
         detail = f"{where} did not decode: {message}"
         if request_id is not None:

@@ -96,12 +96,12 @@ class Requester:
         check_open: Callable[[], None],
         unchecked: bool = True,
     ) -> None:
-        self.base_url = base_url
+        self.base_url: str = base_url
         self._headers = dict(headers)
         self._json_headers = {**headers, "Content-Type": "application/json"}
         self._handler = handler
-        self.timeout = timeout
-        self.retry = retry
+        self.timeout: float | None = timeout
+        self.retry: RetryPolicy = retry
         self._check_open = check_open
         # Whether the chain may return a non-2xx: only a per-call middleware can
         # (the retry layer raises for every other answer), so only then is it checked.

@@ -73,7 +73,7 @@ def _make_converter() -> cattrs.Converter:
 #: `converter.unstructure(new_customer)` is what POST /customers sends. Response
 #: bodies of the documented shape are decoded in C straight into the same classes;
 #: what that fast path refuses is read through this converter, with your hooks.
-converter = _make_converter()
+converter: cattrs.Converter = _make_converter()
 # Looked up once: the dispatch in converter.structure() is a quarter of a customer's cost.
 _structure_customer: Callable[[Any, type[Customer]], Customer] = converter.get_structure_hook(
     Customer

@@ -150,7 +150,7 @@ class RowReader:
 
     def __init__(self, path: str | Path, fmt: Format | None = None) -> None:
         self.path: str = "stdin" if str(path) == STDIN else str(path)
-        self.streamed = is_stream(path)
+        self.streamed: bool = is_stream(path)
         if self.streamed:
             self._file = self._open_stream(str(path), fmt)
         else:
