@@ -766,7 +766,7 @@ def test_an_unreachable_api_stops_the_import_within_the_deadline(
     line = one_line_error(result, 3)
     assert re.fullmatch(
         rf"ecomcharge import: cannot reach {re.escape(url)}: {cause} "
-        r"\(after \d+ attempts? in [23] s\)",
+        r"\(after \d+ attempts? in \d+ s\)",  # 2 s, more on a busy machine
         line,
     ), line
     assert took < 2 + 15  # the deadline, plus the interpreter's start and stop

@@ -107,6 +107,8 @@ def test_a_line_torn_by_a_crash_is_cut_off_before_appending(tmp_path: Path) -> N
         ('HEADER\n{"sent": 2, "key": "ab"}\n[1]\n', "line 3: not a journal record"),
         ('HEADER\n{"done": 2, "status": "created"}\n', "line 2: a 'done' record of a created"),
         ('HEADER\n{"skipped": 2}\n', "line 2: unknown record"),
+        ('HEADER\n{"sent": 100000000000000, "key": "ab"}\n', "line 2: malformed 'sent' record"),
+        ("HEADER\n" + "[" * 100_000 + "\n", "line 2: not valid JSON (damaged journal?)"),
     ],
 )
 def test_a_damaged_journal_names_the_bad_line(tmp_path: Path, content: str, problem: str) -> None:

@@ -107,6 +107,8 @@ def test_blank_lines_are_skipped_and_a_bom_and_header_case_are_tolerated(tmp_pat
     ("text", "problem"),
     [
         ("email,ip,mail\n", "line 1: unknown column 'mail'; the columns are email, ip, first_name"),
+        # No header row: the first customer's values are not quoted back.
+        ("jane.doe@example.com,10.0.0.1\n", "line 1: column 1 of the header is not a column name"),
         ("email,first_name\n", "line 1: the header has no ip column"),
         ("first_name\n", "line 1: the header has no email and no ip column"),
         ("email,ip,email\n", "line 1: column 'email' appears twice"),

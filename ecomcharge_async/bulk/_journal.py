@@ -134,7 +134,7 @@ class Journal:
                 break
             try:
                 record = json.loads(raw)
-            except ValueError:
+            except (ValueError, RecursionError):
                 if number == 1:
                     raise self._fail(1, f"not valid JSON: {NOT_OURS}") from None
                 raise self._fail(number, "not valid JSON (damaged journal?)") from None
@@ -238,5 +238,9 @@ def _record_line(record: dict[str, Any]) -> bytes:
     return json.dumps(record, separators=(",", ":")).encode() + b"\n"
 
 
+MAX_LINE = 2**31
+"""No input has more lines: a larger line number is damage, not a row to remember."""
+
+
 def _is_line(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < MAX_LINE

@@ -15,6 +15,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -235,10 +236,7 @@ class RowReader:
             if not name:
                 raise InputError(f"{at}: column {position} of the header has no name")
             if name not in FIELDS:
-                raise InputError(
-                    f"{at}: unknown column {header[position - 1]!r}; "
-                    f"the columns are {', '.join(FIELDS)}"
-                )
+                raise InputError(f"{at}: {_unknown(header[position - 1], position)}")
             if names.count(name) > 1:
                 raise InputError(f"{at}: column {name!r} appears twice in the header")
         missing = [name for name in REQUIRED if name not in names]
@@ -307,3 +305,21 @@ def _jsonl_row(line: int, text: str) -> Row | RowError:
         if value is not None and not isinstance(value, str):
             return RowError(line, f"field {key!r} must be a string, got {json_type(value)}")
     return Row(line, _customer(data))
+
+
+_COLUMN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_ -]{0,39}")
+
+
+def _unknown(column: str, position: int) -> str:
+    """Why a header column is refused; its text only when it looks like a column name.
+
+    A file without its header row has a customer's values there (an e-mail, a
+    name): those stay out of the message, which ends up in logs.
+    """
+    fields = ", ".join(FIELDS)
+    if _COLUMN_NAME.fullmatch(column.strip()):
+        return f"unknown column {column!r}; the columns are {fields}"
+    return (
+        f"column {position} of the header is not a column name (is the header row "
+        f"missing?); the columns are {fields}"
+    )

@@ -4,8 +4,8 @@ The command needs no API credentials: the workers have them. It reads the input
 once (to refuse an unreadable one at once, and for the fingerprint each worker
 checks its copy against), enqueues the shards, shows one progress line for the
 whole import, and exits as a local import does: 0 every row created, 1 rows
-rejected or failed (or a shard's task failed), 2 bad usage, unreadable input,
-a refused journal or refused credentials.
+rejected or failed (or a shard's task failed), 2 bad usage, unreadable input or
+a refused journal, 3 credentials refused on a worker.
 """
 
 from __future__ import annotations
