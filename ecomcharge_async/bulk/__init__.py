@@ -144,21 +144,21 @@ async def import_customers(
         if journal is not None
         else None
     )
-    importer = Importer(
-        client,
-        concurrency=concurrency,
-        journal=opened,
-        created=created,
-        on_progress=on_progress,
-        rate=rate,
-        max_attempts=max_attempts,
-        max_rounds=max_rounds,
-        reconcile_batch=reconcile_batch,
-        sleep=sleep,
-        clock=clock,
-        shard=shard,
-    )
-    try:
+    try:  # the journal (an open file and its lock) is closed whatever happens next
+        importer = Importer(
+            client,
+            concurrency=concurrency,
+            journal=opened,
+            created=created,
+            on_progress=on_progress,
+            rate=rate,
+            max_attempts=max_attempts,
+            max_rounds=max_rounds,
+            reconcile_batch=reconcile_batch,
+            sleep=sleep,
+            clock=clock,
+            shard=shard,
+        )
         await importer.run(rows)
     finally:
         if opened is not None:
