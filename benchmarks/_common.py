@@ -137,3 +137,36 @@ def paired_ratio(ours: Sequence[float], theirs: Sequence[float]) -> dict[str, An
     one round, where both ran back to back, drifts much less than the figures.
     """
     return summary([ratio(a, b) for a, b in zip(ours, theirs, strict=True)])
+
+
+def pydantic_models() -> tuple[Any, Any] | str:
+    """pydantic v2 models shaped like ours (NewCustomer, Customer), or why there are none.
+
+    Customer requires only `id`, as ours reads liberally; NewCustomer requires
+    `email` and `ip`, as ours sends.
+    """
+    try:
+        from pydantic import BaseModel
+    except ImportError:
+        return "pydantic is not installed (nox -s bench installs it)"
+
+    class Details(BaseModel):
+        first_name: str | None = None
+        last_name: str | None = None
+        address: str | None = None
+        city: str | None = None
+        country: str | None = None
+        zip: str | None = None
+        state: str | None = None
+        phone: str | None = None
+
+    class NewCustomer(Details):
+        email: str
+        ip: str
+
+    class Customer(Details):
+        id: str
+        email: str | None = None
+        ip: str | None = None
+
+    return NewCustomer, Customer

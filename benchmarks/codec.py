@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from _common import PAYLOAD, paired_ratio, summary
+from _common import PAYLOAD, paired_ratio, pydantic_models, summary
 
 import ecomcharge_async as ec
 from ecomcharge_async._core.serde import decode_customer, encode_new_customer
@@ -29,26 +29,10 @@ PAIRS = {"encode": ("encode_new_customer", "pydantic_model_dump_json"),
 
 def pydantic_ops() -> dict[str, Callable[[], Any]] | str:
     """pydantic's encode and decode of the same data, or why they cannot run."""
-    try:
-        from pydantic import BaseModel
-    except ImportError:
-        return "pydantic is not installed (nox -s bench installs it)"
-
-    class NewCustomer(BaseModel):
-        email: str
-        ip: str
-        first_name: str | None = None
-        last_name: str | None = None
-        address: str | None = None
-        city: str | None = None
-        country: str | None = None
-        zip: str | None = None
-        state: str | None = None
-        phone: str | None = None
-
-    class Customer(NewCustomer):
-        id: str
-
+    models = pydantic_models()
+    if isinstance(models, str):
+        return models
+    NewCustomer, Customer = models
     new = NewCustomer(**PAYLOAD)
     return {
         "pydantic_model_dump_json": lambda: new.model_dump_json(exclude_none=True),

@@ -20,7 +20,7 @@ from typing import Any
 
 import aiohttp
 import msgspec
-from _common import SECRET_KEY, SHOP_ID, FakeServer, paired_ratio, summary
+from _common import SECRET_KEY, SHOP_ID, FakeServer, paired_ratio, pydantic_models, summary
 
 from ecomcharge_async._core.serde import decode_customer_list
 
@@ -40,25 +40,13 @@ async def fetch_list(url: str) -> bytes:
 
 def pydantic_decoder() -> Callable[[bytes], Any] | str:
     """`TypeAdapter(list[Customer]).validate_json` for a same-shaped model, or why not."""
-    try:
-        from pydantic import BaseModel, TypeAdapter
-    except ImportError:
-        return "pydantic is not installed (nox -s bench installs it)"
+    models = pydantic_models()
+    if isinstance(models, str):
+        return models
+    from pydantic import TypeAdapter
 
-    class Customer(BaseModel):
-        id: str
-        email: str
-        ip: str
-        first_name: str | None = None
-        last_name: str | None = None
-        address: str | None = None
-        city: str | None = None
-        country: str | None = None
-        zip: str | None = None
-        state: str | None = None
-        phone: str | None = None
-
-    return TypeAdapter(list[Customer]).validate_json
+    _, customer = models
+    return TypeAdapter(list[customer]).validate_json
 
 
 def _one_round(decoders: dict[str, Callable[[bytes], Any]], body: bytes) -> dict[str, float]:
