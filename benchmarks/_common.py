@@ -140,33 +140,24 @@ def paired_ratio(ours: Sequence[float], theirs: Sequence[float]) -> dict[str, An
 
 
 def pydantic_models() -> tuple[Any, Any] | str:
-    """pydantic v2 models shaped like ours (NewCustomer, Customer), or why there are none.
+    """pydantic v2 models with the fields of ours (NewCustomer, Customer), or why there are none.
 
-    Customer requires only `id`, as ours reads liberally; NewCustomer requires
-    `email` and `ip`, as ours sends.
+    Made from the attrs fields, so the field lists stay those of the SDK's
+    models: a required field is a required `str`, an optional one `str | None`.
     """
     try:
-        from pydantic import BaseModel
+        from pydantic import create_model
     except ImportError:
         return "pydantic is not installed (nox -s bench installs it)"
+    import attrs
 
-    class Details(BaseModel):
-        first_name: str | None = None
-        last_name: str | None = None
-        address: str | None = None
-        city: str | None = None
-        country: str | None = None
-        zip: str | None = None
-        state: str | None = None
-        phone: str | None = None
+    import ecomcharge_async as ec
 
-    class NewCustomer(Details):
-        email: str
-        ip: str
+    def mirror(cls: type) -> Any:
+        fields: dict[str, Any] = {
+            f.name: (str, ...) if f.default is attrs.NOTHING else (str | None, None)
+            for f in attrs.fields(cls)
+        }
+        return create_model(cls.__name__, **fields)
 
-    class Customer(Details):
-        id: str
-        email: str | None = None
-        ip: str | None = None
-
-    return NewCustomer, Customer
+    return mirror(ec.NewCustomer), mirror(ec.Customer)
