@@ -59,12 +59,16 @@ class Customers:
         """POST /customers. Raises `ValidationError` (422) with per-field errors."""
         if not isinstance(customer, NewCustomer):
             _new(customer)  # raises the TypeError
-        body = encode_new_customer(customer)
-        return await self._requester.send("POST", "/customers", body, decode_customer)
+        # The three steps of `Requester.send`, in this coroutine: one less per call in flight.
+        requester = self._requester
+        request = requester.request("POST", "/customers", encode_new_customer(customer))
+        return requester.finish(await requester.handler(request), decode_customer)
 
     async def get(self, customer_id: str) -> Customer:
         """GET /customers/{id}. Raises `NotFoundError` when there is no such customer."""
-        return await self._requester.send("GET", _path(customer_id), b"", decode_customer)
+        requester = self._requester
+        request = requester.request("GET", _path(customer_id))
+        return requester.finish(await requester.handler(request), decode_customer)
 
     async def list(self) -> builtins.list[Customer]:
         """GET /customers: every customer of the shop, decoded at once (small shops)."""
