@@ -174,13 +174,19 @@ class AiohttpTransport:
         # `try` rather than `with self._our_errors(...)`: the context manager's
         # objects would live as long as the call (GC work at high concurrency).
         try:
-            async with await self._request(session, request) as resp:
-                self._reading.add(resp)
-                try:
+            resp = await self._request(session, request)
+            # Released by hand rather than `async with resp`: its enter and exit are
+            # two coroutines per call, and the exit only waits for a request writer
+            # that a whole response read here has already seen finish or cancelled.
+            try:
+                body = _arrived_body(resp, self._max_body_size)
+                if body is None:
+                    self._reading.add(resp)
                     body = await _read_body(resp, self._max_body_size)
-                finally:
-                    self._reading.discard(resp)
-                return Response(status=resp.status, headers=resp.headers, body=body)
+            finally:
+                self._reading.discard(resp)
+                resp.release()
+            return Response(status=resp.status, headers=resp.headers, body=body)
         except asyncio.CancelledError:
             self._check_cancelled(request)
             raise
@@ -265,6 +271,24 @@ def _our_error(exc: BaseException, url: str) -> APIConnectionError:
     if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.InvalidURL):
         return ConnectError(f"cannot connect to {host}: {exc}")
     return APIConnectionError(f"connection to {host} failed: {type(exc).__name__}: {exc}")
+
+
+def _arrived_body(resp: aiohttp.ClientResponse, limit: int) -> bytes | None:
+    """The body if all of it is here already (a small answer usually is), else None.
+
+    Taken without an await, so the usual call runs no reading coroutine; the
+    size cap applies as in `_read_body`.
+    """
+    content = resp.content
+    if not content.is_eof():
+        return None
+    body = content.read_nowait()
+    if len(body) > limit:
+        resp.close()
+        if is_success(resp.status):
+            raise _too_large(resp.status, limit, f"more than {limit} bytes arrived")
+        return body[:limit]
+    return body
 
 
 async def _read_body(resp: aiohttp.ClientResponse, limit: int) -> bytes:
