@@ -40,6 +40,7 @@ SECRET = "s"
 AUTH = aiohttp.encode_basic_auth(SHOP_ID, SECRET)
 KINDS = ["fake", *HTTP_KINDS]
 LARGE_BYTES = 5 * 1024 * 1024
+PIECES = [b"a" * 10, b"b" * 10, b"c" * 10]
 HTML = b"<html><body><h1>502 Bad Gateway</h1><p>nginx</p></body></html>"
 
 
@@ -386,6 +387,16 @@ async def _cut_mid_body(request: web.Request) -> web.StreamResponse:
     return response
 
 
+async def _pieces(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse()
+    response.enable_chunked_encoding()
+    await response.prepare(request)
+    for piece in PIECES:
+        await response.write(piece)
+    await response.write_eof()
+    return response
+
+
 async def _not_http(request: web.Request) -> web.Response:
     assert request.transport is not None
     request.transport.write(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")
@@ -464,6 +475,7 @@ async def scenario_url() -> AsyncIterator[str]:
     app.router.add_post("/cut-mid-body", _cut_mid_body)
     app.router.add_post("/not-http", _not_http)
     app.router.add_get("/chunked-large", _chunked_large)
+    app.router.add_get("/pieces", _pieces)
     app.router.add_get("/iter/{kind}/customers", _customers)
     app.router.add_get("/big/{kind}/customers", _oversized)
     async with run_app(app, shutdown_timeout=0.1) as url:
@@ -574,14 +586,75 @@ async def test_leaving_a_stream_early_gives_the_connection_back(
 ) -> None:
     fill_shop(fake, 2000)
     async with serve(fake) as url:
-        transport = make_transport(limit=1)
+        transport = make_transport(limit=1, pool_timeout=2)
         async with ec.Client(SHOP_ID, SECRET, base_url=url, transport=transport) as client:
             for _ in range(3):
                 async with contextlib.aclosing(client.customers.iter()) as customers:
                     async for _customer in customers:
                         break
-            async with asyncio.timeout(5):  # with one connection, a leak would hang here
-                assert len([c async for c in client.customers.iter()]) == 2000
+            # With one connection, a leaked one would end this in PoolTimeoutError.
+            assert len([c async for c in client.customers.iter()]) == 2000
+
+
+STREAM_ENDINGS = [
+    "closed unstarted",
+    "closed mid-way",
+    "closed twice",
+    "exhausted",
+    "broken",
+    "dropped unstarted",
+    "dropped mid-way",
+]
+
+
+async def _end_stream(transport: ec.StreamingTransport, url: str, ending: str) -> None:
+    """Opens a stream and ends it as `ending` says; then nothing refers to it any more."""
+    path = {"exhausted": "/pieces", "broken": "/cut-mid-body"}.get(ending, "/stall-mid-body")
+    method = "POST" if ending == "broken" else "GET"
+    response = await transport.stream(ec.Request(method=method, url=url + path))
+    chunks = response.chunks
+    assert chunks is not None
+    if ending.endswith("mid-way"):
+        assert await anext(chunks) == b"x" * 10
+    if ending == "exhausted":
+        assert b"".join([chunk async for chunk in chunks]) == b"".join(PIECES)
+    elif ending == "broken":
+        with pytest.raises(ec.APIConnectionError):
+            async for _ in chunks:
+                pass
+    elif ending.startswith("closed"):
+        async with contextlib.aclosing(chunks):  # type: ignore[type-var]
+            pass
+        if ending == "closed twice":
+            await chunks.aclose()  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("ending", STREAM_ENDINGS)
+async def test_a_stream_gives_its_connection_back_however_it_ends(
+    make_transport: Callable[..., ec.Transport], scenario_url: str, ending: str
+) -> None:
+    transport = make_transport(limit=1, pool_timeout=2)
+    assert isinstance(transport, ec.StreamingTransport)
+    await _end_stream(transport, scenario_url, ending)
+    # One connection only: a stream that kept it makes this wait, then PoolTimeoutError.
+    again = await transport.stream(ec.Request(method="GET", url=scenario_url + "/pieces"))
+    assert again.chunks is not None
+    assert b"".join([chunk async for chunk in again.chunks]) == b"".join(PIECES)
+
+
+@pytest.mark.parametrize("ending", ["closed twice", "exhausted", "broken"])
+async def test_a_stream_gives_its_connection_back_only_once(
+    make_transport: Callable[..., ec.Transport], scenario_url: str, ending: str
+) -> None:
+    transport = make_transport(limit=1, pool_timeout=0.2)
+    assert isinstance(transport, ec.StreamingTransport)
+    await _end_stream(transport, scenario_url, ending)
+    held = await transport.stream(ec.Request(method="GET", url=scenario_url + "/stall-mid-body"))
+    assert held.chunks is not None
+    # Had the first stream freed its slot twice, the pool would now have two.
+    with pytest.raises(ec.PoolTimeoutError):
+        await transport.send(ec.Request(method="GET", url=scenario_url + "/pieces"))
+    await held.chunks.aclose()  # type: ignore[attr-defined]
 
 
 async def test_a_large_chunked_body_arrives_whole(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import ssl as _ssl
-from collections.abc import AsyncIterator, Awaitable, Iterator
+from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
+from functools import partial
 
 import aiohttp
 
@@ -19,6 +20,7 @@ from .._core.http import Request, Response, is_success
 from .common import (
     CHUNK_BYTES,
     DEFAULT_MAX_BODY_SIZE,
+    StreamedBody,
     body_too_large,
     bound_loop,
     check_limit,
@@ -213,19 +215,22 @@ class AiohttpTransport:
         except BaseException:
             self._slots.give()
             raise
-        return Response(
-            status=resp.status, headers=resp.headers, chunks=self._chunks(resp, request)
+        streamed = StreamedBody(
+            partial(self._read_chunk, resp, request), partial(self._release, resp)
         )
+        return Response(status=resp.status, headers=resp.headers, chunks=streamed)
 
-    async def _chunks(self, resp: aiohttp.ClientResponse, request: Request) -> AsyncIterator[bytes]:
-        """The body as it arrives; the connection (and its slot) go back to the pool when done."""
+    async def _read_chunk(self, resp: aiohttp.ClientResponse, request: Request) -> bytes:
+        """The next piece of a streamed body as it arrives; b"" at its end."""
+        with self._our_errors(request):
+            return await resp.content.read(CHUNK_BYTES)
+
+    async def _release(self, resp: aiohttp.ClientResponse) -> None:
+        """A streamed body's end: its connection, and its slot, go back to the pool."""
+        self._reading.discard(resp)
         try:
-            with self._our_errors(request):
-                async for chunk in resp.content.iter_chunked(CHUNK_BYTES):
-                    yield chunk
-        finally:
-            self._reading.discard(resp)
             resp.release()
+        finally:
             self._slots.give()
 
     @contextmanager

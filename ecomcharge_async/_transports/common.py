@@ -1,4 +1,5 @@
-"""What the HTTP transports share: option checks, the body cap, loop binding, close errors.
+"""What the HTTP transports share: option checks, the body cap, loop binding, close errors,
+and the streamed body that gives its connection back however it ends.
 
 Kept apart so that `AiohttpTransport` and `HttpxTransport` give the same
 messages for the same mistakes, and neither module imports the other library.
@@ -7,7 +8,10 @@ messages for the same mistakes, and neither module imports the other library.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl as _ssl
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 from urllib.parse import urlsplit
 
 from .._core.errors import DecodeError
@@ -16,6 +20,69 @@ from .._core.http import Request
 CHUNK_BYTES = 64 * 1024
 #: Default cap on one body read whole: 64 MiB, about 260,000 customers (~250 bytes each).
 DEFAULT_MAX_BODY_SIZE = 64 * 1024 * 1024
+
+
+Release = Coroutine[Any, Any, None]
+
+
+class StreamedBody:
+    """A streamed 2xx body: its chunks, then its connection and pool slot given back.
+
+    A class, not an async generator: a generator closed or dropped before its
+    first chunk never runs its `finally`, so the connection and the slot would
+    leak. Here `release` runs exactly once, whichever comes first: the end of
+    the body, an error while reading, `aclose()` (read or not), or the body
+    being dropped (then on its event loop, as soon as it can).
+    """
+
+    __slots__ = ("_loop", "_read", "_release", "_released")
+
+    def __init__(
+        self, read: Callable[[], Awaitable[bytes]], release: Callable[[], Release]
+    ) -> None:
+        self._read = read  # the next chunk; b"" at the end
+        self._release = release
+        self._loop = asyncio.get_running_loop()
+        self._released = False
+
+    def __aiter__(self) -> StreamedBody:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._released:
+            raise StopAsyncIteration
+        try:
+            chunk = await self._read()
+        except BaseException:
+            await self.aclose()
+            raise
+        if not chunk:
+            await self.aclose()
+            raise StopAsyncIteration
+        return chunk
+
+    async def aclose(self) -> None:
+        """Give the connection back now, whatever was read; later calls do nothing."""
+        if not self._released:
+            self._released = True
+            await self._release()
+
+    def __del__(self) -> None:
+        if getattr(self, "_released", True) or self._loop.is_closed():
+            return
+        self._released = True
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nothing to give back
+            self._loop.call_soon_threadsafe(_release_dropped, self._loop, self._release)
+
+
+#: Releases of dropped bodies still running (the loop keeps only weak references to tasks).
+_releasing: set[asyncio.Task[None]] = set()
+
+
+def _release_dropped(loop: asyncio.AbstractEventLoop, release: Callable[[], Release]) -> None:
+    task = loop.create_task(release())
+    _releasing.add(task)
+    task.add_done_callback(_releasing.discard)
 
 
 def check_tls(name: str, value: object) -> _ssl.SSLContext | bool:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import ssl as _ssl
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 from contextlib import aclosing, contextmanager
+from functools import partial
 from typing import Any, cast
 
 import httpx
@@ -24,6 +25,7 @@ from .._core.errors import (
 from .._core.http import Request, Response, is_success
 from .common import (
     DEFAULT_MAX_BODY_SIZE,
+    StreamedBody,
     body_too_large,
     bound_loop,
     check_limit,
@@ -184,30 +186,31 @@ class HttpxTransport:
             if not streaming:
                 self._slots.give()
         self._streams.add(resp)
-        return Response(
-            status=resp.status_code, headers=_headers(resp), chunks=self._chunks(resp, request)
+        pieces = _bytes(resp)
+        streamed = StreamedBody(
+            partial(self._read_chunk, pieces, request), partial(self._release, resp, pieces)
         )
+        return Response(status=resp.status_code, headers=_headers(resp), chunks=streamed)
 
-    async def _chunks(self, resp: httpx.Response, request: Request) -> AsyncIterator[bytes]:
-        """The body as it arrives; the connection goes back to the pool when done.
+    async def _read_chunk(self, pieces: AsyncGenerator[bytes, None], request: Request) -> bytes:
+        """The next piece of a streamed body as it arrives; b"" at its end.
 
-        Each wait for a chunk is a call of its own: closing the transport ends
-        it, but never the caller's task between two chunks.
+        Each wait for a piece is a call of its own: closing the transport ends
+        it, but never the caller's task between two pieces.
         """
+        with self._call(request):
+            if self._closed:
+                raise closed_in_flight(request)
+            return await anext(pieces, b"")
+
+    async def _release(self, resp: httpx.Response, pieces: AsyncGenerator[bytes, None]) -> None:
+        """A streamed body's end: its connection, and its slot, go back to the pool."""
+        self._streams.discard(resp)
         try:
-            async with aclosing(_bytes(resp)) as pieces:
-                while True:
-                    with self._call(request):
-                        if self._closed:
-                            raise closed_in_flight(request)
-                        chunk = await anext(pieces, None)
-                    if chunk is None:
-                        return
-                    yield chunk
-        finally:
-            self._streams.discard(resp)
-            self._slots.give()
+            await pieces.aclose()
             await resp.aclose()
+        finally:
+            self._slots.give()
 
     @contextmanager
     def _call(self, request: Request) -> Iterator[None]:
