@@ -466,6 +466,11 @@ async def _oversized(request: web.Request) -> web.StreamResponse:
     return web.Response(body=b"[]", content_type="application/json")
 
 
+async def _small(request: web.Request) -> web.Response:
+    """GET /small/<status>: 300 bytes with that status, sent at once (one packet)."""
+    return web.Response(status=int(request.match_info["status"]), body=b"[" + b" " * 298 + b"]")
+
+
 @pytest.fixture
 async def scenario_url() -> AsyncIterator[str]:
     app = web.Application()
@@ -478,6 +483,7 @@ async def scenario_url() -> AsyncIterator[str]:
     app.router.add_get("/pieces", _pieces)
     app.router.add_get("/iter/{kind}/customers", _customers)
     app.router.add_get("/big/{kind}/customers", _oversized)
+    app.router.add_get("/small/{status}", _small)
     async with run_app(app, shutdown_timeout=0.1) as url:
         try:
             yield url
@@ -765,6 +771,24 @@ async def test_an_error_body_over_the_cap_is_cut_and_still_maps_to_its_status(
             await c.customers.list()
     assert len(info.value.body) == CAP
     assert info.value.body.startswith(b"<html>xxx")
+
+
+@pytest.mark.parametrize("status", [200, 502])
+async def test_a_small_answer_that_arrived_whole_is_held_to_the_cap_too(
+    make_transport: Callable[..., ec.Transport], scenario_url: str, status: int
+) -> None:
+    # A body already all read with the headers is taken without waiting: same cap.
+    transport = make_transport(max_body_size=100, limit=1)
+    request = ec.Request(method="GET", url=f"{scenario_url}/small/{status}")
+    if status == 200:
+        with pytest.raises(ec.DecodeError, match="max_body_size=100 bytes"):
+            await transport.send(request)
+    else:
+        response = await transport.send(request)
+        assert (response.status, response.body) == (502, b"[" + b" " * 99)
+    async with asyncio.timeout(5):  # one connection only: a leaked one would hang here
+        ok = await transport.send(ec.Request(method="GET", url=f"{scenario_url}/big/ok/customers"))
+    assert ok.body == b"[]"
 
 
 async def test_raising_the_cap_lets_a_large_list_through(
