@@ -85,7 +85,7 @@ def bepaid_missing() -> str | None:
 CLIENTS: dict[str, ClientFactory] = {"ecomcharge_async": sdk, "raw_aiohttp": raw_aiohttp}
 
 
-async def _drive(create: Create, count: int, concurrency: int) -> None:
+async def drive(create: Create, count: int, concurrency: int) -> None:
     limit = asyncio.Semaphore(concurrency)
 
     async def one() -> None:
@@ -99,11 +99,11 @@ async def _measure(
     factory: ClientFactory, server: FakeServer, count: int, concurrency: int
 ) -> dict[str, float]:
     async with factory(server.url) as create:
-        await _drive(create, max(concurrency, 32), concurrency)  # open connections, warm caches
+        await drive(create, max(concurrency, 32), concurrency)  # open connections, warm caches
         gc.collect()
         server_cpu = server.cpu_seconds()
         cpu, wall = time.process_time(), time.perf_counter()
-        await _drive(create, count, concurrency)
+        await drive(create, count, concurrency)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         server_after = server.cpu_seconds()
     figures = {"creates_per_s": count / wall, "cpu_us_per_create": cpu / count * 1e6}

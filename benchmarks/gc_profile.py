@@ -93,7 +93,7 @@ async def _held(factory: creates.ClientFactory, calls: int) -> Counter[str]:
     try:
         async with factory(f"http://127.0.0.1:{port}") as create:
             release.set()
-            await creates._drive(create, calls, calls)  # open the connections, warm up
+            await creates.drive(create, calls, calls)  # open the connections, warm up
             release.clear()
             arrived = 0
             gc.collect()
@@ -114,13 +114,13 @@ async def _measure(
     factory: creates.ClientFactory, server: FakeServer, count: int, concurrency: int
 ) -> dict[str, Any]:
     async with factory(server.url) as create:
-        await creates._drive(create, max(concurrency, 32), concurrency)
+        await creates.drive(create, max(concurrency, 32), concurrency)
         gc.collect()
         counter = _Collections()
         gc.callbacks.append(counter)
         cpu = time.process_time()
         try:
-            await creates._drive(create, count, concurrency)
+            await creates.drive(create, count, concurrency)
         finally:
             gc.callbacks.remove(counter)
         cpu = time.process_time() - cpu
@@ -128,7 +128,7 @@ async def _measure(
         gc.collect()
         gc.set_debug(gc.DEBUG_SAVEALL)
         try:
-            await creates._drive(create, count, concurrency)
+            await creates.drive(create, count, concurrency)
             gc.collect()
             kinds = Counter(type(o).__qualname__ for o in gc.garbage)
         finally:

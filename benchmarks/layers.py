@@ -1,19 +1,29 @@
 """Instructions per call of each SDK layer, counted by valgrind: exact on a shared machine.
 
-`python benchmarks/layers.py` (needs `valgrind`; about a minute). CPU time on a
-machine other people are using drifts by 10-20 % between runs; the number of
-machine instructions a call executes does not. Each figure is the difference
-between a run of 3,000 calls and one of 500, divided by 2,500, so start-up
-and imports cancel out. The transport is in memory and yields to the event
-loop once per call, as real I/O would. Cache misses and garbage collection are
-not in these counts; they are in `run.py`'s CPU times.
+`python benchmarks/layers.py` (needs `valgrind`; about five minutes). CPU time
+on a machine other people are using drifts by 10-20 % between runs; the
+number of machine instructions a call executes does not. Each figure is the
+difference between a run of 3,000 calls and one of 500, divided by 2,500, so
+start-up and imports cancel out.
 
-Levels, innermost first (each includes the ones before it):
-`transport` the transport alone; `timeout` + the chain's last link (per-attempt timeout);
-`chain` + the retry and logging middleware; `send` + `Client.send` (builds the
-`Request`, checks the status); `create` + encoding the `NewCustomer` and
-decoding the `Customer`. The JSON rows compare our encode and decode with
-what a hand-written caller does with the standard library.
+Layers: the transport is in memory and yields to the event loop once per
+call, as real I/O would; like the SDK's HTTP transports it bounds its own
+attempts, so the chain adds no timer. Levels, innermost first (each includes
+the ones before it): `transport` the transport alone; `attempt` + the
+chain's last link; `chain` + the retry and logging middleware; `send` +
+`Requester.send` (builds the `Request`, checks the status, an identity
+decoder); `create` + `Customers.create` (encodes the `NewCustomer`, decodes
+the `Customer`). `timer` is the last link for a transport that does not bound
+its attempts (a transport you write): `asyncio.timeout` around each attempt.
+The JSON rows compare our encode and decode with what a hand-written caller
+does with the standard library.
+
+Loopback: a whole create over 127.0.0.1 against the fake server in its own
+process (not counted), at concurrency 64, for our client and raw aiohttp as
+`creates.py` drives them, garbage collections included. Under valgrind the
+client is about 50 times slower than the server, so every answer is waiting
+when the client looks: the counts compare the work, not the timing. Cache
+misses are not in any count; they are in `run.py`'s CPU times.
 """
 
 from __future__ import annotations
@@ -28,7 +38,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from _common import HERE, PAYLOAD, SECRET_KEY, SHOP_ID
+import creates
+from _common import HERE, PAYLOAD, SECRET_KEY, SHOP_ID, fake_server
 
 import ecomcharge_async as ec
 from ecomcharge_async._core.serde import decode_customer, encode_new_customer
@@ -40,12 +51,17 @@ RESPONSE = ec.Response(
     headers={"Content-Type": "application/json", "Content-Length": str(len(CUSTOMER_BODY))},
     body=CUSTOMER_BODY,
 )
-CHAIN_LEVELS = ("transport", "timeout", "chain", "send", "create")
+CHAIN_LEVELS = ("transport", "attempt", "chain", "send", "create")
+LOOPBACK_CLIENTS = ("ecomcharge_async", "raw_aiohttp")
+LOOPBACK_CONCURRENCY = 64
 JSON_OPS = ("encode_new_customer", "decode_customer", "json.dumps+encode", "json.loads")
 
 
 class YieldingTransport:
     """Answers every request with the same 201, after one trip through the event loop."""
+
+    #: As the SDK's HTTP transports: the client adds no timer around an attempt.
+    bounds_attempts = True
 
     async def send(self, request: ec.Request) -> ec.Response:
         await asyncio.sleep(0)
@@ -55,8 +71,19 @@ class YieldingTransport:
         pass
 
 
+class UnboundedTransport(YieldingTransport):
+    """The same, but leaving the attempt's time to the client, as a transport you write may."""
+
+    bounds_attempts = False
+
+
+def _identity(body: bytes, /, **_: Any) -> bytes:
+    return body
+
+
 async def _run_level(level: str, calls: int) -> None:
-    client = ec.Client(SHOP_ID, SECRET_KEY, transport=YieldingTransport())
+    transport = UnboundedTransport() if level == "timer" else YieldingTransport()
+    client = ec.Client(SHOP_ID, SECRET_KEY, transport=transport)
     body = encode_new_customer(ec.NewCustomer(**PAYLOAD))
     requester = client._requester
     request = ec.Request(
@@ -64,15 +91,16 @@ async def _run_level(level: str, calls: int) -> None:
         url=client.base_url + "/customers",
         headers=requester._json_headers,
         body=body,
-        timeout=requester.timeout,  # as the client sends it, so the last link runs its timer
+        timeout=requester.timeout,  # as the client sends it: the `timer` level runs its timer
         retry=requester.retry,
     )
     customer = ec.NewCustomer(**PAYLOAD)
     steps: dict[str, Callable[[], Any]] = {
         "transport": lambda: client._transport.send(request),
-        "timeout": lambda: client._attempt(request),
+        "attempt": lambda: client._attempt(request),
+        "timer": lambda: client._attempt(request),
         "chain": lambda: client._handler(request),
-        "send": lambda: client.send("POST", "/customers", body),
+        "send": lambda: requester.send("POST", "/customers", body, _identity),
         "create": lambda: client.customers.create(customer),
     }
     step = steps[level]
@@ -93,33 +121,41 @@ def _run_json(op: str, calls: int) -> None:
         run()
 
 
-def _instructions(what: str, calls: int) -> int:
+async def _run_loopback(name: str, calls: int, url: str) -> None:
+    async with creates.CLIENTS[name](url) as create:
+        await creates.drive(create, LOOPBACK_CONCURRENCY, LOOPBACK_CONCURRENCY)  # connections
+        await creates.drive(create, calls, LOOPBACK_CONCURRENCY)
+
+
+def _instructions(what: str, calls: int, *more: str) -> int:
     command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
-    command += [sys.executable, __file__, "--child", what, str(calls)]
+    command += [sys.executable, __file__, "--child", what, str(calls), *more]
     done = subprocess.run(command, capture_output=True, text=True, check=True)
     collected = [line for line in done.stderr.splitlines() if "Collected" in line]
     return int(collected[0].split()[-1])
 
 
-def per_call(what: str) -> float:
-    return (_instructions(what, MANY) - _instructions(what, FEW)) / (MANY - FEW)
+def per_call(what: str, *more: str) -> float:
+    return (_instructions(what, MANY, *more) - _instructions(what, FEW, *more)) / (MANY - FEW)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     parser.add_argument("--output", type=Path, default=HERE / "results" / "layers.json")
     args = parser.parse_args()
     if args.child:
         what, calls = args.child[0], int(args.child[1])
-        if what in CHAIN_LEVELS:
+        if what in LOOPBACK_CLIENTS:
+            asyncio.run(_run_loopback(what, calls, args.child[2]))
+        elif what in (*CHAIN_LEVELS, "timer"):
             asyncio.run(_run_level(what, calls))
         else:
             _run_json(what, calls)
         return
     if shutil.which("valgrind") is None:
         sys.exit("layers.py needs valgrind (apt-get install valgrind)")
-    results: dict[str, Any] = {"levels": {}, "json": {}}
+    results: dict[str, Any] = {"levels": {}, "timer": {}, "json": {}, "loopback_c64": {}}
     previous = None
     print("instructions per call (valgrind callgrind)")
     for level in CHAIN_LEVELS:
@@ -128,10 +164,21 @@ def main() -> None:
         print(f"  {level:<22} {count:>9,.0f}{added}")
         results["levels"][level] = {"instructions": count}
         previous = count
+    timer = per_call("timer") - results["levels"]["attempt"]["instructions"]
+    print(f"  {'timer (own transports)':<22} {timer:>+9,.0f}  (asyncio.timeout per attempt)")
+    results["timer"] = {"instructions_added": timer}
     for op in JSON_OPS:
         count = per_call(op)
         print(f"  {op:<22} {count:>9,.0f}")
         results["json"][op] = {"instructions": count}
+    print(f"per create over loopback, concurrency {LOOPBACK_CONCURRENCY}")
+    with fake_server() as server:
+        for name in LOOPBACK_CLIENTS:
+            count = per_call(name, server.url)
+            print(f"  {name:<22} {count:>9,.0f}")
+            results["loopback_c64"][name] = {"instructions": count}
+    ours, raw = (results["loopback_c64"][name]["instructions"] for name in LOOPBACK_CLIENTS)
+    print(f"  {'ours / raw aiohttp':<22} {ours / raw:>9.3f}")
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2) + "\n")
     print(f"\nwrote {args.output}")
