@@ -958,9 +958,7 @@ async def test_a_quiet_pipe_does_not_freeze_the_import_and_a_late_bad_row_keeps_
     for line, n in [(2, 1), (3, 2), (4, 3), (6, 4), (8, 5), (9, 6)]:
         assert outcomes[line].status == "created"
         assert outcomes[line].customer == person(n)
-    assert Counter(c.email for c in fake.customers) == Counter(
-        person(n).email for n in range(1, 7)
-    )
+    assert Counter(c.email for c in fake.customers) == Counter(person(n).email for n in range(1, 7))
 
 
 async def test_an_import_cancelled_on_a_quiet_pipe_resumes_from_its_journal_exactly_once(
