@@ -1,10 +1,11 @@
 """Streaming readers for bulk-import input: CSV with a header row, or JSON Lines.
 
 Rows come out one at a time as `Row(line, customer)` or, for a line that cannot
-become a customer, `RowError(line, message)`; at most a few hundred rows are read
-ahead, so a file of any size streams in flat memory. Problems that make the whole file unusable (not
-UTF-8, an unknown or missing column in the CSV header, an empty file) raise
-`InputError` before the first row is produced.
+become a customer, `RowError(line, message)`; a file is not read ahead (a stream
+under `async for`: a few hundred rows at most), so any size streams in flat
+memory. Problems that make the whole file unusable (not UTF-8, an unknown or
+missing column in the CSV header, an empty file) raise `InputError` before the
+first row is produced.
 """
 
 from __future__ import annotations

@@ -30,8 +30,10 @@ class ImportRun:
         self._reader: RowReader | None = None
 
     async def rows(self, reader: RowReader) -> AsyncIterator[Row | RowError]:
-        """The reader's rows until a stop is asked for: the importer then sees the end
-        of the input, at once even while the next row is awaited from a slow pipe."""
+        """The reader's rows until a stop is asked for, when the importer sees the input end.
+
+        At once, even while the next row is awaited from a slow pipe.
+        """
         self._reader = reader
         if not self.taking_rows:
             return
