@@ -32,7 +32,8 @@ class Blocking:
             yield n
 
 
-async def test_rows_come_in_order_and_an_error_after_the_rows_before_it() -> None:
+@pytest.mark.parametrize("ahead", [1, 2, 16])
+async def test_rows_come_in_order_and_an_error_after_the_rows_before_it(ahead: int) -> None:
     def rows() -> Iterator[int]:
         yield from range(1000)
         raise ValueError("line 1001: not UTF-8 text")
@@ -40,8 +41,9 @@ async def test_rows_come_in_order_and_an_error_after_the_rows_before_it() -> Non
     seen: list[int] = []
 
     async def read_all() -> None:
-        async for n in ThreadedRows(rows(), ahead=16):
-            seen.append(n)
+        async with asyncio.timeout(BOUND):
+            async for n in ThreadedRows(rows(), ahead=ahead):
+                seen.append(n)
 
     with pytest.raises(ValueError, match="line 1001"):
         await read_all()
@@ -59,9 +61,10 @@ async def test_the_thread_reads_a_bounded_number_of_rows_ahead() -> None:
             lead = max(lead, n - taken)
             yield n
 
-    async for _ in ThreadedRows(rows(), ahead=ahead):
-        taken += 1
-        await asyncio.sleep(0)  # the thread may run on meanwhile
+    async with asyncio.timeout(BOUND):
+        async for _ in ThreadedRows(rows(), ahead=ahead):
+            taken += 1
+            await asyncio.sleep(0)  # the thread may run on meanwhile
     assert taken == 2000
     # Handed out from one batch, waiting in the next, one in the reader's hand.
     assert lead <= 2 * ahead + 1

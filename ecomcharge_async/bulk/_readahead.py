@@ -111,15 +111,14 @@ class ThreadedRows(Generic[T]):
                     if self._stopped:
                         return
                     self._shared.append(row)
-                    wake = self._waiter is not None
+                    if self._waiter is not None:  # before waiting for room: it makes room
+                        self._wake_threadsafe()
                     while len(self._shared) >= self._ahead and not self._stopped:
                         self._idle = True
                         self._room.wait()
                         self._idle = False
                     if self._stopped:
                         return
-                if wake:
-                    self._wake_threadsafe()
         except BaseException as exc:  # handed to the loop, raised there
             error = exc
         finally:
