@@ -2,9 +2,10 @@
 
 `next()` on a pipe waits until the writer writes. On the event loop that wait
 freezes every task: creates in flight, progress lines, timeouts, signal
-handling. `ThreadedRows` reads in one thread of its own, at most `ahead` rows
-ahead of the consumer (memory stays bounded), and the loop takes what was read
-in batches: one lock and at most one wake-up per batch, not per row.
+handling. `ThreadedRows` reads in one thread of its own, and the loop takes
+what was read in batches: one lock and at most one wake-up per batch, not per
+row. At most `ahead` rows wait for the loop and `ahead` more are in the batch it
+hands out, so memory stays bounded.
 
 A thread blocked in a read cannot be interrupted: closing the file under it
 does not wake it (and would wait for the read's lock). So it is a daemon thread
