@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import threading
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -19,6 +21,7 @@ from ecomcharge_async.bulk import (
     Row,
     RowError,
     RowOutcome,
+    RowReader,
     customer_key,
     import_customers,
 )
@@ -823,3 +826,176 @@ async def test_an_unreadable_shop_fails_the_unclear_rows_and_the_import_ends(
     failed = [o for o in recorder.outcomes if o.status == "failed"]
     assert all("could not check whether it was created" in (o.message or "") for o in failed)
     assert len(list(fake.iter_records())) == 41  # the bad record and 40 rows: none sent twice
+
+
+# -- rows from a slow pipe (`producer | ecomcharge import -`) ---------------------------
+
+
+class SlowPipe:
+    """An OS pipe the test feeds step by step; the importer reads it at `path`.
+
+    A watchdog ends the input (EOF) after `bound` seconds: a loop frozen in a read
+    then comes back and the test fails on `watchdog_fired`, instead of hanging.
+    """
+
+    def __init__(self, bound: float = 30) -> None:
+        self.read_fd, self._write_fd = os.pipe()
+        self._lock = threading.Lock()
+        self._closed = False
+        self.watchdog_fired = False
+        self._watchdog = threading.Timer(bound, self._expire)
+        self._watchdog.daemon = True
+        self._watchdog.start()
+
+    @property
+    def path(self) -> str:
+        return f"/dev/fd/{self.read_fd}"  # opened anew: a FIFO to RowReader, as stdin is
+
+    def write(self, text: str) -> None:
+        with self._lock:
+            assert not self._closed, "the watchdog ended the input: the event loop was frozen"
+            os.write(self._write_fd, text.encode())
+
+    def close(self) -> None:
+        self._watchdog.cancel()
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                os.close(self._write_fd)
+
+    def _expire(self) -> None:
+        with self._lock:
+            if not self._closed:
+                self.watchdog_fired = self._closed = True
+                os.close(self._write_fd)
+
+
+@pytest.fixture
+def pipe() -> Iterator[SlowPipe]:
+    pipe = SlowPipe()
+    try:
+        yield pipe
+    finally:
+        pipe.close()
+        os.close(pipe.read_fd)
+    assert not pipe.watchdog_fired, "the event loop stayed frozen while the pipe was quiet"
+
+
+def csv_line(n: int) -> str:
+    row = person(n)
+    return f"{row.email},{row.ip}\n"
+
+
+class HeldCreate:
+    """A transport in front of the fake that holds the create of one e-mail until released."""
+
+    def __init__(self, fake: FakeEcomCharge, email: str) -> None:
+        self.inner = fake.transport()
+        self.email = email.encode()
+        self.holding = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def send(self, request: ec.Request) -> ec.Response:
+        if request.method == "POST" and self.email in request.body:
+            self.holding.set()
+            await self.release.wait()
+        return await self.inner.send(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+class LineWatch(Recorder):
+    """A recorder that can be awaited until the outcome of a line arrived."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.changed = asyncio.Event()
+
+    def __call__(self, outcome: RowOutcome) -> None:
+        super().__call__(outcome)
+        self.changed.set()
+
+    async def finished(self, *lines: int) -> None:
+        async with asyncio.timeout(10):
+            while not set(lines) <= {o.line for o in self.outcomes}:
+                self.changed.clear()
+                await self.changed.wait()
+
+
+async def test_a_quiet_pipe_does_not_freeze_the_import_and_a_late_bad_row_keeps_its_line(
+    fake: FakeEcomCharge, pipe: SlowPipe
+) -> None:
+    held = HeldCreate(fake, person(3).email)
+    watch = LineWatch()
+    pipe.write("email,ip\n" + "".join(csv_line(n) for n in (1, 2, 3)))  # lines 2-4
+    async with ec.Client(SHOP_ID, SECRET, retry=None, transport=held) as client:
+        with RowReader(pipe.path) as reader:
+            assert reader.streamed
+            task = asyncio.create_task(
+                import_customers(client, reader, concurrency=4, on_progress=watch)
+            )
+            async with asyncio.timeout(10):
+                await held.holding.wait()
+            await watch.finished(2, 3)
+            # Row 3's create is in flight and the pipe holds nothing more: the import
+            # waits for input, and the loop still runs and completes that create.
+            held.release.set()
+            await watch.finished(4)
+            assert not task.done()
+            # Then, late: a blank line (5), a row (6), a bad row (7), two more rows (8, 9).
+            pipe.write("\n" + csv_line(4) + "not,a,row\n" + csv_line(5) + csv_line(6))
+            await watch.finished(6, 7)
+            assert not task.done()
+            pipe.close()
+            async with asyncio.timeout(10):
+                report = await task
+    assert (report.total, report.created, report.rejected, report.failed) == (7, 6, 1, 0)
+    outcomes = watch.by_line()
+    assert sorted(outcomes) == [2, 3, 4, 6, 7, 8, 9]
+    assert outcomes[7].status == "rejected"
+    assert outcomes[7].message == "has 3 fields but the header has 2"
+    for line, n in [(2, 1), (3, 2), (4, 3), (6, 4), (8, 5), (9, 6)]:
+        assert outcomes[line].status == "created"
+        assert outcomes[line].customer == person(n)
+    assert Counter(c.email for c in fake.customers) == Counter(person(n).email for n in range(1, 7))
+
+
+async def test_an_import_cancelled_on_a_quiet_pipe_resumes_from_its_journal_exactly_once(
+    client: ec.Client, fake: FakeEcomCharge, pipe: SlowPipe, tmp_path: Path
+) -> None:
+    journal = tmp_path / "j.jsonl"
+    everything = "email,ip\n" + "".join(csv_line(n) for n in range(1, 11))  # lines 2-11
+    first_part = everything.split("\n", 6)
+    pipe.write("\n".join(first_part[:6]) + "\n")  # the header and lines 2-6
+    watch = LineWatch()
+    before = set(threading.enumerate())
+    with RowReader(pipe.path) as reader:
+        task = asyncio.create_task(
+            import_customers(client, reader, journal=journal, on_progress=watch)
+        )
+        await watch.finished(2, 3, 4, 5, 6)
+        task.cancel()  # the import is waiting for more input
+        async with asyncio.timeout(10):
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        (thread,) = set(threading.enumerate()) - before  # blocked reading the quiet pipe
+    # The reader was closed without waiting for that read: the thread closes the file
+    # once the read returns, and ends.
+    assert thread.is_alive()
+    pipe.close()
+    await asyncio.to_thread(thread.join, 10)
+    assert not thread.is_alive()
+
+    again = SlowPipe()
+    try:
+        again.write(everything)
+        again.close()
+        with RowReader(again.path) as reader:
+            report = await import_customers(client, reader, journal=journal)
+    finally:
+        os.close(again.read_fd)
+    assert (report.total, report.created, report.resumed) == (10, 10, 5)
+    assert Counter(c.email for c in fake.customers) == Counter(
+        person(n).email for n in range(1, 11)
+    )

@@ -190,6 +190,21 @@ def test_on_a_terminal_a_progress_bar_is_drawn(tmp_path: Path) -> None:
     assert final.endswith("\n")
 
 
+def test_a_run_that_fails_to_start_leaves_no_file_open(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "a.csv", 3)
+    failures = tmp_path / "failures.jsonl"
+    args = build_parser().parse_args(["import", str(path), "--fake", "--failures", str(failures)])
+    err = io.StringIO()
+    err.close()  # progress cannot go there: found out after the failures file is open
+    with pytest.raises(ValueError, match="closed file"):
+        import_command(args, stdout=io.StringIO(), stderr=err)
+    opened = set()
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):  # the listing's own descriptor is gone by now
+            opened.add(os.readlink(f"/proc/self/fd/{fd}"))
+    assert os.path.realpath(failures) not in opened
+
+
 def test_demo_walks_through_create_reject_get_list(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
@@ -709,6 +724,52 @@ def test_a_named_pipe_is_read_once(tmp_path: Path) -> None:
             process.communicate(timeout=30)
     assert process.returncode == 0, err
     assert re.search(r"created\s+4\n", out)
+
+
+def test_a_quiet_stdin_keeps_the_progress_going_and_a_signal_stops_the_import(
+    tmp_path: Path,
+) -> None:
+    failures = tmp_path / "failures.jsonl"
+    process = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "ecomcharge_async", "import", "-", "--fake"),
+            *("--failures", str(failures), "--progress-every", "0.05"),
+        ],
+        env=cli_env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=sigint_as_on_a_terminal,
+    )
+    assert process.stdin is not None
+    assert process.stderr is not None
+    try:
+        process.stdin.write(
+            "email,ip\nq1@example.com,10.0.0.1\nnot,a,row\nq2@example.com,10.0.0.2\n"
+        )
+        process.stdin.flush()  # then nothing more, and the pipe stays open
+        # Progress lines go on while the import waits for input (its loop is not frozen).
+        line = ""
+        while not line.startswith("progress: 3 rows done"):
+            ready, _, _ = select.select([process.stderr], [], [], 30)
+            assert ready, f"no progress line within 30 s of the last: {line!r}"
+            line = process.stderr.readline()
+            assert line, "stderr closed before the rows were done"
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)  # stdin still open: the signal alone ends it
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=30)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err
+    assert "SIGINT: taking no more rows" in err
+    assert out.startswith("Stopped (interrupted by SIGINT) importing stdin")
+    assert re.search(r"created\s+2\n", out)
+    assert re.search(r"rejected\s+1\n", out)
+    (failure,) = map(json.loads, failures.read_text().splitlines())
+    assert (failure["line"], failure["status"]) == (3, "rejected")
 
 
 def test_empty_stdin_exits_2() -> None:

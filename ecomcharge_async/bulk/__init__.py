@@ -121,6 +121,10 @@ async def import_customers(
       workers given the same input split it with no overlap; give each its own
       journal. `total` then counts the shard's rows.
     - `AuthenticationError` stops the import and is raised.
+    - A plain iterable is read on the event loop; a `RowReader` of stdin or a
+      pipe is read in a thread of its own (`async for`), so a quiet pipe
+      freezes no create in flight. Give your own source that may wait on I/O
+      as an async iterable.
     """
     if concurrency < 1:
         raise ValueError(f"concurrency must be at least 1, got {concurrency}")

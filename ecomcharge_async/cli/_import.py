@@ -112,18 +112,11 @@ async def run_import(
     client, _ = make_client(args, watch)
     if watch is not None:
         watch.base_url = client.base_url
-    failures = FailuresFile(args.failures, append=resuming(args.journal)) if args.failures else None
-    bar = lines = None
-    if not args.quiet:
-        if stderr.isatty():
-            bar = ProgressBar(stderr, total)
-        else:
-            lines = ProgressLines(stderr, total, every=args.progress_every)
-    printer = asyncio.create_task(lines.run()) if lines is not None else None
+    failures: FailuresFile | None = None
+    bar: ProgressBar | None = None
+    lines: ProgressLines | None = None
+    printer: asyncio.Task[None] | None = None
     loop = asyncio.get_running_loop()
-    with contextlib.suppress(NotImplementedError):  # no loop signal handlers on Windows
-        for signum, code in _STOP_SIGNALS:
-            loop.add_signal_handler(signum, _on_signal, run, signum, code, args.grace, stderr)
 
     def on_progress(outcome: RowOutcome) -> None:
         tally.add(outcome)
@@ -134,7 +127,18 @@ async def run_import(
         if lines is not None:
             lines.update(outcome)
 
-    try:
+    try:  # everything opened from here on is closed in `finally`, whatever fails between
+        if args.failures:
+            failures = FailuresFile(args.failures, append=resuming(args.journal))
+        if not args.quiet:
+            if stderr.isatty():
+                bar = ProgressBar(stderr, total)
+            else:
+                lines = ProgressLines(stderr, total, every=args.progress_every)
+                printer = asyncio.create_task(lines.run())
+        with contextlib.suppress(NotImplementedError):  # no loop signal handlers on Windows
+            for signum, code in _STOP_SIGNALS:
+                loop.add_signal_handler(signum, _on_signal, run, signum, code, args.grace, stderr)
         async with client:
             report = await run.run(
                 import_customers(
@@ -159,6 +163,7 @@ async def run_import(
                 loop.remove_signal_handler(signum)
         if printer is not None:
             printer.cancel()
+            await asyncio.wait([printer])
         if watch is not None:
             watch.close()
         if bar is not None:

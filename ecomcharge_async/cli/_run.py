@@ -9,8 +9,10 @@ closed by the importer's own cleanup, so a re-run resumes with nothing lost.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine, Iterable, Iterator
+from collections.abc import AsyncIterator, Coroutine
 from typing import Any, TypeVar
+
+from ..bulk._rows import Row, RowError, RowReader
 
 T = TypeVar("T")
 
@@ -25,14 +27,18 @@ class ImportRun:
         self.taking_rows = True
         self._task: asyncio.Task[Any] | None = None
         self._grace: asyncio.TimerHandle | None = None
+        self._reader: RowReader | None = None
 
-    def rows(self, rows: Iterable[T]) -> Iterator[T]:
-        """`rows`, until a stop is asked for: the importer then sees the end of the input."""
-        source = iter(rows)
-        while self.taking_rows:
-            try:
-                row = next(source)
-            except StopIteration:
+    async def rows(self, reader: RowReader) -> AsyncIterator[Row | RowError]:
+        """The reader's rows until a stop is asked for, when the importer sees the input end.
+
+        At once, even while the next row is awaited from a slow pipe.
+        """
+        self._reader = reader
+        if not self.taking_rows:
+            return
+        async for row in reader:
+            if not self.taking_rows:
                 return
             yield row
 
@@ -56,10 +62,15 @@ class ImportRun:
         if self.code is None:
             self.code, self.reason, self.message = code, reason, message
 
+    def _take_no_more_rows(self) -> None:
+        self.taking_rows = False
+        if self._reader is not None:
+            self._reader.stop()
+
     def abort(self, code: int, reason: str, message: str) -> None:
         """Stop now: cancel the requests in flight (they stay journaled as sent)."""
         self._note(code, reason, message)
-        self.taking_rows = False
+        self._take_no_more_rows()
         if self._task is not None and not self._task.done():
             self._task.cancel()
 
@@ -72,6 +83,6 @@ class ImportRun:
             self.abort(code, reason, message)
             return
         self._note(code, reason, message)
-        self.taking_rows = False
+        self._take_no_more_rows()
         loop = asyncio.get_running_loop()
         self._grace = loop.call_later(grace, self.abort, code, reason, message)
