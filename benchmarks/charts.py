@@ -8,7 +8,10 @@ bench` installs it and runs this after `run.py`):
 - `bench-creates.svg`: client CPU per create and creates per second of our
   Client, raw aiohttp and bepaid, at each concurrency measured;
 - `bench-decoding.svg`: decoding the list against pydantic and the bare JSON
-  parsers, and, when measured, one object each way against pydantic.
+  parsers, and, when measured, one object each way against pydantic;
+- `bench-layers.svg`, from `layers.json` (`layers.py`, valgrind): the
+  instructions each layer adds to a create, and a whole create over loopback
+  against raw aiohttp.
 
 Each chart names the run it comes from (date, CPUs, load average), so a chart
 of a noisy run says so. The SVGs are byte-for-byte reproducible from the JSON.
@@ -17,6 +20,7 @@ of a noisy run says so. The SVGs are byte-for-byte reproducible from the JSON.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -29,6 +33,7 @@ from matplotlib.figure import Figure
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_RESULTS = HERE / "results" / "latest.json"
+DEFAULT_LAYERS = HERE / "results" / "layers.json"
 DEFAULT_OUT = HERE.parent / "docs" / "images"
 CLIENTS = {"ecomcharge_async": "ecomcharge-async", "raw_aiohttp": "raw aiohttp", "bepaid": "bepaid"}
 COLOURS = {
@@ -162,6 +167,66 @@ def decoding_chart(results: dict[str, Any]) -> Figure:
     return figure
 
 
+#: layers.json's levels, innermost first, with what each one adds.
+LAYERS = {
+    "transport": "transport (in memory)",
+    "attempt": "+ last link",
+    "chain": "+ retry, logging",
+    "send": "+ Request, status check",
+    "create": "+ encode, decode",
+}
+
+
+def layers_chart(layers: dict[str, Any]) -> Figure:
+    """Instructions per create: what each layer adds, and the whole call against raw aiohttp."""
+    figure = Figure(figsize=(10.4, 3.6), layout="constrained")
+    level_ax, whole_ax = figure.subplots(1, 2)
+    figure.suptitle(
+        "Where a create's work goes: machine instructions per call, counted by valgrind\n"
+        "(exact counts, not timings: the same on a busy machine)",
+        fontsize=9,
+    )
+    counts = [layers["levels"][level]["instructions"] for level in LAYERS]
+    added = [counts[0]] + [b - a for a, b in itertools.pairwise(counts)]
+    labels = list(LAYERS.values())
+    timer = layers.get("timer", {}).get("instructions_added")
+    if timer is not None:
+        labels.append("timer, a transport\nyou write")
+        added.append(timer)
+    colours = [COLOURS["ecomcharge_async"]] * len(LAYERS) + ["#a0aec0"] * (len(added) - len(LAYERS))
+    level_ax.barh(range(len(added)), added, color=colours)
+    for y, value in enumerate(added):
+        level_ax.text(value, y, f" {value:,.0f}", va="center", fontsize=8)
+    level_ax.set_yticks(range(len(added)), labels)
+    level_ax.invert_yaxis()
+    level_ax.set_xlim(0, max(added) * 1.3)
+    level_ax.set_xlabel(f"instructions each layer adds (a create: {counts[-1]:,.0f})")
+    level_ax.grid(axis="x", alpha=0.3)
+    loopback = layers.get("loopback_c64", {})
+    json_ops = layers["json"]
+    groups, ours, theirs = (
+        ["encode", "decode"],
+        [
+            json_ops["encode_new_customer"]["instructions"],
+            json_ops["decode_customer"]["instructions"],
+        ],
+        [json_ops["json.dumps+encode"]["instructions"], json_ops["json.loads"]["instructions"]],
+    )
+    if loopback:
+        groups.insert(0, "a create over\nloopback, c=64")
+        ours.insert(0, loopback["ecomcharge_async"]["instructions"])
+        theirs.insert(0, loopback["raw_aiohttp"]["instructions"])
+    series: dict[str, list[float | None]] = {"ecomcharge_async": [*ours], "raw_aiohttp": [*theirs]}
+    scale = 1000.0
+    scaled = {name: [v / scale if v is not None else None for v in values]
+              for name, values in series.items()}  # fmt: skip
+    top = max(v for values in scaled.values() for v in values if v is not None)
+    _bars(whole_ax, groups, scaled, clip_to=top, digits=1)
+    whole_ax.set_xlabel("thousand instructions per call (lower is better)")
+    whole_ax.legend(loc="lower right", fontsize=8, framealpha=0.9)
+    return figure
+
+
 def save(figure: Figure, path: Path) -> None:
     """Write `figure` as SVG that does not change unless the figures do."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -172,6 +237,7 @@ def save(figure: Figure, path: Path) -> None:
 def main(argv: list[str] | None = None) -> list[Path]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
+    parser.add_argument("--layers", type=Path, default=DEFAULT_LAYERS)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
     results = json.loads(args.results.read_text())
@@ -182,6 +248,9 @@ def main(argv: list[str] | None = None) -> list[Path]:
     if "decoding" in results:
         written.append(args.out / "bench-decoding.svg")
         save(decoding_chart(results), written[-1])
+    if args.layers.exists():
+        written.append(args.out / "bench-layers.svg")
+        save(layers_chart(json.loads(args.layers.read_text())), written[-1])
     for path in written:
         print(f"wrote {path}")
     return written

@@ -125,11 +125,32 @@ def _fixture() -> dict[str, Any]:
     }
 
 
+def _layers_fixture() -> dict[str, Any]:
+    """A small layers.json of the shape layers.py writes."""
+    levels = {"transport": 20_000, "attempt": 22_000, "chain": 31_000, "send": 48_000}
+    return {
+        "levels": {name: {"instructions": n} for name, n in {**levels, "create": 66_000}.items()},
+        "timer": {"instructions_added": 36_000},
+        "json": {
+            "encode_new_customer": {"instructions": 7_000},
+            "decode_customer": {"instructions": 12_000},
+            "json.dumps+encode": {"instructions": 35_000},
+            "json.loads": {"instructions": 36_000},
+        },
+        "loopback_c64": {
+            "ecomcharge_async": {"instructions": 590_000},
+            "raw_aiohttp": {"instructions": 620_000},
+        },
+    }
+
+
 def test_the_charts_draw_from_a_results_file_and_name_the_run(tmp_path: Path) -> None:
     results = tmp_path / "results.json"
     results.write_text(json.dumps(_fixture()))
+    layers = tmp_path / "layers.json"
+    layers.write_text(json.dumps(_layers_fixture()))
     out = tmp_path / "images"
-    _run("charts.py", "--results", str(results), "--out", str(out))
+    _run("charts.py", "--results", str(results), "--layers", str(layers), "--out", str(out))
 
     creates = (out / "bench-creates.svg").read_text()
     decoding = (out / "bench-decoding.svg").read_text()
@@ -140,6 +161,9 @@ def test_the_charts_draw_from_a_results_file_and_name_the_run(tmp_path: Path) ->
         assert label in creates, label
     for label in ("pydantic", "ours/pydantic 0.78x", "decode Customer", "2.40"):
         assert label in decoding, label
+    drawn = (out / "bench-layers.svg").read_text()
+    for label in ("+ retry, logging", " 9,000", " 18,000", "a create: 66,000", "590.0", "620.0"):
+        assert label in drawn, label
     first = {path.name: path.read_bytes() for path in out.iterdir()}
-    _run("charts.py", "--results", str(results), "--out", str(out))
+    _run("charts.py", "--results", str(results), "--layers", str(layers), "--out", str(out))
     assert {path.name: path.read_bytes() for path in out.iterdir()} == first  # reproducible
