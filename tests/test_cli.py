@@ -9,6 +9,7 @@ import io
 import itertools
 import json
 import os
+import platform
 import re
 import select
 import signal
@@ -770,6 +771,52 @@ def test_a_quiet_stdin_keeps_the_progress_going_and_a_signal_stops_the_import(
     assert re.search(r"rejected\s+1\n", out)
     (failure,) = map(json.loads, failures.read_text().splitlines())
     assert (failure["line"], failure["status"]) == (3, "rejected")
+
+
+def _blocked_reading_stdin(pid: int) -> bool:
+    """Whether process `pid` waits in read(2) on its stdin (Linux: /proc/PID/syscall)."""
+    try:
+        fields = Path(f"/proc/{pid}/syscall").read_text().split()
+    except OSError:
+        return False
+    return fields[:2] == [str(READ_SYSCALL), "0x0"]
+
+
+#: read(2)'s number, where the test checks it (x86-64, AArch64).
+READ_SYSCALL = {"x86_64": 0, "aarch64": 63}.get(platform.machine(), -1)
+
+
+@pytest.mark.skipif(
+    not Path("/proc/self/syscall").exists() or READ_SYSCALL < 0,
+    reason="needs Linux's /proc/PID/syscall on x86-64 or AArch64 to see the blocked read",
+)
+def test_a_signal_while_waiting_for_the_first_line_of_stdin_exits_130_quietly() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ecomcharge_async", "import", "-", "--fake", "--json"],
+        env=cli_env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=sigint_as_on_a_terminal,
+    )
+    try:
+        for _ in range(3000):  # up to 30 s: the CSV header is read before the import starts
+            if _blocked_reading_stdin(process.pid) or process.poll() is not None:
+                break
+            time.sleep(0.01)  # polls a condition with a bound; the verdict is the exit below
+        assert _blocked_reading_stdin(process.pid), "the import never waited for stdin"
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)  # stdin still open: the signal alone ends it
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=30)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err
+    assert "interrupted by SIGINT before the first row arrived" in err
+    summary = json.loads(out)
+    assert (summary["exit_status"], summary["reason"]) == (130, "SIGINT")
 
 
 def test_empty_stdin_exits_2() -> None:

@@ -289,6 +289,12 @@ def import_command(
         reader = RowReader(args.path)
     except (UsageError, InputError) as exc:
         return usage_error(str(exc))
+    except KeyboardInterrupt:  # waiting for stdin's first line: nothing was read or sent
+        message = "interrupted by SIGINT before the first row arrived"
+        print(f"ecomcharge import: {message}", file=err)
+        if args.json:
+            print(json.dumps(json_summary(args, Ending(130, "SIGINT", message))), file=out)
+        return 130
     total, input_id = None, None
     if scan is not None:
         input_id = scan.fingerprint
