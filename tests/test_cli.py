@@ -727,15 +727,11 @@ def test_a_named_pipe_is_read_once(tmp_path: Path) -> None:
     assert re.search(r"created\s+4\n", out)
 
 
-def test_a_quiet_stdin_keeps_the_progress_going_and_a_signal_stops_the_import(
-    tmp_path: Path,
-) -> None:
-    failures = tmp_path / "failures.jsonl"
+@contextlib.contextmanager
+def _importing_from_open_stdin(*options: str) -> Iterator[subprocess.Popen[str]]:
+    """`ecomcharge import - --fake OPTIONS`, its stdin a pipe the test writes and keeps open."""
     process = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "ecomcharge_async", "import", "-", "--fake"),
-            *("--failures", str(failures), "--progress-every", "0.05"),
-        ],
+        [sys.executable, "-m", "ecomcharge_async", "import", "-", "--fake", *options],
         env=cli_env(),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -743,9 +739,28 @@ def test_a_quiet_stdin_keeps_the_progress_going_and_a_signal_stops_the_import(
         text=True,
         preexec_fn=sigint_as_on_a_terminal,
     )
-    assert process.stdin is not None
-    assert process.stderr is not None
     try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=30)
+
+
+def _interrupted(process: subprocess.Popen[str]) -> tuple[str, str]:
+    """SIGINT, then stdout and stderr: stdin is still open, so the signal alone ends it."""
+    process.send_signal(signal.SIGINT)
+    return process.communicate(timeout=30)
+
+
+def test_a_quiet_stdin_keeps_the_progress_going_and_a_signal_stops_the_import(
+    tmp_path: Path,
+) -> None:
+    failures = tmp_path / "failures.jsonl"
+    options = ("--failures", str(failures), "--progress-every", "0.05")
+    with _importing_from_open_stdin(*options) as process:
+        assert process.stdin is not None
+        assert process.stderr is not None
         process.stdin.write(
             "email,ip\nq1@example.com,10.0.0.1\nnot,a,row\nq2@example.com,10.0.0.2\n"
         )
@@ -757,12 +772,7 @@ def test_a_quiet_stdin_keeps_the_progress_going_and_a_signal_stops_the_import(
             assert ready, f"no progress line within 30 s of the last: {line!r}"
             line = process.stderr.readline()
             assert line, "stderr closed before the rows were done"
-        process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=30)  # stdin still open: the signal alone ends it
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate(timeout=30)
+        out, err = _interrupted(process)
     assert process.returncode == 130, err
     assert "Traceback" not in err
     assert "SIGINT: taking no more rows" in err
@@ -791,27 +801,13 @@ READ_SYSCALL = {"x86_64": 0, "aarch64": 63}.get(platform.machine(), -1)
     reason="needs Linux's /proc/PID/syscall on x86-64 or AArch64 to see the blocked read",
 )
 def test_a_signal_while_waiting_for_the_first_line_of_stdin_exits_130_quietly() -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ecomcharge_async", "import", "-", "--fake", "--json"],
-        env=cli_env(),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=sigint_as_on_a_terminal,
-    )
-    try:
+    with _importing_from_open_stdin("--json") as process:
         for _ in range(3000):  # up to 30 s: the CSV header is read before the import starts
             if _blocked_reading_stdin(process.pid) or process.poll() is not None:
                 break
             time.sleep(0.01)  # polls a condition with a bound; the verdict is the exit below
         assert _blocked_reading_stdin(process.pid), "the import never waited for stdin"
-        process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=30)  # stdin still open: the signal alone ends it
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate(timeout=30)
+        out, err = _interrupted(process)
     assert process.returncode == 130, err
     assert "Traceback" not in err
     assert "interrupted by SIGINT before the first row arrived" in err
