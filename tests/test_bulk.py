@@ -970,6 +970,7 @@ async def test_an_import_cancelled_on_a_quiet_pipe_resumes_from_its_journal_exac
     pipe.write("\n".join(first_part[:6]) + "\n")  # the header and lines 2-6
     watch = LineWatch()
     before = set(threading.enumerate())
+    reader_thread = f"ecomcharge-rows {pipe.path}"
     with RowReader(pipe.path) as reader:
         task = asyncio.create_task(
             import_customers(client, reader, journal=journal, on_progress=watch)
@@ -979,7 +980,8 @@ async def test_an_import_cancelled_on_a_quiet_pipe_resumes_from_its_journal_exac
         async with asyncio.timeout(10):
             with pytest.raises(asyncio.CancelledError):
                 await task
-        (thread,) = set(threading.enumerate()) - before  # blocked reading the quiet pipe
+        # The reader's thread, blocked reading the quiet pipe (others may have started).
+        (thread,) = {t for t in set(threading.enumerate()) - before if t.name == reader_thread}
     # The reader was closed without waiting for that read: the thread closes the file
     # once the read returns, and ends.
     assert thread.is_alive()

@@ -50,6 +50,25 @@ async def test_rows_come_in_order_and_an_error_after_the_rows_before_it(ahead: i
     assert seen == list(range(1000))
 
 
+async def test_an_error_is_raised_once_then_the_rows_end() -> None:
+    def rows() -> Iterator[int]:
+        yield 1
+        raise ValueError("line 2: not UTF-8 text")
+
+    threaded = ThreadedRows(rows())
+    async with asyncio.timeout(BOUND):
+        assert await anext(threaded) == 1
+        with pytest.raises(ValueError, match="line 2"):
+            await anext(threaded)
+        with pytest.raises(StopAsyncIteration):
+            await anext(threaded)
+
+
+def test_a_read_ahead_of_no_rows_is_refused() -> None:
+    with pytest.raises(ValueError, match="ahead must be at least 1 row, got 0"):
+        ThreadedRows(iter([1]), ahead=0)
+
+
 async def test_the_thread_reads_a_bounded_number_of_rows_ahead() -> None:
     taken = 0
     lead = 0

@@ -652,7 +652,8 @@ async def test_a_stream_gives_its_connection_back_however_it_ends(
 async def test_a_stream_gives_its_connection_back_only_once(
     make_transport: Callable[..., ec.Transport], scenario_url: str, ending: str
 ) -> None:
-    transport = make_transport(limit=1, pool_timeout=0.2)
+    # timeout=2: a request queued inside the HTTP library (a slot given twice) fails fast too.
+    transport = make_transport(limit=1, pool_timeout=0.2, timeout=2)
     assert isinstance(transport, ec.StreamingTransport)
     await _end_stream(transport, scenario_url, ending)
     held = await transport.stream(ec.Request(method="GET", url=scenario_url + "/stall-mid-body"))

@@ -66,7 +66,7 @@ class Customers:
 
     async def get(self, customer_id: str) -> Customer:
         """GET /customers/{id}. Raises `NotFoundError` when there is no such customer."""
-        requester = self._requester
+        requester = self._requester  # as in `create`: no `Requester.send` coroutine
         request = requester.request("GET", _path(customer_id))
         return requester.finish(await requester.handler(request), decode_customer)
 

@@ -124,18 +124,26 @@ class Requester:
         )
 
     def finish(self, response: Response, decode: Decoder[T]) -> T:
-        """The call's value: `response` checked (see `send`), then decoded."""
+        """The call's value: `response` checked, then decoded."""
+        response = self._checked(response)
+        return decode(response.body, status=response.status, headers=response.headers)
+
+    def _checked(self, response: Response) -> Response:
+        """`response`, or the error it maps to raised.
+
+        Non-2xx answers are raised by the retry layer (with `.attempts`); only
+        one made up by a per-call middleware gets here (`_unchecked`).
+        """
         if self._unchecked and not is_success(response.status):
             raise error_from_response(response)
-        return decode(response.body, status=response.status, headers=response.headers)
+        return response
 
     async def send(self, method: str, path: str, body: bytes, decode: Decoder[T]) -> T:
         """One call through the chain: its 2xx answer decoded.
 
-        Non-2xx answers are raised by the retry layer (with `.attempts`); the
-        check in `finish` covers a response made up by a per-call middleware.
-        The service's hot calls spell out these three steps in their own
-        coroutine instead, so that a call in flight holds one coroutine less.
+        The service's hot calls spell out these steps (`request`, the chain,
+        `finish`) in their own coroutine instead, so that a call in flight
+        holds one coroutine less.
         """
         return self.finish(await self.handler(self.request(method, path, body)), decode)
 
@@ -143,10 +151,7 @@ class Requester:
         self, method: str, path: str, body: bytes = b"", *, stream: bool = False
     ) -> Response:
         """One call, its 2xx `Response` as it came (a streamed body when `stream`)."""
-        response = await self.handler(self.request(method, path, body, stream=stream))
-        if self._unchecked and not is_success(response.status):
-            raise error_from_response(response)
-        return response
+        return self._checked(await self.handler(self.request(method, path, body, stream=stream)))
 
     async def send_raw(
         self, method: str, path: str, body: bytes, decode: Decoder[T]

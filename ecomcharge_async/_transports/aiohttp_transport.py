@@ -178,8 +178,10 @@ class AiohttpTransport:
         try:
             resp = await self._request(session, request)
             # Released by hand rather than `async with resp`: its enter and exit are
-            # two coroutines per call, and the exit only waits for a request writer
-            # that a whole response read here has already seen finish or cancelled.
+            # two coroutines per call, and all the exit adds is waiting for the request
+            # writer. That writer is done unless the server answered before reading the
+            # whole body; `release()` then cancels it and aiohttp pools the connection
+            # once it stops, a loop turn or two later.
             try:
                 body = _arrived_body(resp, self._max_body_size)
                 if body is None:

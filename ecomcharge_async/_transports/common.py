@@ -82,7 +82,14 @@ _releasing: set[asyncio.Task[None]] = set()
 def _release_dropped(loop: asyncio.AbstractEventLoop, release: Callable[[], Release]) -> None:
     task = loop.create_task(release())
     _releasing.add(task)
-    task.add_done_callback(_releasing.discard)
+    task.add_done_callback(_release_ended)
+
+
+def _release_ended(task: asyncio.Task[None]) -> None:
+    """A dropped body's release ended: nobody awaits it, so its error is read here."""
+    _releasing.discard(task)
+    if not task.cancelled():
+        task.exception()  # read, so asyncio does not log it as never retrieved
 
 
 def check_tls(name: str, value: object) -> _ssl.SSLContext | bool:

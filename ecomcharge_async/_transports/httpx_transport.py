@@ -207,8 +207,12 @@ class HttpxTransport:
         """A streamed body's end: its connection, and its slot, go back to the pool."""
         self._streams.discard(resp)
         try:
-            await pieces.aclose()
-            await resp.aclose()
+            try:
+                await pieces.aclose()
+            finally:  # even if closing the reader failed or was cancelled
+                await resp.aclose()
+        except (httpx.HTTPError, httpx.StreamError, OSError):
+            pass  # a connection that fails as it closes is closed: nothing more to give back
         finally:
             self._slots.give()
 

@@ -34,14 +34,17 @@ class ThreadedRows(Generic[T]):
     """An async iterator over the blocking iterator `rows`, read in a daemon thread.
 
     Order and exceptions are those of `rows`: an exception it raises is raised
-    by `__anext__` after the rows read before it. `stop()` ends the iteration at
-    once, even while a row is awaited; `close(then)` also runs `then` (closing
-    the file) once no read is in progress.
+    by `__anext__` after the rows read before it, once; the iteration then
+    ends. `stop()` ends the iteration at once, even while a row is awaited;
+    `close(then)` also runs `then` (closing the file) once no read is in
+    progress. One consumer at a time: one `async for`, as over any iterator.
     """
 
     def __init__(
         self, rows: Iterator[T], *, ahead: int = AHEAD, name: str = "ecomcharge-rows"
     ) -> None:
+        if ahead < 1:
+            raise ValueError(f"ahead must be at least 1 row, got {ahead}")
         self._rows = rows
         self._ahead = ahead
         self._name = name
@@ -72,8 +75,9 @@ class ThreadedRows(Generic[T]):
                     self._room.notify()
                     continue
                 if self._finished:
-                    if self._error is not None:
-                        raise self._error
+                    error, self._error = self._error, None
+                    if error is not None:
+                        raise error  # once: a later call ends the iteration
                     raise StopAsyncIteration
                 if self._stopped:  # again, under the lock: `close` sees this waiter or none
                     raise StopAsyncIteration

@@ -149,7 +149,10 @@ class RowReader:
 
     `path` may be `-` for stdin, or a pipe: see `is_stream`. Use as a context
     manager (or call `close()`); iterating twice is not supported. `async for`
-    reads a stream in a daemon thread (see `__aiter__`).
+    reads a stream in a daemon thread (see `__aiter__`). Opening a stream
+    reads its first line (the CSV header) where it is called: in a coroutine,
+    open it with `asyncio.to_thread(RowReader, path)` if the stream may be slow
+    to start.
     """
 
     def __init__(self, path: str | Path, fmt: Format | None = None) -> None:
