@@ -94,7 +94,7 @@ async def test_the_attempt_timeout_starts_once_the_request_has_a_connection(
     kind: str, shop: tuple[SlowShop, str]
 ) -> None:
     slow, url = shop
-    timeout = 0.5
+    timeout = 1.0  # a loopback create on a busy machine fits in it
     transport = http_transport(kind, limit=1, pool_timeout=None)
     async with ec.Client(
         SHOP_ID, SECRET, base_url=url, transport=transport, timeout=timeout, retry=None
