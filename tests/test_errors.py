@@ -67,8 +67,13 @@ def test_validation_error_keeps_documented_errors_as_sent() -> None:
         ({"plan": {"base": ["is invalid"]}}, {"plan.base": ["is invalid"]}),
         ({"email": None, "ip": True, "zip": [{"x": 1}, None]}, {}),
         ({"email": [], "ip": ["blank"]}, {"ip": ["blank"]}),
-        (["not", "a map"], {}),
-        ("email is invalid", {}),
+        ({"customer": {"ip": ["is invalid"], "email": "is taken"}},
+         {"customer.ip": ["is invalid"], "customer.email": ["is taken"]}),
+        (["Currency is invalid", "Plan expired"], {"base": ["Currency is invalid", "Plan expired"]}),
+        ("Currency is invalid", {"base": ["Currency is invalid"]}),
+        (["Currency is invalid", None, {"x": 1}], {"base": ["Currency is invalid"]}),
+        ({"base": ["a"], "plan": {"base": ["b"]}}, {"base": ["a"], "plan.base": ["b"]}),
+        ({"plan": {"base": "b"}, "plan.base": ["c"]}, {"plan.base": ["b", "c"]}),
         (None, {}),
     ],
 )
@@ -99,9 +104,69 @@ def test_validation_error_without_errors_map_is_still_a_validation_error() -> No
     assert error.errors == {}
     assert error.message == "invalid parameters (text/html body of 74 bytes, not a JSON object)"
     assert error.body == HTML_502.encode()
-    error = error_from_response(response(422, {"message": "bad", "errors": ["not", "a map"]}))
+    error = error_from_response(response(422, {"errors": ["Currency is invalid"]}))
     assert isinstance(error, ec.ValidationError)
-    assert error.errors == {}
+    assert error.errors == {"base": ["Currency is invalid"]}
+    assert error.message == "Currency is invalid"  # a list of messages is never lost
+
+
+PLATFORM_401 = {
+    "error": {
+        "code": "unauthorized",
+        "friendly_message": "You can't have access to this area",
+        "help": "https://docs.example.com/errors#unauthorized",
+        "message": "Unauthorized",
+    }
+}
+
+
+def test_the_platforms_error_object_gives_message_code_and_help_url() -> None:
+    error = error_from_response(response(401, PLATFORM_401, **{"X-Request-Id": "r-7"}))
+    assert type(error) is ec.AuthenticationError
+    assert error.message == "Unauthorized: You can't have access to this area"
+    assert str(error) == "401: Unauthorized: You can't have access to this area (request id r-7)"
+    assert error.code == "unauthorized"
+    assert error.help_url == "https://docs.example.com/errors#unauthorized"
+
+
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [(400, ec.APIError), (403, ec.APIError), (404, ec.NotFoundError), (422, ec.ValidationError),
+     (429, ec.RateLimitError), (500, ec.ServerError), (503, ec.ServerError)],
+)  # fmt: skip
+def test_the_platforms_error_object_is_read_for_every_status(
+    status: int, cls: type[ec.APIError]
+) -> None:
+    body = {"error": {"code": "c-1", "message": "Refused", "help": "https://h.example/1"}}
+    error = error_from_response(response(status, body))
+    assert type(error) is cls
+    assert (error.message, error.code, error.help_url) == ("Refused", "c-1", "https://h.example/1")
+
+
+@pytest.mark.parametrize(
+    ("body", "message", "code", "help_url"),
+    [
+        ({"message": "Top", "error": {"message": "Inner", "code": "x"}}, "Top", "x", None),
+        ({"error": {"friendly_message": "Try later"}}, "Try later", None, None),
+        ({"error": {"message": "Same", "friendly_message": "Same"}}, "Same", None, None),
+        ({"error": "Unauthorized"}, "Unauthorized", None, None),
+        ({"error": {"code": 7, "help": ["x"], "message": ""}}, "authentication failed", None, None),
+        ({"error": {"code": "a\nb", "message": "m\r\nX-Evil: 1"}}, "m X-Evil: 1", "a b", None),
+        ({}, "authentication failed", None, None),
+    ],
+)
+def test_the_platforms_error_object_is_read_liberally(
+    body: dict[str, object], message: str, code: str | None, help_url: str | None
+) -> None:
+    error = error_from_response(response(401, body))
+    assert (error.message, error.code, error.help_url) == (message, code, help_url)
+
+
+def test_errors_made_by_hand_have_no_code_or_help_url() -> None:
+    error = ec.APIError(400, "bad")
+    assert (error.code, error.help_url, error.request_id) == (None, None, None)
+    made = ec.ValidationError(422, "bad", code="invalid", help_url="https://h.example")
+    assert (made.code, made.help_url, made.errors) == ("invalid", "https://h.example", {})
 
 
 def test_rate_limit_reads_retry_after() -> None:
@@ -177,4 +242,7 @@ def test_transport_errors_are_plain_to_construct() -> None:
     assert str(ec.ConnectError("refused")) == "refused"
     assert isinstance(ec.ConnectError("x"), ec.APIConnectionError)
     assert isinstance(ec.APITimeoutError("x"), ec.APIConnectionError)
+    proxy = ec.ProxyError("proxy 127.0.0.1:3128 refused the connection")
+    assert isinstance(proxy, ec.ConnectError)
+    assert str(proxy) == "proxy 127.0.0.1:3128 refused the connection"
     assert ec.APIConnectionError("x").attempts == 1

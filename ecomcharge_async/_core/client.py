@@ -14,6 +14,7 @@ import aiohttp
 from .._transports.aiohttp_transport import AiohttpTransport
 from .attempt import Attempt
 from .customers import Customers
+from .durations import seconds
 from .headers import extra_headers, merged
 from .headers import user_agent as build_user_agent
 from .http import Response, Transport
@@ -31,12 +32,6 @@ class _Omitted(enum.Enum):
 
 
 OMITTED = _Omitted.OMITTED
-
-
-def _check_timeout(timeout: float | None) -> float | None:
-    if timeout is not None and not timeout > 0:
-        raise ValueError(f"timeout must be positive or None, got {timeout!r}")
-    return timeout
 
 
 def _check_retry(retry: RetryPolicy | None) -> RetryPolicy | None:
@@ -133,7 +128,7 @@ class Client:
         )
         if ":" in shop:
             raise ValueError("shop_id must not contain ':' (HTTP Basic auth forbids it)")
-        self._timeout = _check_timeout(timeout)
+        self._timeout = seconds("timeout", timeout, none_ok=True)
         self.retry: RetryPolicy | None = _check_retry(retry)
         per_call = check_middleware("middleware", middleware)
         per_attempt = check_middleware("attempt_middleware", attempt_middleware)
@@ -192,7 +187,7 @@ class Client:
         derived = object.__new__(Client)
         derived.__dict__.update(self.__dict__)
         if timeout is not OMITTED:
-            derived._timeout = _check_timeout(timeout)
+            derived._timeout = seconds("timeout", timeout, none_ok=True)
         if retry is not OMITTED:
             derived.retry = _check_retry(retry)
         if headers is not None:

@@ -3,27 +3,13 @@
 from __future__ import annotations
 
 import email.utils
-import json
 import time
 from collections.abc import Mapping
-from typing import Any
 
+from .error_body import read_error_body, shorten
 from .http import Response, find_header
 
-PREVIEW_CHARS = 200
 REQUEST_ID_HEADER = "X-Request-Id"
-
-
-def shorten(text: str, limit: int = PREVIEW_CHARS) -> str:
-    """`text` on one printable line of at most `limit` characters.
-
-    Server-sent text ends up in messages and logs: newlines and control
-    characters could forge log lines or terminal escapes, so they are replaced.
-    """
-    text = " ".join(text[: limit * 4].split())
-    if not text.isprintable():
-        text = "".join(ch if ch.isprintable() else "\ufffd" for ch in text)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class EcomChargeError(Exception):
@@ -46,8 +32,10 @@ class APIError(EcomChargeError):
     """The API answered with a non-2xx status.
 
     `request_id` is the response's `X-Request-Id` (None without one): quote it
-    in a support ticket. It is in the message too. `body` is the body as sent,
-    kept off the message since it may hold customer data.
+    in a support ticket. It is in the message too. `code` and `help_url` are
+    the platform's `error.code` and `error.help` when the body has them
+    (`"unauthorized"`, a page explaining it), else None. `body` is the body as
+    sent, kept off the message since it may hold customer data.
     """
 
     def __init__(
@@ -56,12 +44,17 @@ class APIError(EcomChargeError):
         message: str,
         body: bytes = b"",
         headers: Mapping[str, str] | None = None,
+        *,
+        code: str | None = None,
+        help_url: str | None = None,
     ) -> None:
         self.status = status
         self.message = message
         self.body = body
         self.headers: Mapping[str, str] = dict(headers or {})
         self.request_id: str | None = request_id_of(self.headers)
+        self.code = code
+        self.help_url = help_url
         detail = f"{status}: {message}"
         if self.request_id is not None:
             detail += f" (request id {self.request_id})"
@@ -73,8 +66,9 @@ class ValidationError(APIError):
 
     `errors` maps each field to its messages, always `dict[str, list[str]]`
     whatever the server sent: a lone string becomes a one-item list, nested
-    fields are named `parent.child`, and a missing or unreadable map is `{}`
-    (the body as sent stays on `body`).
+    maps become dotted keys (`"customer.ip"`, `"plan.base"`), a list or a
+    string sent as the whole `errors` goes under `"base"`, and a missing or
+    unreadable map is `{}` (the body as sent stays on `body`).
     """
 
     def __init__(
@@ -85,8 +79,10 @@ class ValidationError(APIError):
         headers: Mapping[str, str] | None = None,
         *,
         errors: Mapping[str, list[str]] | None = None,
+        code: str | None = None,
+        help_url: str | None = None,
     ) -> None:
-        super().__init__(status, message, body, headers)
+        super().__init__(status, message, body, headers, code=code, help_url=help_url)
         self.errors: dict[str, list[str]] = dict(errors) if errors is not None else {}
 
 
@@ -109,8 +105,10 @@ class RateLimitError(APIError):
         headers: Mapping[str, str] | None = None,
         *,
         retry_after: float | None = None,
+        code: str | None = None,
+        help_url: str | None = None,
     ) -> None:
-        super().__init__(status, message, body, headers)
+        super().__init__(status, message, body, headers, code=code, help_url=help_url)
         self.retry_after = retry_after
 
 
@@ -132,6 +130,15 @@ class ConnectError(APIConnectionError):
 
 class PoolTimeoutError(ConnectError):
     """No free connection in the pool in time: the request was not sent (safe to retry)."""
+
+
+class ProxyError(ConnectError):
+    """The HTTP proxy refused the request or could not be reached: the API never saw it.
+
+    A 407 from the proxy, a refused or unreachable proxy, a tunnel (CONNECT,
+    for an `https://` API) the proxy refused or never answered. The message
+    names the proxy's `host:port`, never its password, and what to check.
+    """
 
 
 class DecodeError(EcomChargeError):
@@ -205,68 +212,6 @@ def retry_after(response: Response, *, now: float | None = None) -> float | None
     return parse_retry_after(response.header("Retry-After"), now=now)
 
 
-def _json_object(body: bytes) -> dict[str, Any] | None:
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _message_of(data: dict[str, Any] | None) -> str | None:
-    if data is None:
-        return None
-    message = data.get("message")
-    if isinstance(message, str) and message:
-        return message
-    nested = data.get("response")
-    if isinstance(nested, dict):
-        message = nested.get("message")
-        if isinstance(message, str) and message:
-            return message
-    return None
-
-
-def field_errors(value: Any, prefix: str = "") -> dict[str, list[str]]:
-    """A 422's `errors`, read liberally into `{field: [message, ...]}`.
-
-    The doc's shape passes through; a string is a one-item list; numbers are
-    their text; a nested map names its fields `parent.child`; anything else
-    (null, booleans, objects inside a list) is left out.
-    """
-    if not isinstance(value, dict):
-        return {}
-    out: dict[str, list[str]] = {}
-    for name, messages in value.items():
-        field = f"{prefix}{name}"
-        if isinstance(messages, dict):
-            out.update(field_errors(messages, f"{field}."))
-            continue
-        items = messages if isinstance(messages, list) else [messages]
-        texts = [_text(item) for item in items]
-        readable = [text for text in texts if text is not None]
-        if readable:
-            out[field] = readable
-    return out
-
-
-def _text(item: Any) -> str | None:
-    if isinstance(item, str):
-        return item
-    if isinstance(item, int | float) and not isinstance(item, bool):
-        return str(item)
-    return None
-
-
-def _joined(errors: Mapping[str, list[str]]) -> str:
-    """Rails' full messages: "email is invalid; ip can't be blank" (`base` has no field)."""
-    parts = []
-    for field, messages in errors.items():
-        for message in messages:
-            parts.append(message if field == "base" else f"{field} {message}")
-    return "; ".join(parts)
-
-
 def _body_kind(response: Response) -> str:
     """What a body that is not a JSON object is, without quoting it."""
     kind = (response.header("Content-Type") or "").partition(";")[0].strip()
@@ -290,24 +235,26 @@ _CLASSES: dict[int, type[APIError]] = {
 def error_from_response(response: Response) -> APIError:
     """Map a non-2xx `Response` to the matching `APIError` subclass.
 
-    Reads `message` (or the gateway's `response.message`) from a JSON body,
-    else for a 422 the joined field errors. A body that is not JSON (an HTML
-    page from a proxy) still gives the right class; the message then names its
-    type and size, never its text.
+    The message is the body's `message` (or a gateway's `response.message`),
+    else the platform's `error.message` and `error.friendly_message`, else for
+    a 422 the joined field errors (see `error_body`). A body that is not JSON
+    (an HTML page from a proxy) still gives the right class; the message then
+    names its type and size, never its text.
     """
     status = response.status
-    data = _json_object(response.body)
-    errors = field_errors(data.get("errors")) if status == 422 and data is not None else {}
-    message = shorten(_message_of(data) or _joined(errors))
+    read = read_error_body(response.body, field_errors_wanted=status == 422)
+    message = read.message
     if not message:
         message = _DEFAULT_MESSAGES.get(status, f"HTTP {status}")
-        if response.body and data is None:
+        if response.body and not read.is_json_object:
             message += f" ({_body_kind(response)})"
     args = (status, message, response.body, response.headers)
+    code, help_url = read.code, read.help_url
     if status == 422:
-        return ValidationError(*args, errors=errors)
+        return ValidationError(*args, errors=read.errors, code=code, help_url=help_url)
     if status == 429:
-        return RateLimitError(*args, retry_after=retry_after(response))
+        wait = retry_after(response)
+        return RateLimitError(*args, retry_after=wait, code=code, help_url=help_url)
     if status >= 500:
-        return ServerError(*args)
-    return _CLASSES.get(status, APIError)(*args)
+        return ServerError(*args, code=code, help_url=help_url)
+    return _CLASSES.get(status, APIError)(*args, code=code, help_url=help_url)

@@ -89,8 +89,9 @@ class AiohttpTransport:
         self._owns_session = session is None
         self._proxy = check_proxy(proxy, trust_env=trust_env, shared=session is not None)
         self._trust_env = trust_env
-        self._connect_timeout = check_timeout(connect_timeout)
-        self._timeout = self._timeouts(check_timeout(timeout), stream=False)
+        self._connect_timeout = check_timeout(connect_timeout, "connect_timeout")
+        timeout = check_timeout(timeout)
+        self._timeout = self._timeouts(timeout, stream=False)
         self._stream_timeout = self._timeouts(timeout, stream=True)
         # Per-request timeouts (`Request.timeout`), built once per value.
         self._whole: dict[float, aiohttp.ClientTimeout] = {}

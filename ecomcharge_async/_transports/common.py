@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 from urllib.parse import urlsplit
 
+from .._core.durations import seconds
 from .._core.errors import DecodeError
 from .._core.http import Request
 
@@ -111,9 +112,8 @@ def check_max_body_size(value: object) -> int:
 
 
 def check_timeout(value: float | None, name: str = "timeout") -> float | None:
-    if value is not None and not value > 0:
-        raise ValueError(f"{name} must be positive or None, got {value!r}")
-    return value
+    """A transport's duration option: finite seconds above 0, or None (no limit)."""
+    return seconds(name, value, none_ok=True)
 
 
 def check_limit(value: int) -> int:

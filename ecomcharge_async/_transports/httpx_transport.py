@@ -79,7 +79,7 @@ class HttpxTransport:
         proxy: str | None = None,
         trust_env: bool = False,
     ) -> None:
-        check_timeout(timeout)
+        timeout = check_timeout(timeout)
         self._proxy = check_proxy(proxy, trust_env=trust_env, shared=client is not None)
         if client is not None and proxy is not None:
             raise ValueError("proxy= applies to a client the transport creates; set it on yours")
