@@ -93,7 +93,8 @@ async def test_wrong_secret_is_an_authentication_error(fake: FakeEcomCharge) -> 
     async with ec.Client("361", "wrong", transport=fake.transport()) as client:
         with pytest.raises(ec.AuthenticationError) as info:
             await client.customers.list()
-    assert info.value.message == "Invalid shop_id/secret_key."
+    assert info.value.message == "Unauthorized: You can't have access to this area"
+    assert info.value.code == "unauthorized"
     assert "wrong" not in str(info.value)
 
 

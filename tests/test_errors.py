@@ -67,9 +67,14 @@ def test_validation_error_keeps_documented_errors_as_sent() -> None:
         ({"plan": {"base": ["is invalid"]}}, {"plan.base": ["is invalid"]}),
         ({"email": None, "ip": True, "zip": [{"x": 1}, None]}, {}),
         ({"email": [], "ip": ["blank"]}, {"ip": ["blank"]}),
-        ({"customer": {"ip": ["is invalid"], "email": "is taken"}},
-         {"customer.ip": ["is invalid"], "customer.email": ["is taken"]}),
-        (["Currency is invalid", "Plan expired"], {"base": ["Currency is invalid", "Plan expired"]}),
+        (
+            {"customer": {"ip": ["is invalid"], "email": "is taken"}},
+            {"customer.ip": ["is invalid"], "customer.email": ["is taken"]},
+        ),
+        (
+            ["Currency is invalid", "Plan expired"],
+            {"base": ["Currency is invalid", "Plan expired"]},
+        ),
         ("Currency is invalid", {"base": ["Currency is invalid"]}),
         (["Currency is invalid", None, {"x": 1}], {"base": ["Currency is invalid"]}),
         ({"base": ["a"], "plan": {"base": ["b"]}}, {"base": ["a"], "plan.base": ["b"]}),

@@ -17,7 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ecomcharge_async as ec
+from ecomcharge_async._core.errors import error_from_response
 from ecomcharge_async.testing import FakeEcomCharge, FakeTransport, Fault, _rules
+from ecomcharge_async.testing._backend import HELP_URL
 from ecomcharge_async.testing._server import serve
 
 AUTH = aiohttp.encode_basic_auth("361", "s")
@@ -37,8 +39,6 @@ def handle(fake: FakeEcomCharge, method: str, url: str = URL, **kwargs: object) 
 @pytest.mark.parametrize(
     ("method", "url", "headers", "body", "status", "message"),
     [
-        ("GET", URL, {}, b"", 401, "Invalid shop_id/secret_key."),
-        ("GET", URL, {"Authorization": "Basic Zm9vOmJhcg=="}, b"", 401, "Invalid shop_id"),
         ("POST", URL, {"Authorization": AUTH}, b"{}", 422, "Content-Type must be"),
         ("POST", URL, {**JSON, "Content-Type": "text/plain"}, b"{}", 422, "Content-Type"),
         ("POST", URL, JSON, b"{not json", 422, "Body is not valid JSON"),
@@ -64,6 +64,39 @@ def test_bad_requests_get_4xx_with_a_message(
     assert response.status == status
     assert message in json.loads(response.body)["message"]
     assert fake.customers == []
+
+
+@pytest.mark.parametrize(
+    "headers", [{}, {"Authorization": "Basic Zm9vOmJhcg=="}, {"Authorization": AUTH + "x"}]
+)
+def test_wrong_credentials_get_the_platforms_error_object(
+    fake: FakeEcomCharge, headers: dict[str, str]
+) -> None:
+    response = handle(fake, "POST", headers=headers, body=b"{}")
+    assert response.status == 401
+    assert json.loads(response.body) == {
+        "error": {
+            "code": "unauthorized",
+            "friendly_message": "You can't have access to this area",
+            "help": HELP_URL,
+            "message": "Unauthorized",
+        }
+    }
+    error = error_from_response(response)
+    assert type(error) is ec.AuthenticationError
+    assert error.message == "Unauthorized: You can't have access to this area"
+    assert (error.code, error.help_url) == ("unauthorized", HELP_URL)
+    assert fake.customers == []
+
+
+@pytest.mark.parametrize("body", [b"[1, 2]", b'"text"', b"null", b"{not json"])
+def test_a_body_that_is_not_a_json_object_is_a_422_under_base(
+    fake: FakeEcomCharge, body: bytes
+) -> None:
+    error = error_from_response(handle(fake, "POST", headers=JSON, body=body))
+    assert isinstance(error, ec.ValidationError)
+    assert list(error.errors) == ["base"]
+    assert error.message == error.errors["base"][0]
 
 
 def test_create_ignores_a_client_chosen_id_and_unknown_fields(fake: FakeEcomCharge) -> None:
@@ -231,7 +264,8 @@ async def test_the_loopback_server_answers_bad_input_with_4xx(
     ):
         answer = await response.read()
     assert response.status == status, answer[:200]
-    assert json.loads(answer)["message"]
+    data = json.loads(answer)
+    assert data["error"]["message"] if status == 401 else data["message"]
     assert fake.customers == []
 
 

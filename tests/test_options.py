@@ -88,7 +88,7 @@ async def test_options_not_given_are_kept_and_bad_ones_refused(client: ec.Client
     derived = client.with_options(headers={"X-Tenant": "a"})
     assert (derived.timeout, derived.retry) == (client.timeout, client.retry)
     assert client.with_options(timeout=None).timeout is None
-    with pytest.raises(ValueError, match="timeout must be positive"):
+    with pytest.raises(ValueError, match="timeout must be a finite number of seconds > 0, or None"):
         client.with_options(timeout=0)
     with pytest.raises(TypeError, match="retry must be a RetryPolicy"):
         client.with_options(retry=3)  # type: ignore[arg-type]
@@ -149,30 +149,6 @@ async def test_the_apps_headers_reach_the_transport(transport: Recording) -> Non
     assert post.headers["Authorization"] == get.headers["Authorization"]
 
 
-@pytest.mark.parametrize(
-    "name", ["Authorization", "authorization", "Content-Type", "CONTENT-LENGTH", "Host"]
-)
-async def test_headers_the_client_owns_are_refused(
-    fake: FakeEcomCharge, client: ec.Client, name: str
-) -> None:
-    with pytest.raises(ValueError, match=f"the {name} header is set by the client"):
-        ec.Client(SHOP_ID, SECRET, transport=fake.transport(), headers={name: "x"})
-    with pytest.raises(ValueError, match=f"the {name} header is set by the client"):
-        client.with_options(headers={name: "x"})
-
-
-async def test_header_values_with_line_breaks_are_refused_without_echoing_them(
-    client: ec.Client,
-) -> None:
-    with pytest.raises(ValueError, match="header X-Token contains control") as info:
-        client.with_options(headers={"X-Token": "secret-value\r\nX-Evil: 1"})
-    assert "secret-value" not in str(info.value)
-    with pytest.raises(ValueError, match="invalid header name"):
-        client.with_options(headers={"X Bad": "v"})
-    with pytest.raises(TypeError, match="must be a string"):
-        client.with_options(headers={"X-Number": 7})  # type: ignore[dict-item]
-
-
 async def test_the_user_agent_names_the_sdk_the_app_python_and_aiohttp(
     fake: FakeEcomCharge,
 ) -> None:
@@ -188,7 +164,7 @@ async def test_the_user_agent_names_the_sdk_the_app_python_and_aiohttp(
         f"ecomcharge-async/{ec.__version__} myshop/1.4 Python/{python} aiohttp/{aio}",
         f"ecomcharge-async/{ec.__version__} Python/{python} aiohttp/{aio}",
     ]
-    with pytest.raises(ValueError, match="user_agent contains control"):
+    with pytest.raises(ValueError, match="user_agent contains a line break"):
         ec.Client(SHOP_ID, SECRET, transport=fake.transport(), user_agent="x\n")
 
 

@@ -92,7 +92,7 @@ async def test_an_unreachable_proxy_is_a_connect_error_without_the_password(
     kind: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     dead = f"http://shop:{PASSWORD}@127.0.0.1:{free_port()}"
-    retry = ec.RetryPolicy(max_attempts=2, initial_backoff=0.0)
+    retry = ec.RetryPolicy(max_attempts=2, initial_backoff=0.001)
     caplog.set_level(logging.DEBUG)
     async with ec.Client(
         SHOP_ID,

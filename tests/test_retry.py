@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
 import re
 import time
 from collections.abc import AsyncIterator
@@ -68,11 +69,57 @@ def test_defaults_are_the_documented_ones() -> None:
         ({"max_attempts": True}, TypeError, "max_attempts must be an int"),
         ({"initial_backoff": -0.1}, ValueError, "initial_backoff must be a finite"),
         ({"max_backoff": float("inf")}, ValueError, "max_backoff must be a finite"),
-        ({"max_backoff": "8"}, TypeError, "max_backoff must be a number"),
+        (
+            {"max_backoff": "8"},
+            TypeError,
+            "max_backoff must be a finite number of seconds > 0, got str",
+        ),
+        (
+            {"max_backoff": True},
+            TypeError,
+            "max_backoff must be a finite number of seconds > 0, got bool",
+        ),
+        (
+            {"max_backoff": None},
+            TypeError,
+            "max_backoff must be a finite number of seconds > 0, got None",
+        ),
+        (
+            {"initial_backoff": 0},
+            ValueError,
+            "initial_backoff must be a finite number of seconds > 0, got 0.0",
+        ),
         ({"max_retry_after": float("nan")}, ValueError, "max_retry_after must be a finite"),
-        ({"deadline": 0}, ValueError, r"deadline must be a finite number of seconds > 0"),
+        ({"max_retry_after": 0.0}, ValueError, "max_retry_after must be a finite"),
+        (
+            {"deadline": 0},
+            ValueError,
+            r"deadline must be a finite number of seconds > 0, or None, got 0.0",
+        ),
         ({"deadline": -1.0}, ValueError, "deadline"),
+        ({"deadline": float("inf")}, ValueError, "deadline must be a finite number"),
+        (
+            {"deadline": "30"},
+            TypeError,
+            "deadline must be a finite number of seconds > 0, or None, got str",
+        ),
         ({"sleep": 1.0}, TypeError, "sleep must be an async callable"),
+        (
+            {"sleep": time.sleep},
+            TypeError,
+            r"sleep must be an async callable .*got builtin_function",
+        ),
+        (
+            {"sleep": lambda seconds: None},
+            TypeError,
+            "sleep must be an async callable .*got function",
+        ),
+        ({"sleep": lambda seconds: asyncio.sleep(seconds)}, TypeError, "sleep must be an async"),
+        (
+            {"initial_backoff": 100, "max_backoff": 1},
+            ValueError,
+            r"initial_backoff \(100 s\) must not exceed max_backoff \(1 s\)",
+        ),
     ],
 )
 def test_bad_arguments_are_refused_by_name(
@@ -80,6 +127,25 @@ def test_bad_arguments_are_refused_by_name(
 ) -> None:
     with pytest.raises(error, match=message):
         ec.RetryPolicy(**kwargs)
+
+
+class AsyncCallable:
+    async def __call__(self, seconds: float) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    "sleep",
+    [asyncio.sleep, AsyncCallable(), functools.partial(asyncio.sleep), Sleeps()],
+    ids=["asyncio.sleep", "async __call__", "partial", "recorder"],
+)
+def test_awaitable_sleeps_are_accepted(sleep: Any) -> None:
+    assert ec.RetryPolicy(sleep=sleep).sleep is sleep
+
+
+def test_equal_backoffs_are_accepted() -> None:
+    policy = ec.RetryPolicy(initial_backoff=2, max_backoff=2, deadline=1)
+    assert (policy.initial_backoff, policy.max_backoff, policy.deadline) == (2, 2, 1)
 
 
 def test_arguments_are_keyword_only() -> None:
@@ -144,7 +210,7 @@ def test_never_retried(method: str, outcome: Any) -> None:
         (ec.RetryPolicy(), 6, 0.0, 4.0),  # capped: d stays 8
         (ec.RetryPolicy(), 60, 1.0, 8.0),  # no overflow far past the cap
         (ec.RetryPolicy(initial_backoff=1.0, max_backoff=3.0), 3, 1.0, 3.0),
-        (ec.RetryPolicy(initial_backoff=0.0), 3, 0.7, 0.0),
+        (ec.RetryPolicy(initial_backoff=0.001), 3, 0.5, 0.003),
     ],
 )
 def test_backoff_is_uniform_between_half_and_whole_capped_doubling(

@@ -37,6 +37,18 @@ def _error(status: int, message: str) -> Response:
     return _json_response(status, {"message": message})
 
 
+#: Where the fake's 401 points; the platform's own answer links a page of its docs.
+HELP_URL = "https://api.ecomcharge.com/docs/errors#unauthorized"
+UNAUTHORIZED = {
+    "error": {
+        "code": "unauthorized",
+        "friendly_message": "You can't have access to this area",
+        "help": HELP_URL,
+        "message": "Unauthorized",
+    }
+}
+
+
 def _not_allowed(allow: str) -> Response:
     return Response(
         status=405,
@@ -140,7 +152,8 @@ class FakeEcomCharge:
     def handle(self, request: Request) -> Response:
         """Answer one request exactly as eComCharge would (faults are the fronts' job)."""
         if find_header(request.headers, "Authorization") != self._expected_auth:
-            return _error(401, "Invalid shop_id/secret_key.")
+            # The platform's documented error object (its back-office client shows it).
+            return _json_response(401, UNAUTHORIZED)
         path = urlsplit(request.url).path.rstrip("/")
         if path == "/customers":
             if request.method == "POST":
