@@ -74,7 +74,7 @@ async def test_closes_only_the_client_it_created(echo_url: str) -> None:
 def test_can_be_built_outside_a_running_loop() -> None:
     transport = HttpxTransport(timeout=5)
     assert transport._client is None
-    assert repr(transport) == "HttpxTransport(client=own, timeout=5)"
+    assert repr(transport) == "HttpxTransport(client=own, timeout=5.0)"
 
 
 @pytest.mark.parametrize(

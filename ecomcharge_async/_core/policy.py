@@ -16,9 +16,7 @@ import attrs
 from .durations import seconds
 
 
-def _duration(
-    name: str, *, none_ok: bool = False
-) -> Callable[[Any, Any, Any], None]:
+def _duration(name: str, *, none_ok: bool = False) -> Callable[[Any, Any, Any], None]:
     def check(_instance: Any, _attribute: Any, value: Any) -> None:
         seconds(name, value, none_ok=none_ok)
 
@@ -74,7 +72,9 @@ class RetryPolicy:
     initial_backoff: float = attrs.field(default=0.5, validator=_duration("initial_backoff"))
     max_backoff: float = attrs.field(default=8.0, validator=_duration("max_backoff"))
     max_retry_after: float = attrs.field(default=60.0, validator=_duration("max_retry_after"))
-    deadline: float | None = attrs.field(default=None, validator=_duration("deadline", none_ok=True))
+    deadline: float | None = attrs.field(
+        default=None, validator=_duration("deadline", none_ok=True)
+    )
     sleep: Callable[[float], Awaitable[Any]] = attrs.field(
         default=asyncio.sleep, validator=_check_sleep
     )

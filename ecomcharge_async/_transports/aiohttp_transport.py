@@ -10,29 +10,23 @@ from functools import partial
 
 import aiohttp
 
-from .._core.errors import (
-    APIConnectionError,
-    APITimeoutError,
-    ConnectError,
-    DecodeError,
-)
 from .._core.http import Request, Response, is_success
+from . import proxy as _proxy
+from .aiohttp_body import arrived_body, read_body
+from .aiohttp_errors import headers_sent, our_error
 from .common import (
     CHUNK_BYTES,
     DEFAULT_MAX_BODY_SIZE,
     StreamedBody,
-    body_too_large,
     bound_loop,
     check_limit,
     check_max_body_size,
-    check_proxy,
     check_timeout,
     check_tls,
-    redact_url,
 )
 from .common import closed_in_flight as _closed_in_flight
-from .common import host as _host
 from .pool import Slots
+from .proxy import Progress, check_proxy, redact_url
 
 
 class AiohttpTransport:
@@ -60,7 +54,8 @@ class AiohttpTransport:
     that HTTP proxy; `trust_env=True` reads `HTTP_PROXY`, `HTTPS_PROXY` and
     `NO_PROXY` (and `~/.netrc`) for a session the transport creates. Both
     are off by default: the environment never reroutes requests unasked.
-    The proxy's password never appears in reprs, logs or errors.
+    The proxy's password never appears in reprs, logs or errors; a failure at
+    the proxy (407, refused, no tunnel in time) is a `ProxyError`.
     `max_body_size` caps the bytes held
     for one body read whole, counted as they arrive (after decompression): a
     larger 2xx body raises `DecodeError`, a larger error body is cut at the
@@ -89,6 +84,9 @@ class AiohttpTransport:
         self._owns_session = session is None
         self._proxy = check_proxy(proxy, trust_env=trust_env, shared=session is not None)
         self._trust_env = trust_env
+        # Through a proxy, a session of ours traces each request's headers going
+        # out: until they do, a timeout is the proxy's, and nothing was sent.
+        self._traced = session is None and (proxy is not None or trust_env)
         self._connect_timeout = check_timeout(connect_timeout, "connect_timeout")
         timeout = check_timeout(timeout)
         self._timeout = self._timeouts(timeout, stream=False)
@@ -125,7 +123,11 @@ class AiohttpTransport:
         self._check_loop()
         if self._session is None:
             connector = aiohttp.TCPConnector(limit=self._limit, ssl=self._ssl)
-            self._session = aiohttp.ClientSession(connector=connector, trust_env=self._trust_env)
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                trust_env=self._trust_env,
+                trace_configs=[headers_sent()] if self._traced else None,
+            )
         return self._session
 
     def _timeouts(self, seconds: float | None, *, stream: bool) -> aiohttp.ClientTimeout:
@@ -149,7 +151,7 @@ class AiohttpTransport:
         return limits
 
     def _request(
-        self, session: aiohttp.ClientSession, request: Request
+        self, session: aiohttp.ClientSession, request: Request, progress: Progress | None
     ) -> Awaitable[aiohttp.ClientResponse]:
         # Not a coroutine of its own: aiohttp's awaitable is handed straight back.
         return session.request(
@@ -161,6 +163,7 @@ class AiohttpTransport:
             proxy=self._proxy,
             allow_redirects=False,
             raise_for_status=False,  # a shared session's setting must not turn 4xx into raises
+            trace_request_ctx=progress,
         )
 
     async def _session_and_slot(self, request: Request) -> aiohttp.ClientSession:
@@ -174,45 +177,51 @@ class AiohttpTransport:
         session = self._get_session()
         if not self._slots.take_now():
             await self._slots.wait(request)
+        progress = Progress() if self._traced else None
         # `try` rather than `with self._our_errors(...)`: the context manager's
         # objects would live as long as the call (GC work at high concurrency).
         try:
-            resp = await self._request(session, request)
+            resp = await self._request(session, request, progress)
             # Released by hand rather than `async with resp`: its enter and exit are
             # two coroutines per call, and all the exit adds is waiting for the request
             # writer. That writer is done unless the server answered before reading the
             # whole body; `release()` then cancels it and aiohttp pools the connection
             # once it stops, a loop turn or two later.
             try:
-                body = _arrived_body(resp, self._max_body_size)
+                body = arrived_body(resp, self._max_body_size)
                 if body is None:
                     self._reading.add(resp)
-                    body = await _read_body(resp, self._max_body_size)
+                    body = await read_body(resp, self._max_body_size)
             finally:
                 self._reading.discard(resp)
                 resp.release()
+            if resp.status == _proxy.PROXY_AUTH_REQUIRED:
+                raise self._proxy_auth_failed(request)
             return Response(status=resp.status, headers=resp.headers, body=body)
         except asyncio.CancelledError:
             self._check_cancelled(request)
             raise
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            raise self._translated(exc, request) from exc
+            raise self._translated(exc, request, progress) from exc
         finally:
             self._slots.give()
 
     async def stream(self, request: Request) -> Response:
         """Like `send`, but a 2xx body is handed over as `Response.chunks`."""
         session = await self._session_and_slot(request)
+        progress = Progress() if self._traced else None
         try:
-            with self._our_errors(request):
-                resp = await self._request(session, request)
+            with self._our_errors(request, progress):
+                resp = await self._request(session, request, progress)
                 self._reading.add(resp)
                 if not is_success(resp.status):
                     try:
-                        body = await _read_body(resp, self._max_body_size)
+                        body = await read_body(resp, self._max_body_size)
                     finally:
                         self._reading.discard(resp)
                         resp.release()
+                    if resp.status == _proxy.PROXY_AUTH_REQUIRED:
+                        raise self._proxy_auth_failed(request)
                     self._slots.give()
                     return Response(status=resp.status, headers=resp.headers, body=body)
         except BaseException:
@@ -237,7 +246,7 @@ class AiohttpTransport:
             self._slots.give()
 
     @contextmanager
-    def _our_errors(self, request: Request) -> Iterator[None]:
+    def _our_errors(self, request: Request, progress: Progress | None = None) -> Iterator[None]:
         """aiohttp's and the OS's exceptions, raised as ours."""
         try:
             yield
@@ -245,7 +254,7 @@ class AiohttpTransport:
             self._check_cancelled(request)
             raise
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            raise self._translated(exc, request) from exc
+            raise self._translated(exc, request, progress) from exc
 
     def _check_cancelled(self, request: Request) -> None:
         """Closing the connector cancels the calls waiting for a connection; only
@@ -254,8 +263,18 @@ class AiohttpTransport:
         if self._closed and task is not None and not task.cancelling():
             raise _closed_in_flight(request) from None
 
-    def _translated(self, exc: BaseException, request: Request) -> Exception:
-        return _closed_in_flight(request) if self._closed else _our_error(exc, request.url)
+    def _translated(
+        self, exc: BaseException, request: Request, progress: Progress | None
+    ) -> Exception:
+        if self._closed:
+            return _closed_in_flight(request)
+        return our_error(exc, request.url, self._where(request.url), progress)
+
+    def _where(self, url: str) -> str | None:
+        return _proxy.proxy_address(self._proxy, url, trust_env=self._trust_env)
+
+    def _proxy_auth_failed(self, request: Request) -> Exception:
+        return _proxy.auth_failed(self._where(request.url), request.url)
 
     async def aclose(self) -> None:
         if self._loop is not None and self._session is not None:
@@ -267,63 +286,3 @@ class AiohttpTransport:
         session, self._session = self._session, None
         if session is not None and self._owns_session:
             await session.close()
-
-
-def _our_error(exc: BaseException, url: str) -> APIConnectionError:
-    """The error of ours that says what an aiohttp or socket failure means for the caller."""
-    host = _host(url)
-    if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return ConnectError(f"timed out connecting to {host}")
-    if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
-        return APITimeoutError(f"no answer from {host} in time")
-    if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.InvalidURL):
-        return ConnectError(f"cannot connect to {host}: {exc}")
-    return APIConnectionError(f"connection to {host} failed: {type(exc).__name__}: {exc}")
-
-
-def _arrived_body(resp: aiohttp.ClientResponse, limit: int) -> bytes | None:
-    """The body if all of it is here already (a small answer usually is), else None.
-
-    Taken without an await, so the usual call runs no reading coroutine; the
-    size cap applies as in `_read_body`.
-    """
-    content = resp.content
-    if not content.is_eof():
-        return None
-    body = content.read_nowait()
-    if len(body) > limit:
-        resp.close()
-        if is_success(resp.status):
-            raise _too_large(resp.status, limit, f"more than {limit} bytes arrived")
-        return body[:limit]
-    return body
-
-
-async def _read_body(resp: aiohttp.ClientResponse, limit: int) -> bytes:
-    """The body, never holding more than `limit` bytes of it.
-
-    A 2xx over the limit raises `DecodeError` (at once when Content-Length
-    announces it); any other status keeps its first `limit` bytes so that it
-    still maps to its error. Either way the connection is closed, not drained.
-    """
-    success = is_success(resp.status)
-    declared = resp.content_length
-    if success and declared is not None and declared > limit:
-        resp.close()
-        raise _too_large(resp.status, limit, f"Content-Length is {declared}")
-    chunks: list[bytes] = []
-    size = 0
-    while chunk := await resp.content.readany():
-        size += len(chunk)
-        if size > limit:
-            resp.close()
-            if success:
-                raise _too_large(resp.status, limit, f"more than {limit} bytes arrived")
-            chunks.append(chunk[: len(chunk) - (size - limit)])
-            break
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _too_large(status: int, limit: int, detail: str) -> DecodeError:
-    return body_too_large("AiohttpTransport", status, limit, detail)

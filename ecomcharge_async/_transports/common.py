@@ -1,5 +1,5 @@
 """What the HTTP transports share: option checks, the body cap, loop binding, close errors,
-and the streamed body that gives its connection back however it ends.
+and the streamed body that gives its connection back however it ends (proxies: `proxy`).
 
 Kept apart so that `AiohttpTransport` and `HttpxTransport` give the same
 messages for the same mistakes, and neither module imports the other library.
@@ -151,39 +151,6 @@ def body_too_large(owner: str, status: int, limit: int, detail: str) -> DecodeEr
         f"raise {owner}(max_body_size=...) for larger answers",
         status=status,
     )
-
-
-def check_proxy(proxy: str | None, *, trust_env: bool, shared: bool) -> str | None:
-    """`proxy` if it is an http(s) URL with a host; messages never quote its password."""
-    if not isinstance(trust_env, bool):
-        raise TypeError(f"trust_env must be True or False, got {type(trust_env).__name__}")
-    if shared and trust_env:
-        raise ValueError("trust_env= applies to a session the transport creates; set it on yours")
-    if proxy is None:
-        return None
-    if not isinstance(proxy, str):
-        raise TypeError(f"proxy must be a URL string, got {type(proxy).__name__}")
-    parts = urlsplit(proxy)
-    try:
-        parts.port  # noqa: B018 (reading it validates it)
-    except ValueError:
-        raise ValueError(f"proxy has an invalid port (host {parts.hostname})") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        # Not echoed: without a scheme, a password may sit anywhere in the string.
-        raise ValueError("proxy must be an http(s)://[user:password@]host:port URL")
-    return proxy
-
-
-def redact_url(url: str | None) -> str | None:
-    """`url` with any password replaced by `***`, for reprs and messages."""
-    if url is None:
-        return None
-    parts = urlsplit(url)
-    user, at, where = parts.netloc.rpartition("@")
-    if not at:
-        return url
-    name = user.partition(":")[0]
-    return parts._replace(netloc=f"{name}:***@{where}" if name else f"***@{where}").geturl()
 
 
 def host(url: str) -> str:

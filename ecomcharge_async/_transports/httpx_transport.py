@@ -9,35 +9,28 @@ from __future__ import annotations
 import asyncio
 import ssl as _ssl
 from collections.abc import AsyncGenerator, Iterator
-from contextlib import aclosing, contextmanager
+from contextlib import contextmanager
 from functools import partial
-from typing import Any, cast
+from typing import Any
 
 import httpx
 
-from .._core.errors import (
-    APIConnectionError,
-    APITimeoutError,
-    ConnectError,
-    DecodeError,
-    PoolTimeoutError,
-)
 from .._core.http import Request, Response, is_success
+from . import proxy as _proxy
 from .common import (
     DEFAULT_MAX_BODY_SIZE,
     StreamedBody,
-    body_too_large,
     bound_loop,
     check_limit,
     check_max_body_size,
-    check_proxy,
     check_timeout,
     check_tls,
     closed_in_flight,
-    host,
-    redact_url,
 )
+from .httpx_body import body_bytes, read_body, response_headers
+from .httpx_errors import our_error, timed_out
 from .pool import Slots
+from .proxy import Progress, check_proxy, redact_url
 
 
 class HttpxTransport:
@@ -84,6 +77,9 @@ class HttpxTransport:
         if client is not None and proxy is not None:
             raise ValueError("proxy= applies to a client the transport creates; set it on yours")
         self._trust_env = trust_env
+        # Through a proxy, each request is traced: until its own headers go out
+        # (or the CONNECT is answered), a failure is the proxy's, and nothing was sent.
+        self._traced = proxy is not None or trust_env
         check_limit(limit)
         self._client = client
         self._owns_client = client is None
@@ -122,41 +118,54 @@ class HttpxTransport:
             )
         return self._client
 
-    def _request(self, request: Request) -> httpx.Request:
+    def _request(self, request: Request, progress: Progress | None) -> httpx.Request:
+        extensions: dict[str, Any] = {"timeout": self._timeout}
+        if progress is not None:
+            extensions["trace"] = progress
         return httpx.Request(
             request.method,
             request.url,
             headers=dict(request.headers),
             content=request.body or None,
-            extensions={"timeout": self._timeout},
+            extensions=extensions,
         )
 
-    async def _open(self, client: httpx.AsyncClient, request: Request) -> httpx.Response:
+    async def _open(
+        self, client: httpx.AsyncClient, request: Request, progress: Progress | None
+    ) -> httpx.Response:
         # auth=None: a shared client's own `auth` must not replace our Authorization.
         return await client.send(
-            self._request(request), auth=None, follow_redirects=False, stream=True
+            self._request(request, progress), auth=None, follow_redirects=False, stream=True
         )
 
-    async def _read_whole(self, resp: httpx.Response) -> Response:
+    async def _read_whole(self, resp: httpx.Response, request: Request) -> Response:
         try:
-            body = await _read_body(resp, self._max_body_size)
+            body = await read_body(resp, self._max_body_size)
         finally:
             await resp.aclose()
-        return Response(status=resp.status_code, headers=_headers(resp), body=body)
+        if resp.status_code == _proxy.PROXY_AUTH_REQUIRED:
+            raise _proxy.auth_failed(self._where(request.url), request.url)
+        return Response(status=resp.status_code, headers=response_headers(resp), body=body)
+
+    def _where(self, url: str) -> str | None:
+        return _proxy.proxy_address(self._proxy, url, trust_env=self._trust_env)
 
     async def send(self, request: Request) -> Response:
         client = self._get_client()
         if not self._slots.take_now():
             await self._slots.wait(request)
+        progress = Progress() if self._traced else None
         bound = asyncio.timeout(request.timeout)
         try:
             async with bound:
-                with self._call(request):
-                    return await self._read_whole(await self._open(client, request))
+                with self._call(request, progress):
+                    resp = await self._open(client, request, progress)
+                    return await self._read_whole(resp, request)
         except TimeoutError as exc:
             if not bound.expired():
                 raise
-            raise _timed_out(request) from exc
+            where = self._where(request.url)
+            raise timed_out(request.url, request.timeout, where, progress) from exc
         finally:
             self._slots.give()
 
@@ -170,27 +179,29 @@ class HttpxTransport:
         if not self._slots.take_now():
             await self._slots.wait(request)
         streaming = False
+        progress = Progress() if self._traced else None
         bound = asyncio.timeout(request.timeout)
         try:
             async with bound:
-                with self._call(request):
-                    resp = await self._open(client, request)
+                with self._call(request, progress):
+                    resp = await self._open(client, request, progress)
                     if not is_success(resp.status_code):
-                        return await self._read_whole(resp)
+                        return await self._read_whole(resp, request)
             streaming = True  # from here the body's reader gives the slot back
         except TimeoutError as exc:
             if not bound.expired():
                 raise
-            raise _timed_out(request) from exc
+            where = self._where(request.url)
+            raise timed_out(request.url, request.timeout, where, progress) from exc
         finally:
             if not streaming:
                 self._slots.give()
         self._streams.add(resp)
-        pieces = _bytes(resp)
+        pieces = body_bytes(resp)
         streamed = StreamedBody(
             partial(self._read_chunk, pieces, request), partial(self._release, resp, pieces)
         )
-        return Response(status=resp.status_code, headers=_headers(resp), chunks=streamed)
+        return Response(status=resp.status_code, headers=response_headers(resp), chunks=streamed)
 
     async def _read_chunk(self, pieces: AsyncGenerator[bytes, None], request: Request) -> bytes:
         """The next piece of a streamed body as it arrives; b"" at its end.
@@ -217,7 +228,7 @@ class HttpxTransport:
             self._slots.give()
 
     @contextmanager
-    def _call(self, request: Request) -> Iterator[None]:
+    def _call(self, request: Request, progress: Progress | None = None) -> Iterator[None]:
         """Registers the task for `aclose()`; raises httpx's and the OS's errors as ours."""
         task = asyncio.current_task()
         if task is None:
@@ -236,7 +247,7 @@ class HttpxTransport:
                 raise closed_in_flight(request) from exc
             if isinstance(exc, httpx.StreamError):  # misuse of httpx, not a network failure
                 raise
-            raise _our_error(exc, request.url) from exc
+            raise our_error(exc, request.url, self._where(request.url), progress) from exc
         finally:
             self._calls.discard(task)
             if task in self._ended:  # the cancellation was absorbed inside httpx
@@ -261,71 +272,3 @@ class HttpxTransport:
         client, self._client = self._client, None
         if client is not None and self._owns_client:
             await client.aclose()
-
-
-def _timed_out(request: Request) -> APITimeoutError:
-    return APITimeoutError(f"no answer from {host(request.url)} within {request.timeout} s")
-
-
-def _bytes(resp: httpx.Response) -> AsyncGenerator[bytes, None]:
-    """The (decompressed) body as it arrives; with a chunk size httpx would wait to fill it."""
-    return cast("AsyncGenerator[bytes, None]", resp.aiter_bytes())
-
-
-async def _read_body(resp: httpx.Response, limit: int) -> bytes:
-    """The body, holding at most `limit` bytes of it, as `AiohttpTransport` does.
-
-    A 2xx over the limit raises `DecodeError` (at once when Content-Length
-    announces it); any other status keeps its first `limit` bytes so that it
-    still maps to its error. The caller closes the response, which closes a
-    connection left unread instead of draining it.
-    """
-    success = is_success(resp.status_code)
-    declared = _content_length(resp)
-    if success and declared is not None and declared > limit:
-        raise _too_large(resp.status_code, limit, f"Content-Length is {declared}")
-    chunks: list[bytes] = []
-    size = 0
-    async with aclosing(_bytes(resp)) as pieces:
-        async for chunk in pieces:
-            size += len(chunk)
-            if size > limit:
-                if success:
-                    raise _too_large(resp.status_code, limit, f"more than {limit} bytes arrived")
-                chunks.append(chunk[: len(chunk) - (size - limit)])
-                break
-            chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _content_length(resp: httpx.Response) -> int | None:
-    value = resp.headers.get("Content-Length")
-    return int(value) if value is not None and value.isdigit() else None
-
-
-def _too_large(status: int, limit: int, detail: str) -> DecodeError:
-    return body_too_large("HttpxTransport", status, limit, detail)
-
-
-def _our_error(exc: Exception, url: str) -> APIConnectionError:
-    """The error of ours that says what an httpx or socket failure means for the caller."""
-    if isinstance(exc, httpx.PoolTimeout):
-        return PoolTimeoutError(f"no free connection to {host(url)} in time: not sent")
-    if isinstance(exc, httpx.ConnectTimeout):
-        return ConnectError(f"timed out connecting to {host(url)}")
-    if isinstance(exc, httpx.TimeoutException):
-        return APITimeoutError(f"no answer from {host(url)} in time")
-    if isinstance(
-        exc, httpx.ConnectError | httpx.ProxyError | httpx.UnsupportedProtocol | httpx.InvalidURL
-    ):
-        return ConnectError(f"cannot connect to {host(url)}: {exc}")
-    return APIConnectionError(f"connection to {host(url)} failed: {type(exc).__name__}: {exc}")
-
-
-def _headers(resp: httpx.Response) -> dict[str, str]:
-    """Response headers with the server's spelling; the first of repeated names wins."""
-    encoding = resp.headers.encoding
-    headers: dict[str, str] = {}
-    for raw_name, raw_value in resp.headers.raw:
-        headers.setdefault(raw_name.decode(encoding), raw_value.decode(encoding))
-    return headers
