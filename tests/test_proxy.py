@@ -6,10 +6,14 @@ hands the request on to the fake shop, as a forward proxy would.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
+import re
 import socket
-from collections.abc import AsyncIterator
+import traceback
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -87,25 +91,183 @@ async def test_requests_go_through_the_proxy_in_absolute_form_with_its_credentia
     assert all(PASSWORD not in str(record.args) for record in caplog.records)
 
 
+class RawProxy:
+    """A loopback proxy speaking raw HTTP/1.1: it answers each connection's request
+    with `answer` and closes it, or (None) reads and never answers. `lines`
+    records each request line it got."""
+
+    def __init__(self, answer: bytes | None) -> None:
+        self.answer = answer
+        self.lines: list[str] = []
+        self.writers: list[asyncio.StreamWriter] = []
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.writers.append(writer)
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            self.lines.append(head.split(b"\r\n", 1)[0].decode())
+            if self.answer is not None:
+                writer.write(self.answer)
+                await writer.drain()
+                return
+            while await reader.read(4096):  # silent until the client hangs up
+                pass
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+
+@pytest.fixture
+async def raw_proxy() -> AsyncIterator[Callable[[bytes | None], Awaitable[tuple[RawProxy, str]]]]:
+    servers: list[asyncio.Server] = []
+    proxies: list[RawProxy] = []
+
+    async def start(answer: bytes | None) -> tuple[RawProxy, str]:
+        proxy = RawProxy(answer)
+        proxies.append(proxy)
+        server = await asyncio.start_server(proxy.handle, "127.0.0.1", 0)
+        servers.append(server)
+        port = server.sockets[0].getsockname()[1]
+        return proxy, f"http://shop:{PASSWORD}@127.0.0.1:{port}"
+
+    yield start
+    for proxy in proxies:
+        for writer in proxy.writers:
+            writer.close()
+    for server in servers:
+        server.close()
+        await server.wait_closed()
+
+
+PROXY_407 = (
+    b"HTTP/1.1 407 Proxy Authentication Required\r\n"
+    b'Proxy-Authenticate: Basic realm="proxy"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n'
+)
+PROXY_403 = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+
+
+async def failing_call(
+    kind: str, proxy_url: str, api: str, caplog: pytest.LogCaptureFixture, **options: Any
+) -> ec.EcomChargeError:
+    """One list() through `proxy_url`; the error it raised, checked for the password."""
+    caplog.set_level(logging.DEBUG)
+    transport = http_transport(kind, proxy=proxy_url)
+    async with ec.Client(SHOP_ID, SECRET, base_url=api, transport=transport, **options) as client:
+        with pytest.raises(ec.EcomChargeError) as info:
+            await client.customers.list()
+    error = info.value
+    shown = [str(error), repr(error), repr(transport), caplog.text]
+    shown += [str(record.args) for record in caplog.records]
+    shown += traceback.format_exception(error)  # the chain as a traceback prints it
+    assert all(PASSWORD not in text for text in shown)
+    return error
+
+
+def named(proxy_url: str) -> str:
+    """How messages name the proxy: host:port, no user, no password."""
+    return "proxy " + proxy_url.rpartition("@")[2]
+
+
 @pytest.mark.parametrize("kind", HTTP_KINDS)
-async def test_an_unreachable_proxy_is_a_connect_error_without_the_password(
+async def test_an_unreachable_proxy_is_a_proxy_error_without_the_password(
     kind: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     dead = f"http://shop:{PASSWORD}@127.0.0.1:{free_port()}"
-    retry = ec.RetryPolicy(max_attempts=2, initial_backoff=0.001)
-    caplog.set_level(logging.DEBUG)
-    async with ec.Client(
-        SHOP_ID,
-        SECRET,
-        base_url=f"http://127.0.0.1:{free_port()}",
-        transport=http_transport(kind, proxy=dead),
-        retry=retry,
-    ) as client:
-        with pytest.raises(ec.ConnectError) as info:
-            await client.customers.list()
-    shown = [str(info.value), repr(info.value), caplog.text]
-    shown += [str(cause) for cause in (info.value.__cause__, info.value.__context__) if cause]
-    assert all(PASSWORD not in text for text in shown)
+    sleeps: list[float] = []
+
+    async def record(seconds: float) -> None:
+        sleeps.append(seconds)
+
+    for api in (f"http://127.0.0.1:{free_port()}", f"https://127.0.0.1:{free_port()}"):
+        sleeps.clear()
+        retry = ec.RetryPolicy(max_attempts=2, sleep=record)
+        error = await failing_call(kind, dead, api, caplog, retry=retry)
+        assert type(error) is ec.ProxyError
+        assert isinstance(error, ec.ConnectError)
+        message = str(error)
+        assert message.startswith(
+            f"cannot connect to {named(dead)} (for {api[api.index('//') + 2 :]})"
+        )
+        assert "check the host and port in proxy=" in message
+        assert (error.attempts, len(sleeps)) == (2, 1)  # surely not sent: retried
+
+
+@pytest.mark.parametrize("kind", HTTP_KINDS)
+@pytest.mark.parametrize("scheme", ["http", "https"])
+async def test_a_407_from_the_proxy_is_a_proxy_error_naming_the_proxy(
+    kind: str, scheme: str, raw_proxy: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    proxy, proxy_url = await raw_proxy(PROXY_407)
+    api = f"{scheme}://127.0.0.1:{free_port()}"
+    error = await failing_call(kind, proxy_url, api, caplog, retry=None)
+    assert type(error) is ec.ProxyError
+    assert str(error).startswith(f"{named(proxy_url)} refused the request to 127.0.0.1:")
+    assert "proxy authentication failed (407): check the user and password in proxy=" in str(error)
+    method = "CONNECT" if scheme == "https" else "GET"
+    assert [line.split()[0] for line in proxy.lines] == [method]
+
+
+@pytest.mark.parametrize("kind", HTTP_KINDS)
+async def test_a_407_is_retried_as_surely_not_sent_even_for_a_post(
+    kind: str, raw_proxy: Any
+) -> None:
+    proxy, proxy_url = await raw_proxy(PROXY_407)
+    sleeps: list[float] = []
+
+    async def record(seconds: float) -> None:
+        sleeps.append(seconds)
+
+    retry = ec.RetryPolicy(max_attempts=3, sleep=record)
+    transport = http_transport(kind, proxy=proxy_url)
+    api = f"http://127.0.0.1:{free_port()}"
+    async with ec.Client(SHOP_ID, SECRET, base_url=api, transport=transport, retry=retry) as client:
+        with pytest.raises(ec.ProxyError) as info:
+            await client.customers.create(ALICE)
+    assert info.value.attempts == 3
+    assert [line.split()[0] for line in proxy.lines] == ["POST"] * 3
+
+
+@pytest.mark.parametrize("kind", HTTP_KINDS)
+async def test_a_refused_connect_is_a_proxy_error_with_the_proxys_status(
+    kind: str, raw_proxy: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    proxy, proxy_url = await raw_proxy(PROXY_403)
+    port = free_port()
+    error = await failing_call(kind, proxy_url, f"https://127.0.0.1:{port}", caplog, retry=None)
+    assert type(error) is ec.ProxyError
+    assert re.match(
+        rf"{named(proxy_url)} refused to open a tunnel \(CONNECT\) to 127\.0\.0\.1:{port}: 403 "
+        r"Forbidden: check that the proxy allows",
+        str(error),
+    )
+    assert proxy.lines == [f"CONNECT 127.0.0.1:{port} HTTP/1.1"]
+
+
+@pytest.mark.parametrize("kind", HTTP_KINDS)
+async def test_a_connect_never_answered_is_a_proxy_error(
+    kind: str, raw_proxy: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    proxy, proxy_url = await raw_proxy(None)
+    port = free_port()
+    api = f"https://127.0.0.1:{port}"
+    error = await failing_call(kind, proxy_url, api, caplog, retry=None, timeout=0.5)
+    assert type(error) is ec.ProxyError
+    assert str(error).startswith(
+        f"{named(proxy_url)} did not set up a tunnel (CONNECT) to 127.0.0.1:{port} in time"
+    )
+    assert proxy.lines == [f"CONNECT 127.0.0.1:{port} HTTP/1.1"]
+
+
+@pytest.mark.parametrize("kind", HTTP_KINDS)
+async def test_a_proxy_silent_after_a_plain_request_may_have_forwarded_it(
+    kind: str, raw_proxy: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    proxy, proxy_url = await raw_proxy(None)
+    api = f"http://127.0.0.1:{free_port()}"
+    error = await failing_call(kind, proxy_url, api, caplog, retry=None, timeout=0.5)
+    assert type(error) is ec.APITimeoutError  # not a ProxyError: it may have been sent
+    assert [line.split()[0] for line in proxy.lines] == ["GET"]
 
 
 @pytest.mark.parametrize("kind", HTTP_KINDS)

@@ -202,7 +202,8 @@ class AiohttpTransport:
             self._check_cancelled(request)
             raise
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            raise self._translated(exc, request, progress) from exc
+            error = self._translated(exc, request, progress)
+            raise error from _proxy.cause(error, exc)
         finally:
             self._slots.give()
 
@@ -254,7 +255,8 @@ class AiohttpTransport:
             self._check_cancelled(request)
             raise
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            raise self._translated(exc, request, progress) from exc
+            error = self._translated(exc, request, progress)
+            raise error from _proxy.cause(error, exc)
 
     def _check_cancelled(self, request: Request) -> None:
         """Closing the connector cancels the calls waiting for a connection; only

@@ -247,7 +247,8 @@ class HttpxTransport:
                 raise closed_in_flight(request) from exc
             if isinstance(exc, httpx.StreamError):  # misuse of httpx, not a network failure
                 raise
-            raise our_error(exc, request.url, self._where(request.url), progress) from exc
+            error = our_error(exc, request.url, self._where(request.url), progress)
+            raise error from _proxy.cause(error, exc)
         finally:
             self._calls.discard(task)
             if task in self._ended:  # the cancellation was absorbed inside httpx

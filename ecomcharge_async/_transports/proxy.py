@@ -94,6 +94,12 @@ class Progress:
             self.past_proxy = True
 
 
+def cause(error: Exception, exc: BaseException) -> BaseException | None:
+    """What `error` is raised from: `exc`, except for a `ProxyError`, whose library
+    exception may print the proxy's URL with its password (aiohttp's does)."""
+    return None if isinstance(error, ProxyError) else exc
+
+
 def _proxy(where: str | None) -> str:
     return f"proxy {where}" if where else "a proxy on the way"
 
