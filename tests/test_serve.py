@@ -81,7 +81,7 @@ def test_the_faults_option_names_the_default_random_faults() -> None:
     [
         (["--faults", "drop,418"], "unknown fault 418; choose from drop, refuse, 429"),
         (["--fault-rate", "1.5"], "must be between 0 and 1"),
-        (["--latency", "-1"], "must not be negative"),
+        (["--latency", "-1"], "must be a finite number of seconds >= 0"),
     ],
 )
 def test_bad_options_exit_2_with_a_message(args: list[str], problem: str) -> None:

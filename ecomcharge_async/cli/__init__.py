@@ -23,7 +23,7 @@ from ..bulk._rows import InputError, RowReader, is_stream, scan_input
 from ..bulk._shard import parse_shard
 from ..testing import FakeEcomCharge
 from ..testing._backend import DEMO_SECRET, DEMO_SHOP_ID
-from ._argtypes import bounded_int, non_negative_float, positive_float, positive_int
+from ._argtypes import bounded_int, positive_float, positive_int, seconds, seconds_or_zero
 from ._files import Tally, clashing_paths
 from ._import import (
     LATER_CONNECT_DEADLINE,
@@ -169,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     imp.add_argument(
         "--connect-deadline",
-        type=positive_float,
+        type=seconds,
         default=30.0,
         metavar="SECONDS",
         help="stop the import (exit status 3) when no request has been answered and "
@@ -178,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     imp.add_argument(
         "--progress-every",
-        type=positive_float,
+        type=seconds,
         default=10.0,
         metavar="SECONDS",
         help="when stderr is not a terminal, print a progress line this often (default: 10)",
@@ -188,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     imp.add_argument(
         "--grace",
-        type=non_negative_float,
+        type=seconds_or_zero,
         default=10.0,
         metavar="SECONDS",
         help="on SIGINT or SIGTERM, let the requests in flight finish for this long "

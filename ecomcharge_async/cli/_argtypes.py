@@ -10,6 +10,8 @@ import argparse
 import math
 from collections.abc import Callable
 
+from .._core.durations import required_seconds
+
 
 def _number(text: str) -> float:
     try:
@@ -47,11 +49,22 @@ def positive_float(text: str) -> float:
     return value
 
 
-def non_negative_float(text: str) -> float:
-    value = _number(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
-    return value
+def seconds(text: str) -> float:
+    """A duration: the SDK's one check (finite, above 0), as an option's value."""
+    return _duration(text, zero_ok=False)
+
+
+def seconds_or_zero(text: str) -> float:
+    """A duration where 0 means none (a grace period, a simulated latency)."""
+    return _duration(text, zero_ok=True)
+
+
+def _duration(text: str, *, zero_ok: bool) -> float:
+    try:
+        return required_seconds("the value", _number(text), zero_ok=zero_ok)
+    except ValueError:
+        rule = "a finite number of seconds" + (" >= 0" if zero_ok else " > 0")
+        raise argparse.ArgumentTypeError(f"must be {rule}, got {text}") from None
 
 
 def fraction(text: str) -> float:

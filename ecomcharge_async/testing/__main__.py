@@ -14,7 +14,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from ..cli._argtypes import fraction, non_negative_float
+from ..cli._argtypes import fraction, seconds_or_zero
 from ._backend import DEMO_SECRET, DEMO_SHOP_ID, FakeEcomCharge
 from ._faults import DEFAULT_RANDOM_FAULTS, Fault
 from ._server import serve
@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     cmd.add_argument("--seed", type=int, default=None, help="seed for faults and customer ids")
     cmd.add_argument(
-        "--latency", type=non_negative_float, default=0.0, metavar="SECONDS",
+        "--latency", type=seconds_or_zero, default=0.0, metavar="SECONDS",
         help="delay every request by this long",
     )  # fmt: skip
     cmd.add_argument(
