@@ -8,6 +8,7 @@ mutated copies below show it notices each kind of change.
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,8 @@ import attrs
 import pytest
 import yaml
 
-from ecomcharge_async import Customer, NewCustomer
-from ecomcharge_async.testing import _rules
+from ecomcharge_async import Customer, NewCustomer, Request
+from ecomcharge_async.testing import FakeEcomCharge, _rules
 
 SPEC_PATH = Path(__file__).resolve().parent.parent / "docs" / "openapi.yaml"
 Spec = dict[str, Any]
@@ -141,10 +142,26 @@ def test_the_documents_examples_follow_the_fakes_rules() -> None:
     assert _rules.validate_customer(example) == {}
     created = post["responses"]["201"]["content"]["application/json"]["example"]
     assert {k: v for k, v in created.items() if k != "id"} == example
-    invalid = spec["components"]["responses"]["Invalid"]["content"]["application/json"]["example"]
+    examples = spec["components"]["responses"]["Invalid"]["content"]["application/json"]["examples"]
+    invalid = examples["documented"]["value"]
     assert _rules.error_message(invalid["errors"]) == invalid["message"]
     request = {"city": "Denver", "zip": "92006", "state": "CO", "email": "customer@example.com"}
     assert _rules.validate_customer(request) == invalid["errors"]
+
+
+def test_the_documents_error_bodies_are_the_fakes() -> None:
+    """The 401 error object and the `base` errors of a body that is not a JSON object."""
+    spec = load()
+    fake = FakeEcomCharge(shop_id="361", secret_key="s")
+    url = "https://api.ecomcharge.com/customers"
+    wrong_key = fake.handle(Request(method="GET", url=url))
+    unauthorized = spec["components"]["responses"]["Unauthorized"]["content"]["application/json"]
+    assert (wrong_key.status, json.loads(wrong_key.body)) == (401, unauthorized["example"])
+    headers = {"Authorization": "Basic MzYxOnM=", "Content-Type": "application/json"}
+    not_object = fake.handle(Request(method="POST", url=url, headers=headers, body=b"[1, 2]"))
+    invalid = spec["components"]["responses"]["Invalid"]["content"]["application/json"]
+    expected = invalid["examples"]["notAnObject"]["value"]
+    assert (not_object.status, json.loads(not_object.body)) == (422, expected)
 
 
 def _schemas(spec: Spec) -> dict[str, Any]:
