@@ -53,7 +53,10 @@ def test_default_base_url() -> None:
         ({"shop_id": "361", "secret_key": "\x7f" + SECRET}, "secret_key contains control"),
         ({"shop_id": "361", "secret_key": SECRET + "\u2028"}, "secret_key contains control"),
         ({"shop_id": "361", "secret_key": SECRET + "\ud800"}, "secret_key contains control"),
-        ({"shop_id": "361", "secret_key": SECRET, "timeout": 0}, "timeout must be a finite number of seconds > 0"),
+        (
+            {"shop_id": "361", "secret_key": SECRET, "timeout": 0},
+            "timeout must be a finite number of seconds > 0",
+        ),
     ],
 )
 def test_bad_configuration_fails_at_construction(kwargs: dict[str, object], message: str) -> None:

@@ -6,9 +6,8 @@ fake served on loopback, whose request count shows that nothing left.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import re
+from collections.abc import AsyncIterator
 
 import pytest
 from conftest import SECRET, SHOP_ID

@@ -84,8 +84,11 @@ def test_can_be_built_outside_a_running_loop() -> None:
         (httpx.ConnectTimeout("connect"), ec.ConnectError, "timed out connecting"),
         (httpx.PoolTimeout("pool"), ec.PoolTimeoutError, "no free connection"),
         (httpx.ProxyError("proxy down"), ec.ProxyError, "a proxy on the way.*: proxy down"),
-        (httpx.ProxyError("407 Proxy Authentication Required"), ec.ProxyError,
-         r"proxy authentication failed \(407\): check the user and password in proxy="),
+        (
+            httpx.ProxyError("407 Proxy Authentication Required"),
+            ec.ProxyError,
+            r"proxy authentication failed \(407\): check the user and password in proxy=",
+        ),
         (httpx.ProxyError("403 Forbidden"), ec.ProxyError, r"tunnel \(CONNECT\).*: 403 Forbidden"),
         (httpx.UnsupportedProtocol("ftp"), ec.ConnectError, "ftp"),
         (httpx.ReadTimeout("read"), ec.APITimeoutError, "in time"),

@@ -46,6 +46,7 @@ ERROR_BODIES = {
     "html": b"<html><body>" + S + b"</body></html>",
     "echo": b'{"customer":{"email":"' + S + b'"}}',
     "errors-not-a-map": b'{"errors":"' + S + b'"}',
+    "errors-a-list": b'{"errors":["' + S + b'"]}',
     "text": S,
 }
 STATUSES = [400, 401, 404, 409, 422, 429, 500, 502, 503]

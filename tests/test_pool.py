@@ -128,5 +128,7 @@ async def test_a_connection_freed_in_time_serves_the_next_request(
 
 @pytest.mark.parametrize("kind", HTTP_KINDS)
 def test_the_pool_timeout_must_be_positive_or_none(kind: str) -> None:
-    with pytest.raises(ValueError, match="pool_timeout must be a finite number of seconds > 0, or None"):
+    with pytest.raises(
+        ValueError, match="pool_timeout must be a finite number of seconds > 0, or None"
+    ):
         http_transport(kind, pool_timeout=0)

@@ -48,13 +48,15 @@ def read_error_body(body: bytes, *, field_errors_wanted: bool = False) -> ErrorB
         return ErrorBody()
     error = data.get("error")
     platform: Mapping[str, Any] = error if isinstance(error, dict) else {}
-    errors = field_errors(data.get("errors")) if field_errors_wanted else {}
+    raw_errors = data.get("errors")
+    errors = field_errors(raw_errors) if field_errors_wanted else {}
     message = (
         _string(data.get("message"))
         or _gateway_message(data)
         or _platform_message(platform)
         or (_string(error) if isinstance(error, str) else None)
-        or _joined(errors)
+        # Only a field map is the API's wording; free text in its place may echo a customer.
+        or (_joined(errors) if isinstance(raw_errors, dict) else None)
     )
     return ErrorBody(
         message=shorten(message) if message else None,

@@ -246,7 +246,9 @@ def error_from_response(response: Response) -> APIError:
     message = read.message
     if not message:
         message = _DEFAULT_MESSAGES.get(status, f"HTTP {status}")
-        if response.body and not read.is_json_object:
+        if read.errors:
+            message += " (see .errors)"
+        elif response.body and not read.is_json_object:
             message += f" ({_body_kind(response)})"
     args = (status, message, response.body, response.headers)
     code, help_url = read.code, read.help_url
