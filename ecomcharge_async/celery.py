@@ -19,6 +19,7 @@ from typing import Any
 
 from celery import Celery, Task
 
+from ._core.durations import required_seconds
 from ._core.errors import AuthenticationError
 from .bulk._journal import JournalError
 from .bulk._rows import InputError
@@ -38,15 +39,12 @@ def visibility_timeout(environ: dict[str, str] | None = None) -> float:
     if not text:
         return DEFAULT_VISIBILITY_TIMEOUT
     try:
-        seconds = float(text)
+        return required_seconds("ECOMCHARGE_CELERY_VISIBILITY_TIMEOUT", float(text))
     except ValueError:
-        seconds = 0.0
-    if not seconds > 0:
         raise ValueError(
-            f"ECOMCHARGE_CELERY_VISIBILITY_TIMEOUT must be a positive number of seconds, "
+            "ECOMCHARGE_CELERY_VISIBILITY_TIMEOUT must be a finite number of seconds > 0, "
             f"got {text!r}"
-        )
-    return seconds
+        ) from None
 
 
 def make_app() -> Celery:

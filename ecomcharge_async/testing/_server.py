@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 from aiohttp import web
 
+from .._core.durations import required_seconds
 from .._core.http import Request
 from ._backend import MAX_BODY_BYTES, FakeEcomCharge
 
@@ -72,8 +73,7 @@ def create_app(fake: FakeEcomCharge, *, latency: float = 0.0) -> web.Application
 
     `latency` (seconds) delays every request, as a distant API would.
     """
-    if latency < 0:
-        raise ValueError(f"latency must not be negative, got {latency}")
+    latency = required_seconds("latency", latency, zero_ok=True)
     app = web.Application(client_max_size=MAX_BODY_BYTES + 1)
     app[_FAKE_KEY] = fake
     app[_LATENCY_KEY] = latency
