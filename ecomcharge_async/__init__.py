@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from ._core.policy import RetryPolicy
     from ._core.requester import RawResponse
     from ._core.serde import converter
+    from ._core.sync import SyncClient, SyncCustomers, SyncCustomersWithRawResponse
     from ._transports.aiohttp_transport import AiohttpTransport
     from ._transports.httpx_transport import HttpxTransport as HttpxTransport
 
@@ -62,6 +63,9 @@ __all__ = [
     "RetryPolicy",
     "ServerError",
     "StreamingTransport",
+    "SyncClient",
+    "SyncCustomers",
+    "SyncCustomersWithRawResponse",
     "Transport",
     "ValidationError",
     "__version__",
@@ -99,6 +103,7 @@ _HOMES = {
     **dict.fromkeys(("Customer", "NewCustomer"), "._core.models"),
     "RawResponse": "._core.requester",
     "RetryPolicy": "._core.policy",
+    **dict.fromkeys(("SyncClient", "SyncCustomers", "SyncCustomersWithRawResponse"), "._core.sync"),
     "converter": "._core.serde",
 }
 
