@@ -16,6 +16,7 @@ import atexit
 import concurrent.futures
 import contextlib
 import os
+import sys
 import threading
 from collections.abc import AsyncGenerator, Awaitable, Coroutine
 from typing import Any, Protocol, TypeVar
@@ -88,8 +89,13 @@ class LoopThread:
 
     def close_stream(self, stream: AsyncGenerator[Any, None]) -> None:
         """Close an async generator begun on this loop: at once, or soon if we cannot wait."""
-        if self.abandoned or self.stopped or threading.get_ident() == self._thread.ident:
-            self.submit(_closed(stream))  # dropped on the loop thread itself, or too late
+        if (
+            self.abandoned
+            or self.stopped
+            or sys.is_finalizing()  # the loop thread can no longer run: never wait for it
+            or threading.get_ident() == self._thread.ident
+        ):
+            self.submit(_closed(stream))
         else:
             self.run(_closed(stream))
 
