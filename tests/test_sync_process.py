@@ -14,11 +14,16 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import test_sync
 from conftest import ServerProcess
-from test_sync import KINDS, NEW, Loopback, loopback, make_sync  # noqa: F401 (fixtures)
+from test_sync import KINDS, NEW
 
 import ecomcharge_async as ec
 from ecomcharge_async.testing import FakeEcomCharge
+
+# The fixtures that serve the fake on loopback and build sync clients, shared.
+loopback = test_sync.loopback
+make_sync = test_sync.make_sync
 
 
 @contextlib.contextmanager
