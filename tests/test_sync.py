@@ -12,6 +12,7 @@ import asyncio
 import base64
 import gc
 import inspect
+import signal
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -366,3 +367,35 @@ def test_retries_run_on_the_loop(
     fake.inject(Fault.status(503), None)
     client = make_sync("fake", retry=ec.RetryPolicy(sleep=_no_sleep))
     assert client.customers.with_raw_response.list().attempts == 2
+
+
+def test_an_interrupted_wait_cancels_the_call_on_the_loop(
+    make_sync: Callable[..., ec.SyncClient], fake: FakeEcomCharge
+) -> None:
+    assert threading.current_thread() is threading.main_thread()  # where Ctrl-C lands
+    fake.inject(Fault.delay(60))
+    cancelled = threading.Event()
+
+    async def note_cancel(request: ec.Request, call_next: ec.Handler) -> ec.Response:
+        try:
+            return await call_next(request)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    interrupter = threading.Thread(target=_interrupt_once_arrived, args=(fake,))
+    watched = make_sync("fake", retry=None, middleware=[note_cancel])
+    interrupter.start()
+    with pytest.raises(KeyboardInterrupt):
+        watched.customers.list()
+    interrupter.join(30)
+    assert cancelled.wait(10)
+    assert watched.customers.list() == []  # the client still works
+
+
+def _interrupt_once_arrived(fake: FakeEcomCharge) -> None:
+    for _ in range(5000):
+        if fake.request_count:
+            break
+        threading.Event().wait(0.001)
+    signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)

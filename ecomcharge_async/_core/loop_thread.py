@@ -11,6 +11,7 @@ nothing is left to complain on stderr.
 
 from __future__ import annotations
 
+import _thread
 import asyncio
 import atexit
 import concurrent.futures
@@ -19,7 +20,7 @@ import os
 import sys
 import threading
 from collections.abc import AsyncGenerator, Awaitable, Coroutine
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 T = TypeVar("T")
 
@@ -69,12 +70,14 @@ class LoopThread:
                 "the SDK's event loop is gone (stopped at exit, or this call was begun "
                 "in the parent before os.fork()); start the call again"
             )
-        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        call = _Call(coro)
+        self.loop.call_soon_threadsafe(call.start, self.loop)
         try:
-            return future.result()
-        except BaseException:
-            future.cancel()  # a no-op once done; an interrupted wait cancels the call
+            call.waiter.acquire()
+        except BaseException:  # interrupted (Ctrl-C): the call is cancelled on the loop
+            self.loop.call_soon_threadsafe(call.cancel)
             raise
+        return call.task.result()
 
     def submit(self, coro: Coroutine[Any, Any, None]) -> concurrent.futures.Future[None] | None:
         """Start `coro` on the loop without waiting; None if the loop is gone."""
@@ -119,6 +122,39 @@ class LoopThread:
         self._thread.join(timeout)
         if not self._thread.is_alive():
             self.loop.close()
+
+
+class _Call(Generic[T]):
+    """One blocking call: its task on the loop, and a lock its caller waits on.
+
+    Lighter than `asyncio.run_coroutine_threadsafe` (no concurrent Future, no
+    condition variable, no chaining): this is the cost every sync call pays.
+    """
+
+    __slots__ = ("coro", "task", "waiter")
+
+    def __init__(self, coro: Coroutine[Any, Any, T]) -> None:
+        self.coro = coro
+        self.task: asyncio.Task[T]
+        self.waiter = _thread.allocate_lock()
+        self.waiter.acquire()
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.task = loop.create_task(self.coro)
+        self.task.add_done_callback(self.done)
+
+    def done(self, task: asyncio.Task[T]) -> None:
+        self.waiter.release()
+
+    def cancel(self) -> None:
+        """Runs after `start` (the loop keeps the order): nobody waits for the outcome now."""
+        self.task.cancel()
+        self.task.add_done_callback(_retrieved)
+
+
+def _retrieved(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled():
+        task.exception()  # read, so asyncio does not log it as never retrieved
 
 
 async def _closed(stream: AsyncGenerator[Any, None]) -> None:
