@@ -149,3 +149,31 @@ def test_exit_without_close_is_prompt_and_silent(
     )
     assert (done.returncode, done.stderr) == (0, "")
     assert done.stdout == "0@example.com 300\n"
+
+
+def test_a_used_aiohttp_transport_of_your_own_refuses_in_the_child(
+    make_sync: Callable[..., ec.SyncClient],
+) -> None:
+    client = make_sync("aiohttp", transport=ec.AiohttpTransport(limit=2))
+    client.customers.list()
+
+    def child() -> str:
+        try:
+            client.customers.list()
+        except RuntimeError as exc:
+            return str(exc)
+        return "no error"
+
+    assert "belongs to the event loop it was first used in" in in_child(child)
+    assert client.customers.list() == []  # the parent's is as it was
+
+
+def test_importing_the_package_loads_no_sync_machinery_and_a_new_client_no_thread() -> None:
+    probe = (
+        "import sys, threading, ecomcharge_async as ec; "
+        "print(sorted(m for m in sys.modules if m.endswith(('._core.sync', '.loop_thread')))); "
+        "client = ec.SyncClient('361', 's'); "
+        "print([t.name for t in threading.enumerate()])"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (0, "[]\n['MainThread']\n"), done.stderr
