@@ -77,7 +77,7 @@ class LoopThread:
         except BaseException:  # interrupted (Ctrl-C): the call is cancelled on the loop
             self.loop.call_soon_threadsafe(call.cancel)
             raise
-        return call.task.result()
+        return call.outcome()
 
     def submit(self, coro: Coroutine[Any, Any, None]) -> concurrent.futures.Future[None] | None:
         """Start `coro` on the loop without waiting; None if the loop is gone."""
@@ -125,36 +125,46 @@ class LoopThread:
 
 
 class _Call(Generic[T]):
-    """One blocking call: its task on the loop, and a lock its caller waits on.
+    """One blocking call: its coroutine run as a task on the loop, and a lock its
+    caller waits on, released by the task itself as it ends.
 
     Lighter than `asyncio.run_coroutine_threadsafe` (no concurrent Future, no
-    condition variable, no chaining): this is the cost every sync call pays.
+    condition variable, no done callback a loop turn later): this is the cost
+    every sync call pays. Whatever the call raises, even `KeyboardInterrupt`,
+    is caught on the loop and raised in the caller's thread.
     """
 
-    __slots__ = ("coro", "task", "waiter")
+    __slots__ = ("coro", "error", "result", "task", "waiter")
 
     def __init__(self, coro: Coroutine[Any, Any, T]) -> None:
         self.coro = coro
-        self.task: asyncio.Task[T]
+        self.task: asyncio.Task[None]
+        self.result: T
+        self.error: BaseException | None = None
         self.waiter = _thread.allocate_lock()
         self.waiter.acquire()
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.task = loop.create_task(self.coro)
-        self.task.add_done_callback(self.done)
+        self.task = loop.create_task(self._main())
 
-    def done(self, task: asyncio.Task[T]) -> None:
-        self.waiter.release()
+    async def _main(self) -> None:
+        try:
+            self.result = await self.coro
+        except BaseException as exc:  # handed to the caller, who raises it
+            self.error = exc
+        finally:
+            self.waiter.release()
+
+    def outcome(self) -> T:
+        error = self.error
+        if error is not None:
+            self.error = None  # no cycle through the traceback
+            raise error
+        return self.result
 
     def cancel(self) -> None:
         """Runs after `start` (the loop keeps the order): nobody waits for the outcome now."""
         self.task.cancel()
-        self.task.add_done_callback(_retrieved)
-
-
-def _retrieved(task: asyncio.Task[Any]) -> None:
-    if not task.cancelled():
-        task.exception()  # read, so asyncio does not log it as never retrieved
 
 
 async def _closed(stream: AsyncGenerator[Any, None]) -> None:
