@@ -337,6 +337,9 @@ def test_iter_yields_the_customers_before_a_broken_stream_then_raises(
     with pytest.raises(ec.DecodeError):
         next(customers)
     assert seen == ["0@example.com", "1@example.com"]
+    broken = ec.Response(status=200, headers={}, body=b'[{"id": "cst_1", "email')
+    with pytest.raises(ec.DecodeError):
+        next(client.customers.iter())  # broken before the first customer
 
 
 def _list_request() -> ec.Request:

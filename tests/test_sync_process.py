@@ -48,6 +48,7 @@ def in_child(work: Callable[[], Any]) -> Any:
                 os.write(write_end, json.dumps(work()).encode())
                 code = 0
             finally:
+                _save_coverage()
                 os._exit(code)
     os.close(write_end)
     received = b""
@@ -60,6 +61,17 @@ def in_child(work: Callable[[], Any]) -> Any:
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0, received
     return json.loads(received)
+
+
+def _save_coverage() -> None:
+    """A forked child ends with os._exit: save what it measured, if coverage runs."""
+    with contextlib.suppress(ImportError):
+        import coverage
+
+        measuring = coverage.Coverage.current()
+        if measuring is not None:
+            measuring.stop()
+            measuring.save()
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -105,6 +117,26 @@ def test_a_forked_child_gets_its_own_loop_and_connections(
         assert len(peers) == 2  # the parent's own connection is still in its pool
     else:
         assert [c.id for c in fake.customers] == [parent_made.id]  # the child had a copy
+
+
+def test_an_iteration_begun_before_the_fork_cannot_go_on_in_the_child(
+    make_sync: Callable[..., ec.SyncClient], fake: FakeEcomCharge
+) -> None:
+    for i in range(300):
+        fake.add(email=f"{i}@example.com", ip=NEW.ip)
+    client = make_sync("fake")
+    customers = client.customers.iter()
+    assert next(customers).email == "0@example.com"
+
+    def child() -> list[str]:
+        seen = [next(customers).email]  # what the parent fetched already is here
+        with pytest.raises(RuntimeError, match=r"begun in the parent before os\.fork"):
+            list(customers)
+        customers.close()
+        return [*seen, *(c.email or "" for c in client.customers.iter())][:3]
+
+    assert in_child(child) == ["1@example.com", "0@example.com", "1@example.com"]
+    assert [c.email for c in customers][:2] == ["1@example.com", "2@example.com"]
 
 
 def test_a_client_first_used_in_the_child_works_there(

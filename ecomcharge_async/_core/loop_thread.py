@@ -84,11 +84,7 @@ class LoopThread:
         if self.abandoned or self.stopped:
             coro.close()
             return None
-        try:
-            return asyncio.run_coroutine_threadsafe(coro, self.loop)
-        except RuntimeError:  # closed meanwhile
-            coro.close()
-            return None
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
 
     def close_stream(self, stream: AsyncGenerator[Any, None]) -> None:
         """Close an async generator begun on this loop: at once, or soon if we cannot wait."""
