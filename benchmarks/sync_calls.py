@@ -8,7 +8,9 @@ threads sharing one `SyncClient`. Rounds alternate async and sync, so a drift
 in the machine's load touches both. The figure is wall time per call (at 32:
 the whole run divided by the calls) and the process's CPU time per call (the
 SDK's loop thread included); "added" is sync minus async, per round, then the
-median over the rounds.
+median over the rounds. `hop` is the bare trip to the loop and back (a coroutine
+that returns at once) through the SDK's loop thread, and through anyio's
+blocking portal when anyio is installed: the alternative the design weighed.
 
 Run: `python benchmarks/sync_calls.py` (`--quick` for a tiny run, `--output PATH`
 to keep the JSON).
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import threading
 import time
 from pathlib import Path
@@ -80,8 +83,42 @@ def sync_round(url: str, customer_id: str, calls: int, concurrency: int) -> Timi
         return _timed(calls, lambda: in_threads(calls // concurrency))
 
 
+async def _nothing() -> None:
+    return None
+
+
+def hop_round(calls: int) -> dict[str, Timing]:
+    """The bare hop to the loop and back: ours, and anyio's portal if installed."""
+    from ecomcharge_async._core.loop_thread import loop_thread
+
+    ours = loop_thread()
+
+    def through_ours() -> None:
+        for _ in range(calls):
+            ours.run(_nothing())
+
+    timings = {"loop_thread": _timed(calls, through_ours)}
+    try:
+        from anyio.from_thread import start_blocking_portal
+    except ImportError:
+        return timings
+    with start_blocking_portal("asyncio") as portal:
+
+        def through_portal() -> None:
+            for _ in range(calls):
+                portal.call(_nothing)
+
+        portal.call(_nothing)
+        timings["anyio_portal"] = _timed(calls, through_portal)
+    return timings
+
+
 def run(*, rounds: int, calls: int) -> dict[str, Any]:
-    results: dict[str, Any] = {"calls": calls, "rounds": rounds}
+    results: dict[str, Any] = {
+        "calls": calls,
+        "rounds": rounds,
+        "load_average_at_start": os.getloadavg(),
+    }
     with fake_server() as server, ec.SyncClient(SHOP_ID, SECRET_KEY, base_url=server.url) as setup:
         customer = setup.customers.create(ec.NewCustomer(email="a@example.com", ip="127.0.0.1"))
         for concurrency in (1, 32):
@@ -100,6 +137,15 @@ def run(*, rounds: int, calls: int) -> dict[str, Any]:
                 "added_wall_us": summary([s[0] - a[0] for a, s in pairs]),
                 "added_cpu_us": summary([s[1] - a[1] for a, s in pairs]),
             }
+    hops = [hop_round(calls) for _ in range(rounds)]
+    results["hop"] = {
+        name: {
+            "wall_us": summary([h[name][0] for h in hops]),
+            "cpu_us": summary([h[name][1] for h in hops]),
+        }
+        for name in hops[0]
+    }
+    results["load_average_at_end"] = os.getloadavg()
     return results
 
 
@@ -120,6 +166,11 @@ def main(argv: list[str] | None = None) -> None:
             f"sync {wall['sync']['median']:.1f} µs/call, "
             f"added {figures['added_wall_us']['median']:.1f} µs wall, "
             f"{figures['added_cpu_us']['median']:.1f} µs CPU (medians of {rounds})"
+        )
+    for name, figures in results["hop"].items():
+        print(
+            f"hop via {name}: {figures['wall_us']['median']:.1f} µs wall, "
+            f"{figures['cpu_us']['median']:.1f} µs CPU"
         )
     if args.output:
         args.output.write_text(json.dumps(results, indent=2) + "\n")
