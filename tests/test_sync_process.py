@@ -79,7 +79,7 @@ def test_a_forked_child_gets_its_own_loop_and_connections(
     kind: str, make_sync: Callable[..., ec.SyncClient], fake: FakeEcomCharge, request: Any
 ) -> None:
     client = make_sync(kind)
-    derived = client.with_options(timeout=5)
+    derived = client.with_options(timeout=5).with_options(retry=None)
     parent_made = client.customers.create(NEW)
     assert derived.customers.get(parent_made.id) == parent_made
     parent_loop = [t for t in threading.enumerate() if t.name == "ecomcharge-loop"]
@@ -100,11 +100,13 @@ def test_a_forked_child_gets_its_own_loop_and_connections(
             "loops": len(loops),
             "new_loop": loops[0] is not parent_loop[0],
             "derived_closed": derived.closed,
+            "derived_options": [derived.timeout, derived.retry],
         }
 
     seen = in_child(child)
     assert seen["got"] == seen["made"]
     assert (seen["loops"], seen["new_loop"], seen["derived_closed"]) == (1, True, True)
+    assert seen["derived_options"] == [5, None]
     assert seen["listed"] == [parent_made.id, seen["made"]]
     # The parent's client and connections are untouched by the child's close.
     assert not client.closed

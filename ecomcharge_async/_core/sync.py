@@ -70,7 +70,8 @@ class SyncClient:
             user_agent=user_agent,
         )
         self._root = self
-        self._options: dict[str, Any] = {}
+        # The `with_options` calls that derived this client from its root, in order.
+        self._derivation: tuple[dict[str, Any], ...] = ()
         self._setup(self._build())
 
     def _setup(self, client: Client) -> None:
@@ -116,7 +117,9 @@ class SyncClient:
         if self._root is self:
             client = self._build()
         else:
-            client = self._root._bound()[1].with_options(**self._options)
+            client = self._root._bound()[1]
+            for options in self._derivation:
+                client = client.with_options(**options)
         self._client = client
         self._runner = None
         self._generation = _loops.generation
@@ -164,7 +167,7 @@ class SyncClient:
         derived = object.__new__(SyncClient)
         derived._build = self._build
         derived._root = self._root
-        derived._options = {**self._options, **options}
+        derived._derivation = (*self._derivation, options)
         derived._setup(client)
         return derived
 
