@@ -212,5 +212,6 @@ def _at_exit() -> None:
         _current.shutdown()
 
 
-os.register_at_fork(after_in_child=_after_fork_in_child)
+if hasattr(os, "register_at_fork"):  # POSIX; Windows has no fork
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 atexit.register(_at_exit)
