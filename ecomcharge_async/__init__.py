@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from ._core.policy import RetryPolicy
     from ._core.requester import RawResponse
     from ._core.serde import converter
+    from ._core.sync import SyncClient, SyncCustomers, SyncCustomersWithRawResponse
     from ._transports.aiohttp_transport import AiohttpTransport
     from ._transports.httpx_transport import HttpxTransport as HttpxTransport
 
@@ -64,6 +65,9 @@ __all__ = [
     "RetryPolicy",
     "ServerError",
     "StreamingTransport",
+    "SyncClient",
+    "SyncCustomers",
+    "SyncCustomersWithRawResponse",
     "Transport",
     "ValidationError",
     "__version__",
@@ -102,6 +106,7 @@ _HOMES = {
     **dict.fromkeys(("Customer", "NewCustomer"), "._core.models"),
     "RawResponse": "._core.requester",
     "RetryPolicy": "._core.policy",
+    **dict.fromkeys(("SyncClient", "SyncCustomers", "SyncCustomersWithRawResponse"), "._core.sync"),
     "converter": "._core.serde",
 }
 

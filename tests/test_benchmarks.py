@@ -167,3 +167,14 @@ def test_the_charts_draw_from_a_results_file_and_name_the_run(tmp_path: Path) ->
     first = {path.name: path.read_bytes() for path in out.iterdir()}
     _run("charts.py", "--results", str(results), "--layers", str(layers), "--out", str(out))
     assert {path.name: path.read_bytes() for path in out.iterdir()} == first  # reproducible
+
+
+def test_the_sync_benchmark_measures_both_concurrencies(tmp_path: Path) -> None:
+    output = tmp_path / "sync.json"
+    done = _run("sync_calls.py", "--quick", "--output", str(output))
+    results = json.loads(output.read_text())
+    for key in ("c1", "c32"):
+        for kind in ("async", "sync"):
+            assert results[key]["wall_us_per_call"][kind]["median"] > 0
+        assert "added_wall_us" in results[key]
+        assert f"{key}: async " in done.stdout

@@ -87,14 +87,12 @@ def test_a_user_project_gets_the_fixtures_without_a_conftest(
 def test_fixtures_are_listed_with_their_docstrings(pytester: pytest.Pytester) -> None:
     pytester.makeini(_ini("auto"))
     result = pytester.runpytest_subprocess("--fixtures", "-p", "no:cacheprovider")
-    result.stdout.fnmatch_lines(
-        [
-            "*ecomcharge_fake*",
-            "*A fresh, empty fake eComCharge shop*",
-            "*ecomcharge_client*",
-            "*A `Client` talking to `ecomcharge_fake` in process*",
-        ]
-    )
+    for name, doc in [
+        ("ecomcharge_fake", "A fresh, empty fake eComCharge shop"),
+        ("ecomcharge_client", "A `Client` talking to `ecomcharge_fake` in process"),
+        ("ecomcharge_sync_client", "A `SyncClient` talking to `ecomcharge_fake` in process"),
+    ]:
+        result.stdout.fnmatch_lines([f"{name} -- *", f"*{doc}*"])
 
 
 ANYIO_USER_TESTS = """
@@ -222,3 +220,61 @@ def test_importing_the_plugin_imports_neither_the_sdk_nor_aiohttp(
     loaded = result.stdout.str()
     for heavy in ("aiohttp", "ecomcharge_async._core.client", "ecomcharge_async.testing._backend"):
         assert f"'{heavy}'" not in loaded, loaded
+
+
+SYNC_USER_TESTS = """
+    import pytest
+
+    import ecomcharge_async as ec
+    from ecomcharge_async.testing import Fault
+
+    seen = []
+
+
+    def test_a_view_creates_a_customer(ecomcharge_sync_client, ecomcharge_fake):
+        seen.append(ecomcharge_sync_client)
+        customer = ecomcharge_sync_client.customers.create(
+            ec.NewCustomer(email="a@example.com", ip="127.0.0.1")
+        )
+        assert ecomcharge_fake.customers == [customer]
+        with pytest.raises(ec.NotFoundError):
+            ecomcharge_sync_client.customers.get("cst_0000000000000000")
+
+
+    def test_retries_do_not_sleep(ecomcharge_sync_client, ecomcharge_fake):
+        ecomcharge_fake.inject(Fault.status(503, retry_after=30), None)
+        assert ecomcharge_sync_client.customers.list() == []
+        assert ecomcharge_fake.request_count == 2
+
+
+    def test_the_client_was_closed_after_its_test(ecomcharge_fake):
+        assert ecomcharge_fake.customers == []
+        assert seen and seen[0].closed
+"""
+
+
+@pytest.mark.parametrize("asyncio_plugin", ["with", "without"])
+def test_a_user_project_gets_the_sync_fixture(
+    pytester: pytest.Pytester, asyncio_plugin: str
+) -> None:
+    # A project with pytest-asyncio (strict mode), and one that never installed it.
+    pytester.makeini(
+        _ini("strict") if asyncio_plugin == "with" else "[pytest]\nfilterwarnings = error\n"
+    )
+    pytester.makepyfile(test_views=textwrap.dedent(SYNC_USER_TESTS))
+    no_asyncio = ["-p", "no:asyncio"] if asyncio_plugin == "without" else []
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-p", "no:randomly", *no_asyncio
+    )
+    result.assert_outcomes(passed=3)
+
+
+def test_the_sync_fixture_in_this_suite(
+    ecomcharge_sync_client: ec.SyncClient, ecomcharge_fake: FakeEcomCharge
+) -> None:
+    ecomcharge_fake.inject(Fault.status(429, retry_after=45))
+    customer = ecomcharge_sync_client.customers.create(
+        ec.NewCustomer(email="a@example.com", ip="::1")
+    )
+    assert ecomcharge_fake.customers == [customer]
+    assert ecomcharge_fake.request_count == 2

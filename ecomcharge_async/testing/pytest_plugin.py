@@ -6,8 +6,10 @@ Registered through the `pytest11` entry point, so a project's tests can ask for
 - `ecomcharge_fake`: a fresh, empty `FakeEcomCharge` (shop `SHOP_ID`, key `SECRET_KEY`).
 - `ecomcharge_client`: a `Client` wired to it in process, with the default retry
   policy except that waits between attempts are skipped, so no test sleeps.
+- `ecomcharge_sync_client`: the same as a `SyncClient`, for plain (non-async)
+  tests of Django or Flask views, scripts and management commands.
 
-The fixtures run on asyncio (under pytest-asyncio, or anyio's asyncio backend);
+The async fixtures run on asyncio (under pytest-asyncio, or anyio's asyncio backend);
 aiohttp has no trio support, so a trio test that asks for them fails with one
 clear message. pytest loads this module in every run of a project that installs
 the package: it imports only pytest here, and the SDK when a fixture is used.
@@ -16,16 +18,23 @@ the package: it imports only pytest here, and the SDK when a fixture is used.
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
-    from .. import Client
+    from .. import Client, SyncClient
     from ._backend import FakeEcomCharge
 
-__all__ = ["BASE_URL", "SECRET_KEY", "SHOP_ID", "ecomcharge_client", "ecomcharge_fake"]
+__all__ = [
+    "BASE_URL",
+    "SECRET_KEY",
+    "SHOP_ID",
+    "ecomcharge_client",
+    "ecomcharge_fake",
+    "ecomcharge_sync_client",
+]
 
 #: The credentials the fixtures' fake shop accepts.
 SHOP_ID = "361"
@@ -85,6 +94,21 @@ async def ecomcharge_client(ecomcharge_fake: FakeEcomCharge) -> AsyncIterator[Cl
     from .. import Client, RetryPolicy
 
     async with Client(
+        SHOP_ID,
+        SECRET_KEY,
+        base_url=BASE_URL,
+        transport=ecomcharge_fake.transport(),
+        retry=RetryPolicy(sleep=_no_sleep),
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+def ecomcharge_sync_client(ecomcharge_fake: FakeEcomCharge) -> Iterator[SyncClient]:
+    """A `SyncClient` talking to `ecomcharge_fake` in process, closed after the test."""
+    from .. import RetryPolicy, SyncClient
+
+    with SyncClient(
         SHOP_ID,
         SECRET_KEY,
         base_url=BASE_URL,

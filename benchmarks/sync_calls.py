@@ -1,0 +1,180 @@
+"""What a `SyncClient` call adds to the same call awaited on a `Client`.
+
+Both fetch one customer (`customers.get`) from the loopback fake running in its
+own process, over the default aiohttp transport. At concurrency 1 the async
+client awaits the calls one after another in `asyncio.run`, the sync client
+makes them from the main thread; at 32, 32 tasks share one `Client` against 32
+threads sharing one `SyncClient`. Rounds alternate async and sync, so a drift
+in the machine's load touches both. The figure is wall time per call (at 32:
+the whole run divided by the calls) and the process's CPU time per call (the
+SDK's loop thread included); "added" is sync minus async, per round, then the
+median over the rounds. `hop` is the bare trip to the loop and back (a coroutine
+that returns at once) through the SDK's loop thread, and through anyio's
+blocking portal when anyio is installed: the alternative the design weighed.
+
+Run: `python benchmarks/sync_calls.py` (`--quick` for a tiny run, `--output PATH`
+to keep the JSON).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from _common import SECRET_KEY, SHOP_ID, fake_server, summary
+
+import ecomcharge_async as ec
+
+Timing = tuple[float, float]  # (wall µs per call, CPU µs per call)
+
+
+def _timed(calls: int, work: Any) -> Timing:
+    wall, cpu = time.perf_counter(), time.process_time()
+    work()
+    return (
+        (time.perf_counter() - wall) / calls * 1e6,
+        (time.process_time() - cpu) / calls * 1e6,
+    )
+
+
+def async_round(url: str, customer_id: str, calls: int, concurrency: int) -> Timing:
+    async def main() -> Timing:
+        async with ec.Client(SHOP_ID, SECRET_KEY, base_url=url) as client:
+
+            async def worker(count: int) -> None:
+                for _ in range(count):
+                    await client.customers.get(customer_id)
+
+            await asyncio.gather(*(worker(10) for _ in range(concurrency)))  # warm the pool
+            wall, cpu = time.perf_counter(), time.process_time()
+            await asyncio.gather(*(worker(calls // concurrency) for _ in range(concurrency)))
+            return (
+                (time.perf_counter() - wall) / calls * 1e6,
+                (time.process_time() - cpu) / calls * 1e6,
+            )
+
+    return asyncio.run(main())
+
+
+def sync_round(url: str, customer_id: str, calls: int, concurrency: int) -> Timing:
+    with ec.SyncClient(SHOP_ID, SECRET_KEY, base_url=url) as client:
+
+        def worker(count: int) -> None:
+            for _ in range(count):
+                client.customers.get(customer_id)
+
+        def in_threads(count: int) -> None:
+            if concurrency == 1:
+                worker(count)
+                return
+            threads = [threading.Thread(target=worker, args=(count,)) for _ in range(concurrency)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+
+        in_threads(10)  # warm the pool
+        return _timed(calls, lambda: in_threads(calls // concurrency))
+
+
+async def _nothing() -> None:
+    return None
+
+
+def hop_round(calls: int) -> dict[str, Timing]:
+    """The bare hop to the loop and back: ours, and anyio's portal if installed."""
+    from ecomcharge_async._core.loop_thread import loop_thread
+
+    ours = loop_thread()
+
+    def through_ours() -> None:
+        for _ in range(calls):
+            ours.run(_nothing())
+
+    timings = {"loop_thread": _timed(calls, through_ours)}
+    try:
+        from anyio.from_thread import start_blocking_portal
+    except ImportError:
+        return timings
+    with start_blocking_portal("asyncio") as portal:
+
+        def through_portal() -> None:
+            for _ in range(calls):
+                portal.call(_nothing)
+
+        portal.call(_nothing)
+        timings["anyio_portal"] = _timed(calls, through_portal)
+    return timings
+
+
+def run(*, rounds: int, calls: int) -> dict[str, Any]:
+    results: dict[str, Any] = {
+        "calls": calls,
+        "rounds": rounds,
+        "load_average_at_start": os.getloadavg(),
+    }
+    with fake_server() as server, ec.SyncClient(SHOP_ID, SECRET_KEY, base_url=server.url) as setup:
+        customer = setup.customers.create(ec.NewCustomer(email="a@example.com", ip="127.0.0.1"))
+        for concurrency in (1, 32):
+            timings: dict[str, list[Timing]] = {"async": [], "sync": []}
+            for _ in range(rounds):
+                timings["async"].append(async_round(server.url, customer.id, calls, concurrency))
+                timings["sync"].append(sync_round(server.url, customer.id, calls, concurrency))
+            pairs = list(zip(timings["async"], timings["sync"], strict=True))
+            results[f"c{concurrency}"] = {
+                "wall_us_per_call": {
+                    kind: summary([t[0] for t in ts]) for kind, ts in timings.items()
+                },
+                "cpu_us_per_call": {
+                    kind: summary([t[1] for t in ts]) for kind, ts in timings.items()
+                },
+                "added_wall_us": summary([s[0] - a[0] for a, s in pairs]),
+                "added_cpu_us": summary([s[1] - a[1] for a, s in pairs]),
+            }
+    hops = [hop_round(calls) for _ in range(rounds)]
+    results["hop"] = {
+        name: {
+            "wall_us": summary([h[name][0] for h in hops]),
+            "cpu_us": summary([h[name][1] for h in hops]),
+        }
+        for name in hops[0]
+    }
+    results["load_average_at_end"] = os.getloadavg()
+    return results
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--calls", type=int, default=3200, help="calls per round (of 32)")
+    parser.add_argument("--quick", action="store_true", help="one round of 64 calls")
+    parser.add_argument("--output", type=Path)
+    args = parser.parse_args(argv)
+    rounds, calls = (1, 64) if args.quick else (args.rounds, args.calls)
+    results = run(rounds=rounds, calls=calls)
+    for key in ("c1", "c32"):
+        figures = results[key]
+        wall = figures["wall_us_per_call"]
+        print(
+            f"{key}: async {wall['async']['median']:.1f} µs/call, "
+            f"sync {wall['sync']['median']:.1f} µs/call, "
+            f"added {figures['added_wall_us']['median']:.1f} µs wall, "
+            f"{figures['added_cpu_us']['median']:.1f} µs CPU (medians of {rounds})"
+        )
+    for name, figures in results["hop"].items():
+        print(
+            f"hop via {name}: {figures['wall_us']['median']:.1f} µs wall, "
+            f"{figures['cpu_us']['median']:.1f} µs CPU"
+        )
+    if args.output:
+        args.output.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
