@@ -27,6 +27,8 @@ BAD: list[tuple[object, type[Exception], str]] = [
     (0, ValueError, "got 0.0"),
     (0.0, ValueError, "got 0.0"),
     (-1, ValueError, "got -1.0"),
+    (10**400, ValueError, "got a number out of float's range"),  # not a bare OverflowError
+    (-Fraction(10**400), ValueError, "got a number out of float's range"),
 ]
 
 

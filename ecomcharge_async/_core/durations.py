@@ -33,7 +33,10 @@ def required_seconds(
         rule += ", or None"
     if isinstance(value, bool) or not isinstance(value, Real):
         raise TypeError(f"{name} must be {rule}, got {type(value).__name__}")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an int or Fraction past float's range
+        raise ValueError(f"{name} must be {rule}, got a number out of float's range") from None
     if not math.isfinite(number) or number < 0 or (number == 0 and not zero_ok):
         raise ValueError(f"{name} must be {rule}, got {number!r}")
     return number
