@@ -19,7 +19,7 @@ from typing import Any
 
 from celery import Celery, Task
 
-from ._core.durations import required_seconds
+from ._core.durations import duration_rule, required_seconds
 from ._core.errors import AuthenticationError
 from .bulk._journal import JournalError
 from .bulk._rows import InputError
@@ -38,13 +38,11 @@ def visibility_timeout(environ: dict[str, str] | None = None) -> float:
     text = env.get("ECOMCHARGE_CELERY_VISIBILITY_TIMEOUT", "").strip()
     if not text:
         return DEFAULT_VISIBILITY_TIMEOUT
+    name = "ECOMCHARGE_CELERY_VISIBILITY_TIMEOUT"
     try:
-        return required_seconds("ECOMCHARGE_CELERY_VISIBILITY_TIMEOUT", float(text))
+        return required_seconds(name, float(text))
     except ValueError:
-        raise ValueError(
-            "ECOMCHARGE_CELERY_VISIBILITY_TIMEOUT must be a finite number of seconds > 0, "
-            f"got {text!r}"
-        ) from None
+        raise ValueError(f"{name} must be {duration_rule()}, got {text!r}") from None
 
 
 def make_app() -> Celery:

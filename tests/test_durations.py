@@ -12,7 +12,7 @@ from conftest import HTTP_KINDS, SECRET, SHOP_ID, http_transport
 import ecomcharge_async as ec
 from ecomcharge_async._core.durations import seconds
 from ecomcharge_async.celery import visibility_timeout
-from ecomcharge_async.testing import FakeEcomCharge
+from ecomcharge_async.testing import FakeEcomCharge, Fault
 from ecomcharge_async.testing._server import create_app, serve
 
 BAD: list[tuple[object, type[Exception], str]] = [
@@ -27,6 +27,8 @@ BAD: list[tuple[object, type[Exception], str]] = [
     (0, ValueError, "got 0.0"),
     (0.0, ValueError, "got 0.0"),
     (-1, ValueError, "got -1.0"),
+    (10**400, ValueError, "got a number out of float's range"),  # not a bare OverflowError
+    (-Fraction(10**400), ValueError, "got a number out of float's range"),
 ]
 
 
@@ -118,6 +120,18 @@ def test_the_celery_visibility_timeout_takes_the_same_durations(text: str) -> No
     with pytest.raises(ValueError, match="must be a finite number of seconds > 0, got "):
         visibility_timeout({"ECOMCHARGE_CELERY_VISIBILITY_TIMEOUT": text})
     assert visibility_timeout({"ECOMCHARGE_CELERY_VISIBILITY_TIMEOUT": "90"}) == 90.0
+
+
+@pytest.mark.parametrize(
+    ("value", "error"), [(-1, ValueError), (math.inf, ValueError), ("1", TypeError)]
+)
+def test_the_fakes_delay_fault_takes_the_same_durations(
+    value: object, error: type[Exception]
+) -> None:
+    with pytest.raises(error, match="seconds must be a finite number of seconds >= 0"):
+        Fault.delay(value)  # type: ignore[arg-type]
+    assert Fault.delay(0).seconds == 0.0
+    assert Fault.delay(2).seconds == 2.0
 
 
 @pytest.mark.parametrize(

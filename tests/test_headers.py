@@ -126,6 +126,18 @@ async def test_header_types_are_checked(
     await refused_everywhere(fake, api, error, re.escape(message), headers=headers)
 
 
+async def test_a_name_given_twice_in_different_cases_is_refused(
+    fake: FakeEcomCharge, api: str
+) -> None:
+    await refused_everywhere(
+        fake,
+        api,
+        ValueError,
+        re.escape("headers= names X-Tenant twice (also as x-tenant)"),
+        headers={"X-Tenant": "a", "x-tenant": "b"},
+    )
+
+
 async def test_a_bad_user_agent_is_refused_without_echoing_it(
     fake: FakeEcomCharge, api: str
 ) -> None:

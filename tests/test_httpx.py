@@ -16,7 +16,9 @@ import pytest
 from conftest import SECRET, SHOP_ID, arrived
 
 import ecomcharge_async as ec
+from ecomcharge_async._transports.httpx_errors import our_error
 from ecomcharge_async._transports.httpx_transport import HttpxTransport
+from ecomcharge_async._transports.proxy import Progress
 from ecomcharge_async.testing import FakeEcomCharge, Fault
 from ecomcharge_async.testing._server import create_app, run_app, serve
 
@@ -113,6 +115,12 @@ async def test_httpx_exceptions_map_to_our_errors(
     # A ProxyError is not chained to the library's exception, which may print the proxy URL.
     assert info.value.__cause__ is (None if error is ec.ProxyError else exception)
     assert "api.ecomcharge.com" in str(info.value)
+
+
+def test_a_pool_timeout_through_a_proxy_is_still_a_pool_timeout() -> None:
+    """httpx's own pool is waited on before the proxy is reached: nothing to blame it for."""
+    error = our_error(httpx.PoolTimeout("pool"), URL, "127.0.0.1:3128", Progress())
+    assert type(error) is ec.PoolTimeoutError
 
 
 async def test_an_invalid_url_is_connect_error() -> None:

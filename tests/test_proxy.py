@@ -15,8 +15,10 @@ import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
+from aiohttp.abc import AbstractResolver, ResolveResult
 from conftest import HTTP_KINDS, SECRET, SHOP_ID, http_transport
 
 import ecomcharge_async as ec
@@ -191,6 +193,57 @@ async def test_an_unreachable_proxy_is_a_proxy_error_without_the_password(
         )
         assert "check the host and port in proxy=" in message
         assert (error.attempts, len(sleeps)) == (2, 1)  # surely not sent: retried
+
+
+class NoNames(AbstractResolver):
+    """Knows no host name, so no DNS query leaves the machine (a proxy name with a typo)."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    async def resolve(self, host: str, port: int = 0, family: int = 0) -> list[ResolveResult]:
+        self.asked.append(host)
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    async def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+async def test_a_proxy_host_that_does_not_resolve_is_a_proxy_error(
+    scheme: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    resolver = NoNames()
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(resolver=resolver))
+    typo = f"http://shop:{PASSWORD}@proxy.example:3128"
+    transport = ec.AiohttpTransport(session, proxy=typo)
+    api = f"{scheme}://127.0.0.1:{free_port()}"
+    sleeps: list[float] = []
+
+    async def record(seconds: float) -> None:
+        sleeps.append(seconds)
+
+    retry = ec.RetryPolicy(sleep=record)
+    async with (
+        session,
+        ec.Client(SHOP_ID, SECRET, base_url=api, transport=transport, retry=retry) as client,
+    ):
+        with pytest.raises(ec.ProxyError) as info:
+            await client.customers.create(ALICE)
+    assert str(info.value).startswith(
+        f"cannot connect to proxy proxy.example:3128 (for {api.partition('//')[2]}): "
+        "Name or service not known: check the host and port in proxy="
+    )
+    assert (info.value.attempts, len(sleeps)) == (3, 2)  # surely not sent: retried, a create too
+    assert resolver.asked == ["proxy.example"] * 3  # the API's name is the proxy's to resolve
+    shown = [
+        str(info.value),
+        repr(info.value),
+        caplog.text,
+        *traceback.format_exception(info.value),
+    ]
+    assert all(PASSWORD not in text for text in shown)
 
 
 @pytest.mark.parametrize("kind", HTTP_KINDS)

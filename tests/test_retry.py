@@ -115,6 +115,7 @@ def test_defaults_are_the_documented_ones() -> None:
             "sleep must be an async callable .*got function",
         ),
         ({"sleep": lambda seconds: asyncio.sleep(seconds)}, TypeError, "sleep must be an async"),
+        ({"sleep": functools.partial(time.sleep)}, TypeError, "sleep must be an async .*partial"),
         (
             {"initial_backoff": 100, "max_backoff": 1},
             ValueError,
@@ -136,8 +137,24 @@ class AsyncCallable:
 
 @pytest.mark.parametrize(
     "sleep",
-    [asyncio.sleep, AsyncCallable(), functools.partial(asyncio.sleep), Sleeps()],
-    ids=["asyncio.sleep", "async __call__", "partial", "recorder"],
+    [
+        asyncio.sleep,
+        AsyncCallable(),
+        functools.partial(asyncio.sleep),
+        functools.partial(AsyncCallable()),
+        functools.partial(functools.partial(AsyncCallable())),
+        AsyncCallable().__call__,
+        Sleeps(),
+    ],
+    ids=[
+        "asyncio.sleep",
+        "async __call__",
+        "partial",
+        "partial of an object",
+        "nested partial",
+        "bound __call__",
+        "recorder",
+    ],
 )
 def test_awaitable_sleeps_are_accepted(sleep: Any) -> None:
     assert ec.RetryPolicy(sleep=sleep).sleep is sleep

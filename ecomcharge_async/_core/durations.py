@@ -28,12 +28,19 @@ def required_seconds(
     name: str, value: object, *, zero_ok: bool = False, none_ok: bool = False
 ) -> float:
     """`seconds` for an option without "no limit" (`none_ok` only words the message)."""
-    rule = f"a finite number of seconds {'>= 0' if zero_ok else '> 0'}"
-    if none_ok:
-        rule += ", or None"
+    rule = duration_rule(zero_ok=zero_ok, none_ok=none_ok)
     if isinstance(value, bool) or not isinstance(value, Real):
         raise TypeError(f"{name} must be {rule}, got {type(value).__name__}")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an int or Fraction past float's range
+        raise ValueError(f"{name} must be {rule}, got a number out of float's range") from None
     if not math.isfinite(number) or number < 0 or (number == 0 and not zero_ok):
         raise ValueError(f"{name} must be {rule}, got {number!r}")
     return number
+
+
+def duration_rule(*, zero_ok: bool = False, none_ok: bool = False) -> str:
+    """What a duration must be, in the words every refusal uses (for callers that parse text)."""
+    rule = f"a finite number of seconds {'>= 0' if zero_ok else '> 0'}"
+    return rule + ", or None" if none_ok else rule

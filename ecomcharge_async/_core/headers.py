@@ -96,10 +96,16 @@ def extra_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
     if not isinstance(headers, Mapping):
         raise TypeError(f"headers must be a mapping of str to str, got {type(headers).__name__}")
     checked: dict[str, str] = {}
+    spelled: dict[str, str] = {}  # lower-case name -> the caller's spelling
     for name, value in headers.items():
-        why = OWNED.get(check_name(name).lower())
+        lowered = check_name(name).lower()
+        why = OWNED.get(lowered)
         if why is not None:
             raise ValueError(f"headers= cannot set {name}: it {why}")
+        if lowered in spelled:
+            # Both would go out, and the server would read one header with two values.
+            raise ValueError(f"headers= names {spelled[lowered]} twice (also as {name})")
+        spelled[lowered] = name
         checked[name] = check_value(f"header {name}", value)
     return checked
 

@@ -7,6 +7,7 @@ call down the chain without the HTTP values importing the retry machinery.
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -32,6 +33,8 @@ def _check_max_attempts(_instance: Any, _attribute: Any, value: Any) -> None:
 
 def is_async_callable(value: object) -> bool:
     """A coroutine function, or an object whose `__call__` is one (a partial of either too)."""
+    while isinstance(value, functools.partial):
+        value = value.func
     if inspect.iscoroutinefunction(value):
         return True
     call = getattr(type(value), "__call__", None)  # noqa: B004 (the method, not callability)

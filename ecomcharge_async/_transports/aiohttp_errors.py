@@ -33,7 +33,12 @@ def our_error(
     """
     if isinstance(exc, aiohttp.ClientHttpProxyError):
         return proxy.tunnel_refused(where, url, exc.status, exc.message)
-    if isinstance(exc, aiohttp.ClientProxyConnectionError):
+    # Through a proxy aiohttp resolves only the proxy's name (the proxy resolves the
+    # API's): a failed lookup there is an unreachable proxy too.
+    if isinstance(exc, aiohttp.ClientConnectorError) and (
+        isinstance(exc, aiohttp.ClientProxyConnectionError)
+        or (where is not None and isinstance(exc, aiohttp.ClientConnectorDNSError))
+    ):
         detail = exc.os_error.strerror or type(exc.os_error).__name__
         return proxy.unreachable(where, url, detail)
     timed_out = isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError)

@@ -18,6 +18,8 @@ def our_error(
     `progress` (traced through a proxy, else None) tells a failure at the proxy,
     before the request's headers went out, from one after.
     """
+    if isinstance(exc, httpx.PoolTimeout):  # waiting for httpx's pool: no proxy involved yet
+        return PoolTimeoutError(f"no free connection to {host(url)} in time: not sent")
     if isinstance(exc, httpx.ProxyError):
         status, _, reason = str(exc).partition(" ")
         if status.isdigit():
@@ -29,8 +31,6 @@ def our_error(
     if at_proxy and isinstance(exc, httpx.ConnectError):
         return proxy.unreachable(where, url, str(exc) or type(exc).__name__)
     name = host(url)
-    if isinstance(exc, httpx.PoolTimeout):
-        return PoolTimeoutError(f"no free connection to {name} in time: not sent")
     if isinstance(exc, httpx.ConnectTimeout):
         return ConnectError(f"timed out connecting to {name}")
     if isinstance(exc, httpx.TimeoutException):

@@ -10,7 +10,7 @@ import argparse
 import math
 from collections.abc import Callable
 
-from .._core.durations import required_seconds
+from .._core.durations import duration_rule, required_seconds
 
 
 def _number(text: str) -> float:
@@ -63,7 +63,7 @@ def _duration(text: str, *, zero_ok: bool) -> float:
     try:
         return required_seconds("the value", _number(text), zero_ok=zero_ok)
     except ValueError:
-        rule = "a finite number of seconds" + (" >= 0" if zero_ok else " > 0")
+        rule = duration_rule(zero_ok=zero_ok)
         raise argparse.ArgumentTypeError(f"must be {rule}, got {text}") from None
 
 

@@ -8,6 +8,8 @@ from typing import Literal
 
 import attrs
 
+from .._core.durations import required_seconds
+
 FaultKind = Literal["status", "delay", "refuse", "drop"]
 
 
@@ -43,8 +45,8 @@ class Fault:
 
     @classmethod
     def delay(cls, seconds: float) -> Fault:
-        """Wait `seconds` before handling the request normally."""
-        return cls(kind="delay", seconds=seconds)
+        """Wait `seconds` (a duration, 0 for none) before handling the request normally."""
+        return cls(kind="delay", seconds=required_seconds("seconds", seconds, zero_ok=True))
 
     @classmethod
     def refuse(cls) -> Fault:
