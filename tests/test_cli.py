@@ -237,8 +237,15 @@ def test_no_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None
 
 
 def cli_env(secret: str = "k") -> dict[str, str]:
+    """The child's environment: test credentials, and the test's own state folder."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ECOMCHARGE_")}
-    return {**env, "ECOMCHARGE_SHOP_ID": "361", "ECOMCHARGE_SECRET_KEY": secret}
+    state = os.environ["ECOMCHARGE_STATE_DIR"]
+    return {
+        **env,
+        "ECOMCHARGE_SHOP_ID": "361",
+        "ECOMCHARGE_SECRET_KEY": secret,
+        "ECOMCHARGE_STATE_DIR": state,
+    }
 
 
 def test_python_dash_m_imports_over_http(
