@@ -153,7 +153,6 @@ class Journal:
                 "journal %s: the input changed since the journal's last run; resuming by "
                 "row content",
                 self.path,
-                extra={"journal": self.path},
             )
         file.seek(0, os.SEEK_END)
         self._index.build()

@@ -104,6 +104,11 @@ def import_command(
             "--journal needs a shop that outlives the command; the --fake shop starts "
             "empty on every run"
         )
+    clash = clashing_paths(
+        [("PATH", args.path), ("--journal", args.journal), ("--failures", args.failures)]
+    )
+    if clash is not None:
+        return usage_error(clash)
     if not args.fake:
         for name in ("ECOMCHARGE_SHOP_ID", "ECOMCHARGE_SECRET_KEY"):
             if not os.environ.get(name):
@@ -114,11 +119,6 @@ def import_command(
         client, target = make_client(args, None)  # checks the configuration before reading input
         streamed = is_stream(args.path)
         _choose_journal(args, client.shop_id, client.base_url, streamed)
-        clash = clashing_paths(
-            [("PATH", args.path), ("--journal", args.journal), ("--failures", args.failures)]
-        )
-        if clash is not None:
-            raise UsageError(clash)
         scan = None if streamed else scan_input(args.path)
         reader = RowReader(args.path)
     except (UsageError, InputError, OSError) as exc:

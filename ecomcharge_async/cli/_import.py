@@ -134,6 +134,7 @@ async def run_import(
 
     journal: Journal | None = None
     created = BloomFilter()
+    sending = False
     try:  # everything opened from here on is closed in `finally`, whatever fails between
         if args.journal is not None:
             journal = open_journal(args, client, input_id, created, stderr)
@@ -148,6 +149,7 @@ async def run_import(
         with contextlib.suppress(NotImplementedError):  # no loop signal handlers on Windows
             for signum, code in _STOP_SIGNALS:
                 loop.add_signal_handler(signum, _on_signal, run, signum, code, args.grace, stderr)
+        sending = True
         async with client:
             report = await run.run(
                 execute(
@@ -170,8 +172,8 @@ async def run_import(
     except InputError as exc:  # the rows taken before the bad line were finished first
         return Ending(2, "input", f"{exc}; nothing after it was sent")
     except OSError as exc:
-        if isinstance(exc, BrokenPipeError):
-            raise
+        if not sending or isinstance(exc, BrokenPipeError):
+            raise  # nothing sent yet: a usage error (or a reader gone: ends quietly)
         return Ending(2, "write", f"cannot write: {exc.strerror or exc}; nothing more was sent")
     finally:
         with contextlib.suppress(NotImplementedError):
@@ -211,7 +213,7 @@ def open_journal(
         shard=args.shard,
         on_created=created.add,  # customers earlier runs created stay theirs
     )
-    logger.info("journal: %s", journal.path, extra={"journal": journal.path})
+    logger.info("journal: %s", journal.path)
     if journal.input_changed:
         print(
             f"ecomcharge import: {args.path} changed since the journal's last run; resuming "
