@@ -345,3 +345,23 @@ async def test_the_library_import_makes_one_attempt_per_call_under_503s(
     # One request per create call: the 200 that landed and each 503 the import saw.
     assert fake.request_count == 200 + retried
     assert len(fake.customers) == 200
+
+
+def test_the_state_folder_follows_the_environment(tmp_path: Path) -> None:
+    from ecomcharge_async.cli._state import state_dir
+
+    home = Path("~").expanduser()
+    assert state_dir({}) == home / ".local" / "state" / "ecomcharge"
+    assert state_dir({"XDG_STATE_HOME": str(tmp_path)}) == tmp_path / "ecomcharge"
+    chosen = {"XDG_STATE_HOME": str(tmp_path), "ECOMCHARGE_STATE_DIR": str(tmp_path / "mine")}
+    assert state_dir(chosen) == tmp_path / "mine"
+
+
+def test_an_unusable_state_folder_is_one_line_naming_the_way_out(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    env = {**cli_env(), "ECOMCHARGE_STATE_DIR": str(blocker / "state")}
+    path = write_csv(tmp_path / "a.csv", 3)
+    line = one_line_error(cli("import", str(path), "--base-url", "http://127.0.0.1:9", env=env))
+    assert "cannot create the journal folder" in line
+    assert "--no-journal" in line
