@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -287,6 +288,7 @@ def _record_line(record: dict[str, Any]) -> bytes:
 
 MAX_LINE = 2**31
 """No input has more lines: a larger line number is damage, not a row to remember."""
+_KEY = re.compile(r"[0-9a-f]{16}")
 
 
 def _is_line(value: Any) -> bool:
@@ -294,10 +296,4 @@ def _is_line(value: Any) -> bool:
 
 
 def _is_key(value: Any) -> bool:
-    if not isinstance(value, str) or len(value) != 16:
-        return False
-    try:
-        int(value, 16)
-    except ValueError:
-        return False
-    return True
+    return isinstance(value, str) and _KEY.fullmatch(value) is not None
