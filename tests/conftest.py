@@ -139,10 +139,16 @@ async def echo_url() -> AsyncIterator[str]:
 
 
 @pytest.fixture(autouse=True)
-def _no_ecomcharge_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests never pick up a developer's real credentials."""
+def _no_ecomcharge_env(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Tests never pick up a developer's real credentials, nor write into the real home:
+    default journals go to a folder of the test's own (children inherit it)."""
     for name in ("ECOMCHARGE_SHOP_ID", "ECOMCHARGE_SECRET_KEY", "ECOMCHARGE_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
+    state = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv("ECOMCHARGE_STATE_DIR", str(state / "ecomcharge"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(state / "xdg"))
 
 
 class ServerProcess:

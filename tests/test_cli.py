@@ -237,8 +237,15 @@ def test_no_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None
 
 
 def cli_env(secret: str = "k") -> dict[str, str]:
+    """The child's environment: test credentials, and the test's own state folder."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ECOMCHARGE_")}
-    return {**env, "ECOMCHARGE_SHOP_ID": "361", "ECOMCHARGE_SECRET_KEY": secret}
+    state = os.environ["ECOMCHARGE_STATE_DIR"]
+    return {
+        **env,
+        "ECOMCHARGE_SHOP_ID": "361",
+        "ECOMCHARGE_SECRET_KEY": secret,
+        "ECOMCHARGE_STATE_DIR": state,
+    }
 
 
 def test_python_dash_m_imports_over_http(
@@ -328,7 +335,8 @@ def test_a_signal_stops_the_import_cleanly_and_a_rerun_finishes_it_exactly_once(
     assert process.returncode == code, err
     assert "Traceback" not in err
     assert f"{signum.name}: taking no more rows; finishing the rows in flight" in err
-    assert f"ecomcharge import: {said}; run again with the same --journal to finish" in err
+    hint = f"run the same command again to resume (journal: {journal})"
+    assert f"ecomcharge import: {said}; {hint}" in err
     assert out.startswith(f"Stopped ({said}) importing")
     text = journal.read_text()
     sent = set(map(int, re.findall(r'"sent":(\d+)', text)))
@@ -424,8 +432,11 @@ def test_a_resumed_run_keeps_the_failures_of_the_first(
     args += ["--failures", str(failures)]
     first = run(args, capsys)
     second = run(args, capsys)
-    assert (first[0], second[0]) == (1, 1)
-    assert "2 row(s) were finished by an earlier run (journal)" in second[1]
+    assert (first[0], second[0]) == (1, 1)  # the re-run ends as the import did
+    assert second[1] == (
+        "all 2 rows were imported by an earlier run (1 created, 1 rejected); "
+        f"journal: {tmp_path / 'j'}\n"
+    )
     assert [json.loads(line)["line"] for line in failures.read_text().splitlines()] == [3]
 
 
@@ -850,7 +861,8 @@ def test_an_unreachable_api_stops_the_import_within_the_deadline(
     line = one_line_error(result, 3)
     assert re.fullmatch(
         rf"ecomcharge import: cannot reach {re.escape(url)}: {cause} "
-        r"\(after \d+ attempts? in \d+ s\)",  # 2 s, more on a busy machine
+        r"\(after \d+ attempts? in \d+ s\); "  # 2 s, more on a busy machine
+        rf"run the same command again to resume \(journal: {re.escape(str(journal))}\)",
         line,
     ), line
     assert took < 2 + 15  # the deadline, plus the interpreter's start and stop
@@ -875,6 +887,7 @@ def test_off_a_terminal_progress_lines_are_printed_and_quiet_silences_them(
     server = start_server("--secret-key", "k", "--latency", "0.1")
     path = write_csv(tmp_path / "a.csv", 20)
     command = ["import", str(path), "--base-url", server.url, "--concurrency", "2"]
+    command.append("--no-journal")  # the second run sends every row again
     result = cli(*command, "--progress-every", "0.2")
     assert result.returncode == 0, result.stderr
     lines = result.stderr.splitlines()
@@ -961,9 +974,12 @@ def test_verbose_json_logs_carry_fields_and_no_secret_or_customer_value(
     levels = Counter(record["level"] for record in records)
     assert levels["debug"] >= 30
     assert levels["info"] >= 1  # the 503s paused the import
+    (named,) = [r for r in records if r["message"].startswith("journal: ")]  # -v names it
+    assert named["message"].endswith(".journal")
     for record in records:
         assert record["logger"].startswith("ecomcharge_async")
-        assert {"method", "path", "status", "attempt"} <= record.keys(), record
+        if record is not named:
+            assert {"method", "path", "status", "attempt"} <= record.keys(), record
     debug = next(r for r in records if r["level"] == "debug" and r["status"] == 201)
     assert (debug["method"], debug["path"], debug["attempt"]) == ("POST", "/customers", 1)
     assert debug["elapsed_ms"] >= 0

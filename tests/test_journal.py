@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -13,7 +14,6 @@ from ecomcharge_async.bulk._journal import (
     FAILED,
     REJECTED,
     SENT,
-    UNKNOWN,
     Journal,
     JournalError,
 )
@@ -28,56 +28,92 @@ def open_journal(path: Path, **changes: str | None) -> Journal:
 def test_a_new_journal_starts_with_a_header_naming_the_import(tmp_path: Path) -> None:
     path = tmp_path / "j.jsonl"
     journal = open_journal(path)
-    journal.sent(2, "00ff00ff00ff00ff")
-    journal.done(2, "created", "cst_0000000000000001")
-    journal.done(3, "rejected")
+    assert journal.sent(2, "00ff00ff00ff00ff") == 0
+    journal.done(0, "created", "cst_0000000000000001")
+    assert journal.sent(3, "00ff00ff00ff00fe") == 1
+    journal.done(1, "rejected")
     journal.close()
     lines = [json.loads(line) for line in path.read_text().splitlines()]
     assert lines == [
         {
             "journal": "ecomcharge-bulk-import",
-            "version": 1,
+            "version": 2,
             "shop_id": "361",
             "base_url": "https://api.ecomcharge.com",
-            "input": "sha256:ab",
             "shard": None,
         },
-        {"sent": 2, "key": "00ff00ff00ff00ff"},
-        {"done": 2, "status": "created", "id": "cst_0000000000000001"},
-        {"done": 3, "status": "rejected"},
+        {"run": os.getpid(), "input": "sha256:ab"},
+        {"sent": 0, "line": 2, "key": "00ff00ff00ff00ff"},
+        {"done": 0, "status": "created", "id": "cst_0000000000000001"},
+        {"sent": 1, "line": 3, "key": "00ff00ff00ff00fe"},
+        {"done": 1, "status": "rejected"},
     ]
 
 
-def test_reopening_reads_each_lines_last_state(tmp_path: Path) -> None:
+def test_reopening_matches_rows_by_key_whatever_their_line(tmp_path: Path) -> None:
     path = tmp_path / "j.jsonl"
     journal = open_journal(path)
     for line in (2, 3, 4, 5, 900):
         journal.sent(line, f"{line:016x}")
-    journal.done(2, "created", "cst_1")
-    journal.done(3, "rejected")
-    journal.done(4, "failed")
+    journal.done(0, "created", "cst_1")
+    journal.done(1, "rejected")
+    journal.done(2, "failed")
     journal.close()
     again = open_journal(path)
     try:
-        states = [again.state(line) for line in (1, 2, 3, 4, 5, 900, 10**6)]
-        assert states == [UNKNOWN, CREATED, REJECTED, FAILED, SENT, SENT, UNKNOWN]
-        assert again.sent_key(5) == f"{5:016x}"
-        assert again.sent_key(2) is None
+        claims = [again.claim(f"{line:016x}") for line in (2, 3, 4, 5, 900, 1)]
+        assert claims == [(0, CREATED), (1, REJECTED), (2, FAILED), (3, SENT), (4, SENT), None]
+        assert again.claim(f"{2:016x}") is None  # each recorded row is handed out once
+        assert again.sent(7, f"{7:016x}") == 5  # numbering goes on after the earlier rows
     finally:
         again.close()
     # Reopening appends; it never writes a second header.
     assert path.read_text().count('"journal"') == 1
+    assert path.read_text().count('"run"') == 2
+
+
+def test_identical_rows_take_the_created_record_first(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    journal = open_journal(path)
+    journal.sent(2, "00000000000000aa")
+    journal.sent(3, "00000000000000aa")
+    journal.done(1, "created", "cst_1")
+    journal.close()
+    again = open_journal(path)
+    try:
+        assert again.claim("00000000000000aa") == (1, CREATED)
+        assert again.claim("00000000000000aa") == (0, SENT)
+        assert again.claim("00000000000000aa") is None
+    finally:
+        again.close()
+
+
+def test_a_changed_input_is_noticed_not_refused(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    first = open_journal(path)
+    assert not first.input_changed
+    first.sent(2, "00000000000000aa")
+    first.close()
+    same = open_journal(path)
+    same.close()
+    assert not same.input_changed
+    other = open_journal(path, input_id="sha256:cd")
+    other.close()
+    assert other.input_changed
+    last = open_journal(path, input_id="sha256:cd")
+    last.close()
+    assert not last.input_changed  # compared with the last run's input
 
 
 def test_reading_hands_over_the_ids_of_customers_created_before(tmp_path: Path) -> None:
     path = tmp_path / "j.jsonl"
     journal = open_journal(path)
     journal.sent(2, "00ff00ff00ff00ff")
-    journal.done(2, "created", "cst_a")
-    journal.done(3, "failed")
-    journal.done(3, "created", "cst_b")  # a failed row a later run created
-    journal.done(4, "rejected")
-    journal.sent(5, "00ff00ff00ff00fe")  # sent, outcome unknown: no id known
+    journal.done(0, "created", "cst_a")
+    journal.sent(3, "00ff00ff00ff00fe")
+    journal.done(1, "failed")
+    journal.done(1, "created", "cst_b")  # a failed row a later run created
+    journal.sent(5, "00ff00ff00ff00fd")  # sent, outcome unknown: no id known
     journal.close()
     created: list[str] = []
     Journal(path, **IDENTITY, on_created=created.append).close()  # type: ignore[arg-type]
@@ -88,12 +124,16 @@ def test_a_line_torn_by_a_crash_is_cut_off_before_appending(tmp_path: Path) -> N
     path = tmp_path / "j.jsonl"
     open_journal(path).close()
     with path.open("a") as file:
-        file.write('{"sent":2,"key":"00ff00ff00ff00ff"}\n{"done":2,"sta')
+        file.write('{"sent":0,"line":2,"key":"00ff00ff00ff00ff"}\n{"done":0,"sta')
     journal = open_journal(path)
-    journal.done(3, "rejected")
+    journal.done(0, "rejected")
     journal.close()
     lines = path.read_text().splitlines()
-    assert lines[1:] == ['{"sent":2,"key":"00ff00ff00ff00ff"}', '{"done":3,"status":"rejected"}']
+    assert lines[2:] == [
+        '{"sent":0,"line":2,"key":"00ff00ff00ff00ff"}',
+        f'{{"run":{os.getpid()},"input":"sha256:ab"}}',
+        '{"done":0,"status":"rejected"}',
+    ]
 
 
 @pytest.mark.parametrize(
@@ -102,20 +142,24 @@ def test_a_line_torn_by_a_crash_is_cut_off_before_appending(tmp_path: Path) -> N
         ("not json\n", "line 1: not valid JSON"),
         ('{"hello": 1}\n', "line 1: not an ecomcharge bulk-import journal"),
         ("HEADER\n{bad\n", "line 2: not valid JSON (damaged journal?)"),
-        ('HEADER\n{"sent": "2", "key": "ab"}\n', "line 2: malformed 'sent' record"),
-        ('HEADER\n{"done": 2, "status": "maybe"}\n', "line 2: malformed 'done' record"),
-        ('HEADER\n{"sent": 2, "key": "ab"}\n[1]\n', "line 3: not a journal record"),
-        ('HEADER\n{"done": 2, "status": "created"}\n', "line 2: a 'done' record of a created"),
+        ('HEADER\n{"sent": 0, "line": 2, "key": "ab"}\n', "line 2: malformed 'sent' record"),
+        ('HEADER\n{"sent": 1, "line": 2, "key": KEY}\n', "line 2: malformed 'sent' record"),
+        ('HEADER\n{"sent": 0, "line": -2, "key": KEY}\n', "line 2: malformed 'sent' record"),
+        ('HEADER\n{"done": 0, "status": "created", "id": "c"}\n', "line 2: malformed 'done'"),
+        ('HEADER\nSENT\n{"done": 0, "status": "maybe"}\n', "line 3: malformed 'done' record"),
+        ("HEADER\nSENT\n[1]\n", "line 3: not a journal record"),
+        ('HEADER\nSENT\n{"done": 0, "status": "created"}\n', "line 3: a 'done' record of a"),
         ('HEADER\n{"skipped": 2}\n', "line 2: unknown record"),
-        ('HEADER\n{"sent": 100000000000000, "key": "ab"}\n', "line 2: malformed 'sent' record"),
         ("HEADER\n" + "[" * 100_000 + "\n", "line 2: not valid JSON (damaged journal?)"),
     ],
 )
 def test_a_damaged_journal_names_the_bad_line(tmp_path: Path, content: str, problem: str) -> None:
     path = tmp_path / "j.jsonl"
     open_journal(path).close()
-    header = path.read_text().strip()
-    path.write_text(content.replace("HEADER", header))
+    header = path.read_text().splitlines()[0]
+    sent = '{"sent": 0, "line": 2, "key": "00000000000000aa"}'
+    content = content.replace("HEADER", header).replace("SENT", sent)
+    path.write_text(content.replace("KEY", '"00000000000000aa"'))
     with pytest.raises(JournalError, match=re.escape(problem)) as excinfo:
         open_journal(path)
     assert str(path) in str(excinfo.value)
@@ -126,8 +170,7 @@ def test_a_damaged_journal_names_the_bad_line(tmp_path: Path, content: str, prob
     [
         ({"shop_id": "362"}, "written for shop '361', not '362'"),
         ({"base_url": "http://127.0.0.1:9"}, "written for API 'https://api.ecomcharge.com'"),
-        ({"input_id": "sha256:cd"}, "written for input 'sha256:ab', not 'sha256:cd'"),
-        ({"input_id": None}, "written for input 'sha256:ab', not None"),
+        ({"shard": (0, 2)}, r"written for shard None, not \[0, 2\]"),
     ],
 )
 def test_a_journal_of_another_import_is_refused(
@@ -142,9 +185,9 @@ def test_a_journal_of_another_import_is_refused(
 def test_an_unsupported_version_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "j.jsonl"
     open_journal(path).close()
-    header = json.loads(path.read_text())
-    path.write_text(json.dumps({**header, "version": 2}) + "\n")
-    with pytest.raises(JournalError, match="line 1: journal version 2 is not supported"):
+    header = json.loads(path.read_text().splitlines()[0])
+    path.write_text(json.dumps({**header, "version": 1}) + "\n")
+    with pytest.raises(JournalError, match="line 1: journal version 1 is not supported"):
         open_journal(path)
 
 
@@ -152,7 +195,7 @@ def test_two_imports_cannot_share_a_journal(tmp_path: Path) -> None:
     path = tmp_path / "j.jsonl"
     first = open_journal(path)
     try:
-        with pytest.raises(JournalError, match="in use by another import"):
+        with pytest.raises(JournalError, match=rf"in use by another import \(pid {os.getpid()}\)"):
             open_journal(path)
     finally:
         first.close()
@@ -164,7 +207,7 @@ def test_two_imports_cannot_share_a_journal(tmp_path: Path) -> None:
     [
         b'{"theme": "dark", "size": 12}',  # a settings file as json.dump writes it: no newline
         b"garbage",
-        b'{"journal":"ecomcharge-bulk-import","version":1,"shop_id":"362"',  # another shop's
+        b'{"journal":"ecomcharge-bulk-import","version":2,"shop_id":"362"\n',  # another shop's
         b'{"theme": "dark"}\n{"size": 12}',  # one complete line that is not a header
     ],
 )
@@ -178,14 +221,22 @@ def test_a_file_that_is_not_our_journal_is_refused_and_left_untouched(
     assert path.read_bytes() == content
 
 
-def test_a_header_cut_short_before_anything_was_sent_starts_afresh(tmp_path: Path) -> None:
+@pytest.mark.parametrize("after", [b"", b"\n" + b'{"sent":0,"line":2,"key":"00ff00ff00ff00ff"}\n'])
+def test_a_cut_header_is_refused_and_left_untouched(tmp_path: Path, after: bytes) -> None:
     path = tmp_path / "j.jsonl"
     open_journal(path).close()
-    whole = path.read_bytes()
-    path.write_bytes(whole[:30])  # a crash while the header was being written
-    journal = open_journal(path)
-    journal.close()
-    assert path.read_bytes() == whole
+    cut = path.read_bytes()[:30] + after  # what a failed copy or a full disk leaves
+    path.write_bytes(cut)
+    with pytest.raises(JournalError, match="line 1: "):
+        open_journal(path)
+    assert path.read_bytes() == cut
+
+
+def test_an_empty_file_starts_a_new_journal(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    path.write_bytes(b"")  # `--journal "$(mktemp)"`
+    open_journal(path).close()
+    assert path.read_text().startswith('{"journal":"ecomcharge-bulk-import"')
 
 
 def test_a_journal_that_cannot_be_opened_says_which(tmp_path: Path) -> None:

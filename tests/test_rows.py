@@ -15,8 +15,8 @@ from ecomcharge_async.bulk._rows import (
     RowError,
     RowReader,
     detect_format,
-    scan_input,
 )
+from ecomcharge_async.bulk._scan import scan_input
 
 HEADER = "first_name,last_name,email,ip,country,state,zip\n"
 

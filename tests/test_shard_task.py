@@ -21,7 +21,8 @@ import pytest
 from conftest import ServerProcess
 
 from ecomcharge_async.bulk._journal import Journal
-from ecomcharge_async.bulk._rows import InputError, scan_input
+from ecomcharge_async.bulk._rows import InputError
+from ecomcharge_async.bulk._scan import scan_input
 from ecomcharge_async.bulk._shard_task import ShardBusy, claim_shard, run_shard
 from ecomcharge_async.cli import build_parser, import_command
 from ecomcharge_async.testing._backend import DEMO_SECRET, DEMO_SHOP_ID

@@ -23,13 +23,13 @@ import time
 from collections.abc import AsyncIterable, Callable, Iterable
 from pathlib import Path
 
-import attrs
-
 from .._core.client import Client
 from .._core.models import NewCustomer
 from ._bloom import BloomFilter
-from ._importer import Importer, RowOutcome, Sleep
+from ._execute import ImportReport, execute
+from ._importer import Sleep
 from ._journal import Journal, JournalError
+from ._outcome import RowOutcome
 
 # `classify` and `match_customers` are reconciliation's internal decisions: still
 # importable from here, but not public (not in __all__ nor in the API reference).
@@ -49,28 +49,6 @@ __all__ = [
     "customer_key",
     "import_customers",
 ]
-
-
-@attrs.frozen(kw_only=True)
-class ImportReport:
-    """What an import did, as counts: `created + rejected + failed == total`.
-
-    `resumed` of those rows were finished by an earlier run (read from the
-    journal); `reconciled` were found in the shop after an unclear failure.
-    """
-
-    total: int
-    created: int
-    rejected: int
-    failed: int
-    resumed: int = 0
-    reconciled: int = 0
-    elapsed: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        """True when every row was created."""
-        return self.rejected == 0 and self.failed == 0
 
 
 async def import_customers(
@@ -106,16 +84,17 @@ async def import_customers(
       A customer identical to the row that this import created for another row
       is never credited to it: if only such customers match, the row fails
       ("not created again to avoid a duplicate: check it").
-    - Give the client `retry=None`, as the CLI does. The client's own
-      `RetryPolicy` would retry 408, 429, 503 and refused connections first,
-      each request on its own clock: retries multiply (3 client attempts for
-      each of the `max_attempts` here, 24 sends at the defaults) and the
-      import's shared pause only starts once the client gave up. Creates that
-      may have landed are never replayed by either.
+    - The import is the only retry layer: it works on a single-attempt copy of
+      `client` (`client.with_options(retry=None)`, sharing its pool), so the
+      client's own `RetryPolicy` does not multiply the attempts; `client`
+      itself is left as it is. Creates that may have landed are never replayed.
     - `rate` caps requests per second. `journal` (a path) makes the import
-      resumable: run again with the same journal to finish an interrupted import;
-      `input_id` (e.g. a fingerprint of the input file) guards against resuming
-      with a different input.
+      resumable: run again with the same journal to finish an interrupted import.
+      Rows are matched to the journal by content, so an edited input (a rejected
+      row fixed) resumes too: rows created before are not sent again, rejected
+      rows are not sent again unless edited, failed ones are tried again.
+      `input_id` (e.g. a fingerprint of the input file) is recorded per run; a
+      different one from the last run's is logged as a warning.
     - `shard=(k, n)` imports only this worker's slice of the rows, the lines
       `line % n == k` (0 <= k < n, as Kubernetes' JOB_COMPLETION_INDEX), so n
       workers given the same input split it with no overlap; give each its own
@@ -134,7 +113,6 @@ async def import_customers(
         raise ValueError("max_attempts, max_rounds and reconcile_batch must be at least 1")
     if shard is not None:
         check_shard(shard)
-    started = clock()
     created = BloomFilter()
     opened = (
         Journal(
@@ -149,11 +127,12 @@ async def import_customers(
         else None
     )
     try:  # the journal (an open file and its lock) is closed whatever happens next
-        importer = Importer(
+        return await execute(
             client,
-            concurrency=concurrency,
+            rows,
             journal=opened,
             created=created,
+            concurrency=concurrency,
             on_progress=on_progress,
             rate=rate,
             max_attempts=max_attempts,
@@ -163,17 +142,6 @@ async def import_customers(
             clock=clock,
             shard=shard,
         )
-        await importer.run(rows)
     finally:
         if opened is not None:
             opened.close()
-    counts = importer.counts
-    return ImportReport(
-        total=counts["total"],
-        created=counts["created"],
-        rejected=counts["rejected"],
-        failed=counts["failed"],
-        resumed=counts["resumed"],
-        reconciled=counts["reconciled"],
-        elapsed=clock() - started,
-    )

@@ -7,7 +7,7 @@ from typing import IO, Any
 
 import attrs
 
-from ._importer import RowOutcome
+from ._outcome import RowOutcome
 
 
 class FailuresFile:

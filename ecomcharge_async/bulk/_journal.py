@@ -1,46 +1,58 @@
 """The bulk-import journal: an append-only JSON Lines file that makes an import resumable.
 
-Line 1 identifies the import: `{"journal": "ecomcharge-bulk-import", "version": 1,
-"shop_id": ..., "base_url": ..., "input": ..., "shard": [k, n] or null}`. Then, per row:
+Line 1 identifies the import: `{"journal": "ecomcharge-bulk-import", "version": 2,
+"shop_id": ..., "base_url": ..., "shard": [k, n] or null}`; it is written and
+fsync'd before anything else, so a cut header is damage, never a run that sent
+rows. Then:
 
-- `{"sent": LINE, "key": HASH}` before the row's first create request leaves;
-- `{"done": LINE, "status": "created"|"rejected"|"failed", "id": ID}` when it ends
-  (`id` required for "created": a resumed import must know which customers are taken).
+- `{"run": PID, "input": FINGERPRINT}` each time an import opens the journal;
+- `{"sent": N, "line": LINE, "key": HASH}` before a row's first create request
+  leaves (`N` numbers the rows this journal has seen: 0, 1, 2, ...);
+- `{"done": N, "status": "created"|"rejected"|"failed", "id": ID}` when row N
+  ends (`id` required for "created": a resumed import must know which customers
+  are taken).
 
-`HASH` is 16 hex digits of a SHA-256 over the row's fields: the journal never
-holds an email, a name, the secret key or an Authorization header. Every record
-is flushed to the OS before the request it announces is sent, so `kill -9` loses
-nothing that was sent; records are fsync'd at least once a second and on close,
-so a power cut loses at most the last second.
+Rows are matched by `HASH` (16 hex digits of a SHA-256 over the row's fields),
+not by line: an input edited between runs (a rejected row fixed, a line added)
+resumes, and a row created by an earlier run is never sent again. The journal
+never holds an email, a name, the secret key or an Authorization header. Every
+record is flushed to the OS before the request it announces is sent, so
+`kill -9` loses nothing that was sent; records are fsync'd at least once a
+second and on close, so a power cut loses at most the last second.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
+from .._core.logs import logger
+from ._journal_index import CREATED, FAILED, REJECTED, SENT, UNKNOWN, KeyIndex
+from ._journal_lock import holder_pid, lock
+
+__all__ = ["CREATED", "FAILED", "REJECTED", "SENT", "UNKNOWN", "Journal", "JournalError"]
 
 MAGIC = "ecomcharge-bulk-import"
-VERSION = 1
+VERSION = 2
 FSYNC_EVERY = 1.0
 
-# What the journal knows about a line, one byte per line.
-UNKNOWN, SENT, CREATED, REJECTED, FAILED = range(5)
 _STATUS_CODES = {"created": CREATED, "rejected": REJECTED, "failed": FAILED}
-
 
 #: Why a file that is not one of our journals (or whose header is damaged) is refused.
 NOT_OURS = (
     "not an ecomcharge bulk-import journal, or its header is damaged; "
     "the file was left as it is (use a new path to start afresh)"
+)
+#: Why a first line without its newline is refused: the header is fsync'd before any row.
+CUT_HEADER = (
+    "the header line is cut short (a failed copy or a full disk?); the file was left "
+    "as it is: restore the journal, or delete it to start over (rows created under it "
+    "would then be sent again)"
 )
 
 
@@ -56,7 +68,8 @@ class Journal:
     """An open journal: what earlier runs recorded, and the file to append to.
 
     `on_created` is called, while the journal is read, with the id of each
-    customer earlier runs recorded as created (the journal keeps no ids itself).
+    customer earlier runs recorded as created. `input_changed` tells whether the
+    last run that opened the journal read another input (by fingerprint).
     """
 
     def __init__(
@@ -71,17 +84,17 @@ class Journal:
         on_created: Callable[[str], object] | None = None,
     ) -> None:
         self.path = str(path)
+        self.input_changed = False
         self._on_created = on_created
         self._header = {
             "journal": MAGIC,
             "version": VERSION,
             "shop_id": shop_id,
             "base_url": base_url,
-            "input": input_id,
             "shard": list(shard) if shard is not None else None,
         }
-        self._states = bytearray()
-        self._sent_keys: dict[int, str] = {}
+        self._index = KeyIndex()
+        self._rows = 0  # rows recorded as sent, in this journal's numbering
         self._clock = clock
         self._synced_at = clock()
         try:
@@ -89,12 +102,11 @@ class Journal:
         except OSError as exc:
             raise JournalError(f"journal {self.path}: {exc.strerror or exc}") from None
         try:
-            self._lock()
-            self._load()
-            if self._file.tell() == 0:
-                self._append(self._header)
-            self._file.flush()
-            os.fsync(self._file.fileno())
+            if not lock(self._file):
+                pid = holder_pid(self.path)
+                held_by = f" (pid {pid})" if pid is not None else ""
+                raise JournalInUse(f"journal {self.path} is in use by another import{held_by}")
+            self._open(input_id)
         except BaseException:
             self._file.close()
             raise
@@ -102,61 +114,60 @@ class Journal:
     def __repr__(self) -> str:
         return f"Journal({self.path!r})"
 
-    def _lock(self) -> None:
-        if fcntl is None:  # pragma: no cover - Windows
-            return
-        try:
-            fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise JournalInUse(f"journal {self.path} is in use by another import") from None
+    @property
+    def resumed(self) -> bool:
+        """Whether earlier runs recorded rows here."""
+        return self._rows > 0
 
     def _fail(self, number: int, problem: str) -> JournalError:
         return JournalError(f"journal {self.path} line {number}: {problem}")
 
-    def _load(self) -> None:
-        """Read what earlier runs wrote; drop a final line torn by a crash mid-write.
+    def _open(self, input_id: str | None) -> None:
+        """Check the header, cut a record torn by a crash, record this run, read the rest.
 
-        A file whose first line is not our header is refused and left as it is,
-        however it ends: only a cut-short copy of the very header this import
-        would write (a crash while creating the journal, before anything could
-        be sent under it) counts as a fresh start.
+        The run record goes in first (so a second import asking finds our pid at
+        once); the records before it are then read.
         """
         file = self._file
         file.seek(0)
-        good_end = 0
-        for number, raw in enumerate(file, 1):
-            if not raw.endswith(b"\n"):
-                if number == 1:
-                    self._check_torn_header(raw)
-                # A crash mid-write: the record never completed, so neither did
-                # anything that depended on it. Cut it off before appending.
-                file.truncate(good_end)
-                break
-            try:
-                record = json.loads(raw)
-            except (ValueError, RecursionError):
-                if number == 1:
-                    raise self._fail(1, f"not valid JSON: {NOT_OURS}") from None
-                raise self._fail(number, "not valid JSON (damaged journal?)") from None
-            if number == 1:
-                self._check_header(record)
-            else:
-                self._apply(number, record)
-            good_end += len(raw)
+        first = file.readline()
+        if not first:
+            first = _record_line(self._header)
+            file.write(first)
+            end = file.tell()
+        else:
+            if not first.endswith(b"\n"):
+                ours = _record_line({"journal": MAGIC})[:-2]
+                looks_ours = first.startswith(ours) or ours.startswith(first)
+                raise self._fail(1, CUT_HEADER if looks_ours else f"no header line: {NOT_OURS}")
+            self._check_header(first)
+            end = self._cut_torn_tail(len(first))
         file.seek(0, os.SEEK_END)
+        self._append({"run": os.getpid(), "input": input_id})
+        os.fsync(file.fileno())
+        previous_input = self._read(len(first), end)
+        self.input_changed = (
+            self.resumed and input_id is not None and previous_input not in (None, input_id)
+        )
+        if self.input_changed:
+            logger.warning(
+                "journal %s: the input changed since the journal's last run; resuming by "
+                "row content",
+                self.path,
+            )
+        file.seek(0, os.SEEK_END)
+        self._index.build()
 
-    def _check_torn_header(self, raw: bytes) -> None:
-        """Accept an unterminated first line only if it is a prefix of our own header."""
-        if not _record_line(self._header).startswith(raw):
-            raise self._fail(1, f"no complete header line: {NOT_OURS}")
-
-    def _check_header(self, record: Any) -> None:
+    def _check_header(self, raw: bytes) -> None:
+        try:
+            record = json.loads(raw)
+        except (ValueError, RecursionError):
+            raise self._fail(1, f"not valid JSON: {NOT_OURS}") from None
         if not isinstance(record, dict) or record.get("journal") != MAGIC:
             raise self._fail(1, NOT_OURS)
         if record.get("version") != VERSION:
             raise self._fail(1, f"journal version {record.get('version')!r} is not supported")
-        checked = (("shop_id", "shop"), ("base_url", "API"), ("input", "input"), ("shard", "shard"))
-        for field, label in checked:
+        for field, label in (("shop_id", "shop"), ("base_url", "API"), ("shard", "shard")):
             if record.get(field) != self._header[field]:
                 raise self._fail(
                     1,
@@ -164,20 +175,60 @@ class Journal:
                     "use a new journal for a different import",
                 )
 
-    def _apply(self, number: int, record: Any) -> None:
-        if not isinstance(record, dict):
-            raise self._fail(number, "not a journal record")
+    def _cut_torn_tail(self, header_end: int) -> int:
+        """Drop a last record cut by a crash mid-write (it announced nothing sent)."""
+        file = self._file
+        end = file.seek(0, os.SEEK_END)
+        if end == header_end:
+            return end
+        file.seek(end - 1)
+        if file.read(1) == b"\n":
+            return end
+        good_end = header_end
+        position = end
+        while position > header_end:
+            start = max(header_end, position - 65536)
+            file.seek(start)
+            found = file.read(position - start).rfind(b"\n")
+            if found >= 0:
+                good_end = start + found + 1
+                break
+            position = start
+        file.truncate(good_end)
+        return good_end
+
+    def _read(self, start: int, end: int) -> str | None:
+        """Read the records between `start` and `end`; return the last run's input."""
+        file = self._file
+        file.seek(start)
+        position, last_input = start, None
+        for number, raw in enumerate(file, 2):
+            if position >= end:
+                break
+            position += len(raw)
+            try:
+                record = json.loads(raw)
+            except (ValueError, RecursionError):
+                raise self._fail(number, "not valid JSON (damaged journal?)") from None
+            if not isinstance(record, dict):
+                raise self._fail(number, "not a journal record")
+            if "run" in record:
+                last_input = record.get("input")
+            else:
+                self._apply(number, record)
+        return last_input
+
+    def _apply(self, number: int, record: dict[str, Any]) -> None:
         if "sent" in record:
-            line, key = record["sent"], record.get("key")
-            if not _is_line(line) or not isinstance(key, str):
+            row, key = record["sent"], record.get("key")
+            if row != self._rows or not _is_line(record.get("line")) or not _is_key(key):
                 raise self._fail(number, "malformed 'sent' record")
-            if self.state(line) == UNKNOWN:
-                self._set(line, SENT)
-                self._sent_keys[line] = key
+            self._index.add(int(str(key), 16))
+            self._rows += 1
             return
         if "done" in record:
-            line, status = record["done"], _STATUS_CODES.get(str(record.get("status")))
-            if not _is_line(line) or status is None:
+            row, status = record["done"], _STATUS_CODES.get(str(record.get("status")))
+            if not _is_line(row) or row >= self._rows or status is None:
                 raise self._fail(number, "malformed 'done' record")
             if status == CREATED:
                 customer_id = record.get("id")
@@ -185,25 +236,19 @@ class Journal:
                     raise self._fail(number, "a 'done' record of a created row without its id")
                 if self._on_created is not None:
                     self._on_created(customer_id)
-            self._set(line, status)
-            self._sent_keys.pop(line, None)
+            self._index.settle(row, status)
             return
         raise self._fail(number, "unknown record (neither 'sent' nor 'done')")
 
-    def _set(self, line: int, state: int) -> None:
-        if line >= len(self._states):
-            self._states.extend(bytes(max(line + 1 - len(self._states), len(self._states))))
-        self._states[line] = state
-
     # -- what the importer asks -------------------------------------------------
 
-    def state(self, line: int) -> int:
-        """UNKNOWN, SENT (sent, outcome unknown), CREATED, REJECTED or FAILED."""
-        return self._states[line] if line < len(self._states) else UNKNOWN
+    def claim(self, key: str) -> tuple[int, int] | None:
+        """The row an earlier run recorded with this key, and its state; None if none.
 
-    def sent_key(self, line: int) -> str | None:
-        """The key hash recorded when `line` was sent without an outcome."""
-        return self._sent_keys.get(line)
+        Each recorded row is handed out once: two identical input rows take two
+        recorded rows. Created rows come first, then rejected, then the rest.
+        """
+        return self._index.claim(int(key, 16))
 
     # -- what the importer records ----------------------------------------------
 
@@ -215,13 +260,16 @@ class Journal:
             os.fsync(self._file.fileno())
             self._synced_at = now
 
-    def sent(self, line: int, key: str) -> None:
-        """Record that `line` is about to be sent (flushed before it is)."""
-        self._append({"sent": line, "key": key})
+    def sent(self, line: int, key: str) -> int:
+        """Record that input `line` is about to be sent (flushed before it is); its number."""
+        row = self._rows
+        self._rows += 1
+        self._append({"sent": row, "line": line, "key": key})
+        return row
 
-    def done(self, line: int, status: str, customer_id: str | None = None) -> None:
-        """Record the final outcome of `line`."""
-        record: dict[str, Any] = {"done": line, "status": status}
+    def done(self, row: int, status: str, customer_id: str | None = None) -> None:
+        """Record the final outcome of row `row` (as numbered by `sent` or `claim`)."""
+        record: dict[str, Any] = {"done": row, "status": status}
         if customer_id is not None:
             record["id"] = customer_id
         self._append(record)
@@ -240,7 +288,12 @@ def _record_line(record: dict[str, Any]) -> bytes:
 
 MAX_LINE = 2**31
 """No input has more lines: a larger line number is damage, not a row to remember."""
+_KEY = re.compile(r"[0-9a-f]{16}")
 
 
 def _is_line(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < MAX_LINE
+
+
+def _is_key(value: Any) -> bool:
+    return isinstance(value, str) and _KEY.fullmatch(value) is not None

@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import hashlib
-import io
-import json
 import os
 import re
 import stat
@@ -23,80 +20,30 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Literal
 
-import attrs
-
-from .._core.models import FIELDS, NewCustomer
-from .._core.serde import json_type
+from .._core.models import FIELDS
+from ._errors import InputError
+from ._jsonl import jsonl_row, new_customer
 from ._readahead import ThreadedRows
+from ._row import Row, RowError
+from ._stream_text import StreamText
+
+__all__ = [
+    "FIELDS",
+    "MAX_LINE_BYTES",
+    "STDIN",
+    "InputError",
+    "Row",
+    "RowError",
+    "RowReader",
+    "detect_format",
+    "is_stream",
+]
 
 REQUIRED = ("email", "ip")
 MAX_LINE_BYTES = 64 * 1024
 _CHUNK = 1 << 20
 
 Format = Literal["csv", "jsonl"]
-
-
-class InputError(ValueError):
-    """The input file as a whole cannot be imported (the CLI exits with status 2)."""
-
-
-@attrs.frozen
-class Row:
-    """One customer read from the input, with the line it starts on (1-based)."""
-
-    line: int
-    customer: NewCustomer
-
-
-@attrs.frozen
-class RowError:
-    """One input line that could not become a customer, and why."""
-
-    line: int
-    message: str
-
-
-@attrs.frozen(kw_only=True)
-class InputScan:
-    """What one pass over the file found: size, approximate row count, fingerprint."""
-
-    size: int
-    lines: int
-    fingerprint: str
-
-
-def scan_input(path: str | Path) -> InputScan:
-    """Check that `path` is non-empty UTF-8; count its lines and hash its content.
-
-    One streaming pass. The fingerprint (`sha256:...`) identifies the input in a
-    journal; the line count gives the progress bar its total.
-    """
-    digest = hashlib.sha256()
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    size = newlines = 0
-    last = b""
-    try:
-        with open(path, "rb") as file:
-            while chunk := file.read(_CHUNK):
-                try:
-                    decoder.decode(chunk)
-                except UnicodeDecodeError as exc:
-                    line = newlines + chunk.count(b"\n", 0, exc.start) + 1
-                    raise InputError(f"{path}: line {line}: not UTF-8 text ({exc.reason})") from exc
-                digest.update(chunk)
-                size += len(chunk)
-                newlines += chunk.count(b"\n")
-                last = chunk[-1:]
-            try:
-                decoder.decode(b"", final=True)
-            except UnicodeDecodeError as exc:
-                raise InputError(f"{path}: ends in the middle of a UTF-8 character") from exc
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    if size == 0:
-        raise InputError(f"{path} is empty: nothing to import")
-    lines = newlines + (1 if last != b"\n" else 0)
-    return InputScan(size=size, lines=lines, fingerprint=f"sha256:{digest.hexdigest()}")
 
 
 STDIN = "-"
@@ -137,13 +84,6 @@ def detect_format(path: str | Path) -> Format:
     return "jsonl" if head.startswith("{") else "csv"
 
 
-def _customer(fields: dict[str, str | None]) -> NewCustomer:
-    # A missing email or ip is sent as "" so the API answers with its own 422.
-    return NewCustomer(
-        email=fields.pop("email", None) or "", ip=fields.pop("ip", None) or "", **fields
-    )
-
-
 class RowReader:
     """Iterate the rows of one input file; the CSV header is checked on opening.
 
@@ -177,7 +117,7 @@ class RowReader:
             self._file.close()
             raise
 
-    def _open_stream(self, path: str, fmt: Format | None) -> IO[str]:
+    def _open_stream(self, path: str, fmt: Format | None) -> IO[str] | StreamText:
         """Open a stream once; sniff its format from the first bytes, read no further."""
         try:
             raw = open(0 if path == STDIN else path, "rb", closefd=path != STDIN)  # noqa: SIM115
@@ -192,7 +132,7 @@ class RowReader:
             raw.close()
             raise InputError(f"{self.path} is empty: nothing to import")
         self.format = fmt or _sniff(head)
-        return io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+        return StreamText(raw, self.path)
 
     def __enter__(self) -> RowReader:
         return self
@@ -228,7 +168,7 @@ class RowReader:
         return self._columns
 
     def __iter__(self) -> Iterator[Row | RowError]:
-        rows = self._csv_rows() if self.format == "csv" else self._jsonl_rows()
+        rows = self._csv_rows() if self.format == "csv" else self.jsonl_rows()
         return self._checked(rows) if self.streamed else rows
 
     def __aiter__(self) -> AsyncIterator[Row | RowError]:
@@ -309,11 +249,11 @@ class RowReader:
                 continue
             pairs = zip(self._columns, values, strict=True)
             fields = {name: value or None for name, value in pairs}
-            yield Row(line, _customer(fields))
+            yield Row(line, new_customer(fields))
 
     # -- JSON Lines -----------------------------------------------------------
 
-    def _jsonl_rows(self) -> Iterator[Row | RowError]:
+    def jsonl_rows(self) -> Iterator[Row | RowError]:
         file = self._file
         line = 0
         while True:
@@ -328,29 +268,7 @@ class RowReader:
                 continue
             if not text.strip():
                 continue
-            yield _jsonl_row(line, text)
-
-
-def _jsonl_row(line: int, text: str) -> Row | RowError:
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
-        return RowError(line, f"not valid JSON: {reason}")
-    except RecursionError:
-        return RowError(line, "not valid JSON: nested too deeply")
-    if not isinstance(data, dict):
-        return RowError(line, f"expected a JSON object, got {json_type(data)}")
-    unknown = [key for key in data if key not in FIELDS]
-    if unknown:
-        return RowError(
-            line,
-            f"unknown field {', '.join(map(repr, unknown))}; the fields are {', '.join(FIELDS)}",
-        )
-    for key, value in data.items():
-        if value is not None and not isinstance(value, str):
-            return RowError(line, f"field {key!r} must be a string, got {json_type(value)}")
-    return Row(line, _customer(data))
+            yield jsonl_row(line, text)
 
 
 _COLUMN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_ -]{0,39}")

@@ -24,7 +24,8 @@ from .._transports.aiohttp_transport import AiohttpTransport
 from . import ImportReport, RowOutcome, import_customers
 from ._failures import FailuresFile
 from ._journal import JournalInUse
-from ._rows import InputError, RowReader, scan_input
+from ._rows import InputError, RowReader
+from ._scan import scan_input
 
 try:
     import fcntl

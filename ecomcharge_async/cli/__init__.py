@@ -5,11 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import sys
-import time
 from collections.abc import Sequence
 from typing import NoReturn, TextIO
 
@@ -18,23 +16,12 @@ from .._core.errors import ValidationError
 from .._core.logs import LOG_ENV, configure, configure_from_env
 from .._core.models import NewCustomer
 from .._version import __version__
-from ..bulk._journal import JournalError
-from ..bulk._rows import InputError, RowReader, is_stream, scan_input
 from ..bulk._shard import parse_shard
 from ..testing import FakeEcomCharge
 from ..testing._backend import DEMO_SECRET, DEMO_SHOP_ID
 from ._argtypes import bounded_int, positive_float, positive_int, seconds, seconds_or_zero
-from ._files import Tally, clashing_paths
-from ._import import (
-    LATER_CONNECT_DEADLINE,
-    STOPPED,
-    Ending,
-    UsageError,
-    json_summary,
-    make_client,
-    run_import,
-)
-from ._progress import summary
+from ._command import import_command
+from ._import import LATER_CONNECT_DEADLINE
 
 #: The most requests in flight `--concurrency` allows: far past what one process
 #: can drive (about 7,500 rows/s), and each one holds a connection.
@@ -128,8 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
             "ECOMCHARGE_SHOP_ID and ECOMCHARGE_SECRET_KEY. Exit status: 0 every row "
             "created, 1 some rows rejected or failed, 2 bad usage or unreadable input, "
             "3 the API unreachable or refusing the credentials, 130/143 stopped by "
-            "SIGINT/SIGTERM (run again with the same --journal to finish), 141 the "
-            "output pipe closed."
+            "SIGINT/SIGTERM, 141 the output pipe closed. Every run keeps a journal (see "
+            "--journal): running the same command again resumes, and sends nothing once "
+            "the import is finished."
         ),
     )
     _logging_options(imp, defaults=False)
@@ -155,11 +143,18 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument(
         "--rate", type=positive_float, metavar="R", help="at most R requests per second"
     )
-    imp.add_argument(
+    journal = imp.add_mutually_exclusive_group()
+    journal.add_argument(
         "--journal",
         metavar="PATH",
-        help="record progress here; run again with the same journal to resume "
-        "({shard} in PATH becomes the shard index)",
+        help="record progress here instead of the default journal (in $ECOMCHARGE_STATE_DIR, "
+        "else $XDG_STATE_HOME/ecomcharge, else ~/.local/state/ecomcharge); running the "
+        "same command again resumes ({shard} in PATH becomes the shard index)",
+    )
+    journal.add_argument(
+        "--no-journal",
+        action="store_true",
+        help="keep no journal: a re-run sends every row again (nothing to resume from)",
     )
     imp.add_argument(
         "--failures",
@@ -225,121 +220,6 @@ def _shard(text: str) -> tuple[int, int]:
         return parse_shard(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _for_shard(path: str | None, shard: tuple[int, int] | None) -> str | None:
-    """`path` with `{shard}` replaced by the shard index, so n workers share one spec."""
-    if path is None or shard is None:
-        return path
-    return path.replace("{shard}", str(shard[0]))
-
-
-def _rows_in_shard(first: int, last: int, shard: tuple[int, int] | None) -> int:
-    """How many of the lines first..last the shard takes (for the progress bar)."""
-    if shard is None:
-        return max(0, last - first + 1)
-    index, count = shard
-    return max(0, (last - index) // count - (first - 1 - index) // count)
-
-
-def _journal_message(exc: JournalError) -> str:
-    message = str(exc)
-    return "--" + message if message.startswith("journal ") else message
-
-
-def import_command(
-    args: argparse.Namespace, stdout: TextIO | None = None, stderr: TextIO | None = None
-) -> int:
-    """Run `ecomcharge import`; return the exit status."""
-    out = stdout or sys.stdout
-    err = stderr or sys.stderr
-
-    def usage_error(message: str) -> int:
-        print(f"ecomcharge import: error: {message}", file=err)
-        if args.json:
-            print(json.dumps(json_summary(args, Ending(2, "usage", message))), file=out)
-        return 2
-
-    if args.celery or args.shards is not None:
-        from ._celery import celery_import
-
-        return celery_import(args, out, err)
-    args.journal = _for_shard(args.journal, args.shard)
-    args.failures = _for_shard(args.failures, args.shard)
-    if args.fake and args.journal:
-        return usage_error(
-            "--journal needs a shop that outlives the command; the --fake shop starts "
-            "empty on every run"
-        )
-    clash = clashing_paths(
-        [("PATH", args.path), ("--journal", args.journal), ("--failures", args.failures)]
-    )
-    if clash is not None:
-        return usage_error(clash)
-    if not args.fake:
-        for name in ("ECOMCHARGE_SHOP_ID", "ECOMCHARGE_SECRET_KEY"):
-            if not os.environ.get(name):
-                return usage_error(
-                    f"set {name} (and the other ECOMCHARGE_* variables) or use --fake"
-                )
-    try:
-        _, target = make_client(args, None)  # checks the configuration before reading input
-        streamed = is_stream(args.path)
-        scan = None if streamed else scan_input(args.path)
-        reader = RowReader(args.path)
-    except (UsageError, InputError) as exc:
-        return usage_error(str(exc))
-    except KeyboardInterrupt:  # waiting for stdin's first line: nothing was read or sent
-        message = "interrupted by SIGINT before the first row arrived"
-        print(f"ecomcharge import: {message}", file=err)
-        if args.json:
-            print(json.dumps(json_summary(args, Ending(130, "SIGINT", message))), file=out)
-        return 130
-    total, input_id = None, None
-    if scan is not None:
-        input_id = scan.fingerprint
-        first = 2 if reader.format == "csv" else 1
-        total = _rows_in_shard(first, scan.lines, args.shard)
-    tally = Tally()
-    started = time.monotonic()
-    source = reader.path
-    if args.shard:
-        source += f" (shard {args.shard[0]}/{args.shard[1]})"
-    try:
-        with reader:
-            ending = asyncio.run(run_import(args, reader, input_id, total, err, tally))
-    except JournalError as exc:
-        return usage_error(_journal_message(exc))
-    except BrokenPipeError:
-        raise  # a reader went away: main() ends quietly
-    except (InputError, OSError) as exc:
-        return usage_error(str(exc))
-    except KeyboardInterrupt:  # before the import's own handlers were in place
-        ending = Ending(130, "SIGINT", "interrupted by SIGINT")
-    if ending.message is not None:
-        line = ending.message
-        if ending.code in (130, 143):
-            hint = (
-                "run again with the same --journal to finish"
-                if args.journal
-                else "customers created so far stay; --journal makes an import resumable"
-            )
-            line = f"{line}; {hint}"
-        print(f"ecomcharge import: {line}", file=err)
-    report = ending.report
-    stopped = None
-    if ending.code >= 3:
-        stopped = STOPPED.get(ending.reason, ending.reason)
-        if report is None:
-            report = tally.report(time.monotonic() - started)
-    ending.report = report
-    if args.json:
-        print(json.dumps(json_summary(args, ending, source=source, target=target)), file=out)
-    elif report is not None:
-        print(summary(report, source=source, target=target, stopped=stopped), file=out)
-        if args.failures and not report.ok:
-            print(f"  rejected and failed rows: {args.failures}", file=out)
-    return ending.code
 
 
 def main(argv: Sequence[str] | None = None) -> int:

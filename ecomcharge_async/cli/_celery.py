@@ -16,7 +16,8 @@ import time
 from typing import Any, TextIO
 
 from ..bulk import ImportReport
-from ..bulk._rows import InputError, RowReader, scan_input
+from ..bulk._rows import InputError, RowReader
+from ..bulk._scan import scan_input
 from ._progress import render_bar, summary
 
 #: How often the command asks the result backend how the shards are doing.

@@ -29,10 +29,6 @@ def clashing_paths(named: list[tuple[str, str | None]]) -> str | None:
     return None
 
 
-def resuming(journal: str | None) -> bool:
-    return journal is not None and os.path.exists(journal) and os.path.getsize(journal) > 0
-
-
 class Tally:
     """The outcomes seen so far, so a stopped import can still say what it did."""
 
@@ -43,6 +39,8 @@ class Tally:
         self.counts[outcome.status] += 1
         if outcome.resumed:
             self.counts["resumed"] += 1
+        elif outcome.customer is None:  # a line that could not become a customer: not sent
+            self.counts["unsent"] += 1
         if outcome.reconciled:
             self.counts["reconciled"] += 1
 

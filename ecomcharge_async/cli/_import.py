@@ -11,19 +11,24 @@ import argparse
 import asyncio
 import contextlib
 import signal
+import time
 from typing import Any, TextIO
 
 import attrs
 
 from .._core.client import Client
 from .._core.errors import AuthenticationError
+from .._core.logs import logger
 from .._transports.aiohttp_transport import AiohttpTransport
-from ..bulk import ImportReport, RowOutcome, import_customers
+from ..bulk import ImportReport, RowOutcome
+from ..bulk._bloom import BloomFilter
+from ..bulk._execute import execute
 from ..bulk._failures import FailuresFile
-from ..bulk._rows import RowReader
+from ..bulk._journal import Journal
+from ..bulk._rows import InputError, RowReader
 from ..testing import FakeEcomCharge
 from ..testing._backend import DEMO_SECRET, DEMO_SHOP_ID
-from ._files import Tally, resuming
+from ._files import Tally
 from ._progress import ProgressBar, ProgressLines
 from ._reach import ReachWatch
 from ._run import ImportRun
@@ -127,9 +132,14 @@ async def run_import(
         if lines is not None:
             lines.update(outcome)
 
+    journal: Journal | None = None
+    created = BloomFilter()
+    sending = False
     try:  # everything opened from here on is closed in `finally`, whatever fails between
+        if args.journal is not None:
+            journal = open_journal(args, client, input_id, created, stderr)
         if args.failures:
-            failures = FailuresFile(args.failures, append=resuming(args.journal))
+            failures = FailuresFile(args.failures, append=journal is not None and journal.resumed)
         if not args.quiet:
             if stderr.isatty():
                 bar = ProgressBar(stderr, total)
@@ -139,17 +149,19 @@ async def run_import(
         with contextlib.suppress(NotImplementedError):  # no loop signal handlers on Windows
             for signum, code in _STOP_SIGNALS:
                 loop.add_signal_handler(signum, _on_signal, run, signum, code, args.grace, stderr)
+        sending = True
         async with client:
             report = await run.run(
-                import_customers(
+                execute(
                     client,
                     run.rows(reader),
+                    journal=journal,
+                    created=created,
                     concurrency=args.concurrency,
                     rate=args.rate,
-                    journal=args.journal,
-                    input_id=input_id,
                     on_progress=on_progress,
                     shard=args.shard,
+                    **ENGINE_DEFAULTS,
                 )
             )
         if failures is not None and report is not None:
@@ -157,6 +169,12 @@ async def run_import(
     except AuthenticationError as exc:
         message = f"the API refused the credentials ({exc.message}); nothing more was sent"
         return Ending(3, "credentials", message)
+    except InputError as exc:  # the rows taken before the bad line were finished first
+        return Ending(2, "input", f"{exc}; nothing after it was sent")
+    except OSError as exc:
+        if not sending or isinstance(exc, BrokenPipeError):
+            raise  # nothing sent yet: a usage error (or a reader gone: ends quietly)
+        return Ending(2, "write", f"cannot write: {exc.strerror or exc}; nothing more was sent")
     finally:
         with contextlib.suppress(NotImplementedError):
             for signum, _ in _STOP_SIGNALS:
@@ -170,6 +188,8 @@ async def run_import(
             bar.close()
         if failures is not None:
             failures.close()
+        if journal is not None:
+            journal.close()
     if run.code is not None:
         return Ending(run.code, run.reason or "stopped", run.message, report)
     assert report is not None
@@ -177,7 +197,45 @@ async def run_import(
     return Ending(0 if report.ok else 1, reason, None, report)
 
 
+def open_journal(
+    args: argparse.Namespace,
+    client: Client,
+    input_id: str | None,
+    created: BloomFilter,
+    stderr: TextIO,
+) -> Journal:
+    """Open this run's journal; say so when the input changed since its last run."""
+    journal = Journal(
+        args.journal,
+        shop_id=client.shop_id,
+        base_url=client.base_url,
+        input_id=input_id,
+        shard=args.shard,
+        on_created=created.add,  # customers earlier runs created stay theirs
+    )
+    logger.info("journal: %s", journal.path)
+    if journal.input_changed:
+        print(
+            f"ecomcharge import: {args.path} changed since the journal's last run; resuming "
+            "by row content (rows created before are not sent again)",
+            file=stderr,
+            flush=True,
+        )
+    return journal
+
+
+#: The engine's settings the command does not expose: those of `import_customers`.
+ENGINE_DEFAULTS: dict[str, Any] = {
+    "max_attempts": 8,
+    "max_rounds": 8,
+    "reconcile_batch": 1000,
+    "sleep": asyncio.sleep,
+    "clock": time.monotonic,
+}
+
 STOPPED = {
+    "input": "the input could not be read",
+    "write": "a file could not be written",
     "unreachable": "the API could not be reached",
     "credentials": "the API refused the credentials",
     "SIGINT": "interrupted by SIGINT",

@@ -1,0 +1,99 @@
+"""How a row of an import ends (`RowOutcome`), and the row while it is imported (`Item`)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from typing import Any, Literal
+
+import attrs
+
+from .._core.errors import EcomChargeError
+from .._core.logs import request_id
+from .._core.models import NewCustomer
+from ._reconcile import Key, customer_key
+from ._rows import Row, RowError
+
+Status = Literal["created", "rejected", "failed"]
+
+#: Why a held row whose identical customers may all belong to other rows is not sent again.
+AMBIGUOUS = (
+    "an identical customer exists ({id}) that another row of this import may have "
+    "created; not created again to avoid a duplicate: check it"
+)
+
+
+@attrs.frozen(kw_only=True)
+class RowOutcome:
+    """How one row ended, handed to `on_progress` as soon as it is known.
+
+    `errors` are the API's per-field errors for a rejected row; `message` says
+    what went wrong for a rejected or failed row. `resumed` outcomes were
+    recorded by an earlier run and carry only the line and status.
+    """
+
+    line: int
+    status: Status
+    customer_id: str | None = None
+    customer: NewCustomer | None = None
+    errors: dict[str, Any] | None = None
+    message: str | None = None
+    reconciled: bool = False
+    resumed: bool = False
+
+
+@attrs.define(eq=False)
+class Item:
+    line: int
+    customer: NewCustomer
+    key: Key
+    hash: str | None = None  # the key's journal hash, when there is a journal
+    row: int | None = None  # the journal's number for this row, once recorded
+    attempts: int = 0
+    rounds: int = 0
+    error: Exception | None = None
+
+
+def log_fields(item: Item, exc: EcomChargeError) -> dict[str, Any]:
+    """An import log record's fields: the line and the error, never the row's values."""
+    return {
+        "method": "POST",
+        "path": "/customers",
+        "status": getattr(exc, "status", None),
+        "attempt": max(item.attempts, 1),
+        "line": item.line,
+        "error": type(exc).__name__,
+        "request_id": request_id(exc),
+    }
+
+
+def describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+async def each_row(rows: Iterable[Any] | AsyncIterable[Any]) -> AsyncIterator[Any]:
+    """The rows of a plain or an async iterable, for `async for`."""
+    if isinstance(rows, AsyncIterable):
+        async for row in rows:
+            yield row
+    else:
+        for row in rows:
+            yield row
+
+
+def as_item(row: Any, previous: int) -> Item | RowError:
+    """An input row as the importer takes it; `previous` is the line of the one before."""
+    item: Item | RowError
+    if isinstance(row, NewCustomer):
+        item = Item(previous + 1, row, customer_key(row))
+    elif isinstance(row, Row):
+        item = Item(row.line, row.customer, customer_key(row.customer))
+    elif isinstance(row, RowError):
+        item = row
+    else:
+        raise TypeError(
+            "rows must be NewCustomer, Row or RowError items, "
+            f"got {type(row).__name__} after line {previous}"
+        )
+    if item.line <= previous:
+        raise ValueError(f"row lines must increase: line {item.line} came after {previous}")
+    return item
