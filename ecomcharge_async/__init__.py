@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from ._core.models import Customer, NewCustomer
     from ._core.policy import RetryPolicy
     from ._core.requester import RawResponse
-    from ._core.serde import converter
+    from ._serde.converter import converter
     from ._transports.aiohttp_transport import AiohttpTransport
     from ._transports.httpx_transport import HttpxTransport as HttpxTransport
 
@@ -99,7 +99,7 @@ _HOMES = {
     **dict.fromkeys(("Customer", "NewCustomer"), "._core.models"),
     "RawResponse": "._core.requester",
     "RetryPolicy": "._core.policy",
-    "converter": "._core.serde",
+    "converter": "._serde.converter",
 }
 
 

@@ -14,14 +14,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ecomcharge_async as ec
-from ecomcharge_async._core.serde import (
-    _fast_customer,
-    decode_customer,
-    decode_customer_list,
-    decode_customer_stream,
-    encode_new_customer,
-    read_customer,
-)
+from ecomcharge_async._core.customers import CUSTOMER, NEW_CUSTOMER
+
+decode_customer, decode_customer_list = CUSTOMER.decode, CUSTOMER.decode_list
+decode_customer_stream, read_customer = CUSTOMER.decode_stream, CUSTOMER.read
+encode_new_customer, _fast_customer = NEW_CUSTOMER.encode, CUSTOMER._one
 
 text = st.text(max_size=40)
 optional = st.none() | text

@@ -26,7 +26,7 @@ from typing import IO, Any, Literal
 import attrs
 
 from .._core.models import FIELDS, NewCustomer
-from .._core.serde import json_type
+from .._serde.explain import json_type
 from ._readahead import ThreadedRows
 
 REQUIRED = ("email", "ip")
