@@ -7,13 +7,17 @@ a body of the documented shape decodes in C (msgspec) straight into the attrs
 class (see docs/guides/performance.md); one it refuses is read again through
 the public cattrs converter, so only records that need it pay for it. What
 cannot be read at all raises `DecodeError`, saying where and what, never the data.
+
+The five operations are plain functions made for the class (closures), not
+methods: a call site passes `CUSTOMER.decode` on with no bound method made per
+call, and each call reads its decoders from the closure, not from `self`.
 """
 
 from __future__ import annotations
 
 import operator
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import attrs
 import msgspec
@@ -21,20 +25,67 @@ import msgspec
 from .._core.errors import DecodeError
 from .converter import converter
 from .explain import failure, json_type, malformed, unencodable, unreadable
-from .json_array import ArrayReader, read_array
+from .json_array import ArrayReader, ReadItem, read_array
 
-T = TypeVar("T")
+T = TypeVar("T", bound=attrs.AttrsInstance)
+T_co = TypeVar("T_co", covariant=True)
 
 _any_json = msgspec.json.Decoder()
 _raw_items = msgspec.json.Decoder(list[msgspec.Raw])
 _encoder = msgspec.json.Encoder()
 
 
-def _wire_struct(cls: type[Any]) -> tuple[type[msgspec.Struct], Callable[[Any], tuple[Any, ...]]]:
-    """A msgspec struct of `cls`'s fields that leaves defaults out, and a getter of its values.
+class BodyDecoder(Protocol[T_co]):
+    """A response body to a value, or `DecodeError` naming the status and request id."""
 
-    Encoding through it skips the intermediate dict; the output is the object
-    `converter.unstructure()` gives for a model whose defaults it omits.
+    def __call__(
+        self, body: bytes, /, *, status: int | None = None, headers: Mapping[str, str] | None = None
+    ) -> T_co: ...
+
+
+class StreamDecoder(Protocol[T_co]):
+    """A JSON array arriving in chunks to its items, each yielded once complete."""
+
+    def __call__(
+        self,
+        chunks: AsyncIterator[bytes],
+        /,
+        *,
+        status: int | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> AsyncGenerator[T_co]: ...
+
+
+class Codec(Generic[T]):
+    """How one attrs model travels as JSON; `name` words its errors ("customer").
+
+    `encode(obj)` the request body, without fields left at their default;
+    `decode(body)` one item; `decode_list(body)` a JSON array of them;
+    `decode_stream(chunks)` the same array read as it arrives, in flat memory;
+    `read(data)` an item from already decoded JSON (a webhook's payload).
+    """
+
+    __slots__ = ("cls", "decode", "decode_list", "decode_stream", "encode", "name", "read")
+
+    def __init__(self, cls: type[T], *, name: str | None = None) -> None:
+        self.cls = cls
+        self.name = name or cls.__name__.lower()
+        one: msgspec.json.Decoder[T] = msgspec.json.Decoder(cls)
+        many: msgspec.json.Decoder[list[T]] = msgspec.json.Decoder(list[cls])  # type: ignore[valid-type]
+        structure = _structurer(cls)
+        read_item = _liberal_reader(cls, structure)
+        self.encode: Callable[[T], bytes] = _encoder_of(cls, self.name)
+        self.decode: BodyDecoder[T] = _one_decoder(one, read_item)
+        self.decode_list: BodyDecoder[list[T]] = _list_decoder(one, many, read_item)
+        self.decode_stream: StreamDecoder[T] = _stream_decoder(one, many, read_item, self.name)
+        self.read: Callable[[Any], T] = _reader(cls, structure)
+
+
+def _encoder_of(cls: type[T], name: str) -> Callable[[T], bytes]:
+    """Encodes through a msgspec struct of `cls`'s fields: no intermediate dict.
+
+    Fields equal to their default are left out, as `converter.unstructure()`
+    leaves them out for a model registered to omit them (`NewCustomer`).
     """
     fields = attrs.fields(cls)
     spec: list[tuple[str, Any, Any]] = []
@@ -47,102 +98,106 @@ def _wire_struct(cls: type[Any]) -> tuple[type[msgspec.Struct], Callable[[Any], 
         spec.append((field.name, Any, default))
     struct = msgspec.defstruct(f"{cls.__name__}JSON", spec, omit_defaults=True)
     names = [field.name for field in fields]
-    if len(names) == 1:
-        return struct, lambda obj: (getattr(obj, names[0]),)
-    return struct, operator.attrgetter(*names)
+    # attrgetter of one name gives the value itself, not a tuple of one.
+    values: Callable[[T], tuple[Any, ...]] = (
+        operator.attrgetter(*names) if len(names) > 1 else lambda obj: (getattr(obj, names[0]),)
+    )
+    encode = _encoder.encode
 
-
-class Codec(Generic[T]):
-    """How one attrs model travels as JSON; `name` words its errors ("customer")."""
-
-    __slots__ = ("_many", "_one", "_struct", "_structure", "_values", "cls", "name", "plural")
-
-    def __init__(self, cls: type[T], *, name: str | None = None) -> None:
-        self.cls = cls
-        self.name = name or cls.__name__.lower()
-        self.plural = f"{self.name}s"
-        self._one: msgspec.json.Decoder[T] = msgspec.json.Decoder(cls)
-        self._many: msgspec.json.Decoder[list[T]] = msgspec.json.Decoder(list[cls])  # type: ignore[valid-type]
-        self._structure: Callable[[Any, type[T]], T] | None = None  # made on first use
-        self._struct, self._values = _wire_struct(cls)
-
-    def encode(self, obj: T) -> bytes:
-        """The JSON body for `obj`, without the fields left at their default."""
+    def encode_one(obj: T) -> bytes:
         try:
-            return _encoder.encode(self._struct(*self._values(obj)))
+            return encode(struct(*values(obj)))
         except (TypeError, UnicodeEncodeError, msgspec.EncodeError) as exc:
-            raise ValueError(f"cannot send the {self.name}: {unencodable(obj)}") from exc
+            raise ValueError(f"cannot send the {name}: {unencodable(obj)}") from exc
 
-    def read(self, data: Any) -> T:
-        """An item from decoded JSON (a dict), read liberally; `DecodeError` when unreadable.
+    return encode_one
 
-        The liberal path on its own, for data that did not come through a
-        response body (a webhook's payload, a record stored earlier).
-        """
-        try:
-            return self._liberal(data)
-        except Exception as exc:
-            raise DecodeError(unreadable(self.cls, data, converter)) from exc
 
-    def decode(
-        self, body: bytes, *, status: int | None = None, headers: Mapping[str, str] | None = None
+def _structurer(cls: type[T]) -> Callable[[Any], T]:
+    """The converter's reading of `cls`, its hook looked up when first needed.
+
+    Documented bodies never need it; once made, the hook is called directly:
+    the dispatch in `converter.structure()` is a quarter of an item's cost.
+    """
+    hooks: list[Callable[[Any, type[T]], T]] = []
+
+    def structure(data: Any) -> T:
+        if not hooks:
+            hooks.append(converter.get_structure_hook(cls))
+        return hooks[0](data, cls)
+
+    return structure
+
+
+def _liberal_reader(cls: type[T], structure: Callable[[Any], T]) -> ReadItem[T]:
+    """Reads decoded JSON liberally; a `DecodeError` says which item and field, not the data."""
+
+    def read_item(
+        data: Any,
+        index: int | None,
+        status: int | None,
+        body: bytes,
+        headers: Mapping[str, str] | None,
     ) -> T:
-        """One item from a response body, or `DecodeError`."""
         try:
-            return self._one.decode(body)
+            return structure(data)
+        except Exception as exc:
+            where = "" if index is None else f"item {index}: "
+            message = where + unreadable(cls, data, converter)
+            raise failure(message, status, body, headers) from exc
+
+    return read_item
+
+
+def _reader(cls: type[T], structure: Callable[[Any], T]) -> Callable[[Any], T]:
+    """Reads decoded JSON that came with no response (a webhook's payload, a stored record)."""
+
+    def read(data: Any) -> T:
+        try:
+            return structure(data)
+        except Exception as exc:
+            raise DecodeError(unreadable(cls, data, converter)) from exc
+
+    return read
+
+
+def _one_decoder(one: msgspec.json.Decoder[T], read_item: ReadItem[T]) -> BodyDecoder[T]:
+    def decode(
+        body: bytes, /, *, status: int | None = None, headers: Mapping[str, str] | None = None
+    ) -> T:
+        try:
+            return one.decode(body)
         except (msgspec.ValidationError, RecursionError):
             pass  # not the documented shape: read it liberally below
         except msgspec.DecodeError as exc:
             raise failure(malformed(exc, body), status, body, headers) from exc
-        return self._read_item(_loads(body, status, headers), None, status, body, headers)
+        return read_item(_loads(body, status, headers), None, status, body, headers)
 
+    return decode
+
+
+def _list_decoder(
+    one: msgspec.json.Decoder[T], many: msgspec.json.Decoder[list[T]], read_item: ReadItem[T]
+) -> BodyDecoder[list[T]]:
     def decode_list(
-        self, body: bytes, *, status: int | None = None, headers: Mapping[str, str] | None = None
+        body: bytes, /, *, status: int | None = None, headers: Mapping[str, str] | None = None
     ) -> list[T]:
-        """A list of items from a JSON array body, or `DecodeError`."""
         try:
-            return self._many.decode(body)
+            return many.decode(body)
         except (msgspec.ValidationError, RecursionError):
             pass
         except msgspec.DecodeError as exc:
             raise failure(malformed(exc, body), status, body, headers) from exc
         try:
-            items = _raw_items.decode(body)
+            raws = _raw_items.decode(body)
         except (msgspec.DecodeError, RecursionError):
             data = _loads(body, status, headers)  # raises first if the body is not JSON
             message = f"expected a JSON array, got {json_type(data)}"
             raise failure(message, status, body, headers) from None
         # Item by item: the documented ones stay on the fast path.
-        return [
-            self._decode_item(raw, index, status, body, headers) for index, raw in enumerate(items)
-        ]
+        return [decode_item(raw, index, status, body, headers) for index, raw in enumerate(raws)]
 
-    def decode_stream(
-        self,
-        chunks: AsyncIterator[bytes],
-        *,
-        status: int | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> AsyncGenerator[T]:
-        """Items from a JSON array arriving in chunks, each yielded once complete.
-
-        Each complete element goes to the same C decoder as `decode_list`; a
-        body cut off mid-array raises `DecodeError` after the complete items.
-        """
-        reader = ArrayReader(
-            self._one, self._many, self._read_item, self.plural, status=status, headers=headers
-        )
-        return read_array(chunks, reader)
-
-    def _liberal(self, data: Any) -> T:
-        # The class's hook is looked up once, when first needed (documented bodies never
-        # need it): the dispatch in converter.structure() is a quarter of an item's cost.
-        if self._structure is None:
-            self._structure = converter.get_structure_hook(self.cls)
-        return self._structure(data, self.cls)
-
-    def _decode_item(
-        self,
+    def decode_item(
         raw: msgspec.Raw,
         index: int,
         status: int | None,
@@ -150,7 +205,7 @@ class Codec(Generic[T]):
         headers: Mapping[str, str] | None,
     ) -> T:
         try:
-            return self._one.decode(raw)
+            return one.decode(raw)
         except (msgspec.ValidationError, RecursionError):
             pass
         try:
@@ -160,22 +215,29 @@ class Codec(Generic[T]):
                 "nested too deeply" if isinstance(exc, RecursionError) else "a number out of range"
             )
             raise failure(f"item {index}: {what}", status, body, headers) from None
-        return self._read_item(data, index, status, body, headers)
+        return read_item(data, index, status, body, headers)
 
-    def _read_item(
-        self,
-        data: Any,
-        index: int | None,
-        status: int | None,
-        body: bytes,
-        headers: Mapping[str, str] | None,
-    ) -> T:
-        try:
-            return self._liberal(data)
-        except Exception as exc:
-            where = "" if index is None else f"item {index}: "
-            message = where + unreadable(self.cls, data, converter)
-            raise failure(message, status, body, headers) from exc
+    return decode_list
+
+
+def _stream_decoder(
+    one: msgspec.json.Decoder[T],
+    many: msgspec.json.Decoder[list[T]],
+    read_item: ReadItem[T],
+    name: str,
+) -> StreamDecoder[T]:
+    def decode_stream(
+        chunks: AsyncIterator[bytes],
+        /,
+        *,
+        status: int | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> AsyncGenerator[T]:
+        """Each complete element goes to the same C decoder as `decode_list`."""
+        reader = ArrayReader(one, many, read_item, f"{name}s", status=status, headers=headers)
+        return read_array(chunks, reader)
+
+    return decode_stream
 
 
 def _loads(body: bytes, status: int | None, headers: Mapping[str, str] | None) -> Any:
