@@ -20,7 +20,9 @@ from typing import Any
 from _common import PAYLOAD, paired_ratio, pydantic_models, summary
 
 import ecomcharge_async as ec
-from ecomcharge_async._core.serde import decode_customer, encode_new_customer
+from ecomcharge_async._core.customers import CUSTOMER, NEW_CUSTOMER
+
+decode_customer, encode_new_customer = CUSTOMER.decode, NEW_CUSTOMER.encode
 
 CUSTOMER_BODY = json.dumps({"id": "cst_0123456789abcdef", **PAYLOAD}).encode()
 PAIRS = {"encode": ("encode_new_customer", "pydantic_model_dump_json"),

@@ -22,7 +22,9 @@ import aiohttp
 import msgspec
 from _common import SECRET_KEY, SHOP_ID, FakeServer, paired_ratio, pydantic_models, summary
 
-from ecomcharge_async._core.serde import decode_customer_list
+from ecomcharge_async._core.customers import CUSTOMER
+
+decode_customer_list = CUSTOMER.decode_list
 
 REPEATS = 5  # decodes per round, the decoders taking turns; the round's figure is the median
 

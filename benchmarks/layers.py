@@ -42,7 +42,9 @@ import creates
 from _common import HERE, PAYLOAD, SECRET_KEY, SHOP_ID, fake_server
 
 import ecomcharge_async as ec
-from ecomcharge_async._core.serde import decode_customer, encode_new_customer
+from ecomcharge_async._core.customers import CUSTOMER, NEW_CUSTOMER
+
+decode_customer, encode_new_customer = CUSTOMER.decode, NEW_CUSTOMER.encode
 
 FEW, MANY = 500, 3000
 CUSTOMER_BODY = json.dumps({"id": "cst_0123456789abcdef", **PAYLOAD}).encode()

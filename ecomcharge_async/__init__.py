@@ -34,8 +34,8 @@ if TYPE_CHECKING:
     from ._core.models import Customer, NewCustomer
     from ._core.policy import RetryPolicy
     from ._core.requester import RawResponse
-    from ._core.serde import converter
     from ._core.sync import SyncClient, SyncCustomers, SyncCustomersWithRawResponse
+    from ._serde.converter import converter
     from ._transports.aiohttp_transport import AiohttpTransport
     from ._transports.httpx_transport import HttpxTransport as HttpxTransport
 
@@ -107,7 +107,7 @@ _HOMES = {
     "RawResponse": "._core.requester",
     "RetryPolicy": "._core.policy",
     **dict.fromkeys(("SyncClient", "SyncCustomers", "SyncCustomersWithRawResponse"), "._core.sync"),
-    "converter": "._core.serde",
+    "converter": "._serde.converter",
 }
 
 

@@ -7,15 +7,14 @@ import builtins
 import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator
 
+from .._serde.codec import Codec
 from .errors import APITimeoutError
 from .models import Customer, NewCustomer
 from .requester import RawResponse, Requester
-from .serde import (
-    decode_customer,
-    decode_customer_list,
-    decode_customer_stream,
-    encode_new_customer,
-)
+
+#: How customers travel: what create sends, and what every call reads back.
+NEW_CUSTOMER: Codec[NewCustomer] = Codec(NewCustomer, name="customer")
+CUSTOMER: Codec[Customer] = Codec(Customer)
 
 _UNSAFE_ID_CHARS = frozenset("/?#%\\")
 
@@ -34,7 +33,7 @@ def check_customer_id(customer_id: str) -> str:
 def _new(customer: NewCustomer) -> bytes:
     if not isinstance(customer, NewCustomer):
         raise TypeError(f"create() takes a NewCustomer, got {type(customer).__name__}")
-    return encode_new_customer(customer)
+    return NEW_CUSTOMER.encode(customer)
 
 
 def _path(customer_id: str) -> str:
@@ -61,18 +60,18 @@ class Customers:
             _new(customer)  # raises the TypeError
         # The three steps of `Requester.send`, in this coroutine: one less per call in flight.
         requester = self._requester
-        request = requester.request("POST", "/customers", encode_new_customer(customer))
-        return requester.finish(await requester.handler(request), decode_customer)
+        request = requester.request("POST", "/customers", NEW_CUSTOMER.encode(customer))
+        return requester.finish(await requester.handler(request), CUSTOMER.decode)
 
     async def get(self, customer_id: str) -> Customer:
         """GET /customers/{id}. Raises `NotFoundError` when there is no such customer."""
         requester = self._requester  # as in `create`: no `Requester.send` coroutine
         request = requester.request("GET", _path(customer_id))
-        return requester.finish(await requester.handler(request), decode_customer)
+        return requester.finish(await requester.handler(request), CUSTOMER.decode)
 
     async def list(self) -> builtins.list[Customer]:
         """GET /customers: every customer of the shop, decoded at once (small shops)."""
-        return await self._requester.send("GET", "/customers", b"", decode_customer_list)
+        return await self._requester.send("GET", "/customers", b"", CUSTOMER.decode_list)
 
     async def iter(self) -> AsyncGenerator[Customer, None]:
         """GET /customers, streamed: customers one by one, in flat memory.
@@ -89,7 +88,7 @@ class Customers:
         timeout = self._requester.timeout
         if timeout is not None:
             chunks = _bounded(chunks, timeout)
-        decoded = decode_customer_stream(chunks, status=response.status, headers=response.headers)
+        decoded = CUSTOMER.decode_stream(chunks, status=response.status, headers=response.headers)
         async with contextlib.aclosing(decoded) as customers:
             async for customer in customers:
                 yield customer
@@ -105,15 +104,15 @@ class CustomersWithRawResponse:
 
     async def create(self, customer: NewCustomer) -> RawResponse[Customer]:
         """POST /customers; `parse()` gives the created `Customer`."""
-        return await self._requester.send_raw("POST", "/customers", _new(customer), decode_customer)
+        return await self._requester.send_raw("POST", "/customers", _new(customer), CUSTOMER.decode)
 
     async def get(self, customer_id: str) -> RawResponse[Customer]:
         """GET /customers/{id}; `parse()` gives the `Customer`."""
-        return await self._requester.send_raw("GET", _path(customer_id), b"", decode_customer)
+        return await self._requester.send_raw("GET", _path(customer_id), b"", CUSTOMER.decode)
 
     async def list(self) -> RawResponse[builtins.list[Customer]]:
         """GET /customers; `parse()` gives the list of `Customer`."""
-        return await self._requester.send_raw("GET", "/customers", b"", decode_customer_list)
+        return await self._requester.send_raw("GET", "/customers", b"", CUSTOMER.decode_list)
 
 
 async def _single(body: bytes) -> AsyncIterator[bytes]:

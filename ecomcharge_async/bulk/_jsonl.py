@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from .._core.models import FIELDS, NewCustomer
-from .._core.serde import json_type
+from .._serde.explain import json_type
 from ._row import Row, RowError
 
 

@@ -15,9 +15,9 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from .._core.customers import CUSTOMER
 from .._core.http import Request, Response, find_header
 from .._core.models import FIELDS, Customer
-from .._core.serde import read_customer
 from . import _rules
 from ._faults import DEFAULT_RANDOM_FAULTS, Fault, FaultPlan
 from ._transport import FakeTransport
@@ -98,7 +98,7 @@ class FakeEcomCharge:
     @property
     def customers(self) -> list[Customer]:
         """The customers the shop holds, in creation order."""
-        return [read_customer(record) for record in self._store.values()]
+        return [CUSTOMER.read(record) for record in self._store.values()]
 
     def iter_records(self) -> Iterator[dict[str, Any]]:
         """The stored customers as JSON-ready dicts, in creation order."""
