@@ -129,7 +129,14 @@ def test_the_graph_sees_relative_and_package_imports() -> None:
 # (The command line runs imports on the fake with --fake, so it sits above testing.)
 LAYERS = [
     ("_version",),
-    ("_core.models", "_core.errors", "_core.http", "_core.policy"),
+    (
+        "_core.models",
+        "_core.errors",
+        "_core.error_body",
+        "_core.http",
+        "_core.policy",
+        "_core.durations",
+    ),
     ("_serde",),
     ("_core",),
     ("_transports",),
