@@ -167,3 +167,29 @@ def test_the_charts_draw_from_a_results_file_and_name_the_run(tmp_path: Path) ->
     first = {path.name: path.read_bytes() for path in out.iterdir()}
     _run("charts.py", "--results", str(results), "--layers", str(layers), "--out", str(out))
     assert {path.name: path.read_bytes() for path in out.iterdir()} == first  # reproducible
+
+
+def test_the_import_peers_run_and_each_row_is_created_exactly_once(tmp_path: Path) -> None:
+    # Tiny sizes: the figures mean nothing here; the server's exactly-once check does.
+    peer = tmp_path / "peer.json"
+    done = _run("import_peer.py", "--rows", "40", "--rounds", "1", "--output", str(peer))
+    result = json.loads(peer.read_text())
+    assert set(result["contenders"]) == {"script", "cli", "cli_journal"}
+    assert result["ratios"]["cli_journal_cpu_vs_script"]["median"] > 0
+    assert "cli_journal" in done.stdout
+
+
+def test_the_shaped_apis_measure_429s_and_report_what_the_cli_cannot_take(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "auto.json"
+    done = _run(
+        "auto_concurrency.py", "--rows", "120", "--rounds", "1", "--apis", "bucket",
+        "--settings", "64", "not-a-setting", "--output", str(out),
+    )  # fmt: skip
+    result = json.loads(out.read_text())
+    run = result["apis"]["bucket"]["64"]
+    # 64 at once against a burst of 25: the bucket answers some with 429.
+    assert run["share_429"]["median"] > 0
+    assert result["skipped"] == ["bucket --concurrency not-a-setting: the CLI does not take it yet"]
+    assert "not measured" in done.stdout

@@ -16,7 +16,14 @@ import attrs
 import pytest
 from conftest import FakeTime
 
-from ecomcharge_async.bulk._limiter import AdaptiveLimiter, FixedLimiter, Outcome, Token
+import ecomcharge_async as ec
+from ecomcharge_async.bulk._limiter import (
+    AdaptiveLimiter,
+    FixedLimiter,
+    Outcome,
+    Token,
+    outcome_of,
+)
 
 Limiter = AdaptiveLimiter | FixedLimiter
 
@@ -350,3 +357,24 @@ def test_bad_settings_are_refused() -> None:
         AdaptiveLimiter(minimum=5, maximum=4, clock=time_.clock, sleep=time_.sleep)
     with pytest.raises(ValueError, match="max_rate must be positive"):
         AdaptiveLimiter(max_rate=-1, clock=time_.clock, sleep=time_.sleep)
+
+
+@pytest.mark.parametrize(
+    ("error", "outcome"),
+    [
+        (None, Outcome.OK),
+        (ec.ValidationError(422, "invalid"), Outcome.OK),
+        (ec.NotFoundError(404, "no such endpoint"), Outcome.OK),
+        (ec.RateLimitError(429, "slow down", retry_after=2.0), Outcome.RATE_LIMITED),
+        (ec.ServerError(503, "unavailable"), Outcome.OVERLOADED),
+        (ec.ServerError(504, "gateway timeout"), Outcome.OVERLOADED),
+        (ec.APIError(408, "request timeout"), Outcome.OVERLOADED),
+        (ec.APITimeoutError("no answer in time"), Outcome.OVERLOADED),
+        (ec.ConnectError("refused"), Outcome.OVERLOADED),
+        (ec.ServerError(500, "bug"), Outcome.OTHER),
+        (ec.PoolTimeoutError("no free connection"), Outcome.OTHER),
+        (ec.DecodeError("unreadable"), Outcome.OTHER),
+    ],
+)
+def test_what_an_answer_tells_the_limiter(error: BaseException | None, outcome: Outcome) -> None:
+    assert outcome_of(error) is outcome

@@ -25,6 +25,13 @@ from typing import Any
 
 import attrs
 
+from .._core.errors import (
+    APIConnectionError,
+    APIError,
+    PoolTimeoutError,
+    RateLimitError,
+)
+
 Sleep = Callable[[float], Awaitable[Any]]
 
 #: Where an adaptive limit starts, and its ceiling unless told otherwise.
@@ -39,6 +46,25 @@ class Outcome(enum.Enum):
     RATE_LIMITED = "rate_limited"  #: 429
     OVERLOADED = "overloaded"  #: 503, 408, a timeout, a refused connection
     OTHER = "other"  #: anything that says nothing about load (500, cancelled)
+
+
+#: Answers that say the API (or a proxy in front) is overloaded or out.
+_OVERLOAD_STATUSES = frozenset({408, 502, 503, 504})
+
+
+def outcome_of(error: BaseException | None) -> Outcome:
+    """What a create's answer (None: it succeeded) tells a limiter."""
+    if error is None:
+        return Outcome.OK
+    if isinstance(error, RateLimitError):
+        return Outcome.RATE_LIMITED
+    if isinstance(error, APIError):
+        if error.status in _OVERLOAD_STATUSES:
+            return Outcome.OVERLOADED
+        return Outcome.OK if error.status < 500 else Outcome.OTHER  # 422: answered in time
+    if isinstance(error, APIConnectionError) and not isinstance(error, PoolTimeoutError):
+        return Outcome.OVERLOADED  # a timeout, a refused or dropped connection
+    return Outcome.OTHER  # our own pool's wait, an unreadable body, a cancellation
 
 
 @attrs.frozen
