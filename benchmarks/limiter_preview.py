@@ -28,7 +28,8 @@ import ecomcharge_async as ec
 from ecomcharge_async.bulk._limiter import AdaptiveLimiter, FixedLimiter, Outcome, outcome_of
 
 HERE = Path(__file__).resolve().parent
-SETTINGS = {"bucket": ("auto",), "slow": ("16", "64", "256", "auto")}
+#: Fixed 16 is left out: against 200 ms it moves 80 rows/s at most (Little's law).
+SETTINGS = {"bucket": ("auto",), "slow": ("64", "256", "auto")}
 
 
 async def import_rows(url: str, rows: int, setting: str) -> dict[str, Any]:

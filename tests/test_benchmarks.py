@@ -193,3 +193,18 @@ def test_the_shaped_apis_measure_429s_and_report_what_the_cli_cannot_take(
     assert run["share_429"]["median"] > 0
     assert result["skipped"] == ["bucket --concurrency not-a-setting: the CLI does not take it yet"]
     assert "not measured" in done.stdout
+
+
+def test_the_concurrency_chart_draws_the_limit_and_the_pace(tmp_path: Path) -> None:
+    results = tmp_path / "preview.json"
+    auto = {"series_first_round": [[0.0, 8, None], [0.25, 12, 425.0], [0.5, 12, 236.6]]}
+    results.write_text(json.dumps({
+        "rows": 1000, "rounds": 1, "load_average": {"start": [0.5], "end": [1.5]},
+        "apis": {"bucket": {"auto": auto}, "slow": {"auto": {"series_first_round": [
+            [0.0, 8, None], [0.25, 16, None]]}}},
+    }))  # fmt: skip
+    out = tmp_path / "chart.svg"
+    _run("concurrency_chart.py", "--results", str(results), "--out", str(out))
+    drawn = out.read_text()
+    for label in ("token bucket 250/s", "no limit, 200 ms", "pace, requests/s", "load average 0.5"):
+        assert label in drawn, label
