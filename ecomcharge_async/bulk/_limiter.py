@@ -90,6 +90,7 @@ class _Slots:
         self._sleep = sleep
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._next_send = -math.inf
+        self._paced_at = -math.inf  # when a send last had to wait for the pace
         self.cut_epoch = 0
         self.pace_epoch = 0
 
@@ -119,6 +120,7 @@ class _Slots:
                 slot = max(now, self._next_send)
                 self._next_send = slot + 1.0 / self.rate
                 if slot > now:
+                    self._paced_at = now
                     await self._sleep(slot - now)
         except BaseException:
             self.in_flight -= 1
@@ -184,6 +186,8 @@ class AdaptiveLimiter(_Slots):
     #: The pace sits this far below the accepted rate, and probes after this long.
     MARGIN = 0.95
     PROBE_AFTER = 2.0
+    #: The slowest pace: from here, probes double it every few seconds.
+    MIN_PACE = 1.0
 
     def __init__(
         self,
@@ -270,29 +274,29 @@ class AdaptiveLimiter(_Slots):
         if token.pace_epoch != self.pace_epoch:
             return  # sent before the pace last changed
         age = now - self._pace_since
-        if age >= self.SETTLE:
-            window = min(self.WINDOW, age)
-            accepted = sum(1 for t in self._successes if t >= now - window) / window
-            pace = self.MARGIN * accepted if accepted > 0 else 0.5 * (self.rate or 1.0)
-        elif self.rate is None:  # the first 429: halve the rate sent at, then measure
-            pace = 0.5 * token.in_flight / max(self._latency or self.WINDOW, 1e-3)
-        else:
+        if age < self.SETTLE and (self.rate is not None or self._latency is None):
             return  # too young to judge: measure it first
+        window = min(self.WINDOW, age)
+        accepted = sum(1 for t in self._successes if t >= now - window) / window
+        if age >= self.SETTLE and accepted > 0:
+            pace = self.MARGIN * accepted  # what got through while 429s were answered
+            self._step = 0.05
+        else:  # nothing measured: halve the rate sent at, and probe back fast
+            pace = 0.5 * (self.rate or token.in_flight / (self._latency or age))
+            self._step = 1.0
         if self.rate is not None:
             pace = min(pace, self.rate * self.MARGIN)
         self.threshold = min(self.threshold, max(self.minimum, self._limit))
-        self._step = 0.05
-        self._set_pace(max(pace, 0.1), now)
+        self._set_pace(max(pace, self.MIN_PACE), now)
 
     def _probe(self, now: float) -> None:
         """No 429 for a while: ask for more, in steps that grow while the answers hold."""
         assert self.rate is not None
-        sent = sum(1 for t in self._successes if t >= now - self.WINDOW) / self.WINDOW
-        if sent < 0.8 * self.rate:  # the pace is not what holds us back: leave it
+        if now - self._paced_at > self.WINDOW:  # the pace is not what holds us back
             self._pace_since = now
             return
         pace = self.rate * (1 + self._step)
-        self._step = min(2 * self._step, 0.5)
+        self._step = min(2 * self._step, 1.0)
         self._set_pace(pace, now)
 
     def _set_pace(self, pace: float, now: float) -> None:
