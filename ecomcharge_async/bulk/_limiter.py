@@ -3,15 +3,16 @@
 `AdaptiveLimiter` finds both without a setting. Concurrency starts low and
 doubles per round trip while answers come back without overload and latency
 stays flat (TCP's slow start); a 503, a timeout or a refused connection halves
-it, queueing latency shrinks it, and past the first cut it grows by about
-sqrt(limit) per round trip (Netflix concurrency-limits' queue size). A 429 is a
-rate limit, not a concurrency limit: sends are then paced at the rate the API
-accepted while it was answering 429 (successes per second, measured since the
-last change), a little below it, and every few seconds without a 429 the pace
-probes upward, in growing steps, as TCP BBR probes for bandwidth.
-`FixedLimiter` is the same interface with numbers given.
+it, latency above twice the lowest seen shrinks it (a gradient, as in Netflix's
+concurrency-limits), and past a cut it grows by about sqrt(limit) per round
+trip. A 429 is a rate limit: sends are paced just below the rate the API
+accepted while it answered 429, and every couple of seconds without a 429 the
+pace probes upward in growing steps, as TCP BBR probes for bandwidth.
+`FixedLimiter` is the same interface with the numbers given.
 
-Both take the clock and the sleep as arguments: tests run on a fake clock.
+Bracket each request: `token = await limiter.acquire()`, then
+`limiter.release(token, outcome_of(error))`. The clock and the sleep are
+arguments: tests run on a fake clock.
 """
 
 from __future__ import annotations
@@ -21,16 +22,9 @@ import enum
 import math
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, NamedTuple
 
-import attrs
-
-from .._core.errors import (
-    APIConnectionError,
-    APIError,
-    PoolTimeoutError,
-    RateLimitError,
-)
+from .._core.errors import APIConnectionError, APIError, PoolTimeoutError, RateLimitError
 
 Sleep = Callable[[float], Awaitable[Any]]
 
@@ -48,8 +42,7 @@ class Outcome(enum.Enum):
     OTHER = "other"  #: anything that says nothing about load (500, cancelled)
 
 
-#: Answers that say the API (or a proxy in front) is overloaded or out.
-_OVERLOAD_STATUSES = frozenset({408, 502, 503, 504})
+_OVERLOAD_STATUSES = frozenset({408, 502, 503, 504})  #: the API, or a proxy, overloaded or out
 
 
 def outcome_of(error: BaseException | None) -> Outcome:
@@ -67,8 +60,7 @@ def outcome_of(error: BaseException | None) -> Outcome:
     return Outcome.OTHER  # our own pool's wait, an unreadable body, a cancellation
 
 
-@attrs.frozen
-class Token:
+class Token(NamedTuple):
     """One send's ticket: when it left and under which limits, for `release`."""
 
     sent_at: float
@@ -123,8 +115,7 @@ class _Slots:
                     self._paced_at = now
                     await self._sleep(slot - now)
         except BaseException:
-            self.in_flight -= 1
-            self._wake()
+            self._free(sent=False)
             raise
         self.sending += 1
         return Token(self._clock(), self.sending, self.cut_epoch, self.pace_epoch)
