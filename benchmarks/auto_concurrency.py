@@ -33,7 +33,8 @@ HERE = Path(__file__).resolve().parent
 #: API kind -> the --concurrency settings measured against it.
 SETTINGS = {"bucket": ("16", "auto"), "slow": ("16", "64", "256", "auto")}
 _CONCURRENCY = re.compile(r"concurrency\D{0,3}(\d+)")
-_ELAPSED = re.compile(r"(\d+):(\d\d)(?::(\d\d))?")
+#: Seconds between progress lines: the n-th line is printed about n * EVERY s in.
+EVERY = 0.5
 
 
 def accepts(setting: str) -> bool:
@@ -47,19 +48,18 @@ def accepts(setting: str) -> bool:
 def concurrency_seen(stderr: str, summary_json: dict[str, Any]) -> dict[str, Any]:
     """The concurrency over time from the progress lines, and the peak from the summary."""
     series = []
-    for line in stderr.splitlines():
+    lines = [line for line in stderr.splitlines() if line.startswith("progress:")]
+    for n, line in enumerate(lines, 1):
         found = _CONCURRENCY.search(line)
         if found is not None:
-            clock = _ELAPSED.search(line)
-            series.append({"line": line.strip(), "concurrency": int(found.group(1)),
-                           "clock": clock.group(0) if clock else None})  # fmt: skip
+            series.append([n * EVERY, int(found.group(1))])
     peak = summary_json.get("concurrency") or summary_json.get("peak_concurrency")
     return {"series": series, "peak": peak}
 
 
 def one_run(kind: str, setting: str, path: Path, rows: int) -> dict[str, Any]:
     with limited_api(kind) as url:
-        extra = ["--progress-every", "0.5"]
+        extra = ["--progress-every", str(EVERY)]
         command = cli_command(path, url, setting, None, extra)
         out, err, cpu = run_process(command, ok=(0, 1))
         result = json.loads(out)
