@@ -264,7 +264,7 @@ def test_when_latency_climbs_it_stops_adding_to_the_queue() -> None:
     settled = [limit for t, limit in run.limits if t >= 5.0]
     # Latency held near the tolerance (twice the lowest), plus the moving average's
     # lag: far below the 256 allowed.
-    assert max(settled) <= 2.5 * 32
+    assert max(settled) <= 3 * 32
 
 
 def test_a_max_rate_caps_the_pace_from_the_start() -> None:

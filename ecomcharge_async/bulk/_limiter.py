@@ -167,18 +167,14 @@ class AdaptiveLimiter(_Slots):
     `max_rate` caps the pace (requests per second) and paces from the start.
     """
 
-    #: Latency above this many times the lowest seen counts as queueing.
-    TOLERANCE = 2.0
-    #: How far back the accepted rate and the lowest latency are measured (seconds).
-    WINDOW = 2.0
-    REFRESH = 30.0
-    #: A pace younger than this has not been measured yet: its 429s wait for it.
-    SETTLE = 0.25
-    #: The pace sits this far below the accepted rate, and probes after this long.
-    MARGIN = 0.95
-    PROBE_AFTER = 2.0
-    #: The slowest pace: from here, probes double it every few seconds.
-    MIN_PACE = 1.0
+    #: Latency above TOLERANCE times the lowest seen (over REFRESH s) counts as queueing.
+    TOLERANCE, REFRESH = 2.0, 30.0
+    #: Successes count towards the accepted rate for WINDOW s; a pace younger than
+    #: SETTLE s with fewer than SAMPLES answers is not measured yet: its 429s wait.
+    WINDOW, SETTLE, SAMPLES = 2.0, 0.25, 20
+    #: The pace sits MARGIN below the accepted rate, probes after PROBE_AFTER s, and
+    #: never goes below MIN_PACE requests/s (probes double it from there).
+    MARGIN, PROBE_AFTER, MIN_PACE = 0.95, 2.0, 1.0
 
     def __init__(
         self,
@@ -201,19 +197,16 @@ class AdaptiveLimiter(_Slots):
         self.max_rate = max_rate
         self.threshold = float(maximum)  # slow start below it, gentle growth above
         self._latency: float | None = None  # a short moving average of answers
-        self._lowest = math.inf
-        self._lowest_before = math.inf
+        self._lowest = self._lowest_before = math.inf
         self._lowest_since = clock()
         self._successes: deque[float] = deque()
         self._pace_since = clock()
+        self._first_429: float | None = None
         self._step = 0.05
         self._cut_streak = False  # no success since the last cut
 
     def release(self, token: Token, outcome: Outcome) -> None:
-        """Give the slot back and learn from what came back and how long it took.
-
-        A `Retry-After` stays the caller's business (the import's pause).
-        """
+        """Give the slot back; learn from what came back (a Retry-After is the caller's)."""
         now = self._clock()
         self.in_flight -= 1
         self.sending -= 1
@@ -236,9 +229,8 @@ class AdaptiveLimiter(_Slots):
         if now - self._lowest_since > self.REFRESH:  # let the floor rise if the API slowed
             self._lowest_before, self._lowest, self._lowest_since = self._lowest, latency, now
         self._lowest = min(self._lowest, latency)
-        average = self._latency = latency if self._latency is None else (
-            0.9 * self._latency + 0.1 * latency
-        )  # fmt: skip
+        weight = 1.0 if self._latency is None else 1.0 / max(self._limit, 10.0)  # a round trip
+        average = self._latency = (1 - weight) * (self._latency or 0.0) + weight * latency
         floor = min(self._lowest, self._lowest_before)
         if average > self.TOLERANCE * floor:
             self._cut(token, max(0.5, self.TOLERANCE * floor / average))
@@ -264,15 +256,23 @@ class AdaptiveLimiter(_Slots):
     def _on_rate_limited(self, token: Token, now: float) -> None:
         if token.pace_epoch != self.pace_epoch:
             return  # sent before the pace last changed
-        age = now - self._pace_since
-        if age < self.SETTLE and (self.rate is not None or self._latency is None):
+        if self.rate is None and self._first_429 is None:
+            self._first_429 = now  # measure from here, the bucket empty; send half as many
+            self._cut(token, 0.5)
+            return
+        since = self._pace_since if self.rate is not None else self._first_429
+        assert since is not None
+        if self._successes:  # the first answers, not the limiter's creation, start a window
+            since = max(since, min(self._successes[0], now - self.WINDOW))
+        age = now - since
+        got_through = sum(1 for t in self._successes if t >= since)
+        if age < self.SETTLE and got_through < self.SAMPLES:
             return  # too young to judge: measure it first
-        window = min(self.WINDOW, age)
-        accepted = sum(1 for t in self._successes if t >= now - window) / window
-        if age >= self.SETTLE and accepted > 0:
+        accepted = got_through / age
+        if accepted > 0:
             pace = self.MARGIN * accepted  # what got through while 429s were answered
             self._step = 0.05
-        else:  # nothing measured: halve the rate sent at, and probe back fast
+        else:  # nothing got through: halve the rate sent at, and probe back fast
             pace = 0.5 * (self.rate or token.in_flight / (self._latency or age))
             self._step = 1.0
         if self.rate is not None:
