@@ -178,3 +178,44 @@ def test_the_sync_benchmark_measures_both_concurrencies(tmp_path: Path) -> None:
             assert results[key]["wall_us_per_call"][kind]["median"] > 0
         assert "added_wall_us" in results[key]
         assert f"{key}: async " in done.stdout
+
+
+def test_the_import_peers_run_and_each_row_is_created_exactly_once(tmp_path: Path) -> None:
+    # Tiny sizes: the figures mean nothing here; the server's exactly-once check does.
+    peer = tmp_path / "peer.json"
+    done = _run("import_peer.py", "--rows", "40", "--rounds", "1", "--output", str(peer))
+    result = json.loads(peer.read_text())
+    assert set(result["contenders"]) == {"script", "cli", "cli_journal"}
+    assert result["ratios"]["cli_journal_cpu_vs_script"]["median"] > 0
+    assert "cli_journal" in done.stdout
+
+
+def test_the_shaped_apis_measure_429s_and_report_what_the_cli_cannot_take(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "auto.json"
+    done = _run(
+        "auto_concurrency.py", "--rows", "120", "--rounds", "1", "--apis", "bucket",
+        "--settings", "64", "not-a-setting", "--output", str(out),
+    )  # fmt: skip
+    result = json.loads(out.read_text())
+    run = result["apis"]["bucket"]["64"]
+    # 64 at once against a burst of 25: the bucket answers some with 429.
+    assert run["share_429"]["median"] > 0
+    assert result["skipped"] == ["bucket --concurrency not-a-setting: the CLI does not take it yet"]
+    assert "not measured" in done.stdout
+
+
+def test_the_concurrency_chart_draws_the_limit_and_the_pace(tmp_path: Path) -> None:
+    results = tmp_path / "preview.json"
+    auto = {"series_first_round": [[0.0, 8, None], [0.25, 12, 425.0], [0.5, 12, 236.6]]}
+    results.write_text(json.dumps({
+        "rows": 1000, "rounds": 1, "load_average": {"start": [0.5], "end": [1.5]},
+        "apis": {"bucket": {"auto": auto}, "slow": {"auto": {"series_first_round": [
+            [0.0, 8, None], [0.25, 16, None]]}}},
+    }))  # fmt: skip
+    out = tmp_path / "chart.svg"
+    _run("concurrency_chart.py", "--results", str(results), "--out", str(out))
+    drawn = out.read_text()
+    for label in ("token bucket 250/s", "no limit, 200 ms", "pace, requests/s", "load average 0.5"):
+        assert label in drawn, label

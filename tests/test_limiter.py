@@ -1,0 +1,395 @@
+"""The import's concurrency limiters, against simulated APIs on a virtual clock.
+
+The simulations run on an event loop whose clock jumps to the next timer
+instead of waiting for it (`VirtualTimeLoop`): a minute of simulated import
+takes well under a second, and nothing sleeps for real.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import selectors
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import attrs
+import pytest
+from conftest import FakeTime
+
+import ecomcharge_async as ec
+from ecomcharge_async.bulk._limiter import (
+    AdaptiveLimiter,
+    FixedLimiter,
+    Outcome,
+    Token,
+    outcome_of,
+)
+
+Limiter = AdaptiveLimiter | FixedLimiter
+
+
+class _JumpingSelector(selectors.BaseSelector):
+    """A selector that moves its loop's clock by the timeout instead of waiting it out."""
+
+    def __init__(self, loop_clock: list[float]) -> None:
+        self._real = selectors.DefaultSelector()
+        self._clock = loop_clock
+
+    def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
+        return self._real.register(fileobj, events, data)
+
+    def unregister(self, fileobj: Any) -> selectors.SelectorKey:
+        return self._real.unregister(fileobj)
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        if timeout is None:
+            raise RuntimeError("the simulation would wait forever: nothing is scheduled")
+        self._clock[0] += timeout
+        return self._real.select(0)
+
+    def get_map(self) -> Any:
+        return self._real.get_map()
+
+    def close(self) -> None:
+        self._real.close()
+
+
+class VirtualTimeLoop(asyncio.SelectorEventLoop):
+    """An event loop on simulated time: when nothing is ready, time jumps to the next timer."""
+
+    def __init__(self) -> None:
+        self._now = [0.0]
+        super().__init__(_JumpingSelector(self._now))
+
+    def time(self) -> float:
+        return self._now[0]
+
+
+def simulate(main: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
+    with asyncio.Runner(loop_factory=VirtualTimeLoop) as runner:
+        return runner.run(main())
+
+
+async def virtual_sleep(seconds: float) -> None:
+    """Sleep on the running (virtual) loop's clock."""
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+    loop.call_later(seconds, done.set_result, None)
+    await done
+
+
+def virtual_clock() -> float:
+    return asyncio.get_running_loop().time()
+
+
+# -- simulated APIs ---------------------------------------------------------------------
+
+
+@attrs.define
+class TokenBucketAPI:
+    """`rate` requests per second with a burst of `burst`; 429 beyond; every answer `latency`."""
+
+    rate: float = 250.0
+    burst: float = 25.0
+    latency: float = 0.020
+    tokens: float = 25.0
+    last: float = 0.0
+    closed_until: float = 0.0  # the quota is spent until then: 429 for everyone
+
+    async def call(self) -> Outcome:
+        now = virtual_clock()
+        self.tokens = min(self.burst, self.tokens + (now - self.last) * self.rate)
+        self.last = now
+        allowed = self.tokens >= 1 and now >= self.closed_until
+        if allowed:
+            self.tokens -= 1
+        await virtual_sleep(self.latency)
+        return Outcome.OK if allowed else Outcome.RATE_LIMITED
+
+
+@attrs.define
+class SlowAPI:
+    """No limit; every answer takes `latency`; 503 for everyone inside `outage` (start, end)."""
+
+    latency: float = 0.200
+    outage: tuple[float, float] | None = None
+
+    async def call(self) -> Outcome:
+        now = virtual_clock()
+        down = self.outage is not None and self.outage[0] <= now < self.outage[1]
+        await virtual_sleep(0.010 if down else self.latency)
+        return Outcome.OVERLOADED if down else Outcome.OK
+
+
+@attrs.define
+class QueueingAPI:
+    """A server of `capacity` requests at a time, `service` seconds each; the rest queue."""
+
+    capacity: int = 32
+    service: float = 0.050
+    busy: asyncio.Semaphore | None = None
+
+    async def call(self) -> Outcome:
+        self.busy = self.busy or asyncio.Semaphore(self.capacity)
+        async with self.busy:
+            await virtual_sleep(self.service)
+        return Outcome.OK
+
+
+@attrs.define
+class Run:
+    rows: int
+    elapsed: float
+    sent: int
+    outcomes: dict[Outcome, int]
+    peak_in_flight: int
+    limits: list[tuple[float, int]]  # (time, limit) at each answer
+    created: list[float]  # when each row was created
+
+    def rows_per_s_between(self, start: float, end: float) -> float:
+        return sum(1 for t in self.created if start <= t < end) / (end - start)
+
+    @property
+    def rows_per_s(self) -> float:
+        return self.rows / self.elapsed
+
+    @property
+    def share_429(self) -> float:
+        return self.outcomes.get(Outcome.RATE_LIMITED, 0) / self.sent
+
+
+def import_rows(
+    api: TokenBucketAPI | SlowAPI | QueueingAPI,
+    rows: int,
+    make: Callable[[], Limiter],
+    workers: int = 256,
+) -> Run:
+    """Import `rows` rows as the importer does: workers, each row sent again until answered."""
+
+    async def main() -> Run:
+        limiter = make()
+        left = rows
+        sent = 0
+        in_flight = peak = 0
+        outcomes: dict[Outcome, int] = {}
+        limits: list[tuple[float, int]] = []
+        created: list[float] = []
+
+        async def worker() -> None:
+            nonlocal left, sent, in_flight, peak
+            while left > 0:
+                left -= 1
+                while True:
+                    token = await limiter.acquire()
+                    sent += 1
+                    in_flight += 1
+                    peak = max(peak, in_flight)
+                    outcome = await api.call()
+                    in_flight -= 1
+                    limiter.release(token, outcome)
+                    outcomes[outcome] = outcomes.get(outcome, 0) + 1
+                    limits.append((virtual_clock(), limiter.limit))
+                    if outcome is Outcome.OK:
+                        created.append(virtual_clock())
+                        break
+
+        start = virtual_clock()
+        async with asyncio.TaskGroup() as group:
+            for _ in range(workers):
+                group.create_task(worker())
+        return Run(rows, virtual_clock() - start, sent, outcomes, peak, limits, created)
+
+    result: Run = simulate(main)
+    return result
+
+
+def adaptive(**options: Any) -> Callable[[], AdaptiveLimiter]:
+    return lambda: AdaptiveLimiter(clock=virtual_clock, sleep=virtual_sleep, **options)
+
+
+def fixed(concurrency: int) -> Callable[[], FixedLimiter]:
+    return lambda: FixedLimiter(concurrency, clock=virtual_clock, sleep=virtual_sleep)
+
+
+# -- the targets --------------------------------------------------------------------------
+
+
+def test_against_a_rate_limit_it_moves_near_the_rate_with_few_429s() -> None:
+    run = import_rows(TokenBucketAPI(), 10_000, adaptive())
+    assert run.rows_per_s >= 0.9 * 250
+    assert run.share_429 <= 0.02
+    assert run.rows_per_s <= 250 + 25 / run.elapsed  # the bucket's own bound: no miscount
+
+
+def test_a_quota_spent_before_the_import_starts_slows_it_down_only_for_a_while() -> None:
+    # Everything is 429 for the first 3 s: the pace falls to its floor (nothing got
+    # through to measure), then probes double it until the bucket answers 429 again.
+    run = import_rows(TokenBucketAPI(closed_until=3.0), 10_000, adaptive())
+    assert run.rows_per_s_between(20.0, 30.0) >= 0.9 * 250
+    assert run.share_429 <= 0.02
+
+
+def test_against_an_unlimited_api_it_matches_the_best_fixed_concurrency() -> None:
+    best = max(import_rows(SlowAPI(), 20_000, fixed(n)).rows_per_s for n in (16, 64, 256))
+    run = import_rows(SlowAPI(), 20_000, adaptive(maximum=256))
+    assert run.rows_per_s >= 0.9 * best
+    assert run.peak_in_flight <= 256
+
+
+@pytest.mark.parametrize("maximum", [1, 3, 40])
+def test_it_never_goes_above_its_maximum(maximum: int) -> None:
+    limiter = adaptive(maximum=maximum)
+    run = import_rows(SlowAPI(latency=0.05), 2_000, limiter)
+    assert run.peak_in_flight == maximum
+    assert max(limit for _, limit in run.limits) == maximum
+
+
+def test_it_cuts_back_in_an_outage_and_recovers_after_it() -> None:
+    run = import_rows(SlowAPI(outage=(5.0, 8.0)), 20_000, adaptive())
+    before = [limit for t, limit in run.limits if 4.0 <= t < 5.0]
+    during = [limit for t, limit in run.limits if 6.0 <= t < 8.0]
+    assert min(before) == 256
+    assert max(during) == 1  # the 503s were sent one at a time
+    # Slow start back to half the ceiling, then sqrt(limit) more per round trip:
+    # the ceiling again within 4.5 s (22 round trips) of the end.
+    after = [limit for t, limit in run.limits if t >= 12.5]
+    assert after
+    assert min(after) == 256
+
+
+def test_when_latency_climbs_it_stops_adding_to_the_queue() -> None:
+    # Past 32 in flight, more concurrency only lengthens the server's queue.
+    run = import_rows(QueueingAPI(), 20_000, adaptive())
+    assert run.rows_per_s >= 0.9 * 32 / 0.050
+    settled = [limit for t, limit in run.limits if t >= 5.0]
+    # Latency held near the tolerance (twice the lowest), plus the moving average's
+    # lag: far below the 256 allowed.
+    assert max(settled) <= 3 * 32
+
+
+def test_a_max_rate_caps_the_pace_from_the_start() -> None:
+    run = import_rows(SlowAPI(latency=0.02), 2_000, adaptive(max_rate=100.0))
+    assert 95 <= run.rows_per_s <= 100.5
+    assert max(limit for _, limit in run.limits) <= 8  # 100/s x 20 ms needs 2: no growth
+
+
+# -- the mechanics ------------------------------------------------------------------------
+
+
+async def test_a_fixed_limiter_holds_its_number_and_wakes_waiters_in_order() -> None:
+    time_ = FakeTime()
+    limiter = FixedLimiter(2, clock=time_.clock, sleep=time_.sleep)
+    first, second = await limiter.acquire(), await limiter.acquire()
+    order: list[int] = []
+
+    async def third(n: int) -> Token:
+        token = await limiter.acquire()
+        order.append(n)
+        return token
+
+    waiting = [asyncio.create_task(third(n)) for n in (3, 4)]
+    await asyncio.sleep(0)
+    assert order == []
+    assert limiter.in_flight == 2
+    limiter.release(first, Outcome.OK)
+    limiter.release(second, Outcome.RATE_LIMITED)
+    tokens = await asyncio.gather(*waiting)
+    assert order == [3, 4]
+    assert (limiter.limit, limiter.peak) == (2, 2)
+    for token in tokens:
+        limiter.release(token, Outcome.OTHER)
+    assert limiter.in_flight == 0
+
+
+async def test_a_fixed_rate_spaces_sends_evenly() -> None:
+    time_ = FakeTime(now=10.0)
+    limiter = FixedLimiter(8, rate=4.0, clock=time_.clock, sleep=time_.sleep)
+    for _ in range(3):
+        limiter.release(await limiter.acquire(), Outcome.OK)
+    assert time_.sleeps == [0.25, 0.25]
+
+
+async def test_a_cancelled_waiter_leaves_no_slot_taken() -> None:
+    time_ = FakeTime()
+    limiter = AdaptiveLimiter(initial=1, clock=time_.clock, sleep=time_.sleep)
+    held = await limiter.acquire()
+    waiter = asyncio.create_task(limiter.acquire())
+    await asyncio.sleep(0)
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    limiter.release(held, Outcome.OTHER)
+    assert limiter.in_flight == 0
+    token = await limiter.acquire()  # the slot is free, not lost to the cancelled waiter
+    assert limiter.in_flight == 1
+    limiter.release(token, Outcome.OTHER)
+
+
+async def test_a_waiter_cancelled_as_it_is_handed_a_slot_passes_it_on() -> None:
+    time_ = FakeTime()
+    limiter = FixedLimiter(1, clock=time_.clock, sleep=time_.sleep)
+    held = await limiter.acquire()
+    first = asyncio.create_task(limiter.acquire())
+    second = asyncio.create_task(limiter.acquire())
+    await asyncio.sleep(0)
+    limiter.release(held, Outcome.OK)  # hands the slot to `first`...
+    first.cancel()  # ...which is cancelled before it runs
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    token = await second
+    assert limiter.in_flight == 1
+    limiter.release(token, Outcome.OK)
+
+
+async def test_a_send_cancelled_while_it_waits_for_the_pace_frees_its_slot() -> None:
+    limiter = FixedLimiter(4, rate=1.0, clock=virtual_clock_of_zero, sleep=never_returns)
+    first = await limiter.acquire()  # the first send needs no wait
+    paced = asyncio.create_task(limiter.acquire())
+    await asyncio.sleep(0)
+    assert limiter.in_flight == 2
+    paced.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await paced
+    assert limiter.in_flight == 1
+    limiter.release(first, Outcome.OK)
+
+
+def virtual_clock_of_zero() -> float:
+    return 0.0
+
+
+async def never_returns(seconds: float) -> None:
+    await asyncio.Event().wait()
+
+
+def test_bad_settings_are_refused() -> None:
+    time_ = FakeTime()
+    with pytest.raises(ValueError, match="concurrency must be at least 1"):
+        FixedLimiter(0, clock=time_.clock, sleep=time_.sleep)
+    with pytest.raises(ValueError, match="rate must be positive"):
+        FixedLimiter(1, rate=0, clock=time_.clock, sleep=time_.sleep)
+    with pytest.raises(ValueError, match="minimum <= maximum"):
+        AdaptiveLimiter(minimum=5, maximum=4, clock=time_.clock, sleep=time_.sleep)
+    with pytest.raises(ValueError, match="max_rate must be positive"):
+        AdaptiveLimiter(max_rate=-1, clock=time_.clock, sleep=time_.sleep)
+
+
+@pytest.mark.parametrize(
+    ("error", "outcome"),
+    [
+        (None, Outcome.OK),
+        (ec.ValidationError(422, "invalid"), Outcome.OK),
+        (ec.NotFoundError(404, "no such endpoint"), Outcome.OK),
+        (ec.RateLimitError(429, "slow down", retry_after=2.0), Outcome.RATE_LIMITED),
+        (ec.ServerError(503, "unavailable"), Outcome.OVERLOADED),
+        (ec.ServerError(504, "gateway timeout"), Outcome.OVERLOADED),
+        (ec.APIError(408, "request timeout"), Outcome.OVERLOADED),
+        (ec.APITimeoutError("no answer in time"), Outcome.OVERLOADED),
+        (ec.ConnectError("refused"), Outcome.OVERLOADED),
+        (ec.ServerError(500, "bug"), Outcome.OTHER),
+        (ec.PoolTimeoutError("no free connection"), Outcome.OTHER),
+        (ec.DecodeError("unreadable"), Outcome.OTHER),
+    ],
+)
+def test_what_an_answer_tells_the_limiter(error: BaseException | None, outcome: Outcome) -> None:
+    assert outcome_of(error) is outcome
