@@ -232,16 +232,3 @@ def test_importing_the_plugin_loads_nothing_of_the_sdk(pytester: pytest.Pytester
     loaded = json.loads(result.stdout.lines[-1])
     assert [m for m in loaded if m.partition(".")[0] == "ecomcharge_async"] == PLUGIN_ALONE
     assert [m for m in loaded if m.partition(".")[0] in SDK_DEPENDENCIES] == []
-
-
-def test_a_fixture_imports_the_sdk_when_it_is_used(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(
-        test_one="""
-        import sys
-
-        def test_fake(ecomcharge_fake):
-            assert "ecomcharge_async.testing._backend" in sys.modules
-        """
-    )
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly")
-    result.assert_outcomes(passed=1)
