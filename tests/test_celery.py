@@ -44,6 +44,9 @@ GUIDE = ROOT / "docs" / "guides" / "scale.md"
 VISIBILITY_TIMEOUT = "3"
 #: Faults that do not pause a shard for long (a 429 would pause it a whole second).
 FAULTS = ("--fault-rate", "0.01", "--faults", "drop,refuse,500,502,503,504")
+# Each test runs Redis, the API, several worker processes and the import command,
+# and waits on them: past the 60 s default on a busy machine.
+pytestmark = pytest.mark.timeout(300)
 
 
 def wait_for(condition: Callable[[], object], timeout: float, what: str) -> object:
