@@ -259,10 +259,11 @@ def _fake_server(session: nox.Session, timeout: float = 60.0) -> Iterator[str]:
 @nox.session
 def build(session: nox.Session) -> None:
     """sdist and wheel, checked by twine and by content; the wheel installed and imported."""
-    session.install("build", "twine")
+    # build's isolated environments made by uv, as the sessions' are: pip took most of the session.
+    session.install("build[uv]", "twine")
     dist = Path("dist")
     shutil.rmtree(dist, ignore_errors=True)
-    session.run("python", "-m", "build", "--outdir", str(dist))
+    session.run("python", "-m", "build", "--installer", "uv", "--outdir", str(dist))
     [wheel] = dist.glob("*.whl")
     [sdist] = dist.glob("*.tar.gz")
     session.run("twine", "check", "--strict", str(wheel), str(sdist))
