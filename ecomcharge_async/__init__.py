@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import importlib
+import os
 from typing import TYPE_CHECKING, Any
 
-from ._core.logs import configure_from_env as _configure_from_env
-from ._version import __version__
-
 # ECOMCHARGE_LOG=debug|info turns the SDK's logs on in any program that imports it.
-_configure_from_env()
+# The logging set-up is imported only then: pytest imports this package in every run
+# of a project that installs it (the plugin is a submodule), and the plugin must stay
+# cheap until a fixture is used.
+if os.environ.get("ECOMCHARGE_LOG"):
+    from ._core.logs import configure_from_env as _configure_from_env
+
+    _configure_from_env()
 
 if TYPE_CHECKING:
     from ._core.client import Client
@@ -38,6 +42,7 @@ if TYPE_CHECKING:
     from ._serde.converter import converter
     from ._transports.aiohttp_transport import AiohttpTransport
     from ._transports.httpx_transport import HttpxTransport as HttpxTransport
+    from ._version import __version__
 
 __all__ = [
     "APIConnectionError",
@@ -107,6 +112,7 @@ _HOMES = {
     "RawResponse": "._core.requester",
     "RetryPolicy": "._core.policy",
     **dict.fromkeys(("SyncClient", "SyncCustomers", "SyncCustomersWithRawResponse"), "._core.sync"),
+    "__version__": "._version",
     "converter": "._serde.converter",
 }
 

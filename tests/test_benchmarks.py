@@ -8,7 +8,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 BENCHMARKS = Path(__file__).parent.parent / "benchmarks"
+# Each test runs a script doing ~10 s of CPU work (the quick run, matplotlib's charts):
+# several times the 60 s default on a busy machine.
+pytestmark = pytest.mark.timeout(300)
 
 
 def _run(script: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -16,7 +21,7 @@ def _run(script: str, *args: str) -> subprocess.CompletedProcess[str]:
         [sys.executable, str(BENCHMARKS / script), *args],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=240,
         check=False,
     )
     assert done.returncode == 0, done.stderr

