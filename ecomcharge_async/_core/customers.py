@@ -129,7 +129,7 @@ async def _bounded(chunks: AsyncIterator[bytes], seconds: float) -> AsyncIterato
             except StopAsyncIteration:
                 return
             except TimeoutError as exc:
-                raise APITimeoutError(f"no data for {seconds} s while streaming") from exc
+                raise APITimeoutError(f"no data for {seconds:g} s while streaming") from exc
             yield chunk
     finally:
         aclose = getattr(chunks, "aclose", None)
