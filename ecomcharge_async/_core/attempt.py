@@ -38,4 +38,4 @@ async def _bounded(call: Awaitable[Response], seconds: float) -> Response:
         async with asyncio.timeout(seconds):
             return await call
     except TimeoutError as exc:
-        raise APITimeoutError(f"no answer within {seconds} s") from exc
+        raise APITimeoutError(f"no answer within {seconds:g} s") from exc

@@ -46,4 +46,4 @@ def timed_out(
     """The error for an attempt cut off by its own timeout (`seconds`)."""
     if where is not None and progress is not None and not progress.past_proxy:
         return proxy.no_tunnel_in_time(where, url)
-    return APITimeoutError(f"no answer from {host(url)} within {seconds} s")
+    return APITimeoutError(f"no answer from {host(url)} within {seconds:g} s")
