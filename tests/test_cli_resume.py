@@ -8,23 +8,29 @@ unless the case is about `--journal` or `--no-journal`, and counts what the shop
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
+import resource
 import signal
 import subprocess
 import sys
+import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiohttp import web
 from conftest import ServerProcess
 from test_cli import cli, cli_env, list_with_retries, one_line_error, wait_for, write_csv
 
 import ecomcharge_async as ec
 from ecomcharge_async.testing import FakeEcomCharge, Fault
-from ecomcharge_async.testing._server import serve
+from ecomcharge_async.testing._backend import UNAUTHORIZED
+from ecomcharge_async.testing._server import create_app, run_app, serve
 
 COMMAND = (sys.executable, "-m", "ecomcharge_async", "import")
 
@@ -365,3 +371,128 @@ def test_an_unusable_state_folder_is_one_line_naming_the_way_out(tmp_path: Path)
     line = one_line_error(cli("import", str(path), "--base-url", "http://127.0.0.1:9", env=env))
     assert "cannot create the journal folder" in line
     assert "--no-journal" in line
+
+
+def _small_file_limit(limit: int) -> Callable[[], None]:
+    """A child's setup: files it writes stop at `limit` bytes (EFBIG, as a full disk)."""
+
+    def setup() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a failed write, not a killed process
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return setup
+
+
+def test_a_full_disk_while_journalling_stops_with_counts_and_a_rerun_creates_each_row_once(
+    start_server: Callable[..., ServerProcess], tmp_path: Path
+) -> None:
+    server = start_server("--secret-key", "k", "--latency", "0.01")
+    rows = 300
+    path = write_csv(tmp_path / "customers.csv", rows)
+    command = [*COMMAND, str(path), "--base-url", server.url, "--concurrency", "8", "--json"]
+    # The journal's header, its run record and about 60 rows' records fit in 8 KB.
+    first = subprocess.run(
+        command,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=_small_file_limit(8000),
+    )
+    assert first.returncode == 2, first.stdout + first.stderr
+    assert "Traceback" not in first.stderr
+    summary = json.loads(first.stdout)
+    journal = the_default_journal()
+    assert journal.stat().st_size == 8000  # the disk filled up mid-record
+    assert summary["reason"] == "write"
+    assert summary["message"] == f"cannot write {journal}: File too large; nothing more was sent"
+    assert f"{summary['message']}; run the same command again to resume (journal: {journal})" in (
+        first.stderr
+    )
+    shop = sum(held(server).values())
+    assert 0 < shop < rows
+    assert summary["created"] == shop  # what the shop holds, not `created 0`
+    assert summary["rows"] == summary["created"] + summary["rejected"] + summary["failed"]
+    second = subprocess.run(command, env=cli_env(), capture_output=True, text=True, timeout=120)
+    assert second.returncode == 0, second.stdout + second.stderr
+    again = json.loads(second.stdout)
+    assert (again["rows"], again["created"]) == (rows, rows)
+    assert held(server) == emails(range(rows))
+
+
+class KeyChange:
+    """The shop's key changes once `after` customers were created: 401 to every request
+    arriving later, until `restore`. Creates that were being handled then land, but
+    their answers are held until a 401 has been answered: the importer learns of the
+    401 while customers it sent are stored and not yet confirmed."""
+
+    def __init__(self, fake: FakeEcomCharge, after: int) -> None:
+        self.fake = fake
+        self.after = after
+        self.changed = threading.Event()
+        self.happened = False
+        self.refused = asyncio.Event()
+
+    def restore(self) -> None:
+        self.changed.clear()
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if self.changed.is_set():
+            refusal = web.json_response(UNAUTHORIZED, status=401)
+            await refusal.prepare(request)
+            await refusal.write_eof()
+            self.refused.set()
+            return refusal
+        response: web.StreamResponse = await handler(request)
+        if self.happened:
+            await self.refused.wait()
+        elif len(self.fake.customers) >= self.after:
+            self.happened = True  # once: after `restore` the new key stays
+            self.changed.set()
+        return response
+
+
+@contextlib.contextmanager
+def served_in_a_thread(app: web.Application) -> Iterator[str]:
+    """Serve `app` on loopback from a loop in a thread of its own; yield its URL."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    served = run_app(app, shutdown_timeout=0.1)
+    try:
+        yield asyncio.run_coroutine_threadsafe(served.__aenter__(), loop).result(30)
+        asyncio.run_coroutine_threadsafe(served.__aexit__(None, None, None), loop).result(30)
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(30)
+        loop.close()
+
+
+def test_a_401_mid_import_stops_with_counts_and_a_rerun_creates_each_row_once(
+    tmp_path: Path,
+) -> None:
+    fake = FakeEcomCharge(shop_id="361", secret_key="k", seed=401)
+    key_change = KeyChange(fake, after=100)
+    app = create_app(fake, latency=0.01)  # creates in flight when the key changes
+    app.middlewares.append(key_change.middleware)
+    rows = 300
+    path = write_csv(tmp_path / "customers.csv", rows)
+    with served_in_a_thread(app) as url:
+        command = [*COMMAND, str(path), "--base-url", url, "--concurrency", "8", "--json"]
+        first = subprocess.run(command, env=cli_env(), capture_output=True, text=True, timeout=120)
+        assert first.returncode == 3, first.stdout + first.stderr
+        summary = json.loads(first.stdout)
+        journal = the_default_journal()
+        assert summary["reason"] == "credentials"
+        assert "the API refused the credentials" in summary["message"]
+        assert f"run the same command again to resume (journal: {journal})" in first.stderr
+        shop = len(fake.customers)
+        assert 100 <= shop < rows
+        assert summary["created"] == shop  # the creates in flight at the 401 are counted
+        key_change.restore()  # the user sets the new key and runs the same command again
+        second = subprocess.run(command, env=cli_env(), capture_output=True, text=True, timeout=120)
+    assert second.returncode == 0, second.stdout + second.stderr
+    again = json.loads(second.stdout)
+    assert (again["rows"], again["created"], again["resumed"]) == (rows, rows, shop)
+    assert Counter(c.email for c in fake.customers) == emails(range(rows))

@@ -254,12 +254,15 @@ class Journal:
     # -- what the importer records ----------------------------------------------
 
     def _append(self, record: dict[str, Any]) -> None:
-        self._file.write(record_line(record))
-        self._file.flush()
-        now = self._clock()
-        if now - self._synced_at >= FSYNC_EVERY:
-            os.fsync(self._file.fileno())
-            self._synced_at = now
+        try:
+            self._file.write(record_line(record))
+            self._file.flush()
+            now = self._clock()
+            if now - self._synced_at >= FSYNC_EVERY:
+                os.fsync(self._file.fileno())
+                self._synced_at = now
+        except OSError as exc:  # a full disk: the stop names the file
+            raise OSError(exc.errno, exc.strerror, self.path) from None
 
     def sent(self, line: int, key: str) -> int:
         """Record that input `line` is about to be sent (flushed before it is); its number."""

@@ -174,7 +174,9 @@ async def run_import(
     except OSError as exc:
         if not sending or isinstance(exc, BrokenPipeError):
             raise  # nothing sent yet: a usage error (or a reader gone: ends quietly)
-        return Ending(2, "write", f"cannot write: {exc.strerror or exc}; nothing more was sent")
+        where = f" {exc.filename}" if exc.filename else ""
+        message = f"cannot write{where}: {exc.strerror or exc}; nothing more was sent"
+        return Ending(2, "write", message)
     finally:
         with contextlib.suppress(NotImplementedError):
             for signum, _ in _STOP_SIGNALS:
