@@ -23,6 +23,7 @@ from .._transports.aiohttp_transport import AiohttpTransport
 from ..bulk import ImportReport, RowOutcome
 from ..bulk._bloom import BloomFilter
 from ..bulk._execute import execute
+from ..bulk._execute import open_journal as open_bulk_journal
 from ..bulk._failures import FailuresFile
 from ..bulk._journal import Journal
 from ..bulk._rows import InputError, RowReader
@@ -207,13 +208,8 @@ def open_journal(
     stderr: TextIO,
 ) -> Journal:
     """Open this run's journal; say so when the input changed since its last run."""
-    journal = Journal(
-        args.journal,
-        shop_id=client.shop_id,
-        base_url=client.base_url,
-        input_id=input_id,
-        shard=args.shard,
-        on_created=created.add,  # customers earlier runs created stay theirs
+    journal = open_bulk_journal(
+        args.journal, client, input_id=input_id, shard=args.shard, created=created
     )
     logger.info("journal: %s", journal.path)
     if journal.input_changed:
