@@ -1,8 +1,10 @@
 """Run again the way people run it, an import never creates a customer twice (issue 22).
 
 Each test runs the real `ecomcharge import` in child processes against the
-loopback fake server, with the default journal (in the test's own state folder)
-unless the case is about `--journal` or `--no-journal`, and counts what the shop holds.
+loopback fake server (served from a thread of the test where it must hold the
+creates at a point, to stop an import there whatever the machine's speed),
+with the default journal (in the test's own state folder) unless the case is
+about `--journal` or `--no-journal`, and counts what the shop holds.
 """
 
 from __future__ import annotations
@@ -46,12 +48,6 @@ def the_default_journal() -> Path:
     return journal
 
 
-def rows_done() -> int:
-    """The rows the default journal records as done (0 before it exists)."""
-    journals = state_journals()
-    return journals[0].read_text().count('"done"') if journals else 0
-
-
 def held(server: ServerProcess) -> Counter[str]:
     """How many customers the shop holds per e-mail."""
     return Counter(c.email for c in asyncio.run(list_with_retries(server.url)))
@@ -93,33 +89,39 @@ def test_a_rejected_row_fixed_in_the_file_is_the_only_row_sent_again(
 
 
 def test_an_import_killed_with_sigkill_and_run_again_as_it_was_creates_each_row_once(
-    start_server: Callable[..., ServerProcess], tmp_path: Path
+    tmp_path: Path,
 ) -> None:
-    server = start_server("--secret-key", "k", "--latency", "0.02")
+    fake = FakeEcomCharge(shop_id="361", secret_key="k", seed=9)
+    gate = Gate(fake, after=200)
+    app = create_app(fake)
+    app.middlewares.append(gate.middleware)
     rows = 1000
     path = write_csv(tmp_path / "customers.csv", rows)
-    command = [*COMMAND, str(path), "--base-url", server.url, "--concurrency", "16"]
-    first = subprocess.Popen(
-        command, env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        wait_for(
-            lambda: rows_done() >= 200 or first.poll() is not None,
-            "200 rows done",
+    with served_in_a_thread(app) as url:
+        command = [*COMMAND, str(path), "--base-url", url, "--concurrency", "16"]
+        first = subprocess.Popen(
+            command, env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        assert first.poll() is None, "the import ended before it could be killed"
-        first.kill()
-        assert first.wait(timeout=30) == -signal.SIGKILL
-    finally:
-        if first.poll() is None:
+        try:
+            wait_for(
+                lambda: gate.held > 0 or first.poll() is not None,
+                "creates held once 200 customers were created",
+            )
+            assert first.poll() is None, "the import ended before it could be killed"
             first.kill()
-            first.wait(timeout=30)
-    before = sum(held(server).values())
-    assert 200 <= before < rows
-    second = subprocess.run(command, env=cli_env(), capture_output=True, text=True, timeout=300)
+            assert first.wait(timeout=30) == -signal.SIGKILL
+        finally:
+            if first.poll() is None:
+                first.kill()
+                first.wait(timeout=30)
+        gate.open()  # creates whose sender died, journaled as sent: they may still land
+        wait_for(lambda: gate.held == 0, "the held creates to end")
+        before = len(fake.customers)
+        assert 200 <= before < rows
+        second = subprocess.run(command, env=cli_env(), capture_output=True, text=True, timeout=300)
     assert second.returncode == 0, second.stdout + second.stderr
     assert count("created", second.stdout) == rows
-    assert held(server) == emails(range(rows))
+    assert Counter(c.email for c in fake.customers) == emails(range(rows))
 
 
 def test_a_bad_byte_in_a_pipe_stops_with_counts_then_a_fixed_rerun_creates_each_row_once(
@@ -242,72 +244,111 @@ def test_a_cut_journal_header_is_refused_and_nothing_sent(
     assert held(server) == emails(range(40))
 
 
-def test_two_identical_runs_at_once_create_each_row_once(
-    start_server: Callable[..., ServerProcess], tmp_path: Path
-) -> None:
-    server = start_server("--secret-key", "k", "--latency", "0.05")
+class Gate:
+    """Holds every create once the shop has `after` customers, until `open`: an import
+    cannot finish while it is shut. `held` counts the creates waiting at it."""
+
+    def __init__(self, fake: FakeEcomCharge, after: int = 0) -> None:
+        self.fake = fake
+        self.after = after
+        self.held = 0
+        self.opened = asyncio.Event()
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def open(self) -> None:
+        assert self.loop is not None, "no request reached the gate"
+        self.loop.call_soon_threadsafe(self.opened.set)
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        self.loop = asyncio.get_running_loop()
+        if request.method == "POST" and len(self.fake.customers) >= self.after:
+            self.held += 1
+            try:
+                await self.opened.wait()
+            finally:
+                self.held -= 1
+        response: web.StreamResponse = await handler(request)
+        return response
+
+
+def test_two_identical_runs_at_once_create_each_row_once(tmp_path: Path) -> None:
+    fake = FakeEcomCharge(shop_id="361", secret_key="k", seed=6)
+    gate = Gate(fake)
+    app = create_app(fake)
+    app.middlewares.append(gate.middleware)
     rows = 200
     path = write_csv(tmp_path / "customers.csv", rows)
-    command = [*COMMAND, str(path), "--base-url", server.url, "--concurrency", "2"]
 
-    def start() -> subprocess.Popen[str]:
+    def start(url: str) -> subprocess.Popen[str]:
+        command = [*COMMAND, str(path), "--base-url", url, "--concurrency", "2"]
         return subprocess.Popen(
             command, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
 
-    first = start()
-    try:
-        wait_for(
-            lambda: bool(state_journals()) and '"run"' in state_journals()[0].read_text(),
-            "the first run to hold the journal",
-        )
-        second = start()
-        second_out, second_err = second.communicate(timeout=120)
-        first_out, first_err = first.communicate(timeout=300)
-    finally:
-        for process in (first,):
-            if process.poll() is None:
-                process.kill()
-                process.communicate(timeout=30)
+    with served_in_a_thread(app) as url:
+        first = start(url)
+        try:
+            # The first run has sent its first creates: it holds the journal, and
+            # cannot finish before the gate opens.
+            wait_for(lambda: gate.held > 0, "the first run's first create")
+            second = start(url)
+            second_out, second_err = second.communicate(timeout=120)
+            gate.open()
+            first_out, first_err = first.communicate(timeout=120)
+        finally:
+            if first.poll() is None:
+                first.kill()
+                first.communicate(timeout=30)
     assert first.returncode == 0, first_out + first_err
     assert second.returncode == 2, second_out + second_err
     assert f"is in use by another import (pid {first.pid})" in second_err
     assert second_out == ""
-    assert held(server) == emails(range(rows))
+    assert Counter(c.email for c in fake.customers) == emails(range(rows))
 
 
-def test_sigterm_summary_counts_what_the_shop_holds(
-    start_server: Callable[..., ServerProcess], tmp_path: Path
-) -> None:
-    server = start_server("--secret-key", "k", "--latency", "0.05")
+def test_sigterm_summary_counts_what_the_shop_holds(tmp_path: Path) -> None:
+    fake = FakeEcomCharge(shop_id="361", secret_key="k", seed=15)
+    gate = Gate(fake, after=50)
+    app = create_app(fake)
+    app.middlewares.append(gate.middleware)
     rows = 600
     path = write_csv(tmp_path / "customers.csv", rows)
-    command = [*COMMAND, str(path), "--base-url", server.url, "--concurrency", "8", "--json"]
-    process = subprocess.Popen(
-        command, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    try:
-        wait_for(
-            lambda: rows_done() >= 50 or process.poll() is not None,
-            "50 rows done",
+    with served_in_a_thread(app) as url:
+        command = [*COMMAND, str(path), "--base-url", url, "--concurrency", "8", "--json"]
+        process = subprocess.Popen(
+            [*command, "--quiet"],
+            env=cli_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
-        assert process.poll() is None, "the import ended before the signal"
-        process.send_signal(signal.SIGTERM)
-        out, err = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate(timeout=30)
-    assert process.returncode == 143, err
-    summary = json.loads(out)
-    shop = sum(held(server).values())
-    assert 50 <= shop < rows
-    assert summary["created"] == shop
-    assert summary["journal"] == str(the_default_journal())
-    rerun = cli(*command[3:])
+        try:
+            wait_for(
+                lambda: gate.held > 0 or process.poll() is not None,
+                "creates held once 50 customers were created",
+            )
+            assert process.poll() is None, "the import ended before the signal"
+            process.send_signal(signal.SIGTERM)
+            assert process.stderr is not None
+            taken = process.stderr.readline()  # --quiet: the stop's line comes first
+            assert "SIGTERM: taking no more rows" in taken, taken
+            gate.open()  # the creates in flight finish within the grace period
+            out, err = process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate(timeout=30)
+        assert process.returncode == 143, err
+        summary = json.loads(out)
+        shop = len(fake.customers)
+        assert 50 <= shop < rows
+        assert summary["created"] == shop
+        assert summary["journal"] == str(the_default_journal())
+        rerun = cli(*command[3:])
     assert rerun.returncode == 0, rerun.stderr
     assert json.loads(rerun.stdout)["resumed"] == shop
-    assert held(server) == emails(range(rows))
+    assert Counter(c.email for c in fake.customers) == emails(range(rows))
 
 
 def test_a_shard_gets_a_default_journal_of_its_own(
