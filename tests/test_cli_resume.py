@@ -238,7 +238,7 @@ def test_a_cut_journal_header_is_refused_and_nothing_sent(
     cut = header[:30] + (b"\n" + rest if lines_after else b"")
     journal.write_bytes(cut)
     line = one_line_error(cli(*command))
-    assert line.startswith(f"ecomcharge import: error: --journal {journal} line 1: ")
+    assert line.startswith(f"ecomcharge import: error: journal {journal} line 1: ")
     assert "left as it is" in line
     assert journal.read_bytes() == cut
     assert held(server) == emails(range(40))
@@ -302,7 +302,8 @@ def test_two_identical_runs_at_once_create_each_row_once(tmp_path: Path) -> None
                 first.communicate(timeout=30)
     assert first.returncode == 0, first_out + first_err
     assert second.returncode == 2, second_out + second_err
-    assert f"is in use by another import (pid {first.pid})" in second_err
+    in_use = f"journal {the_default_journal()} is in use by another import (pid {first.pid})"
+    assert f"ecomcharge import: error: {in_use}\n" == second_err
     assert second_out == ""
     assert Counter(c.email for c in fake.customers) == emails(range(rows))
 
