@@ -91,10 +91,7 @@ def test_a_rejected_row_fixed_in_the_file_is_the_only_row_sent_again(
 def test_an_import_killed_with_sigkill_and_run_again_as_it_was_creates_each_row_once(
     tmp_path: Path,
 ) -> None:
-    fake = FakeEcomCharge(shop_id="361", secret_key="k", seed=9)
-    gate = Gate(fake, after=200)
-    app = create_app(fake)
-    app.middlewares.append(gate.middleware)
+    fake, gate, app = gated_shop(seed=9, after=200)
     rows = 1000
     path = write_csv(tmp_path / "customers.csv", rows)
     with served_in_a_thread(app) as url:
@@ -272,11 +269,17 @@ class Gate:
         return response
 
 
-def test_two_identical_runs_at_once_create_each_row_once(tmp_path: Path) -> None:
-    fake = FakeEcomCharge(shop_id="361", secret_key="k", seed=6)
-    gate = Gate(fake)
+def gated_shop(seed: int, after: int = 0) -> tuple[FakeEcomCharge, Gate, web.Application]:
+    """A shop behind a `Gate` that shuts once it holds `after` customers; its app to serve."""
+    fake = FakeEcomCharge(shop_id="361", secret_key="k", seed=seed)
+    gate = Gate(fake, after)
     app = create_app(fake)
     app.middlewares.append(gate.middleware)
+    return fake, gate, app
+
+
+def test_two_identical_runs_at_once_create_each_row_once(tmp_path: Path) -> None:
+    fake, gate, app = gated_shop(seed=6)
     rows = 200
     path = write_csv(tmp_path / "customers.csv", rows)
 
@@ -309,10 +312,7 @@ def test_two_identical_runs_at_once_create_each_row_once(tmp_path: Path) -> None
 
 
 def test_sigterm_summary_counts_what_the_shop_holds(tmp_path: Path) -> None:
-    fake = FakeEcomCharge(shop_id="361", secret_key="k", seed=15)
-    gate = Gate(fake, after=50)
-    app = create_app(fake)
-    app.middlewares.append(gate.middleware)
+    fake, gate, app = gated_shop(seed=15, after=50)
     rows = 600
     path = write_csv(tmp_path / "customers.csv", rows)
     with served_in_a_thread(app) as url:
