@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
+import resource
+import signal
 import subprocess
 import sys
 import threading
@@ -288,3 +291,26 @@ def wait_until_opened_twice(path: Path) -> None:
         if opened >= 2:
             return
     raise AssertionError(f"{path} was not opened a second time")
+
+
+def test_a_full_disk_names_the_journal_and_it_still_closes(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    journal = open_journal(path)
+    room = path.stat().st_size + 10  # part of the next record fits
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG, as a full disk
+    try:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (room, hard))
+        with pytest.raises(OSError, match="File too large") as raised:
+            journal.sent(2, "0123456789abcdef")
+        journal.close()  # its unwritten record is dropped, not raised again
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, previous)
+    assert (raised.value.errno, raised.value.filename) == (errno.EFBIG, str(path))
+    assert path.stat().st_size == room
+    again = open_journal(path)  # the torn record is cut: the row counts as never sent
+    try:
+        assert not again.resumed
+    finally:
+        again.close()
