@@ -1,30 +1,38 @@
 """Run again the way people run it, an import never creates a customer twice (issue 22).
 
 Each test runs the real `ecomcharge import` in child processes against the
-loopback fake server, with the default journal (in the test's own state folder)
-unless the case is about `--journal` or `--no-journal`, and counts what the shop holds.
+loopback fake server (served from a thread of the test where it must hold the
+creates at a point, to stop an import there whatever the machine's speed),
+with the default journal (in the test's own state folder) unless the case is
+about `--journal` or `--no-journal`, and counts what the shop holds.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
+import resource
 import signal
 import subprocess
 import sys
+import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiohttp import web
 from conftest import ServerProcess
 from test_cli import cli, cli_env, list_with_retries, one_line_error, wait_for, write_csv
 
 import ecomcharge_async as ec
 from ecomcharge_async.testing import FakeEcomCharge, Fault
-from ecomcharge_async.testing._server import serve
+from ecomcharge_async.testing._backend import UNAUTHORIZED
+from ecomcharge_async.testing._server import create_app, run_app, serve
 
 COMMAND = (sys.executable, "-m", "ecomcharge_async", "import")
 
@@ -38,12 +46,6 @@ def state_journals() -> list[Path]:
 def the_default_journal() -> Path:
     (journal,) = state_journals()
     return journal
-
-
-def rows_done() -> int:
-    """The rows the default journal records as done (0 before it exists)."""
-    journals = state_journals()
-    return journals[0].read_text().count('"done"') if journals else 0
 
 
 def held(server: ServerProcess) -> Counter[str]:
@@ -87,33 +89,36 @@ def test_a_rejected_row_fixed_in_the_file_is_the_only_row_sent_again(
 
 
 def test_an_import_killed_with_sigkill_and_run_again_as_it_was_creates_each_row_once(
-    start_server: Callable[..., ServerProcess], tmp_path: Path
+    tmp_path: Path,
 ) -> None:
-    server = start_server("--secret-key", "k", "--latency", "0.02")
+    fake, gate, app = gated_shop(seed=9, after=200)
     rows = 1000
     path = write_csv(tmp_path / "customers.csv", rows)
-    command = [*COMMAND, str(path), "--base-url", server.url, "--concurrency", "16"]
-    first = subprocess.Popen(
-        command, env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        wait_for(
-            lambda: rows_done() >= 200 or first.poll() is not None,
-            "200 rows done",
+    with served_in_a_thread(app) as url:
+        command = [*COMMAND, str(path), "--base-url", url, "--concurrency", "16"]
+        first = subprocess.Popen(
+            command, env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        assert first.poll() is None, "the import ended before it could be killed"
-        first.kill()
-        assert first.wait(timeout=30) == -signal.SIGKILL
-    finally:
-        if first.poll() is None:
+        try:
+            wait_for(
+                lambda: gate.held > 0 or first.poll() is not None,
+                "creates held once 200 customers were created",
+            )
+            assert first.poll() is None, "the import ended before it could be killed"
             first.kill()
-            first.wait(timeout=30)
-    before = sum(held(server).values())
-    assert 200 <= before < rows
-    second = subprocess.run(command, env=cli_env(), capture_output=True, text=True, timeout=300)
+            assert first.wait(timeout=30) == -signal.SIGKILL
+        finally:
+            if first.poll() is None:
+                first.kill()
+                first.wait(timeout=30)
+        gate.open()  # creates whose sender died, journaled as sent: they may still land
+        wait_for(lambda: gate.held == 0, "the held creates to end")
+        before = len(fake.customers)
+        assert 200 <= before < rows
+        second = subprocess.run(command, env=cli_env(), capture_output=True, text=True, timeout=300)
     assert second.returncode == 0, second.stdout + second.stderr
     assert count("created", second.stdout) == rows
-    assert held(server) == emails(range(rows))
+    assert Counter(c.email for c in fake.customers) == emails(range(rows))
 
 
 def test_a_bad_byte_in_a_pipe_stops_with_counts_then_a_fixed_rerun_creates_each_row_once(
@@ -230,78 +235,121 @@ def test_a_cut_journal_header_is_refused_and_nothing_sent(
     cut = header[:30] + (b"\n" + rest if lines_after else b"")
     journal.write_bytes(cut)
     line = one_line_error(cli(*command))
-    assert line.startswith(f"ecomcharge import: error: --journal {journal} line 1: ")
+    assert line.startswith(f"ecomcharge import: error: journal {journal} line 1: ")
     assert "left as it is" in line
     assert journal.read_bytes() == cut
     assert held(server) == emails(range(40))
 
 
-def test_two_identical_runs_at_once_create_each_row_once(
-    start_server: Callable[..., ServerProcess], tmp_path: Path
-) -> None:
-    server = start_server("--secret-key", "k", "--latency", "0.05")
+class Gate:
+    """Holds every create once the shop has `after` customers, until `open`: an import
+    cannot finish while it is shut. `held` counts the creates waiting at it."""
+
+    def __init__(self, fake: FakeEcomCharge, after: int = 0) -> None:
+        self.fake = fake
+        self.after = after
+        self.held = 0
+        self.opened = asyncio.Event()
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def open(self) -> None:
+        assert self.loop is not None, "no request reached the gate"
+        self.loop.call_soon_threadsafe(self.opened.set)
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        self.loop = asyncio.get_running_loop()
+        if request.method == "POST" and len(self.fake.customers) >= self.after:
+            self.held += 1
+            try:
+                await self.opened.wait()
+            finally:
+                self.held -= 1
+        response: web.StreamResponse = await handler(request)
+        return response
+
+
+def gated_shop(seed: int, after: int = 0) -> tuple[FakeEcomCharge, Gate, web.Application]:
+    """A shop behind a `Gate` that shuts once it holds `after` customers; its app to serve."""
+    fake = FakeEcomCharge(shop_id="361", secret_key="k", seed=seed)
+    gate = Gate(fake, after)
+    app = create_app(fake)
+    app.middlewares.append(gate.middleware)
+    return fake, gate, app
+
+
+def test_two_identical_runs_at_once_create_each_row_once(tmp_path: Path) -> None:
+    fake, gate, app = gated_shop(seed=6)
     rows = 200
     path = write_csv(tmp_path / "customers.csv", rows)
-    command = [*COMMAND, str(path), "--base-url", server.url, "--concurrency", "2"]
 
-    def start() -> subprocess.Popen[str]:
+    def start(url: str) -> subprocess.Popen[str]:
+        command = [*COMMAND, str(path), "--base-url", url, "--concurrency", "2"]
         return subprocess.Popen(
             command, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
 
-    first = start()
-    try:
-        wait_for(
-            lambda: bool(state_journals()) and '"run"' in state_journals()[0].read_text(),
-            "the first run to hold the journal",
+    with served_in_a_thread(app) as url:
+        first = start(url)
+        try:
+            # The first run has sent its first creates: it holds the journal, and
+            # cannot finish before the gate opens.
+            wait_for(lambda: gate.held > 0, "the first run's first create")
+            second = start(url)
+            second_out, second_err = second.communicate(timeout=120)
+            gate.open()
+            first_out, first_err = first.communicate(timeout=120)
+        finally:
+            if first.poll() is None:
+                first.kill()
+                first.communicate(timeout=30)
+    assert first.returncode == 0, first_out + first_err
+    assert second.returncode == 2, second_out + second_err
+    in_use = f"journal {the_default_journal()} is in use by another import (pid {first.pid})"
+    assert f"ecomcharge import: error: {in_use}\n" == second_err
+    assert second_out == ""
+    assert Counter(c.email for c in fake.customers) == emails(range(rows))
+
+
+def test_sigterm_summary_counts_what_the_shop_holds(tmp_path: Path) -> None:
+    fake, gate, app = gated_shop(seed=15, after=50)
+    rows = 600
+    path = write_csv(tmp_path / "customers.csv", rows)
+    with served_in_a_thread(app) as url:
+        command = [*COMMAND, str(path), "--base-url", url, "--concurrency", "8", "--json"]
+        process = subprocess.Popen(
+            [*command, "--quiet"],
+            env=cli_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
-        second = start()
-        second_out, second_err = second.communicate(timeout=120)
-        first_out, first_err = first.communicate(timeout=300)
-    finally:
-        for process in (first,):
+        try:
+            wait_for(
+                lambda: gate.held > 0 or process.poll() is not None,
+                "creates held once 50 customers were created",
+            )
+            assert process.poll() is None, "the import ended before the signal"
+            process.send_signal(signal.SIGTERM)
+            assert process.stderr is not None
+            taken = process.stderr.readline()  # --quiet: the stop's line comes first
+            assert "SIGTERM: taking no more rows" in taken, taken
+            gate.open()  # the creates in flight finish within the grace period
+            out, err = process.communicate(timeout=60)
+        finally:
             if process.poll() is None:
                 process.kill()
                 process.communicate(timeout=30)
-    assert first.returncode == 0, first_out + first_err
-    assert second.returncode == 2, second_out + second_err
-    assert f"is in use by another import (pid {first.pid})" in second_err
-    assert second_out == ""
-    assert held(server) == emails(range(rows))
-
-
-def test_sigterm_summary_counts_what_the_shop_holds(
-    start_server: Callable[..., ServerProcess], tmp_path: Path
-) -> None:
-    server = start_server("--secret-key", "k", "--latency", "0.05")
-    rows = 600
-    path = write_csv(tmp_path / "customers.csv", rows)
-    command = [*COMMAND, str(path), "--base-url", server.url, "--concurrency", "8", "--json"]
-    process = subprocess.Popen(
-        command, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    try:
-        wait_for(
-            lambda: rows_done() >= 50 or process.poll() is not None,
-            "50 rows done",
-        )
-        assert process.poll() is None, "the import ended before the signal"
-        process.send_signal(signal.SIGTERM)
-        out, err = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate(timeout=30)
-    assert process.returncode == 143, err
-    summary = json.loads(out)
-    shop = sum(held(server).values())
-    assert 50 <= shop < rows
-    assert summary["created"] == shop
-    assert summary["journal"] == str(the_default_journal())
-    rerun = cli(*command[3:])
+        assert process.returncode == 143, err
+        summary = json.loads(out)
+        shop = len(fake.customers)
+        assert 50 <= shop < rows
+        assert summary["created"] == shop
+        assert summary["journal"] == str(the_default_journal())
+        rerun = cli(*command[3:])
     assert rerun.returncode == 0, rerun.stderr
     assert json.loads(rerun.stdout)["resumed"] == shop
-    assert held(server) == emails(range(rows))
+    assert Counter(c.email for c in fake.customers) == emails(range(rows))
 
 
 def test_a_shard_gets_a_default_journal_of_its_own(
@@ -365,3 +413,134 @@ def test_an_unusable_state_folder_is_one_line_naming_the_way_out(tmp_path: Path)
     line = one_line_error(cli("import", str(path), "--base-url", "http://127.0.0.1:9", env=env))
     assert "cannot create the journal folder" in line
     assert "--no-journal" in line
+
+
+def _small_file_limit(limit: int) -> Callable[[], None]:
+    """A child's setup: files it writes stop at `limit` bytes (EFBIG, as a full disk)."""
+
+    def setup() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a failed write, not a killed process
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return setup
+
+
+def test_a_full_disk_while_journalling_stops_with_counts_and_a_rerun_creates_each_row_once(
+    start_server: Callable[..., ServerProcess], tmp_path: Path
+) -> None:
+    server = start_server("--secret-key", "k", "--latency", "0.01")
+    rows = 300
+    path = write_csv(tmp_path / "customers.csv", rows)
+    command = [*COMMAND, str(path), "--base-url", server.url, "--concurrency", "8", "--json"]
+    # The journal's header, its run record and about 60 rows' records fit in 8 KB.
+    # The limit holds for every file the child writes: it measures no coverage.
+    unmeasured = {
+        name: value
+        for name, value in cli_env().items()
+        if not name.startswith(("COV_CORE_", "COVERAGE_"))
+    }
+    first = subprocess.run(
+        command,
+        env=unmeasured,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=_small_file_limit(8000),
+    )
+    assert first.returncode == 2, first.stdout + first.stderr
+    assert "Traceback" not in first.stderr
+    summary = json.loads(first.stdout)
+    journal = the_default_journal()
+    assert journal.stat().st_size == 8000  # the disk filled up mid-record
+    assert summary["reason"] == "write"
+    assert summary["message"] == f"cannot write {journal}: File too large; nothing more was sent"
+    assert f"{summary['message']}; run the same command again to resume (journal: {journal})" in (
+        first.stderr
+    )
+    shop = sum(held(server).values())
+    assert 0 < shop < rows
+    assert summary["created"] == shop  # what the shop holds, not `created 0`
+    assert summary["rows"] == summary["created"] + summary["rejected"] + summary["failed"]
+    second = subprocess.run(command, env=cli_env(), capture_output=True, text=True, timeout=120)
+    assert second.returncode == 0, second.stdout + second.stderr
+    again = json.loads(second.stdout)
+    assert (again["rows"], again["created"]) == (rows, rows)
+    assert held(server) == emails(range(rows))
+
+
+class KeyChange:
+    """The shop's key changes once `after` customers were created: 401 to every request
+    arriving later, until `restore`. Creates that were being handled then land, but
+    their answers are held until a 401 has been answered: the importer learns of the
+    401 while customers it sent are stored and not yet confirmed."""
+
+    def __init__(self, fake: FakeEcomCharge, after: int) -> None:
+        self.fake = fake
+        self.after = after
+        self.changed = threading.Event()
+        self.happened = False
+        self.refused = asyncio.Event()
+
+    def restore(self) -> None:
+        self.changed.clear()
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if self.changed.is_set():
+            refusal = web.json_response(UNAUTHORIZED, status=401)
+            await refusal.prepare(request)
+            await refusal.write_eof()
+            self.refused.set()
+            return refusal
+        response: web.StreamResponse = await handler(request)
+        if self.happened:
+            await self.refused.wait()
+        elif len(self.fake.customers) >= self.after:
+            self.happened = True  # once: after `restore` the new key stays
+            self.changed.set()
+        return response
+
+
+@contextlib.contextmanager
+def served_in_a_thread(app: web.Application) -> Iterator[str]:
+    """Serve `app` on loopback from a loop in a thread of its own; yield its URL."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    served = run_app(app, shutdown_timeout=0.1)
+    try:
+        yield asyncio.run_coroutine_threadsafe(served.__aenter__(), loop).result(30)
+        asyncio.run_coroutine_threadsafe(served.__aexit__(None, None, None), loop).result(30)
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(30)
+        loop.close()
+
+
+def test_a_401_mid_import_stops_with_counts_and_a_rerun_creates_each_row_once(
+    tmp_path: Path,
+) -> None:
+    fake = FakeEcomCharge(shop_id="361", secret_key="k", seed=401)
+    key_change = KeyChange(fake, after=100)
+    app = create_app(fake, latency=0.01)  # creates in flight when the key changes
+    app.middlewares.append(key_change.middleware)
+    rows = 300
+    path = write_csv(tmp_path / "customers.csv", rows)
+    with served_in_a_thread(app) as url:
+        command = [*COMMAND, str(path), "--base-url", url, "--concurrency", "8", "--json"]
+        first = subprocess.run(command, env=cli_env(), capture_output=True, text=True, timeout=120)
+        assert first.returncode == 3, first.stdout + first.stderr
+        summary = json.loads(first.stdout)
+        journal = the_default_journal()
+        assert summary["reason"] == "credentials"
+        assert "the API refused the credentials" in summary["message"]
+        assert f"run the same command again to resume (journal: {journal})" in first.stderr
+        shop = len(fake.customers)
+        assert 100 <= shop < rows
+        assert summary["created"] == shop  # the creates in flight at the 401 are counted
+        key_change.restore()  # the user sets the new key and runs the same command again
+        second = subprocess.run(command, env=cli_env(), capture_output=True, text=True, timeout=120)
+    assert second.returncode == 0, second.stdout + second.stderr
+    again = json.loads(second.stdout)
+    assert (again["rows"], again["created"], again["resumed"]) == (rows, rows, shop)
+    assert Counter(c.email for c in fake.customers) == emails(range(rows))

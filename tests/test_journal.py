@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import re
+import resource
+import signal
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -17,6 +24,7 @@ from ecomcharge_async.bulk._journal import (
     Journal,
     JournalError,
 )
+from ecomcharge_async.bulk._journal_lock import lock
 
 IDENTITY = {"shop_id": "361", "base_url": "https://api.ecomcharge.com", "input_id": "sha256:ab"}
 
@@ -243,3 +251,66 @@ def test_a_journal_that_cannot_be_opened_says_which(tmp_path: Path) -> None:
     path = tmp_path / "missing-dir" / "j.jsonl"
     with pytest.raises(JournalError, match=f"journal {re.escape(str(path))}: No such file"):
         open_journal(path)
+
+
+def test_a_refused_import_names_the_holder_not_the_previous_run(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait(timeout=30)  # its pid now belongs to no process: the previous run's
+    open_journal(path).close()  # it records a run of this process: then the one that ended
+    with path.open("ab") as file:
+        file.write(b'{"run":%d,"input":null}\n' % gone.pid)
+    with path.open("rb") as holder:  # the lock taken, its run not recorded yet
+        assert lock(holder)
+        refused: list[BaseException] = []
+
+        def second_import() -> None:
+            try:
+                open_journal(path)
+            except JournalError as exc:
+                refused.append(exc)
+
+        thread = threading.Thread(target=second_import)
+        thread.start()
+        wait_until_opened_twice(path)  # the second import is at the lock
+        with path.open("ab") as file:  # the holder records its run
+            file.write(b'{"run":%d,"input":null}\n' % os.getpid())
+        thread.join(30)
+    (error,) = refused
+    assert f"in use by another import (pid {os.getpid()})" in str(error)
+
+
+def wait_until_opened_twice(path: Path) -> None:
+    """Poll (bounded) until this process holds `path` open twice."""
+    fds = Path("/proc/self/fd")
+    for _ in range(30_000):
+        opened = 0
+        for fd in fds.iterdir():
+            with contextlib.suppress(OSError):
+                opened += os.readlink(fd) == str(path)
+        if opened >= 2:
+            return
+    raise AssertionError(f"{path} was not opened a second time")
+
+
+def test_a_full_disk_names_the_journal_and_it_still_closes(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    journal = open_journal(path)
+    room = path.stat().st_size + 10  # part of the next record fits
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG, as a full disk
+    try:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (room, hard))
+        with pytest.raises(OSError, match="File too large") as raised:
+            journal.sent(2, "0123456789abcdef")
+        journal.close()  # its unwritten record is dropped, not raised again
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, previous)
+    assert (raised.value.errno, raised.value.filename) == (errno.EFBIG, str(path))
+    assert path.stat().st_size == room
+    again = open_journal(path)  # the torn record is cut: the row counts as never sent
+    try:
+        assert not again.resumed
+    finally:
+        again.close()

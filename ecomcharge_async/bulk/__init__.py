@@ -26,9 +26,9 @@ from pathlib import Path
 from .._core.client import Client
 from .._core.models import NewCustomer
 from ._bloom import BloomFilter
-from ._execute import ImportReport, execute
+from ._execute import ImportReport, execute, open_journal
 from ._importer import Sleep
-from ._journal import Journal, JournalError
+from ._journal import JournalError
 from ._outcome import RowOutcome
 
 # `classify` and `match_customers` are reconciliation's internal decisions: still
@@ -115,14 +115,7 @@ async def import_customers(
         check_shard(shard)
     created = BloomFilter()
     opened = (
-        Journal(
-            journal,
-            shop_id=client.shop_id,
-            base_url=client.base_url,
-            input_id=input_id,
-            shard=shard,
-            on_created=created.add,  # customers earlier runs created stay theirs
-        )
+        open_journal(journal, client, input_id=input_id, shard=shard, created=created)
         if journal is not None
         else None
     )

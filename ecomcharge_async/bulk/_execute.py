@@ -7,6 +7,7 @@ name it, and to say when the input changed) and calls `execute` directly.
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -82,4 +83,23 @@ async def execute(
         resumed=counts["resumed"],
         reconciled=counts["reconciled"],
         elapsed=clock() - started,
+    )
+
+
+def open_journal(
+    path: str | Path,
+    client: Client,
+    *,
+    input_id: str | None,
+    shard: tuple[int, int] | None,
+    created: BloomFilter,
+) -> Journal:
+    """The import's journal, its created customers added to `created` as it is read."""
+    return Journal(
+        path,
+        shop_id=client.shop_id,
+        base_url=client.base_url,
+        input_id=input_id,
+        shard=shard,
+        on_created=created.add,  # customers earlier runs created stay theirs
     )

@@ -21,7 +21,17 @@ from .._core.policy import DEFAULT_RETRY
 from .._core.verdict import waits_too_long
 from ._bloom import BloomFilter
 from ._journal import CREATED, REJECTED, Journal
-from ._outcome import AMBIGUOUS, Item, RowOutcome, Status, as_item, describe, each_row, log_fields
+from ._outcome import (
+    AMBIGUOUS,
+    Item,
+    Ledger,
+    RowOutcome,
+    Status,
+    as_item,
+    describe,
+    each_row,
+    log_fields,
+)
 from ._pacing import Pause, RateLimit
 from ._reconcile import classify, key_hash
 from ._rows import RowError
@@ -57,7 +67,7 @@ class Importer:
         self.concurrency = concurrency
         self.journal = journal
         self.created = created
-        self.on_progress = on_progress
+        self.ledger = Ledger(journal, created, on_progress)
         self.max_attempts = max_attempts
         self.max_rounds = max_rounds
         self.reconcile_batch = reconcile_batch
@@ -67,28 +77,27 @@ class Importer:
         self.rate = RateLimit(rate, clock=clock, sleep=sleep) if rate else None
         self.queue: asyncio.Queue[Item | None] = asyncio.Queue(maxsize=concurrency)
         self.pending: list[Item] = []
-        self.counts: Counter[str] = Counter()
+        self.counts = self.ledger.counts
         # Workers start as rows need them, up to `concurrency`: a huge concurrency
         # on a small input costs nothing.
         self.workers = 0
         self._free = 0  # workers started and not busy with a row
         self._group: asyncio.TaskGroup | None = None
+        # What stopped the import (a 401, a full disk): the creates in flight end
+        # first, so the counts still say what the shop holds.
+        self.stop: Exception | None = None
 
     # -- the main task: feed rows, reconcile unclear ones, drain ---------------------
 
     async def run(self, rows: Iterable[Any] | AsyncIterable[Any]) -> None:
-        """Import every row; an input that breaks off stops the feed, not the rows sent.
-
-        The rows already taken are finished (and settled) first, so the counts
-        say what the shop holds; then the input's error is raised.
-        """
-        stop: Exception | None = None
+        """Import every row; a stop (bad input, a 401, a full disk) raises once the
+        creates in flight have ended, so the counts say what the shop holds."""
         try:
             async with asyncio.TaskGroup() as group:
                 self._group = group
-                stop = await self._feed(rows)
+                broke_off = await self._feed_until_stopped(rows)
                 await self.queue.join()
-                while self.pending:
+                while self.pending and self.stop is None:
                     await self._reconcile()
                     await self.queue.join()
                 for _ in range(self.workers):
@@ -96,14 +105,25 @@ class Importer:
         except BaseExceptionGroup as group:
             # Report the error that stopped the import, not the group wrapping it.
             raise group.exceptions[0] from None
-        if stop is not None:
-            raise stop
+        if self.stop is not None:
+            raise self.stop
+        if broke_off is not None:
+            raise broke_off
+
+    async def _feed_until_stopped(
+        self, rows: Iterable[Any] | AsyncIterable[Any]
+    ) -> Exception | None:
+        try:
+            return await self._feed(rows)
+        except Exception as exc:  # a row of the wrong type, a full disk: stop as a worker does
+            self.stop = self.stop or exc
+            return None
 
     async def _feed(self, rows: Iterable[Any] | AsyncIterable[Any]) -> Exception | None:
         """Queue the rows; return the error the input broke off with, if it did."""
         previous = 0
         source = aiter(each_row(rows))
-        while True:
+        while self.stop is None:
             try:
                 row = await anext(source)
             except StopAsyncIteration:
@@ -117,7 +137,7 @@ class Importer:
             self.counts["total"] += 1
             if isinstance(item, RowError):
                 errors = {"base": [item.message]}
-                self._finish(line, "rejected", message=item.message, errors=errors)
+                self.ledger.finish(line, "rejected", message=item.message, errors=errors)
                 continue
             if not self._recorded(item):
                 await self._enqueue(item)
@@ -125,7 +145,9 @@ class Importer:
                 # Let the creates in flight finish first: one stored but not yet
                 # answered would look like a held row's own customer.
                 await self.queue.join()
-                await self._reconcile()
+                if self.stop is None:
+                    await self._reconcile()
+        return None
 
     def _recorded(self, item: Item) -> bool:
         """Whether an earlier run sent the row: counted if it finished, else held to settle."""
@@ -140,10 +162,7 @@ class Importer:
             self.pending.append(item)  # it may have been created: reconcile first
             return True
         status: Status = "created" if state == CREATED else "rejected"
-        self.counts[status] += 1
-        self.counts["resumed"] += 1
-        if self.on_progress is not None:
-            self.on_progress(RowOutcome(line=item.line, status=status, resumed=True))
+        self.ledger.resumed(item.line, status)
         return True
 
     # -- workers: one create at a time each --------------------------------------------
@@ -166,6 +185,8 @@ class Importer:
                 self._free -= 1
                 try:
                     await self._create(item)
+                except Exception as exc:  # the import stops; the other workers end their rows
+                    self.stop = self.stop or exc
                 finally:
                     self._free += 1
             finally:
@@ -174,6 +195,8 @@ class Importer:
     async def _create(self, item: Item) -> None:
         while True:
             generation = await self._wait_turn()
+            if self.stop is not None:
+                return  # not sent now: the journal (if any) holds it for the next run
             if self.journal is not None and item.row is None:
                 assert item.hash is not None
                 item.row = self.journal.sent(item.line, item.hash)
@@ -185,7 +208,7 @@ class Importer:
                 if verdict == "fatal":
                     raise
                 if isinstance(exc, ValidationError):
-                    self._finish(
+                    self.ledger.finish(
                         item.line, "rejected", item, errors=exc.errors, message=exc.message
                     )
                     return
@@ -211,10 +234,10 @@ class Importer:
                 logger.warning(
                     "line %d failed: %s", item.line, type(exc).__name__, extra=log_fields(item, exc)
                 )
-                self._finish(item.line, "failed", item, message=describe(exc))
+                self.ledger.finish(item.line, "failed", item, message=describe(exc))
                 return
             self.pause.clear()
-            self._finish(item.line, "created", item, customer_id=created.id)
+            self.ledger.finish(item.line, "created", item, customer_id=created.id)
             return
 
     async def _wait_turn(self) -> int:
@@ -251,49 +274,20 @@ class Importer:
                 item.error = exc
                 if item.rounds >= self.max_rounds:
                     message = f"could not check whether it was created: {describe(exc)}"
-                    self._finish(item.line, "failed", item, message=message)
+                    self.ledger.finish(item.line, "failed", item, message=message)
                 else:
                     self.pending.append(item)
             return
         for item in batch:
             match, customer_id = matcher.claim(item.key)
             if match == "found":
-                self._finish(item.line, "created", item, customer_id=customer_id, reconciled=True)
+                self.ledger.finish(
+                    item.line, "created", item, customer_id=customer_id, reconciled=True
+                )
             elif match == "ambiguous":
-                self._finish(item.line, "failed", item, message=AMBIGUOUS.format(id=customer_id))
+                self.ledger.finish(
+                    item.line, "failed", item, message=AMBIGUOUS.format(id=customer_id)
+                )
             else:
                 item.rounds += 1
                 await self._enqueue(item)
-
-    # -- outcomes ------------------------------------------------------------------
-
-    def _finish(
-        self,
-        line: int,
-        status: Status,
-        item: Item | None = None,
-        *,
-        customer_id: str | None = None,
-        errors: dict[str, Any] | None = None,
-        message: str | None = None,
-        reconciled: bool = False,
-    ) -> None:
-        if customer_id is not None:
-            self.created.add(customer_id)  # this row's customer: no other row may claim it
-        if self.journal is not None and item is not None and item.row is not None:
-            self.journal.done(item.row, status, customer_id)
-        self.counts[status] += 1
-        if reconciled:
-            self.counts["reconciled"] += 1
-        if self.on_progress is not None:
-            self.on_progress(
-                RowOutcome(
-                    line=line,
-                    status=status,
-                    customer_id=customer_id,
-                    customer=item.customer if item is not None else None,
-                    errors=errors,
-                    message=message,
-                    reconciled=reconciled,
-                )
-            )

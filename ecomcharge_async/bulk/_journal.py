@@ -23,9 +23,9 @@ second and on close, so a power cut loses at most the last second.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -34,6 +34,7 @@ from typing import IO, Any
 from .._core.logs import logger
 from ._journal_index import CREATED, FAILED, REJECTED, SENT, UNKNOWN, KeyIndex
 from ._journal_lock import holder_pid, lock
+from ._journal_records import is_key, is_line, record_line
 
 __all__ = ["CREATED", "FAILED", "REJECTED", "SENT", "UNKNOWN", "Journal", "JournalError"]
 
@@ -132,12 +133,12 @@ class Journal:
         file.seek(0)
         first = file.readline()
         if not first:
-            first = _record_line(self._header)
+            first = record_line(self._header)
             file.write(first)
             end = file.tell()
         else:
             if not first.endswith(b"\n"):
-                ours = _record_line({"journal": MAGIC})[:-2]
+                ours = record_line({"journal": MAGIC})[:-2]
                 looks_ours = first.startswith(ours) or ours.startswith(first)
                 raise self._fail(1, CUT_HEADER if looks_ours else f"no header line: {NOT_OURS}")
             self._check_header(first)
@@ -221,14 +222,14 @@ class Journal:
     def _apply(self, number: int, record: dict[str, Any]) -> None:
         if "sent" in record:
             row, key = record["sent"], record.get("key")
-            if row != self._rows or not _is_line(record.get("line")) or not _is_key(key):
+            if row != self._rows or not is_line(record.get("line")) or not is_key(key):
                 raise self._fail(number, "malformed 'sent' record")
             self._index.add(int(str(key), 16))
             self._rows += 1
             return
         if "done" in record:
             row, status = record["done"], _STATUS_CODES.get(str(record.get("status")))
-            if not _is_line(row) or row >= self._rows or status is None:
+            if not is_line(row) or row >= self._rows or status is None:
                 raise self._fail(number, "malformed 'done' record")
             if status == CREATED:
                 customer_id = record.get("id")
@@ -253,12 +254,15 @@ class Journal:
     # -- what the importer records ----------------------------------------------
 
     def _append(self, record: dict[str, Any]) -> None:
-        self._file.write(_record_line(record))
-        self._file.flush()
-        now = self._clock()
-        if now - self._synced_at >= FSYNC_EVERY:
-            os.fsync(self._file.fileno())
-            self._synced_at = now
+        try:
+            self._file.write(record_line(record))
+            self._file.flush()
+            now = self._clock()
+            if now - self._synced_at >= FSYNC_EVERY:
+                os.fsync(self._file.fileno())
+                self._synced_at = now
+        except OSError as exc:  # a full disk: the stop names the file
+            raise OSError(exc.errno, exc.strerror, self.path) from None
 
     def sent(self, line: int, key: str) -> int:
         """Record that input `line` is about to be sent (flushed before it is); its number."""
@@ -275,25 +279,13 @@ class Journal:
         self._append(record)
 
     def close(self) -> None:
+        """Sync and close; a write that failed already (a full disk) stopped the import."""
         if not self._file.closed:
-            self._file.flush()
-            os.fsync(self._file.fileno())
-            self._file.close()
-
-
-def _record_line(record: dict[str, Any]) -> bytes:
-    """One record as the journal writes it (the header is written this way too)."""
-    return json.dumps(record, separators=(",", ":")).encode() + b"\n"
-
-
-MAX_LINE = 2**31
-"""No input has more lines: a larger line number is damage, not a row to remember."""
-_KEY = re.compile(r"[0-9a-f]{16}")
-
-
-def _is_line(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < MAX_LINE
-
-
-def _is_key(value: Any) -> bool:
-    return isinstance(value, str) and _KEY.fullmatch(value) is not None
+            try:
+                self._file.flush()
+                os.fsync(self._file.fileno())
+            except OSError as exc:  # the next run cuts the record this leaves torn
+                logger.warning("journal %s: %s", self.path, exc.strerror or exc)
+            finally:
+                with contextlib.suppress(OSError):  # it retries the failed flush first
+                    self._file.close()

@@ -6,6 +6,7 @@ import refused the lock can say which process holds it.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from typing import IO
@@ -32,13 +33,27 @@ def lock(file: IO[bytes]) -> bool:
 
 
 def holder_pid(path: str) -> int | None:
-    """The pid the latest run recorded, waiting briefly for a holder that just started."""
+    """The pid the latest run recorded, waiting briefly for a holder that just started.
+
+    A holder that has the lock but has not yet recorded its run leaves the
+    previous run's pid last: a pid no process has is waited past.
+    """
     deadline = time.monotonic() + PID_WAIT
     while True:
         pid = _last_run_pid(path)
-        if pid is not None or time.monotonic() > deadline:
+        if (pid is not None and _alive(pid)) or time.monotonic() > deadline:
             return pid
         time.sleep(0.01)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: another user's process
+        return True
+    return True
 
 
 def _last_run_pid(path: str) -> int | None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from collections import Counter
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from typing import Any, Literal
 
 import attrs
@@ -10,6 +11,8 @@ import attrs
 from .._core.errors import EcomChargeError
 from .._core.logs import request_id
 from .._core.models import NewCustomer
+from ._bloom import BloomFilter
+from ._journal import Journal
 from ._reconcile import Key, customer_key
 from ._rows import Row, RowError
 
@@ -97,3 +100,63 @@ def as_item(row: Any, previous: int) -> Item | RowError:
     if item.line <= previous:
         raise ValueError(f"row lines must increase: line {item.line} came after {previous}")
     return item
+
+
+class Ledger:
+    """Where the end of each row goes: the counts, the ids taken, `on_progress`, the journal.
+
+    A row is counted (and told) even when its journal record cannot be written:
+    a full disk then stops an import whose counts still say what the shop holds
+    (the next run settles the row it could not journal).
+    """
+
+    def __init__(
+        self,
+        journal: Journal | None,
+        created: BloomFilter,
+        on_progress: Callable[[RowOutcome], object] | None,
+    ) -> None:
+        self.journal = journal
+        self.created = created
+        self.on_progress = on_progress
+        self.counts: Counter[str] = Counter()
+
+    def resumed(self, line: int, status: Status) -> None:
+        """A row an earlier run finished: counted, not sent."""
+        self.counts[status] += 1
+        self.counts["resumed"] += 1
+        if self.on_progress is not None:
+            self.on_progress(RowOutcome(line=line, status=status, resumed=True))
+
+    def finish(
+        self,
+        line: int,
+        status: Status,
+        item: Item | None = None,
+        *,
+        customer_id: str | None = None,
+        errors: dict[str, Any] | None = None,
+        message: str | None = None,
+        reconciled: bool = False,
+    ) -> None:
+        if customer_id is not None:
+            self.created.add(customer_id)  # this row's customer: no other row may claim it
+        self.counts[status] += 1
+        if reconciled:
+            self.counts["reconciled"] += 1
+        try:
+            if self.journal is not None and item is not None and item.row is not None:
+                self.journal.done(item.row, status, customer_id)
+        finally:  # told even when the journal cannot be written, so the stop counts it
+            if self.on_progress is not None:
+                self.on_progress(
+                    RowOutcome(
+                        line=line,
+                        status=status,
+                        customer_id=customer_id,
+                        customer=item.customer if item is not None else None,
+                        errors=errors,
+                        message=message,
+                        reconciled=reconciled,
+                    )
+                )

@@ -46,9 +46,10 @@ def _rows_in_shard(first: int, last: int, shard: tuple[int, int] | None) -> int:
     return max(0, (last - index) // count - (first - 1 - index) // count)
 
 
-def _journal_message(exc: JournalError) -> str:
+def _journal_message(exc: JournalError, named: bool) -> str:
+    """The journal's error; `--journal PATH ...` when the user named it, else `journal PATH ...`."""
     message = str(exc)
-    return "--" + message if message.startswith("journal ") else message
+    return "--" + message if named and message.startswith("journal ") else message
 
 
 def _resume_hint(args: argparse.Namespace) -> str:
@@ -115,6 +116,7 @@ def import_command(
                 return usage_error(
                     f"set {name} (and the other ECOMCHARGE_* variables) or use --fake"
                 )
+    named_journal = args.journal is not None  # else the default one, chosen below
     try:
         client, target = make_client(args, None)  # checks the configuration before reading input
         streamed = is_stream(args.path)
@@ -143,7 +145,7 @@ def import_command(
         with reader:
             ending = asyncio.run(run_import(args, reader, input_id, total, err, tally))
     except JournalError as exc:
-        return usage_error(_journal_message(exc))
+        return usage_error(_journal_message(exc, named_journal))
     except BrokenPipeError:
         raise  # a reader went away: main() ends quietly
     except OSError as exc:

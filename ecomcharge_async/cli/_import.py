@@ -23,6 +23,7 @@ from .._transports.aiohttp_transport import AiohttpTransport
 from ..bulk import ImportReport, RowOutcome
 from ..bulk._bloom import BloomFilter
 from ..bulk._execute import execute
+from ..bulk._execute import open_journal as open_bulk_journal
 from ..bulk._failures import FailuresFile
 from ..bulk._journal import Journal
 from ..bulk._rows import InputError, RowReader
@@ -174,7 +175,9 @@ async def run_import(
     except OSError as exc:
         if not sending or isinstance(exc, BrokenPipeError):
             raise  # nothing sent yet: a usage error (or a reader gone: ends quietly)
-        return Ending(2, "write", f"cannot write: {exc.strerror or exc}; nothing more was sent")
+        where = f" {exc.filename}" if exc.filename else ""
+        message = f"cannot write{where}: {exc.strerror or exc}; nothing more was sent"
+        return Ending(2, "write", message)
     finally:
         with contextlib.suppress(NotImplementedError):
             for signum, _ in _STOP_SIGNALS:
@@ -205,13 +208,8 @@ def open_journal(
     stderr: TextIO,
 ) -> Journal:
     """Open this run's journal; say so when the input changed since its last run."""
-    journal = Journal(
-        args.journal,
-        shop_id=client.shop_id,
-        base_url=client.base_url,
-        input_id=input_id,
-        shard=args.shard,
-        on_created=created.add,  # customers earlier runs created stay theirs
+    journal = open_bulk_journal(
+        args.journal, client, input_id=input_id, shard=args.shard, created=created
     )
     logger.info("journal: %s", journal.path)
     if journal.input_changed:
