@@ -35,7 +35,7 @@ from celery import Celery
 from conftest import ServerProcess
 
 import ecomcharge_async as ec
-from ecomcharge_async.celery import TASK_NAME
+from ecomcharge_async.celery import TASK_NAME, visibility_timeout
 from ecomcharge_async.testing._backend import DEMO_SECRET, DEMO_SHOP_ID
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -452,3 +452,11 @@ def test_no_broker_is_refused_at_once(tmp_path: Path) -> None:
     run = run_import(env, str(path), "--celery", "--shards", "2", stderr=subprocess.PIPE)
     assert run.returncode == 2
     assert "cannot reach the broker at redis://127.0.0.1:" in run.stderr
+
+
+# Here, not in test_durations.py: only the Celery session installs the celery extra.
+@pytest.mark.parametrize("text", ["inf", "nan", "0", "-1", "1e999", "soon"])
+def test_the_celery_visibility_timeout_takes_the_same_durations(text: str) -> None:
+    with pytest.raises(ValueError, match="must be a finite number of seconds > 0, got "):
+        visibility_timeout({"ECOMCHARGE_CELERY_VISIBILITY_TIMEOUT": text})
+    assert visibility_timeout({"ECOMCHARGE_CELERY_VISIBILITY_TIMEOUT": "90"}) == 90.0

@@ -11,7 +11,6 @@ from conftest import HTTP_KINDS, SECRET, SHOP_ID, http_transport
 
 import ecomcharge_async as ec
 from ecomcharge_async._core.durations import seconds
-from ecomcharge_async.celery import visibility_timeout
 from ecomcharge_async.testing import FakeEcomCharge, Fault
 from ecomcharge_async.testing._server import create_app, serve
 
@@ -113,13 +112,6 @@ def test_the_client_keeps_the_timeout_as_seconds(fake: FakeEcomCharge) -> None:
     assert client.timeout == 5.0
     assert client.with_options(timeout=Fraction(3, 2)).timeout == 1.5
     assert ec.Client(SHOP_ID, SECRET, transport=fake.transport(), timeout=None).timeout is None
-
-
-@pytest.mark.parametrize("text", ["inf", "nan", "0", "-1", "1e999", "soon"])
-def test_the_celery_visibility_timeout_takes_the_same_durations(text: str) -> None:
-    with pytest.raises(ValueError, match="must be a finite number of seconds > 0, got "):
-        visibility_timeout({"ECOMCHARGE_CELERY_VISIBILITY_TIMEOUT": text})
-    assert visibility_timeout({"ECOMCHARGE_CELERY_VISIBILITY_TIMEOUT": "90"}) == 90.0
 
 
 @pytest.mark.parametrize(
