@@ -325,6 +325,20 @@ async def test_a_cancelled_waiter_leaves_no_slot_taken() -> None:
     limiter.release(token, Outcome.OTHER)
 
 
+async def test_a_waiter_cancelled_then_passed_over_by_a_release_leaves_cleanly() -> None:
+    time_ = FakeTime()
+    limiter = FixedLimiter(1, clock=time_.clock, sleep=time_.sleep)
+    held = await limiter.acquire()
+    waiter = asyncio.create_task(limiter.acquire())
+    await asyncio.sleep(0)
+    waiter.cancel()  # its future is cancelled now; the task runs its cleanup later...
+    limiter.release(held, Outcome.OK)  # ...after this release skipped the cancelled future
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    assert limiter.in_flight == 0
+    limiter.release(await limiter.acquire(), Outcome.OK)
+
+
 async def test_a_waiter_cancelled_as_it_is_handed_a_slot_passes_it_on() -> None:
     time_ = FakeTime()
     limiter = FixedLimiter(1, clock=time_.clock, sleep=time_.sleep)

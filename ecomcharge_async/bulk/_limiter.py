@@ -101,7 +101,7 @@ class _Slots:
             except BaseException:
                 if waiter.done() and not waiter.cancelled():
                     self._free(sent=False)  # handed a slot just as we were cancelled: give it on
-                else:
+                elif waiter in self._waiters:  # `_wake` may have dropped it already
                     self._waiters.remove(waiter)
                 raise
         else:
