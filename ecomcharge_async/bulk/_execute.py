@@ -93,6 +93,8 @@ async def execute(
         shard=shard,
     )
     await importer.run(rows)
+    if journal is not None:
+        journal.flush()  # the last outcomes, or the error that kept one from the file
     counts = importer.counts
     return ImportReport(
         total=counts["total"],
