@@ -46,7 +46,7 @@ def test_the_quick_run_measures_every_target_and_writes_json(tmp_path: Path) -> 
     assert "bulk_import" not in results  # --quick leaves the long bulk import out
 
     targets = {t["what"]: t for t in results["targets"]}
-    assert len(targets) == 11
+    assert len(targets) == 16
     for what, target in targets.items():
         if target["measured"] is not None:
             assert target["holds"] is (
