@@ -273,7 +273,7 @@ def test_a_fast_api_behind_a_busy_client_does_not_collapse_the_limit() -> None:
     run = import_rows(QueueingAPI(capacity=1, service=0.0003), 20_000, adaptive())
     settled = [limit for t, limit in run.limits if t >= 1.0]
     assert settled
-    assert min(settled) >= 32  # not cut to one or two: batching sends is what saves CPU
+    assert min(settled) >= 16  # not cut to one or two: batching sends is what saves CPU
 
 
 def test_a_max_rate_caps_the_pace_from_the_start() -> None:
