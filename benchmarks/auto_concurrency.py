@@ -25,7 +25,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from _common import summary
+from _common import paired_ratio, summary
 from import_peer import cli_command, run_process, write_csv
 from limited_api import limited_api, stats
 
@@ -97,11 +97,29 @@ def run(rows: int, rounds: int, settings: dict[str, tuple[str, ...]]) -> dict[st
                     "client_cpu_us_per_row": summary([r["client_cpu_us_per_row"] for r in done]),
                     "failed": [r["failed"] for r in done],
                     "concurrency": [r["concurrency"] for r in done],
+                    "rows_per_s_rounds": [r["rows_per_s"] for r in done],
                 }
                 for setting, done in runs.items()
             }
     result["targets"] = targets(result["apis"])
+    result["ratios"] = ratios(result["apis"])
     return result
+
+
+def ratios(apis: dict[str, Any]) -> dict[str, Any]:
+    """The targets' figures as median (min-max) over the rounds, for run.py."""
+    found: dict[str, Any] = {}
+    bucket = apis.get("bucket", {}).get("auto")
+    if bucket is not None:
+        found["bucket_rate_vs_250"] = summary([r / 250 for r in bucket["rows_per_s_rounds"]])
+        found["bucket_share_429"] = bucket["share_429"]
+    slow = apis.get("slow", {})
+    fixed = [slow[s]["rows_per_s_rounds"] for s in ("16", "64", "256") if s in slow]
+    if "auto" in slow and fixed:
+        # Within a round, auto against the best fixed setting of that round.
+        best = [max(per_round) for per_round in zip(*fixed, strict=True)]
+        found["slow_auto_vs_best_fixed"] = paired_ratio(slow["auto"]["rows_per_s_rounds"], best)
+    return found
 
 
 def targets(apis: dict[str, Any]) -> list[dict[str, Any]]:

@@ -3,9 +3,10 @@
     python benchmarks/concurrency_chart.py [--results benchmarks/results/limiter_preview.json]
         [--out benchmarks/results/bench-concurrency.svg]
 
-Draws, from the results `limiter_preview.py` writes (its first round of each
-API with `auto`), the concurrency limit over time and, against the rate-limited
-API, the pace in requests per second. Needs matplotlib (`nox -s bench`).
+Draws, from the results `limiter_preview.py` or `auto_concurrency.py` (the
+CLI's progress lines) write, the first round of each API with `auto`: the
+concurrency limit over time and, when recorded, the pace in requests per
+second. Needs matplotlib (`nox -s bench`).
 """
 
 from __future__ import annotations
@@ -37,7 +38,11 @@ def concurrency_chart(results: dict[str, Any]) -> Figure:
         fontsize=9,
     )
     for ax, kind in zip(axes, kinds, strict=True):
-        series = results["apis"][kind]["auto"]["series_first_round"]
+        auto = results["apis"][kind]["auto"]
+        # limiter_preview.py records the pace too; the CLI's progress lines only the limit.
+        series = auto.get("series_first_round") or [
+            [t, limit, None] for t, limit in auto["concurrency"][0]["series"]
+        ]
         times = [point[0] for point in series]
         ax.step(times, [point[1] for point in series], where="post", color="#2b6cb0",
                 label="concurrency limit")  # fmt: skip

@@ -3,8 +3,9 @@
 Each round starts a fresh loopback fake (benchmarks/limited_api.py `plain`),
 then runs each contender in a process of its own on the same CSV of `--rows`
 customers, in an order that alternates between rounds: the hand-written
-script (benchmarks/hand_import.py), `ecomcharge import` without a journal, and
-`ecomcharge import --journal`. Client CPU is the contender process's whole CPU
+script (benchmarks/hand_import.py), `ecomcharge import` without a journal,
+`ecomcharge import --journal` (both at `--concurrency`), and `ecomcharge import`
+at its defaults (`--concurrency auto`, a journal). Client CPU is the contender process's whole CPU
 time (user + system, start-up included) per row; rows/s is the contender's own
 timing of its import. The server's count checks each row was created exactly
 once. Medians and min-max over the rounds, and per-round ratios to the script.
@@ -87,8 +88,9 @@ def one_round(path: Path, rows: int, concurrency: int, order: Sequence[str]) -> 
                     command = [sys.executable, str(HERE / "hand_import.py"), str(path), url,
                                str(concurrency)]  # fmt: skip
                 else:
-                    journal = Path(tmp, "import.journal") if name == "cli_journal" else None
-                    command = cli_command(path, url, str(concurrency), journal, ["--quiet"])
+                    journal = Path(tmp, f"{name}.journal") if name != "cli" else None
+                    setting = "auto" if name == "cli_default" else str(concurrency)
+                    command = cli_command(path, url, setting, journal, ["--quiet"])
                 out, _, cpu = run_process(command)
                 result = json.loads(out)
                 check_exactly_once(url, rows)
@@ -99,7 +101,7 @@ def one_round(path: Path, rows: int, concurrency: int, order: Sequence[str]) -> 
     return figures
 
 
-CONTENDERS = ("script", "cli", "cli_journal")
+CONTENDERS = ("script", "cli", "cli_journal", "cli_default")
 
 
 def run(rows: int = 20_000, rounds: int = 5, concurrency: int = 64) -> dict[str, Any]:
@@ -116,7 +118,7 @@ def run(rows: int = 20_000, rounds: int = 5, concurrency: int = 64) -> dict[str,
         result["contenders"][name] = {
             key: summary([r[name][key] for r in per_round]) for key in per_round[0][name]
         }
-    for name in ("cli", "cli_journal"):
+    for name in CONTENDERS[1:]:
         for key, label in (("cpu_us_per_row", "cpu"), ("rows_per_s", "rate")):
             ours = [r[name][key] for r in per_round]
             theirs = [r["script"][key] for r in per_round]

@@ -66,13 +66,26 @@ TARGETS: list[tuple[str, tuple[str, ...], str, float, str]] = [
      ("startup", "pytest_plugin", "added_ms"), "<=", 30.0, "ms"),
     ("bulk peak RSS, 200,000 vs 20,000 rows",
      ("bulk_import", "ratios", "peak_rss_large_vs_small"), "<=", 1.1, "ratio"),
+    ("import at its defaults, CPU/row vs hand script",
+     ("import_peer", "ratios", "cli_default_cpu_vs_script"), "<=", 1.0, "ratio"),
+    ("import at its defaults, rows/s vs hand script",
+     ("import_peer", "ratios", "cli_default_rate_vs_script"), ">=", 1.0, "ratio"),
+    ("auto vs a 250/s bucket, rows/s / 250",
+     ("auto_concurrency", "ratios", "bucket_rate_vs_250"), ">=", 0.9, "ratio"),
+    ("auto vs a 250/s bucket, share answered 429",
+     ("auto_concurrency", "ratios", "bucket_share_429"), "<=", 0.02, "share"),
+    ("auto vs a 200 ms API, rows/s / best fixed",
+     ("auto_concurrency", "ratios", "slow_auto_vs_best_fixed"), ">=", 0.9, "ratio"),
 ]  # fmt: skip
 #: Where each added-ms target finds the matching ratio, printed beside it.
 _MS_RATIO = {
     ("startup", "import", "added_ms"): ("startup", "import", "ratio"),
     ("startup", "pytest_plugin", "added_ms"): ("startup", "pytest_plugin", "ratio"),
 }
-BENCHMARKS = ("creates", "decoding", "listing", "codec", "overhead", "startup", "bulk")
+BENCHMARKS = ("creates", "decoding", "listing", "codec", "overhead", "startup", "bulk", "peer",
+              "auto")  # fmt: skip
+#: Left out of --quick: they import thousands of rows, several times.
+LONG = ("bulk", "peer", "auto")
 #: --quick: tiny sizes, one round, no bulk import; checks that everything runs (tests use it).
 QUICK = {"rounds": 1, "creates": 64, "list_size": 300, "fake_calls": 50, "codec_calls": 200,
          "startup_repeats": 1}  # fmt: skip
@@ -129,6 +142,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--startup-repeats", type=int, default=7, help="fresh processes per start-up figure"
     )
     parser.add_argument(
+        "--peer-rows", type=int, default=20_000, help="rows per import against the hand script"
+    )
+    parser.add_argument(
+        "--auto-rows", type=int, default=3000, help="rows per import against the shaped APIs"
+    )
+    parser.add_argument(
         "--quick",
         action="store_true",
         help="tiny sizes and one round, bulk import left out: checks that everything runs",
@@ -142,7 +161,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         for name, value in QUICK.items():
             setattr(args, name, value)
         if args.only is None:
-            args.only = [name for name in BENCHMARKS if name != "bulk"]
+            args.only = [name for name in BENCHMARKS if name not in LONG]
     return args
 
 
@@ -175,6 +194,16 @@ def main(argv: list[str] | None = None) -> None:
         results["startup"] = startup.run(repeats=args.startup_repeats)
     if "bulk" in wanted:
         results["bulk_import"] = bulk_import(args)
+    if "peer" in wanted:
+        import import_peer  # type: ignore[import-not-found]
+
+        results["import_peer"] = import_peer.run(rows=args.peer_rows, rounds=args.rounds)
+    if "auto" in wanted:
+        import auto_concurrency  # type: ignore[import-not-found]
+
+        results["auto_concurrency"] = auto_concurrency.run(
+            args.auto_rows, args.rounds, auto_concurrency.SETTINGS
+        )
     results["machine"]["load_average_at_end"] = os.getloadavg()
     results["targets"] = targets(results)
     print(render(results))
@@ -200,7 +229,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         if measured is not None:
             holds = measured <= bound if op == "<=" else measured >= bound
         ratio_figure = _lookup(results, _MS_RATIO[path]) if path in _MS_RATIO else figure
-        shown = f"+{bound:g} ms" if unit == "ms" else f"{bound:g}x"
+        shown = {"ms": f"+{bound:g} ms", "share": f"{bound:.0%}"}.get(unit, f"{bound:g}x")
         report.append(
             {
                 "what": label,
@@ -295,6 +324,14 @@ def render(results: dict[str, Any]) -> str:
                     f"  {fig['rows']:>9,} rows{'':<22}{fig['median_rows_per_s']:>7,.0f}"
                     f"    {fig['median_peak_rss_mib']:.1f}"
                 )
+    if "import_peer" in results:
+        import import_peer
+
+        lines += ["", import_peer.render(results["import_peer"])]
+    if "auto_concurrency" in results:
+        import auto_concurrency
+
+        lines += ["", auto_concurrency.render(results["auto_concurrency"])]
     lines.append("\ntargets (ours / theirs: medians of per-round ratios; ms: what we add)")
     for t in results["targets"]:
         state = {True: "PASS", False: "FAIL", None: "not measured"}[t["holds"]]
@@ -302,6 +339,8 @@ def render(results: dict[str, Any]) -> str:
             measured = "-"
         elif t["unit"] == "ms":
             measured = f"{t['measured']:+.1f} ms ({t['ratio']:.2f}x)"
+        elif t["unit"] == "share":
+            measured = f"{t['measured']:.1%}"
         else:  # three decimals where two would hide which side of the bound it is
             close = round(t["measured"], 2) == t["bound"]
             measured = f"{t['measured']:.{3 if close else 2}f}x"

@@ -15,13 +15,14 @@ running shard wait its turn (`ShardBusy`, retried) instead of importing in paral
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Literal
 
 from celery import Celery, Task
 
 from ._core.durations import duration_rule, required_seconds
 from ._core.errors import AuthenticationError
 from .bulk._journal import JournalError
+from .bulk._limiter import MAX_LIMIT
 from .bulk._rows import InputError
 from .bulk._shard_task import ShardBusy, run_shard
 
@@ -88,7 +89,8 @@ def import_shard(
     *,
     journal: str,
     failures: str | None = None,
-    concurrency: int = 16,
+    concurrency: int | Literal["auto"] = "auto",
+    max_concurrency: int = MAX_LIMIT,
     rate: float | None = None,
     input_id: str | None = None,
 ) -> dict[str, Any]:
@@ -109,6 +111,7 @@ def import_shard(
             journal=journal,
             failures=failures,
             concurrency=concurrency,
+            max_concurrency=max_concurrency,
             rate=rate,
             input_id=input_id,
             on_counts=on_counts,

@@ -51,7 +51,7 @@ def test_the_quick_run_measures_every_target_and_writes_json(tmp_path: Path) -> 
     assert "bulk_import" not in results  # --quick leaves the long bulk import out
 
     targets = {t["what"]: t for t in results["targets"]}
-    assert len(targets) == 11
+    assert len(targets) == 16
     for what, target in targets.items():
         if target["measured"] is not None:
             assert target["holds"] is (
@@ -190,9 +190,10 @@ def test_the_import_peers_run_and_each_row_is_created_exactly_once(tmp_path: Pat
     peer = tmp_path / "peer.json"
     done = _run("import_peer.py", "--rows", "40", "--rounds", "1", "--output", str(peer))
     result = json.loads(peer.read_text())
-    assert set(result["contenders"]) == {"script", "cli", "cli_journal"}
+    assert set(result["contenders"]) == {"script", "cli", "cli_journal", "cli_default"}
     assert result["ratios"]["cli_journal_cpu_vs_script"]["median"] > 0
-    assert "cli_journal" in done.stdout
+    assert result["ratios"]["cli_default_rate_vs_script"]["median"] > 0
+    assert "cli_default" in done.stdout
 
 
 def test_the_shaped_apis_measure_429s_and_report_what_the_cli_cannot_take(

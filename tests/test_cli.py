@@ -897,7 +897,7 @@ def test_off_a_terminal_progress_lines_are_printed_and_quiet_silences_them(
     for line in lines:
         assert re.fullmatch(
             r"progress: \d+/20 rows done \(\d+%\): \d+ created, 0 rejected, 0 failed; "
-            r"\d+ rows/s, ETA (\d+:\d\d:\d\d|-:--:--)",
+            r"\d+ rows/s, ETA (\d+:\d\d:\d\d|-:--:--), concurrency 2",
             line,
         ), line
     quiet = cli(*command, "--progress-every", "0.2", "--quiet")

@@ -1,4 +1,4 @@
-"""The shared pause and the rate limit of bulk imports, on a fake clock."""
+"""The shared pause of bulk imports and a send's turn, on a fake clock."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import asyncio
 import pytest
 from conftest import FakeTime
 
-from ecomcharge_async.bulk._pacing import Pause, RateLimit
+from ecomcharge_async.bulk._limiter import FixedLimiter, Outcome
+from ecomcharge_async.bulk._pacing import Pause, take_turn
 
 
 @pytest.fixture
@@ -56,29 +57,28 @@ async def test_signals_from_requests_already_in_flight_do_not_lengthen_the_pause
     assert time_.sleeps == [1.0]
 
 
-async def test_the_rate_limit_spaces_requests_evenly(time_: FakeTime) -> None:
-    limit = RateLimit(4.0, clock=time_.clock, sleep=time_.sleep)
-    for _ in range(5):
-        await limit.acquire()
-    assert time_.sleeps == [0.25, 0.25, 0.25, 0.25]
-    time_.now += 10  # idle time does not build up a burst beyond one request
-    await limit.acquire()
-    await limit.acquire()
-    assert time_.sleeps[-1] == 0.25
+async def test_a_turn_waits_out_the_pause_then_takes_a_slot(time_: FakeTime) -> None:
+    pause = Pause(clock=time_.clock, sleep=time_.sleep, initial=2.0)
+    limiter = FixedLimiter(1, clock=time_.clock, sleep=time_.sleep)
+    pause.trip(pause.generation)
+    generation, token = await take_turn(pause, limiter)
+    assert (generation, time_.sleeps, limiter.in_flight) == (1, [2.0], 1)
+    limiter.release(token, Outcome.OK)
+    assert limiter.in_flight == 0
 
 
-async def test_concurrent_waiters_get_distinct_slots(time_: FakeTime) -> None:
-    waits: list[float] = []
-
-    async def sleep_without_moving_the_clock(seconds: float) -> None:
-        waits.append(round(seconds, 6))
-        await asyncio.sleep(0)
-
-    limit = RateLimit(10.0, clock=time_.clock, sleep=sleep_without_moving_the_clock)
-    await asyncio.gather(*(limit.acquire() for _ in range(3)))
-    assert sorted(waits) == [0.1, 0.2]
-
-
-def test_the_rate_must_be_positive(time_: FakeTime) -> None:
-    with pytest.raises(ValueError, match="rate must be positive"):
-        RateLimit(0, clock=time_.clock, sleep=time_.sleep)
+async def test_a_pause_begun_while_a_send_waits_for_a_slot_is_waited_out_too(
+    time_: FakeTime,
+) -> None:
+    pause = Pause(clock=time_.clock, sleep=time_.sleep, initial=1.0)
+    limiter = FixedLimiter(1, clock=time_.clock, sleep=time_.sleep)
+    first_generation, first = await take_turn(pause, limiter)
+    second = asyncio.create_task(take_turn(pause, limiter))
+    await asyncio.sleep(0)  # the second send now waits for the only slot
+    assert not second.done()
+    pause.trip(first_generation)  # the first send came back 503
+    limiter.release(first, Outcome.OVERLOADED)
+    generation, token = await second
+    # Handed the slot during the pause, it gave it back and waited the pause out.
+    assert (generation, time_.sleeps, limiter.in_flight) == (1, [1.0], 1)
+    limiter.release(token, Outcome.OK)

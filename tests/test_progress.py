@@ -50,7 +50,14 @@ def test_the_bar_redraws_at_most_ten_times_a_second() -> None:
 
 def test_summary_table() -> None:
     report = ImportReport(
-        total=1000, created=990, rejected=8, failed=2, resumed=400, reconciled=3, elapsed=2.0
+        total=1000,
+        created=990,
+        rejected=8,
+        failed=2,
+        resumed=400,
+        reconciled=3,
+        elapsed=2.0,
+        concurrency=24,
     )
     assert summary(report, source="in.csv", target="shop 361").splitlines() == [
         "Imported in.csv into shop 361",
@@ -60,7 +67,7 @@ def test_summary_table() -> None:
         "  rejected             8",
         "  failed               2",
         "",
-        "  2.0 s, 300 rows/s",
+        "  2.0 s, 300 rows/s, concurrency 24",
         "  3 created row(s) were confirmed by reconciliation after an unclear failure",
         "  400 row(s) were finished by an earlier run (journal)",
     ]
@@ -94,6 +101,23 @@ def test_render_line(
     counts: dict[str, int], total: int | None, elapsed: float, expected: str
 ) -> None:
     assert render_line(Counter(counts), total, elapsed) == expected
+
+
+def test_the_bar_and_the_lines_show_the_concurrency_when_given() -> None:
+    assert render_bar(10, None, 2.0, 24) == "  10 rows  5 rows/s  concurrency 24"
+    assert render_bar(5, 10, 1.0, 8).endswith(" 50%  5 rows/s  ETA 0:00:01  concurrency 8")
+    assert render_line(Counter(created=5), None, 1.0, 3) == (
+        "progress: 5 rows done: 5 created, 0 rejected, 0 failed; 5 rows/s, concurrency 3"
+    )
+    limit = 8
+    stream = io.StringIO()
+    bar = ProgressBar(stream, None, clock=lambda: 1.0, concurrency=lambda: limit)
+    limit = 32  # read when drawn, not when the bar was made
+    bar.close()
+    assert stream.getvalue() == "\r  0 rows  0 rows/s  concurrency 32\n"
+    lines = ProgressLines(stream, 4, every=1, clock=lambda: 2.0, concurrency=lambda: limit)
+    lines.update(RowOutcome(line=1, status="created"))
+    assert lines.line().endswith("; 0 rows/s, ETA -:--:--, concurrency 32")
 
 
 async def test_progress_lines_come_on_time_even_when_no_row_finished() -> None:

@@ -22,13 +22,15 @@ import asyncio
 import time
 from collections.abc import AsyncIterable, Callable, Iterable
 from pathlib import Path
+from typing import Literal
 
 from .._core.client import Client
 from .._core.models import NewCustomer
 from ._bloom import BloomFilter
-from ._execute import ImportReport, execute, open_journal
+from ._execute import ImportReport, execute, make_limiter, open_journal
 from ._importer import Sleep
 from ._journal import JournalError
+from ._limiter import MAX_LIMIT
 from ._outcome import RowOutcome
 
 # `classify` and `match_customers` are reconciliation's internal decisions: still
@@ -55,7 +57,8 @@ async def import_customers(
     client: Client,
     rows: Iterable[NewCustomer | Row | RowError] | AsyncIterable[NewCustomer | Row | RowError],
     *,
-    concurrency: int = 16,
+    concurrency: int | Literal["auto"] = "auto",
+    max_concurrency: int = MAX_LIMIT,
     journal: str | Path | None = None,
     on_progress: Callable[[RowOutcome], object] | None = None,
     rate: float | None = None,
@@ -88,6 +91,13 @@ async def import_customers(
       `client` (`client.with_options(retry=None)`, sharing its pool), so the
       client's own `RetryPolicy` does not multiply the attempts; `client`
       itself is left as it is. Creates that may have landed are never replayed.
+    - `concurrency="auto"` (the default) finds how many creates to keep in
+      flight and how fast to send them: it starts at 8, grows while answers
+      come back in time, halves on 503, 408 and timeouts, and on 429 without
+      `Retry-After` paces sends just below the rate the API accepted (probing
+      upward now and then) rather than pausing; never above `max_concurrency`.
+      A number fixes the concurrency (a 429 then pauses the import). The
+      report's `concurrency` is the highest limit reached.
     - `rate` caps requests per second. `journal` (a path) makes the import
       resumable: run again with the same journal to finish an interrupted import.
       Rows are matched to the journal by content, so an edited input (a rejected
@@ -105,10 +115,11 @@ async def import_customers(
       freezes no create in flight. Give your own source that may wait on I/O
       as an async iterable.
     """
-    if concurrency < 1:
-        raise ValueError(f"concurrency must be at least 1, got {concurrency}")
     if rate is not None and rate <= 0:
         raise ValueError(f"rate must be positive requests per second, got {rate}")
+    limiter = make_limiter(
+        concurrency, max_concurrency=max_concurrency, rate=rate, sleep=sleep, clock=clock
+    )
     if max_attempts < 1 or max_rounds < 1 or reconcile_batch < 1:
         raise ValueError("max_attempts, max_rounds and reconcile_batch must be at least 1")
     if shard is not None:
@@ -125,9 +136,8 @@ async def import_customers(
             rows,
             journal=opened,
             created=created,
-            concurrency=concurrency,
+            limiter=limiter,
             on_progress=on_progress,
-            rate=rate,
             max_attempts=max_attempts,
             max_rounds=max_rounds,
             reconcile_batch=reconcile_batch,

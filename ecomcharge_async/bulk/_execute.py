@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterable, Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
@@ -16,6 +16,7 @@ from .._core.client import Client
 from ._bloom import BloomFilter
 from ._importer import Importer, Sleep
 from ._journal import Journal
+from ._limiter import AdaptiveLimiter, FixedLimiter
 from ._outcome import RowOutcome
 
 
@@ -25,6 +26,8 @@ class ImportReport:
 
     `resumed` of those rows were finished by an earlier run (read from the
     journal); `reconciled` were found in the shop after an unclear failure.
+    `concurrency` is the most requests the import let be in flight at once
+    (with `concurrency="auto"`, the highest limit it reached).
     """
 
     total: int
@@ -34,11 +37,30 @@ class ImportReport:
     resumed: int = 0
     reconciled: int = 0
     elapsed: float = 0.0
+    concurrency: int = 0
 
     @property
     def ok(self) -> bool:
         """True when every row was created."""
         return self.rejected == 0 and self.failed == 0
+
+
+def make_limiter(
+    concurrency: int | Literal["auto"],
+    *,
+    max_concurrency: int,
+    rate: float | None,
+    sleep: Sleep,
+    clock: Callable[[], float],
+) -> AdaptiveLimiter | FixedLimiter:
+    """The limiter for `concurrency` ("auto" or a number); `rate` caps requests per second."""
+    if concurrency == "auto":
+        if max_concurrency < 1:
+            raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}")
+        return AdaptiveLimiter(maximum=max_concurrency, max_rate=rate, clock=clock, sleep=sleep)
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int):
+        raise ValueError(f'concurrency must be "auto" or a whole number, got {concurrency!r}')
+    return FixedLimiter(concurrency, rate=rate, clock=clock, sleep=sleep)
 
 
 async def execute(
@@ -47,9 +69,8 @@ async def execute(
     *,
     journal: Journal | None,
     created: BloomFilter,
-    concurrency: int,
+    limiter: AdaptiveLimiter | FixedLimiter,
     on_progress: Callable[[RowOutcome], object] | None,
-    rate: float | None,
     max_attempts: int,
     max_rounds: int,
     reconcile_batch: int,
@@ -61,11 +82,10 @@ async def execute(
     started = clock()
     importer = Importer(
         client,
-        concurrency=concurrency,
+        limiter=limiter,
         journal=journal,
         created=created,
         on_progress=on_progress,
-        rate=rate,
         max_attempts=max_attempts,
         max_rounds=max_rounds,
         reconcile_batch=reconcile_batch,
@@ -74,6 +94,8 @@ async def execute(
         shard=shard,
     )
     await importer.run(rows)
+    if journal is not None:
+        journal.flush()  # the last outcomes, or the error that kept one from the file
     counts = importer.counts
     return ImportReport(
         total=counts["total"],
@@ -83,6 +105,7 @@ async def execute(
         resumed=counts["resumed"],
         reconciled=counts["reconciled"],
         elapsed=clock() - started,
+        concurrency=limiter.peak,
     )
 
 

@@ -1,8 +1,8 @@
 """The bulk-import engine behind `bulk.import_customers`: workers, reconciliation, outcomes.
 
-One feeder reads the rows lazily into a bounded queue; `concurrency` workers
-create one customer at a time each; rows whose create may have landed are held
-aside and settled against the shop (`_reconcile.ShopMatcher`), with no create
+One feeder reads the rows lazily into a bounded queue; workers create one
+customer at a time each, as the limiter lets them; rows whose create may have
+landed are held aside and settled against the shop (`_reconcile.ShopMatcher`), with no create
 in flight, so that every customer this import was told it created is known
 (`created`, a Bloom filter of ids) and is never credited to another row.
 """
@@ -21,6 +21,7 @@ from .._core.policy import DEFAULT_RETRY
 from .._core.verdict import waits_too_long
 from ._bloom import BloomFilter
 from ._journal import CREATED, REJECTED, Journal
+from ._limiter import AdaptiveLimiter, Outcome, outcome_of
 from ._outcome import (
     AMBIGUOUS,
     Item,
@@ -32,7 +33,7 @@ from ._outcome import (
     each_row,
     log_fields,
 )
-from ._pacing import Pause, RateLimit
+from ._pacing import Limiter, Pause, take_turn
 from ._reconcile import classify, key_hash
 from ._rows import RowError
 from ._shard import in_shard
@@ -48,11 +49,10 @@ class Importer:
         self,
         client: Client,
         *,
-        concurrency: int,
+        limiter: Limiter,
         journal: Journal | None,
         created: BloomFilter,
         on_progress: Callable[[RowOutcome], object] | None,
-        rate: float | None,
         max_attempts: int,
         max_rounds: int,
         reconcile_batch: int,
@@ -64,7 +64,7 @@ class Importer:
         # sharing the caller's pool; the caller's client is left as it is.
         self.client = client.with_options(retry=None)
         self.shard = shard
-        self.concurrency = concurrency
+        self.limiter = limiter
         self.journal = journal
         self.created = created
         self.ledger = Ledger(journal, created, on_progress)
@@ -74,13 +74,12 @@ class Importer:
         self.pause = Pause(clock=clock, sleep=sleep)
         # One meaning of max_retry_after: a longer Retry-After is not waited for.
         self.max_retry_after = (client.retry or DEFAULT_RETRY).max_retry_after
-        self.rate = RateLimit(rate, clock=clock, sleep=sleep) if rate else None
-        self.queue: asyncio.Queue[Item | None] = asyncio.Queue(maxsize=concurrency)
+        # A 429 without Retry-After slows an adaptive limiter's pace instead of a pause.
+        self.auto = isinstance(limiter, AdaptiveLimiter)
+        self.queue: asyncio.Queue[Item | None] = asyncio.Queue(maxsize=limiter.maximum)
         self.pending: list[Item] = []
         self.counts = self.ledger.counts
-        # Workers start as rows need them, up to `concurrency`: a huge concurrency
-        # on a small input costs nothing.
-        self.workers = 0
+        self.workers = 0  # started as rows need them: a big maximum costs nothing
         self._free = 0  # workers started and not busy with a row
         self._group: asyncio.TaskGroup | None = None
         # What stopped the import (a 401, a full disk): the creates in flight end
@@ -169,7 +168,7 @@ class Importer:
 
     async def _enqueue(self, item: Item) -> None:
         """Queue a row for the workers, starting one if every worker has a row already."""
-        if self.queue.qsize() >= self._free and self.workers < self.concurrency:
+        if self.queue.qsize() >= self._free and self.workers < self.limiter.maximum:
             assert self._group is not None
             self.workers += 1
             self._free += 1
@@ -194,15 +193,19 @@ class Importer:
 
     async def _create(self, item: Item) -> None:
         while True:
-            generation = await self._wait_turn()
+            generation, token = await take_turn(self.pause, self.limiter)
+            outcome = Outcome.OTHER  # what a cancellation or a journal error releases with
             if self.stop is not None:
+                self.limiter.release(token, outcome)
                 return  # not sent now: the journal (if any) holds it for the next run
-            if self.journal is not None and item.row is None:
-                assert item.hash is not None
-                item.row = self.journal.sent(item.line, item.hash)
             try:
+                if self.journal is not None and item.row is None:
+                    assert item.hash is not None
+                    item.row = await self.journal.sending(item.line, item.hash)
                 created = await self.client.customers.create(item.customer)
+                outcome = Outcome.OK
             except EcomChargeError as exc:
+                outcome = outcome_of(exc)
                 verdict = classify(exc)
                 item.error = exc
                 if verdict == "fatal":
@@ -218,11 +221,14 @@ class Importer:
                     if item.attempts < self.max_attempts and not waits_too_long(
                         retry_after, self.max_retry_after
                     ):
-                        self.pause.trip(generation, retry_after)
+                        paced = self.auto and outcome is Outcome.RATE_LIMITED and not retry_after
+                        if not paced:
+                            self.pause.trip(generation, retry_after)
                         logger.info(
-                            "line %d: %s; pausing the import, then attempt %d of %d",
+                            "line %d: %s; %s, then attempt %d of %d",
                             item.line,
                             type(exc).__name__,
+                            "slowing the pace" if paced else "pausing the import",
                             item.attempts + 1,
                             self.max_attempts,
                             extra=log_fields(item, exc),
@@ -236,15 +242,11 @@ class Importer:
                 )
                 self.ledger.finish(item.line, "failed", item, message=describe(exc))
                 return
+            finally:
+                self.limiter.release(token, outcome)
             self.pause.clear()
             self.ledger.finish(item.line, "created", item, customer_id=created.id)
             return
-
-    async def _wait_turn(self) -> int:
-        generation = await self.pause.wait()
-        if self.rate is not None:
-            await self.rate.acquire()
-        return generation
 
     # -- reconciliation ------------------------------------------------------------
 
@@ -261,8 +263,8 @@ class Importer:
                 self.client,
                 Counter(item.key for item in batch),
                 self.created,
-                wait_turn=self._wait_turn,
                 pause=self.pause,
+                limiter=self.limiter,
                 max_attempts=self.max_attempts,
                 max_retry_after=self.max_retry_after,
             )

@@ -16,14 +16,14 @@ Rows are matched by `HASH` (16 hex digits of a SHA-256 over the row's fields),
 not by line: an input edited between runs (a rejected row fixed, a line added)
 resumes, and a row created by an earlier run is never sent again. The journal
 never holds an email, a name, the secret key or an Authorization header. Every
-record is flushed to the OS before the request it announces is sent, so
-`kill -9` loses nothing that was sent; records are fsync'd at least once a
-second and on close, so a power cut loses at most the last second.
+record reaches the OS before the request it announces is sent, so `kill -9`
+loses nothing that was sent (records are written together, once per turn of
+the event loop: `_journal_writer`); records are fsync'd at least once a second
+and on close, so a power cut loses at most the last second.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import time
@@ -35,6 +35,7 @@ from .._core.logs import logger
 from ._journal_index import CREATED, FAILED, REJECTED, SENT, UNKNOWN, KeyIndex
 from ._journal_lock import holder_pid, lock
 from ._journal_records import is_key, is_line, record_line
+from ._journal_writer import RecordWriter, done_record, sent_record
 
 __all__ = ["CREATED", "FAILED", "REJECTED", "SENT", "UNKNOWN", "Journal", "JournalError"]
 
@@ -96,12 +97,11 @@ class Journal:
         }
         self._index = KeyIndex()
         self._rows = 0  # rows recorded as sent, in this journal's numbering
-        self._clock = clock
-        self._synced_at = clock()
         try:
             self._file: IO[bytes] = open(self.path, "a+b")  # noqa: SIM115
         except OSError as exc:
             raise JournalError(f"journal {self.path}: {exc.strerror or exc}") from None
+        self._writer = RecordWriter(self._file, self.path, clock=clock, fsync_every=FSYNC_EVERY)
         try:
             if not lock(self._file):
                 pid = holder_pid(self.path)
@@ -144,7 +144,7 @@ class Journal:
             self._check_header(first)
             end = self._cut_torn_tail(len(first))
         file.seek(0, os.SEEK_END)
-        self._append({"run": os.getpid(), "input": input_id})
+        self._writer.write_now(record_line({"run": os.getpid(), "input": input_id}))
         os.fsync(file.fileno())
         previous_input = self._read(len(first), end)
         self.input_changed = (
@@ -253,39 +253,30 @@ class Journal:
 
     # -- what the importer records ----------------------------------------------
 
-    def _append(self, record: dict[str, Any]) -> None:
-        try:
-            self._file.write(record_line(record))
-            self._file.flush()
-            now = self._clock()
-            if now - self._synced_at >= FSYNC_EVERY:
-                os.fsync(self._file.fileno())
-                self._synced_at = now
-        except OSError as exc:  # a full disk: the stop names the file
-            raise OSError(exc.errno, exc.strerror, self.path) from None
-
     def sent(self, line: int, key: str) -> int:
-        """Record that input `line` is about to be sent (flushed before it is); its number."""
-        row = self._rows
+        """Record that input `line` is about to be sent, at once; its number."""
         self._rows += 1
-        self._append({"sent": row, "line": line, "key": key})
+        self._writer.write_now(sent_record(self._rows - 1, line, key))
+        return self._rows - 1
+
+    async def sending(self, line: int, key: str) -> int:
+        """`sent` for one of many rows: returns once written with this loop turn's records."""
+        self._rows += 1
+        row = self._rows - 1
+        await self._writer.written(self._writer.write_soon(sent_record(row, line, key)))
         return row
 
     def done(self, row: int, status: str, customer_id: str | None = None) -> None:
-        """Record the final outcome of row `row` (as numbered by `sent` or `claim`)."""
-        record: dict[str, Any] = {"done": row, "status": status}
-        if customer_id is not None:
-            record["id"] = customer_id
-        self._append(record)
+        """Record row `row`'s outcome (as numbered by `sent` or `claim`) with this loop turn's.
+
+        A `done` lost in a crash only makes a resumed import check the shop for the row.
+        """
+        self._writer.write_soon(done_record(row, status, customer_id))
+
+    def flush(self) -> None:
+        """Hand every record made so far to the OS; raise what kept one from it."""
+        self._writer.flush()
 
     def close(self) -> None:
         """Sync and close; a write that failed already (a full disk) stopped the import."""
-        if not self._file.closed:
-            try:
-                self._file.flush()
-                os.fsync(self._file.fileno())
-            except OSError as exc:  # the next run cuts the record this leaves torn
-                logger.warning("journal %s: %s", self.path, exc.strerror or exc)
-            finally:
-                with contextlib.suppress(OSError):  # it retries the failed flush first
-                    self._file.close()
+        self._writer.close()

@@ -101,7 +101,7 @@ class _Slots:
             except BaseException:
                 if waiter.done() and not waiter.cancelled():
                     self._free(sent=False)  # handed a slot just as we were cancelled: give it on
-                else:
+                elif waiter in self._waiters:  # `_wake` may have dropped it already
                     self._waiters.remove(waiter)
                 raise
         else:
@@ -167,8 +167,9 @@ class AdaptiveLimiter(_Slots):
     `max_rate` caps the pace (requests per second) and paces from the start.
     """
 
-    #: Latency above TOLERANCE times the lowest seen (over REFRESH s) counts as queueing.
-    TOLERANCE, REFRESH = 2.0, 30.0
+    #: Latency above TOLERANCE times the lowest seen (over REFRESH s), and above
+    #: TOLERANCE * FLOOR s, counts as queueing (below: our own CPU's, on a fast link).
+    TOLERANCE, REFRESH, FLOOR = 2.0, 30.0, 0.005
     #: Successes count towards the accepted rate for WINDOW s; a pace younger than
     #: SETTLE s with fewer than SAMPLES answers is not measured yet: its 429s wait.
     WINDOW, SETTLE, SAMPLES = 2.0, 0.25, 20
@@ -231,7 +232,7 @@ class AdaptiveLimiter(_Slots):
         self._lowest = min(self._lowest, latency)
         weight = 1.0 if self._latency is None else 1.0 / max(self._limit, 10.0)  # a round trip
         average = self._latency = (1 - weight) * (self._latency or 0.0) + weight * latency
-        floor = min(self._lowest, self._lowest_before)
+        floor = max(self.FLOOR, min(self._lowest, self._lowest_before))
         if average > self.TOLERANCE * floor:
             self._cut(token, max(0.5, self.TOLERANCE * floor / average))
         elif 2 * token.in_flight >= self.limit or (self._waiters and self.rate is None):

@@ -1,6 +1,6 @@
-"""Pacing for bulk imports: a shared pause after overload signals, and a rate limit.
+"""Pacing for bulk imports: a shared pause after overload signals, and a send's turn.
 
-Both take the clock and the sleep function as arguments, so tests run on a fake
+The pause takes the clock and the sleep function as arguments, so tests run on a fake
 clock and never sleep for real. Neither loops on the clock: each waiter computes
 its wait once and sleeps it, which also keeps a no-op sleep from spinning.
 """
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+from ._limiter import AdaptiveLimiter, FixedLimiter, Outcome, Token
 
 Sleep = Callable[[float], Awaitable[Any]]
 
@@ -61,26 +63,29 @@ class Pause:
             delay = min(self.maximum, self.initial * 2 ** min(self._streak - 1, 32))
         self._until = max(self._until, self._clock() + delay)
 
+    @property
+    def generation(self) -> int:
+        """How many pauses have begun: a turn taken in an older one is stale."""
+        return self._generation
+
     def clear(self) -> None:
         """A request went through: the next signal starts a new streak."""
         self._streak = 0
 
 
-class RateLimit:
-    """At most `rate` requests per second, evenly spaced (a token bucket of one)."""
+#: What paces an import's requests: adaptive (`--concurrency auto`) or fixed.
+Limiter = AdaptiveLimiter | FixedLimiter
 
-    def __init__(self, rate: float, *, clock: Callable[[], float], sleep: Sleep) -> None:
-        if rate <= 0:
-            raise ValueError(f"rate must be positive, got {rate}")
-        self.interval = 1.0 / rate
-        self._clock = clock
-        self._sleep = sleep
-        self._next = float("-inf")
 
-    async def acquire(self) -> None:
-        """Reserve the next free slot and sleep until it comes."""
-        now = self._clock()
-        slot = max(now, self._next)
-        self._next = slot + self.interval
-        if slot > now:
-            await self._sleep(slot - now)
+async def take_turn(pause: Pause, limiter: Limiter) -> tuple[int, Token]:
+    """Wait out the pause, then for a slot; a pause begun meanwhile is waited out too.
+
+    Sends waiting for a slot when a pause begins must not leave the moment they
+    get one: the pause is checked again with the slot in hand.
+    """
+    while True:
+        generation = await pause.wait()
+        token = await limiter.acquire()
+        if pause.generation == generation:
+            return generation, token
+        limiter.release(token, Outcome.OTHER)

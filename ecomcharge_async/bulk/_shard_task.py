@@ -15,7 +15,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
@@ -24,6 +24,7 @@ from .._transports.aiohttp_transport import AiohttpTransport
 from . import ImportReport, RowOutcome, import_customers
 from ._failures import FailuresFile
 from ._journal import JournalInUse
+from ._limiter import MAX_LIMIT
 from ._rows import InputError, RowReader
 from ._scan import scan_input
 
@@ -65,7 +66,8 @@ def run_shard(
     *,
     journal: str,
     failures: str | None = None,
-    concurrency: int = 16,
+    concurrency: int | Literal["auto"] = "auto",
+    max_concurrency: int = MAX_LIMIT,
     rate: float | None = None,
     input_id: str | None = None,
     on_counts: Callable[[dict[str, int]], object] | None = None,
@@ -86,7 +88,14 @@ def run_shard(
     with RowReader(path) as reader:
         report, shop_id, base_url = asyncio.run(
             _import(
-                reader, shard, journal, failures, concurrency, rate, scan.fingerprint, on_counts
+                reader,
+                shard,
+                journal,
+                failures,
+                (concurrency, max_concurrency),
+                rate,
+                scan.fingerprint,
+                on_counts,
             )
         )
     result: dict[str, Any] = attrs.asdict(report)
@@ -100,12 +109,14 @@ async def _import(
     shard: tuple[int, int],
     journal: str,
     failures: str | None,
-    concurrency: int,
+    concurrency: tuple[int | Literal["auto"], int],
     rate: float | None,
     input_id: str,
     on_counts: Callable[[dict[str, int]], object] | None,
 ) -> tuple[ImportReport, str, str]:
-    transport = AiohttpTransport(timeout=None, limit=max(100, concurrency))
+    setting, most = concurrency  # each shard's limiter adapts on its own
+    pool = setting if isinstance(setting, int) else most
+    transport = AiohttpTransport(timeout=None, limit=max(100, pool))
     # retry=None: the importer retries itself, pausing the whole shard on overload.
     client = Client(transport=transport, retry=None)
     written = FailuresFile(failures, append=True) if failures is not None else None
@@ -128,7 +139,8 @@ async def _import(
             report = await import_customers(
                 client,
                 reader,
-                concurrency=concurrency,
+                concurrency=setting,
+                max_concurrency=most,
                 rate=rate,
                 journal=journal,
                 input_id=input_id,

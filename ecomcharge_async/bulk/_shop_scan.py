@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 from collections import Counter
-from collections.abc import Awaitable, Callable, Container
+from collections.abc import Container
 
 from .._core.client import Client
 from .._core.errors import AuthenticationError, EcomChargeError, RateLimitError
 from .._core.verdict import waits_too_long
-from ._pacing import Pause
+from ._limiter import Outcome, outcome_of
+from ._pacing import Limiter, Pause, take_turn
 from ._reconcile import Key, ShopMatcher
 
 
@@ -18,25 +19,29 @@ async def scan_shop(
     wanted: Counter[Key],
     created: Container[str],
     *,
-    wait_turn: Callable[[], Awaitable[int]],
     pause: Pause,
+    limiter: Limiter,
     max_attempts: int,
     max_retry_after: float,
 ) -> ShopMatcher:
     """Stream the shop past a matcher; a broken stream is read again from the start.
 
-    Each read waits its turn with the import's creates (`wait_turn`); a failed
-    one pauses them all, as a failed create does.
+    Each read takes one of the limiter's slots, in turn with the import's
+    creates; a failed one pauses them all, as a failed create does. A read's
+    length says nothing about the API's latency: only its failures teach the
+    limiter.
     """
     attempt = 0
     while True:
-        generation = await wait_turn()
+        generation, token = await take_turn(pause, limiter)
         matcher = ShopMatcher(wanted, created)
+        outcome = Outcome.OTHER
         try:
             async with contextlib.aclosing(client.customers.iter()) as shop:
                 async for customer in shop:
                     matcher.offer(customer)
         except EcomChargeError as exc:
+            outcome = outcome_of(exc)
             attempt += 1
             retry_after = exc.retry_after if isinstance(exc, RateLimitError) else None
             if (
@@ -47,5 +52,7 @@ async def scan_shop(
                 raise
             pause.trip(generation, retry_after)
             continue
+        finally:
+            limiter.release(token, outcome)
         pause.clear()
         return matcher

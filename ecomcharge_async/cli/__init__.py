@@ -16,10 +16,18 @@ from .._core.errors import ValidationError
 from .._core.logs import LOG_ENV, configure, configure_from_env
 from .._core.models import NewCustomer
 from .._version import __version__
+from ..bulk._limiter import MAX_LIMIT
 from ..bulk._shard import parse_shard
 from ..testing import FakeEcomCharge
 from ..testing._backend import DEMO_SECRET, DEMO_SHOP_ID
-from ._argtypes import bounded_int, positive_float, positive_int, seconds, seconds_or_zero
+from ._argtypes import (
+    auto_or_bounded_int,
+    bounded_int,
+    positive_float,
+    positive_int,
+    seconds,
+    seconds_or_zero,
+)
 from ._command import import_command
 from ._import import LATER_CONNECT_DEADLINE
 
@@ -135,10 +143,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     imp.add_argument(
         "--concurrency",
+        type=auto_or_bounded_int(MAX_CONCURRENCY),
+        default="auto",
+        metavar="auto|N",
+        help="requests in flight at once: auto (the default) starts at 8 and follows the "
+        "API's answers (grows while they come back in time, slows down on 429, 503 and "
+        f"timeouts); a number N fixes it (at most {MAX_CONCURRENCY:,})",
+    )
+    imp.add_argument(
+        "--max-concurrency",
         type=bounded_int(MAX_CONCURRENCY),
-        default=16,
         metavar="N",
-        help=f"requests in flight at once (default: 16, at most {MAX_CONCURRENCY:,})",
+        help=f"with --concurrency auto, never more than N requests in flight "
+        f"(default: {MAX_LIMIT}, at most {MAX_CONCURRENCY:,})",
     )
     imp.add_argument(
         "--rate", type=positive_float, metavar="R", help="at most R requests per second"

@@ -42,6 +42,24 @@ def bounded_int(maximum: int) -> Callable[[str], int]:
     return parse
 
 
+def auto_or_bounded_int(maximum: int) -> Callable[[str], int | str]:
+    """`auto`, or a whole number from 1 to `maximum`."""
+    number = bounded_int(maximum)
+
+    def parse(text: str) -> int | str:
+        if text.strip().lower() == "auto":
+            return "auto"
+        try:
+            int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"must be auto or a whole number, got {text!r}"
+            ) from None
+        return number(text)
+
+    return parse
+
+
 def positive_float(text: str) -> float:
     value = _number(text)
     if not value > 0 or math.isinf(value):

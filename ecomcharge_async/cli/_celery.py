@@ -102,6 +102,7 @@ def celery_import(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                     "journal": journal.replace("{shard}", str(k)),
                     "failures": failures.replace("{shard}", str(k)) if failures else None,
                     "concurrency": args.concurrency,
+                    "max_concurrency": args.max_concurrency,
                     "rate": args.rate,
                     "input_id": scan.fingerprint,
                 },

@@ -17,6 +17,7 @@ import time
 from typing import TextIO
 
 from ..bulk._journal import JournalError
+from ..bulk._limiter import MAX_LIMIT
 from ..bulk._rows import InputError, RowReader, is_stream
 from ..bulk._scan import scan_input
 from ._files import Tally, clashing_paths
@@ -94,6 +95,12 @@ def import_command(
             print(json.dumps(json_summary(args, Ending(2, "usage", message))), file=out)
         return 2
 
+    if args.max_concurrency is not None and args.concurrency != "auto":
+        return usage_error(
+            "--max-concurrency bounds --concurrency auto; with a number, "
+            "--concurrency alone sets the requests in flight"
+        )
+    args.max_concurrency = args.max_concurrency or MAX_LIMIT
     if args.celery or args.shards is not None:
         from ._celery import celery_import
 

@@ -22,7 +22,7 @@ from .._core.logs import logger
 from .._transports.aiohttp_transport import AiohttpTransport
 from ..bulk import ImportReport, RowOutcome
 from ..bulk._bloom import BloomFilter
-from ..bulk._execute import execute
+from ..bulk._execute import execute, make_limiter
 from ..bulk._execute import open_journal as open_bulk_journal
 from ..bulk._failures import FailuresFile
 from ..bulk._journal import Journal
@@ -45,6 +45,11 @@ LATER_CONNECT_DEADLINE = 300.0
 CONNECT_TIMEOUT = 10.0
 
 
+def pool_size(concurrency: int | str, max_concurrency: int) -> int:
+    """The most connections the import may hold: its most requests in flight."""
+    return concurrency if isinstance(concurrency, int) else max_concurrency
+
+
 def make_client(args: argparse.Namespace, watch: ReachWatch | None) -> tuple[Client, str]:
     """The client the import uses, and how the summary names its shop."""
     if args.fake:
@@ -56,7 +61,7 @@ def make_client(args: argparse.Namespace, watch: ReachWatch | None) -> tuple[Cli
         transport = AiohttpTransport(
             timeout=None,
             connect_timeout=min(CONNECT_TIMEOUT, args.connect_deadline),
-            limit=max(100, args.concurrency),
+            limit=max(100, pool_size(args.concurrency, args.max_concurrency)),
         )
         # retry=None: the importer retries itself, pausing the whole import on overload.
         client = Client(
@@ -133,6 +138,13 @@ async def run_import(
         if lines is not None:
             lines.update(outcome)
 
+    limiter = make_limiter(
+        args.concurrency,
+        max_concurrency=args.max_concurrency,
+        rate=args.rate,
+        sleep=ENGINE_DEFAULTS["sleep"],
+        clock=ENGINE_DEFAULTS["clock"],
+    )
     journal: Journal | None = None
     created = BloomFilter()
     sending = False
@@ -143,9 +155,11 @@ async def run_import(
             failures = FailuresFile(args.failures, append=journal is not None and journal.resumed)
         if not args.quiet:
             if stderr.isatty():
-                bar = ProgressBar(stderr, total)
+                bar = ProgressBar(stderr, total, concurrency=lambda: limiter.limit)
             else:
-                lines = ProgressLines(stderr, total, every=args.progress_every)
+                lines = ProgressLines(
+                    stderr, total, every=args.progress_every, concurrency=lambda: limiter.limit
+                )
                 printer = asyncio.create_task(lines.run())
         with contextlib.suppress(NotImplementedError):  # no loop signal handlers on Windows
             for signum, code in _STOP_SIGNALS:
@@ -158,8 +172,7 @@ async def run_import(
                     run.rows(reader),
                     journal=journal,
                     created=created,
-                    concurrency=args.concurrency,
-                    rate=args.rate,
+                    limiter=limiter,
                     on_progress=on_progress,
                     shard=args.shard,
                     **ENGINE_DEFAULTS,
@@ -254,6 +267,7 @@ def json_summary(
         ("rows", "created", "rejected", "failed", "resumed", "reconciled"), 0
     )
     elapsed = rate = 0.0
+    concurrency = 0
     if report is not None:
         counts = {
             "rows": report.total,
@@ -264,6 +278,7 @@ def json_summary(
             "reconciled": report.reconciled,
         }
         elapsed = report.elapsed
+        concurrency = report.concurrency
         finished_now = report.total - report.resumed
         rate = finished_now / elapsed if elapsed > 0 else 0.0
     return {
@@ -273,6 +288,7 @@ def json_summary(
         **counts,
         "elapsed_seconds": round(elapsed, 3),
         "rows_per_second": round(rate, 1),
+        "concurrency": concurrency,
         "source": source,
         "target": target,
         "journal": args.journal,

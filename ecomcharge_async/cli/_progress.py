@@ -20,21 +20,23 @@ def _clock_text(seconds: float) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
 
 
-def render_bar(done: int, total: int | None, elapsed: float) -> str:
-    """`  1,200/10,000 [##......]  12%  340 rows/s  ETA 0:00:26` (total may be approximate).
+def render_bar(done: int, total: int | None, elapsed: float, concurrency: int | None = None) -> str:
+    """`  1,200/10,000 [##......]  12%  340 rows/s  ETA 0:00:26  concurrency 24`.
 
-    Without a total (input read from a pipe): `  1,200 rows  340 rows/s`.
+    The total may be approximate; without one (input read from a pipe):
+    `  1,200 rows  340 rows/s  concurrency 24`.
     """
     rate = done / elapsed if elapsed > 0 else 0.0
+    tail = "" if concurrency is None else f"  concurrency {concurrency}"
     if total is None:
-        return f"  {done:,} rows  {rate:,.0f} rows/s"
+        return f"  {done:,} rows  {rate:,.0f} rows/s{tail}"
     total = max(total, done)
     fraction = done / total if total else 1.0
     filled = int(fraction * BAR_WIDTH)
     eta = _clock_text((total - done) / rate) if rate > 0 else "-:--:--"
     return (
         f"  {done:,}/{total:,} [{'#' * filled}{'.' * (BAR_WIDTH - filled)}] "
-        f"{fraction:4.0%}  {rate:,.0f} rows/s  ETA {eta}"
+        f"{fraction:4.0%}  {rate:,.0f} rows/s  ETA {eta}{tail}"
     )
 
 
@@ -42,9 +44,15 @@ class ProgressBar:
     """Redraws one `\\r` line on a terminal at most ten times a second."""
 
     def __init__(
-        self, stream: TextIO, total: int | None, *, clock: Callable[[], float] = time.monotonic
+        self,
+        stream: TextIO,
+        total: int | None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        concurrency: Callable[[], int] | None = None,
     ) -> None:
         self._stream = stream
+        self._concurrency = concurrency
         self._total = total
         self._clock = clock
         self._started = clock()
@@ -60,7 +68,8 @@ class ProgressBar:
 
     def _draw(self, now: float) -> None:
         self._drawn_at = now
-        text = render_bar(self.done, self._total, now - self._started)
+        concurrency = self._concurrency() if self._concurrency is not None else None
+        text = render_bar(self.done, self._total, now - self._started, concurrency)
         self._stream.write("\r" + text.ljust(self._width))
         self._stream.flush()
         self._width = len(text)
@@ -72,8 +81,13 @@ class ProgressBar:
         self._stream.flush()
 
 
-def render_line(counts: Counter[str], total: int | None, elapsed: float) -> str:
-    """One progress line for a log: rows done, created, rejected, failed, rate, ETA."""
+def render_line(
+    counts: Counter[str], total: int | None, elapsed: float, concurrency: int | None = None
+) -> str:
+    """One progress line for a log: rows done, created, rejected, failed, rate, ETA.
+
+    `concurrency`, when given, is the requests the import lets be in flight now.
+    """
     done = counts["created"] + counts["rejected"] + counts["failed"]
     fresh = done - counts["resumed"]  # rows finished by this run, for the rate
     rate = fresh / elapsed if elapsed > 0 else 0.0
@@ -85,9 +99,10 @@ def render_line(counts: Counter[str], total: int | None, elapsed: float) -> str:
         share = done / total if total else 1.0
         head = f"{done:,}/{total:,} rows done ({share:.0%})"
         eta = f", ETA {_clock_text((total - done) / rate) if rate > 0 else '-:--:--'}"
+    tail = "" if concurrency is None else f", concurrency {concurrency}"
     return (
         f"progress: {head}: {counts['created']:,} created, {counts['rejected']:,} rejected, "
-        f"{counts['failed']:,} failed; {rate:,.0f} rows/s{eta}"
+        f"{counts['failed']:,} failed; {rate:,.0f} rows/s{eta}{tail}"
     )
 
 
@@ -106,8 +121,10 @@ class ProgressLines:
         every: float,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        concurrency: Callable[[], int] | None = None,
     ) -> None:
         self._stream = stream
+        self._concurrency = concurrency
         self._total = total
         self._every = every
         self._clock = clock
@@ -121,7 +138,8 @@ class ProgressLines:
             self.counts["resumed"] += 1
 
     def line(self) -> str:
-        return render_line(self.counts, self._total, self._clock() - self._started)
+        concurrency = self._concurrency() if self._concurrency is not None else None
+        return render_line(self.counts, self._total, self._clock() - self._started, concurrency)
 
     async def run(self) -> None:
         """Print a line every `every` seconds until cancelled."""
@@ -156,6 +174,7 @@ def summary(report: ImportReport, *, source: str, target: str, stopped: str | No
     if stopped:
         lines = [f"Stopped ({stopped}) importing {source} into {target}", ""]
     lines += [f"  {label:<10}{count:>12,}" for label, count in rows]
-    lines += ["", f"  {report.elapsed:.1f} s, {rate:,.0f} rows/s"]
+    peak = f", concurrency {report.concurrency}" if report.concurrency else ""
+    lines += ["", f"  {report.elapsed:.1f} s, {rate:,.0f} rows/s{peak}"]
     lines += [f"  {note}" for note in notes]
     return "\n".join(lines)

@@ -1,0 +1,125 @@
+"""How journal records reach the OS: together, once per event-loop turn, before what they announce.
+
+A record written at once costs a write(2) and a flush per row; an import sends
+many rows in one turn of the event loop. `write_soon` queues a record and
+schedules one write of every record queued in this turn; `written` returns
+once a record was handed to the OS, so a `sent` record still reaches the OS
+before the request it announces leaves. Records are fsync'd at least once
+every `fsync_every` seconds and on close, so a power cut loses at most that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+from collections.abc import Callable
+from typing import IO
+
+from .._core.logs import logger
+
+
+class RecordWriter:
+    """Appends records (bytes, one line each) to an open journal file."""
+
+    def __init__(
+        self, file: IO[bytes], path: str, *, clock: Callable[[], float], fsync_every: float
+    ) -> None:
+        self._file = file
+        self._path = path
+        self._clock = clock
+        self._fsync_every = fsync_every
+        self._synced_at = clock()
+        self._pending: list[bytes] = []
+        self._made = 0  # records queued, ever
+        self._written = 0  # records handed to the OS, ever
+        self._scheduled = False
+        self._error: OSError | None = None  # a failed write: every later one fails with it
+
+    def write_now(self, record: bytes) -> None:
+        """Hand `record` (and any queued before it) to the OS before returning."""
+        self._pending.append(record)
+        self._made += 1
+        self.flush()
+
+    def write_soon(self, record: bytes) -> int:
+        """Queue `record` for the end of this event-loop turn (at once outside a loop).
+
+        Returns its number, for `written`.
+        """
+        self._pending.append(record)
+        self._made += 1
+        if not self._scheduled:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                self.flush()
+                return self._made
+            self._scheduled = True
+            loop.call_soon(self._flush_soon)
+        return self._made
+
+    async def written(self, number: int) -> None:
+        """Return once record `number` reached the OS; raise what kept it from it."""
+        if self._written < number:
+            # The write scheduled when the record was queued is ahead of us in
+            # the loop's queue (FIFO): yielding once lets it run first.
+            await asyncio.sleep(0)
+            if self._written < number:
+                self.flush()
+
+    def _flush_soon(self) -> None:
+        self._scheduled = False
+        with contextlib.suppress(OSError):  # kept: raised to whoever waits for a record next
+            self.flush()
+
+    def flush(self) -> None:
+        """Hand every queued record to the OS (one write), fsync'ing when one is due."""
+        if self._error is not None:
+            raise self._error
+        if not self._pending:
+            return
+        data = b"".join(self._pending)
+        self._pending.clear()
+        try:
+            self._file.write(data)
+            self._file.flush()
+            self._written = self._made
+            now = self._clock()
+            if now - self._synced_at >= self._fsync_every:
+                os.fsync(self._file.fileno())
+                self._synced_at = now
+        except OSError as exc:  # a full disk: the stop names the journal
+            self._error = OSError(exc.errno, exc.strerror, self._path)
+            raise self._error from None
+
+    def close(self) -> None:
+        """Write what is queued (unless a write failed), fsync, and close the file.
+
+        A failure here is logged, not raised: the next run cuts the torn record it leaves.
+        """
+        if self._file.closed:
+            return
+        try:
+            if self._error is None:
+                self.flush()
+                os.fsync(self._file.fileno())
+        except OSError as exc:
+            logger.warning("journal %s: %s", self._path, exc.strerror or exc)
+        finally:
+            with contextlib.suppress(OSError):  # it retries a failed flush first
+                self._file.close()
+
+
+def sent_record(row: int, line: int, key: str) -> bytes:
+    """`{"sent":N,"line":LINE,"key":HASH}` as `json.dumps` writes it, for less (HASH is hex)."""
+    return b'{"sent":%d,"line":%d,"key":"%s"}\n' % (row, line, key.encode())
+
+
+def done_record(row: int, status: str, customer_id: str | None) -> bytes:
+    """`{"done":N,"status":STATUS,"id":ID}` (no id when None), as `json.dumps` writes it."""
+    record = b'{"done":%d,"status":"%s"' % (row, status.encode())
+    if customer_id is not None:
+        record += b',"id":' + json.dumps(customer_id).encode()
+    return record + b"}\n"
