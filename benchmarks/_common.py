@@ -77,20 +77,22 @@ class FakeServer(NamedTuple):
 
 
 @contextmanager
-def fake_server(customers: int = 0) -> Iterator[FakeServer]:
-    """Run the loopback fake in its own process (so its CPU is not ours); yield its address.
+def child_server(script: str, *args: str) -> Iterator[tuple[str, int]]:
+    """Run a loopback server script of this folder in its own process (so its CPU is not
+    ours); yield its URL and pid.
 
-    The child serves until its stdin closes, so it cannot outlive this process.
+    The child prints its URL once it listens and serves until its stdin closes, so it
+    cannot outlive this process.
     """
-    command = [sys.executable, str(HERE / "fake_server.py"), "--customers", str(customers)]
+    command = [sys.executable, str(HERE / script), *args]
     proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert proc.stdin is not None
     assert proc.stdout is not None
     try:
         url = proc.stdout.readline().strip()
         if not url.startswith("http://127.0.0.1:"):
-            raise RuntimeError(f"the fake server did not start (exit code {proc.poll()})")
-        yield FakeServer(url, proc.pid)
+            raise RuntimeError(f"{script} {' '.join(args)} did not start (exit {proc.poll()})")
+        yield url, proc.pid
     finally:
         proc.stdin.close()
         try:
@@ -98,6 +100,13 @@ def fake_server(customers: int = 0) -> Iterator[FakeServer]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@contextmanager
+def fake_server(customers: int = 0) -> Iterator[FakeServer]:
+    """Run the loopback fake in its own process; yield its address."""
+    with child_server("fake_server.py", "--customers", str(customers)) as (url, pid):
+        yield FakeServer(url, pid)
 
 
 def peak_rss_mib() -> float:

@@ -16,15 +16,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
+from _common import child_server
 from aiohttp import web
 
 #: kind: (requests per second, burst, seconds per answer); rate None is no limit.
@@ -35,7 +34,6 @@ SHAPES: dict[str, tuple[float | None, float, float]] = {
 }
 SHOP_ID = "361"
 SECRET_KEY = "bench-secret-key"
-HERE = Path(__file__).resolve().parent
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -97,22 +95,8 @@ async def _serve(kind: str) -> None:
 @contextmanager
 def limited_api(kind: str) -> Iterator[str]:
     """Serve the `kind` API in a child process; yield its base URL."""
-    command = [sys.executable, str(HERE / "limited_api.py"), kind]
-    proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    assert proc.stdin is not None
-    assert proc.stdout is not None
-    try:
-        url = proc.stdout.readline().strip()
-        if not url.startswith("http://127.0.0.1:"):
-            raise RuntimeError(f"the {kind} API did not start (exit code {proc.poll()})")
+    with child_server("limited_api.py", kind) as (url, _):
         yield url
-    finally:
-        proc.stdin.close()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def stats(url: str) -> dict[str, Any]:
