@@ -19,6 +19,7 @@ The engine is in `_importer.py`; this module is its public face.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterable, Callable, Iterable
 from pathlib import Path
@@ -136,5 +137,5 @@ async def import_customers(
         clock=clock,
     )
     # The journal (an open file and its lock) is closed whatever happens next.
-    with ImportJob(client, settings, journal=journal, input_id=input_id) as job:
+    with contextlib.closing(ImportJob(client, settings, journal=journal, input_id=input_id)) as job:
         return await job.run(rows, on_progress)

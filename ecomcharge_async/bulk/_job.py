@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterable, Callable, Iterable
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from .._core.client import Client
@@ -25,7 +24,7 @@ class ImportJob:
     """An import ready to run: `settings` checked, its journal (a path, or None) open.
 
     `input_id` (e.g. a fingerprint of the input file) is recorded in the journal
-    per run. Close it (or use it as a context manager) to release the journal.
+    per run. Close it to release the journal.
     """
 
     def __init__(
@@ -98,14 +97,3 @@ class ImportJob:
         """Release the journal (its lock and file)."""
         if self.journal is not None:
             self.journal.close()
-
-    def __enter__(self) -> ImportJob:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

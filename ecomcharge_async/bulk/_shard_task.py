@@ -11,6 +11,7 @@ copy then appends, so a resumed copy never erases what an earlier one wrote.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -119,7 +120,8 @@ async def _import(
 
     try:
         async with client:
-            with ImportJob(client, settings, journal=journal, input_id=input_id) as job:
+            job = ImportJob(client, settings, journal=journal, input_id=input_id)
+            with contextlib.closing(job):
                 report = await job.run(reader, on_progress)
     except JournalInUse as exc:  # another copy took it between our claim and now
         raise ShardBusy(str(exc)) from None
