@@ -128,7 +128,8 @@ def test_the_graph_sees_relative_and_package_imports() -> None:
 # A layer is folders or modules; a module belongs to the longest entry naming it. Below
 # the rest of `_core` sit the values serialization reads into and raises (models, errors
 # and what they import), then `_serde`, which the services use to encode and decode.
-# (The command line runs imports on the fake with --fake, so it sits above testing.)
+# (The command line runs imports on the fake with --fake, so it sits above testing; the
+# argument types both command lines parse options with sit below both.)
 LAYERS = [
     ("_version",),
     (

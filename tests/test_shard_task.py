@@ -105,6 +105,13 @@ def test_run_shard_refuses_a_held_shard_before_sending_anything(tmp_path: Path) 
         held.close()
 
 
+def test_run_shard_needs_a_shard(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "customers.csv", 10)
+    with pytest.raises(ValueError, match=r"settings.shard=\(k, n\)"):
+        run_shard(str(path), ImportSettings(), journal=str(tmp_path / "j"))
+    assert not (tmp_path / "j").exists()  # refused before the journal was touched
+
+
 def test_run_shard_refuses_another_file_than_the_one_enqueued(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "customers.csv", 10)
     settings = ImportSettings(shard=(0, 2))

@@ -15,7 +15,6 @@ import contextlib
 import os
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import attrs
@@ -40,7 +39,7 @@ class ShardBusy(Exception):
     """Another process holds this shard's journal: try again later, never in parallel."""
 
 
-@contextmanager
+@contextlib.contextmanager
 def _holding(journal: str) -> Iterator[bool]:
     """Hold the journal's own lock; yield whether the journal is still empty."""
     with open(journal, "a+b") as file:
@@ -71,7 +70,8 @@ def run_shard(
     this worker sees another file than `input_id` (the fingerprint the
     enqueuing side read), and whatever the import raises.
     """
-    assert settings.shard is not None
+    if settings.shard is None:
+        raise ValueError("run_shard needs the shard to import: settings.shard=(k, n)")
     claim_shard(journal, failures)  # first: a refused copy does not read the whole input
     scan = scan_input(path)
     if input_id is not None and scan.fingerprint != input_id:
