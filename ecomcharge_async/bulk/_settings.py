@@ -40,6 +40,8 @@ class ImportSettings:
             raise ValueError(
                 f'concurrency must be "auto" or a whole number, got {self.concurrency!r}'
             )
+        elif self.concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, got {self.concurrency}")
         if self.max_attempts < 1 or self.max_rounds < 1 or self.reconcile_batch < 1:
             raise ValueError("max_attempts, max_rounds and reconcile_batch must be at least 1")
         if self.shard is not None:
