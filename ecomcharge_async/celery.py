@@ -21,10 +21,7 @@ from celery import Celery, Task
 
 from ._core.durations import duration_rule, required_seconds
 from ._core.errors import AuthenticationError
-from .bulk._journal import JournalError
-from .bulk._limiter import MAX_LIMIT
-from .bulk._rows import InputError
-from .bulk._shard_task import ShardBusy, run_shard
+from .bulk import Counts, ImportSettings, InputError, JournalError, ShardBusy, run_shard
 
 #: Default broker and result backend: a Redis on this machine.
 LOCAL_REDIS = "redis://localhost:6379/0"
@@ -90,7 +87,7 @@ def import_shard(
     journal: str,
     failures: str | None = None,
     concurrency: int | Literal["auto"] = "auto",
-    max_concurrency: int = MAX_LIMIT,
+    max_concurrency: int = ImportSettings().max_concurrency,
     rate: float | None = None,
     input_id: str | None = None,
 ) -> dict[str, Any]:
@@ -101,18 +98,21 @@ def import_shard(
     import's; none is a task failure to retry.
     """
 
-    def on_counts(counts: dict[str, int]) -> None:
-        self.update_state(state="PROGRESS", meta={"shard": shard, **counts})
+    def on_counts(counts: Counts) -> None:
+        self.update_state(state="PROGRESS", meta={"shard": shard, **counts.to_dict()})
 
     try:
-        return run_shard(
-            path,
-            (shard, shards),
-            journal=journal,
-            failures=failures,
+        settings = ImportSettings(
             concurrency=concurrency,
             max_concurrency=max_concurrency,
             rate=rate,
+            shard=(shard, shards),
+        )
+        return run_shard(
+            path,
+            settings,
+            journal=journal,
+            failures=failures,
             input_id=input_id,
             on_counts=on_counts,
         )

@@ -7,14 +7,14 @@ from collections.abc import Callable
 
 import pytest
 
-from ecomcharge_async.cli import build_parser
-from ecomcharge_async.cli._argtypes import (
+from ecomcharge_async._argtypes import (
     fraction,
     positive_float,
     positive_int,
     seconds,
     seconds_or_zero,
 )
+from ecomcharge_async.cli import build_parser
 
 
 @pytest.mark.parametrize(

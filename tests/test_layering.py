@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import ecomcharge_async
 
 PACKAGE = Path(ecomcharge_async.__file__).parent
@@ -126,7 +128,8 @@ def test_the_graph_sees_relative_and_package_imports() -> None:
 # A layer is folders or modules; a module belongs to the longest entry naming it. Below
 # the rest of `_core` sit the values serialization reads into and raises (models, errors
 # and what they import), then `_serde`, which the services use to encode and decode.
-# (The command line runs imports on the fake with --fake, so it sits above testing.)
+# (The command line runs imports on the fake with --fake, so it sits above testing; the
+# argument types both command lines parse options with sit below both.)
 LAYERS = [
     ("_version",),
     (
@@ -140,17 +143,16 @@ LAYERS = [
     ("_serde",),
     ("_core",),
     ("_transports",),
+    ("_argtypes",),
     ("bulk",),
     ("testing",),
     ("cli",),
     ("celery",),
     ("otel",),
 ]
-# The client builds its default transport; `python -m ecomcharge_async.testing serve` is a
-# command line too, and parses its options with the CLI's argument types.
+# The client builds its default transport.
 ALLOWED = {
     (f"{NAME}._core.client", f"{NAME}._transports.aiohttp_transport"),
-    (f"{NAME}.testing.__main__", f"{NAME}.cli._argtypes"),
 }
 
 
@@ -202,3 +204,56 @@ def test_serialization_loads_no_http_library() -> None:
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout.strip() == "[]"
+
+
+def private_bulk_imports(module: str, source: str) -> list[str]:
+    """What `module` imports from bulk's private modules, wherever the import stands.
+
+    Every import counts here (inside functions and `if TYPE_CHECKING:` too): the
+    layers above bulk build on its public names only.
+    """
+    package = module.rpartition(".")[0]
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = package
+            for _ in range(node.level - 1):
+                base = base.rpartition(".")[0]
+            stem = node.module or ""
+            root = f"{base}.{stem}".strip(".") if node.level else stem
+            targets = [root] + [f"{root}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        for target in targets:
+            inner = target.removeprefix(f"{NAME}.bulk.")
+            if inner != target and inner.startswith("_"):
+                found.append(f"{module} imports {NAME}.bulk.{inner.split('.')[0]}")
+    return sorted(set(found))
+
+
+def test_the_cli_and_celery_use_only_the_public_names_of_bulk() -> None:
+    """`cli` and `celery` import what `bulk` exports, never one of its private modules."""
+    checked, found = 0, []
+    for path in PACKAGE.rglob("*.py"):
+        module = _module_name(path)
+        if module.startswith((f"{NAME}.cli", f"{NAME}.celery")):
+            checked += 1
+            found += private_bulk_imports(module, path.read_text(encoding="utf-8"))
+    assert checked > 5  # the walk found the command line and the Celery app
+    assert found == []
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "from ..bulk._rows import RowReader",
+        "from ..bulk import _rows",
+        "def f():\n    from ecomcharge_async.bulk._journal import Journal",
+        "import ecomcharge_async.bulk._scan",
+    ],
+)
+def test_the_private_import_check_sees_every_form(source: str) -> None:
+    assert private_bulk_imports(f"{NAME}.cli._import", source) != []
+    assert private_bulk_imports(f"{NAME}.cli._import", "from ..bulk import RowReader") == []

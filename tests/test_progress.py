@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections import Counter
 
 import pytest
 
-from ecomcharge_async.bulk import ImportReport, RowOutcome
+from ecomcharge_async.bulk import Counts, ImportReport, RowOutcome, Tally
 from ecomcharge_async.cli._progress import (
     ProgressBar,
     ProgressLines,
@@ -100,13 +99,13 @@ def test_summary_table() -> None:
 def test_render_line(
     counts: dict[str, int], total: int | None, elapsed: float, expected: str
 ) -> None:
-    assert render_line(Counter(counts), total, elapsed) == expected
+    assert render_line(Counts(**counts), total, elapsed) == expected
 
 
 def test_the_bar_and_the_lines_show_the_concurrency_when_given() -> None:
     assert render_bar(10, None, 2.0, 24) == "  10 rows  5 rows/s  concurrency 24"
     assert render_bar(5, 10, 1.0, 8).endswith(" 50%  5 rows/s  ETA 0:00:01  concurrency 8")
-    assert render_line(Counter(created=5), None, 1.0, 3) == (
+    assert render_line(Counts(created=5), None, 1.0, 3) == (
         "progress: 5 rows done: 5 created, 0 rejected, 0 failed; 5 rows/s, concurrency 3"
     )
     limit = 8
@@ -115,8 +114,9 @@ def test_the_bar_and_the_lines_show_the_concurrency_when_given() -> None:
     limit = 32  # read when drawn, not when the bar was made
     bar.close()
     assert stream.getvalue() == "\r  0 rows  0 rows/s  concurrency 32\n"
-    lines = ProgressLines(stream, 4, every=1, clock=lambda: 2.0, concurrency=lambda: limit)
-    lines.update(RowOutcome(line=1, status="created"))
+    tally = Tally()
+    lines = ProgressLines(stream, 4, tally, every=1, clock=lambda: 2.0, concurrency=lambda: limit)
+    tally.add(RowOutcome(line=1, status="created"))
     assert lines.line().endswith("; 0 rows/s, ETA -:--:--, concurrency 32")
 
 
@@ -132,8 +132,9 @@ async def test_progress_lines_come_on_time_even_when_no_row_finished() -> None:
             printed.set()
             await asyncio.Event().wait()  # stop here until cancelled
 
-    lines = ProgressLines(stream, 4, every=10, clock=lambda: now, sleep=sleep)
-    lines.update(RowOutcome(line=2, status="created"))
+    tally = Tally()
+    lines = ProgressLines(stream, 4, tally, every=10, clock=lambda: now, sleep=sleep)
+    tally.add(RowOutcome(line=2, status="created"))
     task = asyncio.create_task(lines.run())
     await printed.wait()
     task.cancel()

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 from conftest import ServerProcess
 
+from ecomcharge_async.bulk import Counts, ImportSettings, InputError
 from ecomcharge_async.bulk._journal import Journal
-from ecomcharge_async.bulk._rows import InputError
 from ecomcharge_async.bulk._scan import scan_input
 from ecomcharge_async.bulk._shard_task import ShardBusy, claim_shard, run_shard
 from ecomcharge_async.cli import build_parser, import_command
@@ -100,15 +100,23 @@ def test_run_shard_refuses_a_held_shard_before_sending_anything(tmp_path: Path) 
     try:
         with pytest.raises(ShardBusy):
             # No ECOMCHARGE_* variables are set: a client would be refused first.
-            run_shard(str(path), (0, 2), journal=str(journal))
+            run_shard(str(path), ImportSettings(shard=(0, 2)), journal=str(journal))
     finally:
         held.close()
 
 
+def test_run_shard_needs_a_shard(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "customers.csv", 10)
+    with pytest.raises(ValueError, match=r"settings.shard=\(k, n\)"):
+        run_shard(str(path), ImportSettings(), journal=str(tmp_path / "j"))
+    assert not (tmp_path / "j").exists()  # refused before the journal was touched
+
+
 def test_run_shard_refuses_another_file_than_the_one_enqueued(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "customers.csv", 10)
+    settings = ImportSettings(shard=(0, 2))
     with pytest.raises(InputError, match="not the file that was enqueued"):
-        run_shard(str(path), (0, 2), journal=str(tmp_path / "j"), input_id="sha256:0")
+        run_shard(str(path), settings, journal=str(tmp_path / "j"), input_id="sha256:0")
 
 
 def test_run_shard_imports_its_slice_and_a_rerun_resumes(
@@ -122,10 +130,11 @@ def test_run_shard_imports_its_slice_and_a_rerun_resumes(
     monkeypatch.setenv("ECOMCHARGE_BASE_URL", server.url)
     path = write_csv(tmp_path / "customers.csv", 30, bad_every=10)
     journal, failures = str(tmp_path / "import-1.journal"), str(tmp_path / "failures-1.jsonl")
-    seen: list[dict[str, int]] = []
+    seen: list[Counts] = []
     fingerprint = scan_input(path).fingerprint
+    settings = ImportSettings(shard=(1, 3))
     report = run_shard(
-        str(path), (1, 3), journal=journal, failures=failures, input_id=fingerprint,
+        str(path), settings, journal=journal, failures=failures, input_id=fingerprint,
         on_counts=seen.append,
     )  # fmt: skip
     assert report["shard"] == 1
@@ -133,7 +142,7 @@ def test_run_shard_imports_its_slice_and_a_rerun_resumes(
     assert (report["shop_id"], report["base_url"]) == (DEMO_SHOP_ID, server.url)
     [failure] = [json.loads(line) for line in Path(failures).read_text().splitlines()]
     assert (failure["line"], failure["status"]) == (22, "rejected")  # user20: 22 % 3 == 1
-    again = run_shard(str(path), (1, 3), journal=journal, failures=failures)
+    again = run_shard(str(path), settings, journal=journal, failures=failures)
     assert (again["total"], again["resumed"], again["created"]) == (10, 10, 9)
     assert len(Path(failures).read_text().splitlines()) == 1  # kept, not written twice
 

@@ -19,35 +19,45 @@ The engine is in `_importer.py`; this module is its public face.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterable, Callable, Iterable
 from pathlib import Path
 from typing import Literal
 
+# The names imported `as` themselves are importable from here but not public (not in
+# __all__ nor in the API reference): reconciliation's internal decisions, and what the
+# command line and the Celery app build on, so those layers import no private module.
 from .._core.client import Client
 from .._core.models import NewCustomer
-from ._bloom import BloomFilter
-from ._execute import ImportReport, execute, make_limiter, open_journal
-from ._importer import Sleep
+from ._counts import Counts, ImportReport, Tally
+from ._errors import InputError
+from ._failures import FailuresFile as FailuresFile
+from ._job import ImportJob as ImportJob
 from ._journal import JournalError
-from ._limiter import MAX_LIMIT
+from ._limiter import MAX_LIMIT, Sleep
 from ._outcome import RowOutcome
-
-# `classify` and `match_customers` are reconciliation's internal decisions: still
-# importable from here, but not public (not in __all__ nor in the API reference).
 from ._reconcile import classify as classify
 from ._reconcile import customer_key
 from ._reconcile import match_customers as match_customers
 from ._rows import Row, RowError, RowReader
-from ._shard import check_shard
+from ._rows import is_stream as is_stream
+from ._scan import scan_input as scan_input
+from ._settings import ImportSettings as ImportSettings
+from ._shard import parse_shard as parse_shard
+from ._shard_task import ShardBusy as ShardBusy
+from ._shard_task import run_shard as run_shard
 
 __all__ = [
+    "Counts",
     "ImportReport",
+    "InputError",
     "JournalError",
     "Row",
     "RowError",
     "RowOutcome",
     "RowReader",
+    "Tally",
     "customer_key",
     "import_customers",
 ]
@@ -115,36 +125,17 @@ async def import_customers(
       freezes no create in flight. Give your own source that may wait on I/O
       as an async iterable.
     """
-    if rate is not None and rate <= 0:
-        raise ValueError(f"rate must be positive requests per second, got {rate}")
-    limiter = make_limiter(
-        concurrency, max_concurrency=max_concurrency, rate=rate, sleep=sleep, clock=clock
+    settings = ImportSettings(
+        concurrency=concurrency,
+        max_concurrency=max_concurrency,
+        rate=rate,
+        max_attempts=max_attempts,
+        max_rounds=max_rounds,
+        reconcile_batch=reconcile_batch,
+        shard=shard,
+        sleep=sleep,
+        clock=clock,
     )
-    if max_attempts < 1 or max_rounds < 1 or reconcile_batch < 1:
-        raise ValueError("max_attempts, max_rounds and reconcile_batch must be at least 1")
-    if shard is not None:
-        check_shard(shard)
-    created = BloomFilter()
-    opened = (
-        open_journal(journal, client, input_id=input_id, shard=shard, created=created)
-        if journal is not None
-        else None
-    )
-    try:  # the journal (an open file and its lock) is closed whatever happens next
-        return await execute(
-            client,
-            rows,
-            journal=opened,
-            created=created,
-            limiter=limiter,
-            on_progress=on_progress,
-            max_attempts=max_attempts,
-            max_rounds=max_rounds,
-            reconcile_batch=reconcile_batch,
-            sleep=sleep,
-            clock=clock,
-            shard=shard,
-        )
-    finally:
-        if opened is not None:
-            opened.close()
+    # The journal (an open file and its lock) is closed whatever happens next.
+    with contextlib.closing(ImportJob(client, settings, journal=journal, input_id=input_id)) as job:
+        return await job.run(rows, on_progress)

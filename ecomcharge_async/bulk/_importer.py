@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterable, Callable, Iterable
 from typing import Any
 
 from .._core.client import Client
@@ -36,10 +36,9 @@ from ._outcome import (
 from ._pacing import Limiter, Pause, take_turn
 from ._reconcile import classify, key_hash
 from ._rows import RowError
+from ._settings import ImportSettings
 from ._shard import in_shard
 from ._shop_scan import scan_shop
-
-Sleep = Callable[[float], Awaitable[Any]]
 
 
 class Importer:
@@ -48,30 +47,25 @@ class Importer:
     def __init__(
         self,
         client: Client,
+        settings: ImportSettings,
         *,
         limiter: Limiter,
         journal: Journal | None,
         created: BloomFilter,
         on_progress: Callable[[RowOutcome], object] | None,
-        max_attempts: int,
-        max_rounds: int,
-        reconcile_batch: int,
-        sleep: Sleep,
-        clock: Callable[[], float],
-        shard: tuple[int, int] | None,
     ) -> None:
         # The import is the only retry layer: its client makes one attempt per call,
         # sharing the caller's pool; the caller's client is left as it is.
         self.client = client.with_options(retry=None)
-        self.shard = shard
+        self.shard = settings.shard
         self.limiter = limiter
         self.journal = journal
         self.created = created
         self.ledger = Ledger(journal, created, on_progress)
-        self.max_attempts = max_attempts
-        self.max_rounds = max_rounds
-        self.reconcile_batch = reconcile_batch
-        self.pause = Pause(clock=clock, sleep=sleep)
+        self.max_attempts = settings.max_attempts
+        self.max_rounds = settings.max_rounds
+        self.reconcile_batch = settings.reconcile_batch
+        self.pause = Pause(clock=settings.clock, sleep=settings.sleep)
         # One meaning of max_retry_after: a longer Retry-After is not waited for.
         self.max_retry_after = (client.retry or DEFAULT_RETRY).max_retry_after
         # A 429 without Retry-After slows an adaptive limiter's pace instead of a pause.
@@ -133,7 +127,7 @@ class Importer:
             line = previous = item.line
             if self.shard is not None and not in_shard(line, self.shard):
                 continue
-            self.counts["total"] += 1
+            self.counts.total += 1
             if isinstance(item, RowError):
                 errors = {"base": [item.message]}
                 self.ledger.finish(line, "rejected", message=item.message, errors=errors)

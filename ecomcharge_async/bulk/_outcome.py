@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from typing import Any, Literal
 
@@ -12,6 +11,7 @@ from .._core.errors import EcomChargeError
 from .._core.logs import request_id
 from .._core.models import NewCustomer
 from ._bloom import BloomFilter
+from ._counts import Tally
 from ._journal import Journal
 from ._reconcile import Key, customer_key
 from ._rows import Row, RowError
@@ -119,12 +119,11 @@ class Ledger:
         self.journal = journal
         self.created = created
         self.on_progress = on_progress
-        self.counts: Counter[str] = Counter()
+        self.counts = Tally()
 
     def resumed(self, line: int, status: Status) -> None:
         """A row an earlier run finished: counted, not sent."""
-        self.counts[status] += 1
-        self.counts["resumed"] += 1
+        self.counts.count(status, resumed=True)
         if self.on_progress is not None:
             self.on_progress(RowOutcome(line=line, status=status, resumed=True))
 
@@ -141,9 +140,7 @@ class Ledger:
     ) -> None:
         if customer_id is not None:
             self.created.add(customer_id)  # this row's customer: no other row may claim it
-        self.counts[status] += 1
-        if reconciled:
-            self.counts["reconciled"] += 1
+        self.counts.count(status, reconciled=reconciled)
         try:
             if self.journal is not None and item is not None and item.row is not None:
                 self.journal.done(item.row, status, customer_id)

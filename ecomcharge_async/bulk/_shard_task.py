@@ -11,27 +11,25 @@ copy then appends, so a resumed copy never erases what an earlier one wrote.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any, Literal
+from typing import Any
 
 import attrs
 
 from .._core.client import Client
-from .._transports.aiohttp_transport import AiohttpTransport
-from . import ImportReport, RowOutcome, import_customers
+from ._counts import Counts, ImportReport, Tally
+from ._errors import InputError
 from ._failures import FailuresFile
+from ._job import ImportJob
 from ._journal import JournalInUse
-from ._limiter import MAX_LIMIT
-from ._rows import InputError, RowReader
+from ._journal_lock import lock
+from ._outcome import RowOutcome
+from ._rows import RowReader
 from ._scan import scan_input
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
+from ._settings import ImportSettings
 
 #: How often a running shard reports its counts (seconds).
 PROGRESS_EVERY = 0.5
@@ -41,15 +39,12 @@ class ShardBusy(Exception):
     """Another process holds this shard's journal: try again later, never in parallel."""
 
 
-@contextmanager
+@contextlib.contextmanager
 def _holding(journal: str) -> Iterator[bool]:
-    """Hold the journal's lock (the one `Journal` takes); yield whether it is still empty."""
+    """Hold the journal's own lock; yield whether the journal is still empty."""
     with open(journal, "a+b") as file:
-        if fcntl is not None:
-            try:
-                fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                raise ShardBusy(f"journal {journal} is in use by another copy") from None
+        if not lock(file):
+            raise ShardBusy(f"journal {journal} is in use by another copy")
         yield os.fstat(file.fileno()).st_size == 0
 
 
@@ -62,22 +57,21 @@ def claim_shard(journal: str, failures: str | None) -> None:
 
 def run_shard(
     path: str,
-    shard: tuple[int, int],
+    settings: ImportSettings,
     *,
     journal: str,
     failures: str | None = None,
-    concurrency: int | Literal["auto"] = "auto",
-    max_concurrency: int = MAX_LIMIT,
-    rate: float | None = None,
     input_id: str | None = None,
-    on_counts: Callable[[dict[str, int]], object] | None = None,
+    on_counts: Callable[[Counts], object] | None = None,
 ) -> dict[str, Any]:
-    """Import shard `shard` of `path` with credentials from ECOMCHARGE_*; return its report.
+    """Import shard `settings.shard` of `path` with credentials from ECOMCHARGE_*; its report.
 
     Raises `ShardBusy` while another copy holds the journal, `InputError` when
     this worker sees another file than `input_id` (the fingerprint the
     enqueuing side read), and whatever the import raises.
     """
+    if settings.shard is None:
+        raise ValueError("run_shard needs the shard to import: settings.shard=(k, n)")
     claim_shard(journal, failures)  # first: a refused copy does not read the whole input
     scan = scan_input(path)
     if input_id is not None and scan.fingerprint != input_id:
@@ -87,66 +81,48 @@ def run_shard(
         )
     with RowReader(path) as reader:
         report, shop_id, base_url = asyncio.run(
-            _import(
-                reader,
-                shard,
-                journal,
-                failures,
-                (concurrency, max_concurrency),
-                rate,
-                scan.fingerprint,
-                on_counts,
-            )
+            _import(reader, settings, journal, failures, scan.fingerprint, on_counts)
         )
     result: dict[str, Any] = attrs.asdict(report)
-    result.update(shard=shard[0], shards=shard[1], shop_id=shop_id, base_url=base_url)
-    result.update(journal=journal, failures=failures)
+    result.update(shard=settings.shard[0], shards=settings.shard[1])
+    result.update(shop_id=shop_id, base_url=base_url, journal=journal, failures=failures)
     return result
 
 
 async def _import(
     reader: RowReader,
-    shard: tuple[int, int],
+    settings: ImportSettings,
     journal: str,
     failures: str | None,
-    concurrency: tuple[int | Literal["auto"], int],
-    rate: float | None,
     input_id: str,
-    on_counts: Callable[[dict[str, int]], object] | None,
+    on_counts: Callable[[Counts], object] | None,
 ) -> tuple[ImportReport, str, str]:
-    setting, most = concurrency  # each shard's limiter adapts on its own
-    pool = setting if isinstance(setting, int) else most
-    transport = AiohttpTransport(timeout=None, limit=max(100, pool))
-    # retry=None: the importer retries itself, pausing the whole shard on overload.
+    # Imported here, when a shard runs: importing bulk loads no HTTP library.
+    from .._transports.aiohttp_transport import AiohttpTransport
+
+    # Each shard's limiter adapts on its own; retry=None: the importer retries itself,
+    # pausing the whole shard on overload.
+    transport = AiohttpTransport(timeout=None, limit=max(100, settings.most_in_flight))
     client = Client(transport=transport, retry=None)
     written = FailuresFile(failures, append=True) if failures is not None else None
-    counts = {"done": 0, "created": 0, "rejected": 0, "failed": 0}
+    tally = Tally()
     reported_at = time.monotonic()
 
     def on_progress(outcome: RowOutcome) -> None:
         nonlocal reported_at
         if written is not None:
             written.write(outcome)  # only ever called while the journal is held
-        counts["done"] += 1
-        counts[outcome.status] += 1
+        tally.add(outcome)
         now = time.monotonic()
         if on_counts is not None and now - reported_at >= PROGRESS_EVERY:
             reported_at = now
-            on_counts(dict(counts))
+            on_counts(tally.counts())
 
     try:
         async with client:
-            report = await import_customers(
-                client,
-                reader,
-                concurrency=setting,
-                max_concurrency=most,
-                rate=rate,
-                journal=journal,
-                input_id=input_id,
-                on_progress=on_progress,
-                shard=shard,
-            )
+            job = ImportJob(client, settings, journal=journal, input_id=input_id)
+            with contextlib.closing(job):
+                report = await job.run(reader, on_progress)
     except JournalInUse as exc:  # another copy took it between our claim and now
         raise ShardBusy(str(exc)) from None
     finally:

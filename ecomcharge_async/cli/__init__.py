@@ -11,16 +11,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn, TextIO
 
-from .._core.client import Client
-from .._core.errors import ValidationError
-from .._core.logs import LOG_ENV, configure, configure_from_env
-from .._core.models import NewCustomer
-from .._version import __version__
-from ..bulk._limiter import MAX_LIMIT
-from ..bulk._shard import parse_shard
-from ..testing import FakeEcomCharge
-from ..testing._backend import DEMO_SECRET, DEMO_SHOP_ID
-from ._argtypes import (
+from .._argtypes import (
     auto_or_bounded_int,
     bounded_int,
     positive_float,
@@ -28,6 +19,14 @@ from ._argtypes import (
     seconds,
     seconds_or_zero,
 )
+from .._core.client import Client
+from .._core.errors import ValidationError
+from .._core.logs import LOG_ENV, configure, configure_from_env
+from .._core.models import NewCustomer
+from .._version import __version__
+from ..bulk import ImportSettings, parse_shard
+from ..testing import FakeEcomCharge
+from ..testing._backend import DEMO_SECRET, DEMO_SHOP_ID
 from ._command import import_command
 from ._import import LATER_CONNECT_DEADLINE
 
@@ -155,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=bounded_int(MAX_CONCURRENCY),
         metavar="N",
         help=f"with --concurrency auto, never more than N requests in flight "
-        f"(default: {MAX_LIMIT}, at most {MAX_CONCURRENCY:,})",
+        f"(default: {ImportSettings().max_concurrency}, at most {MAX_CONCURRENCY:,})",
     )
     imp.add_argument(
         "--rate", type=positive_float, metavar="R", help="at most R requests per second"

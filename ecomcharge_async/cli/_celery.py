@@ -15,16 +15,13 @@ import os
 import time
 from typing import Any, TextIO
 
-from ..bulk import ImportReport
-from ..bulk._rows import InputError, RowReader
-from ..bulk._scan import scan_input
+from ..bulk import Counts, ImportReport, InputError, RowReader, scan_input
 from ._progress import render_bar, summary
 
 #: How often the command asks the result backend how the shards are doing.
 POLL_EVERY = 0.25
 #: How often a progress line is printed when stderr is not a terminal.
 LINE_EVERY = 10.0
-_COUNTS = ("total", "created", "rejected", "failed", "resumed", "reconciled")
 
 
 def _template(option: str, value: str | None) -> str | None:
@@ -200,11 +197,11 @@ def _wait(pending: dict[int, Any], watch: _Watch) -> dict[int, Any]:
         for k, result in list(pending.items()):
             state, info = result.state, result.info
             if state == "PROGRESS" and isinstance(info, dict):
-                watch.update(k, int(info.get("done", 0)))
+                watch.update(k, Counts.from_dict(info).total)
             elif state in states.READY_STATES and not _requeued(info):
                 results[k] = info
                 del pending[k]
-                done = int(info.get("total", 0)) if isinstance(info, dict) else 0
+                done = Counts.from_dict(info).total if isinstance(info, dict) else 0
                 watch.shard_finished(k, done)
         watch.tick()
         if pending:
@@ -225,7 +222,7 @@ def _report(
     out: TextIO,
     err: TextIO,
 ) -> int:
-    sums = dict.fromkeys(_COUNTS, 0)
+    counts = Counts()
     target = "the workers' shop"
     status = 0
     lines: list[str] = []
@@ -239,15 +236,15 @@ def _report(
             print(f"ecomcharge import: error: shard {k}: {info['error']}", file=err)
             status = max(status, int(info.get("exit", 2)))
             continue
-        for name in _COUNTS:
-            sums[name] += int(info.get(name, 0))
+        shard = Counts.from_dict(info)
+        counts += shard
         target = f"shop {info['shop_id']} at {info['base_url']}"
-        if info["rejected"] or info["failed"]:
+        if not shard.ok:
             where = f" ({info['failures']})" if info.get("failures") else ""
             lines.append(
-                f"  shard {k}: {info['rejected']:,} rejected, {info['failed']:,} failed{where}"
+                f"  shard {k}: {shard.rejected:,} rejected, {shard.failed:,} failed{where}"
             )
-    report = ImportReport(**sums, elapsed=elapsed)
+    report = ImportReport(**counts.to_dict(), elapsed=elapsed)
     source = f"{path} ({args.shards} shards on Celery)"
     print(summary(report, source=source, target=target), file=out)
     for line in lines:

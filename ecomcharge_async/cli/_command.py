@@ -16,11 +16,8 @@ import sys
 import time
 from typing import TextIO
 
-from ..bulk._journal import JournalError
-from ..bulk._limiter import MAX_LIMIT
-from ..bulk._rows import InputError, RowReader, is_stream
-from ..bulk._scan import scan_input
-from ._files import Tally, clashing_paths
+from ..bulk import ImportSettings, InputError, JournalError, RowReader, is_stream, scan_input
+from ._files import RunTally, clashing_paths
 from ._import import STOPPED, Ending, UsageError, json_summary, make_client, run_import
 from ._progress import summary
 from ._state import default_journal
@@ -61,12 +58,12 @@ def _resume_hint(args: argparse.Namespace) -> str:
     return "customers created so far stay; with --no-journal a re-run sends every row again"
 
 
-def _all_done_before(ending: Ending, tally: Tally) -> str | None:
+def _all_done_before(ending: Ending, tally: RunTally) -> str | None:
     """The one line for a re-run of a finished import (nothing sent), else None."""
     report = ending.report
     if report is None or ending.code not in (0, 1) or not report.resumed:
         return None
-    if report.total != report.resumed + tally.counts["unsent"]:
+    if report.total != report.resumed + tally.unsent:
         return None
     how = f" ({report.created:,} created, {report.rejected:,} rejected)" if report.rejected else ""
     return f"all {report.total:,} rows were imported by an earlier run{how}"
@@ -100,7 +97,7 @@ def import_command(
             "--max-concurrency bounds --concurrency auto; with a number, "
             "--concurrency alone sets the requests in flight"
         )
-    args.max_concurrency = args.max_concurrency or MAX_LIMIT
+    args.max_concurrency = args.max_concurrency or ImportSettings().max_concurrency
     if args.celery or args.shards is not None:
         from ._celery import celery_import
 
@@ -143,7 +140,7 @@ def import_command(
         input_id = scan.fingerprint
         first = 2 if reader.format == "csv" else 1
         total = _rows_in_shard(first, scan.lines, args.shard)
-    tally = Tally()
+    tally = RunTally()
     started = time.monotonic()
     source = reader.path
     if args.shard:
@@ -167,7 +164,7 @@ def import_command(
 def _tell(
     args: argparse.Namespace,
     ending: Ending,
-    tally: Tally,
+    tally: RunTally,
     *,
     source: str,
     target: str,

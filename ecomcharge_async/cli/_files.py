@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections import Counter
 
-from ..bulk import ImportReport, RowOutcome
+from ..bulk import ImportReport, RowOutcome, Tally
 
 
 def same_path(a: str, b: str) -> bool:
@@ -29,34 +28,24 @@ def clashing_paths(named: list[tuple[str, str | None]]) -> str | None:
     return None
 
 
-class Tally:
-    """The outcomes seen so far, so a stopped import can still say what it did."""
+class RunTally(Tally):
+    """The outcomes seen so far, so a stopped import can still say what it did.
+
+    `unsent` counts the lines that could not become a customer (not sent), so a
+    re-run can tell that an earlier run finished every row it could send.
+    """
+
+    __slots__ = ("unsent",)
 
     def __init__(self) -> None:
-        self.counts: Counter[str] = Counter()
+        super().__init__()
+        self.unsent = 0
 
     def add(self, outcome: RowOutcome) -> None:
-        self.counts[outcome.status] += 1
-        if outcome.resumed:
-            self.counts["resumed"] += 1
-        elif outcome.customer is None:  # a line that could not become a customer: not sent
-            self.counts["unsent"] += 1
-        if outcome.reconciled:
-            self.counts["reconciled"] += 1
-
-    @property
-    def done(self) -> int:
-        return self.counts["created"] + self.counts["rejected"] + self.counts["failed"]
+        super().add(outcome)
+        if not outcome.resumed and outcome.customer is None:
+            self.unsent += 1
 
     def report(self, elapsed: float) -> ImportReport:
         """What the finished rows add up to (`total` counts rows done, not rows read)."""
-        counts = self.counts
-        return ImportReport(
-            total=self.done,
-            created=counts["created"],
-            rejected=counts["rejected"],
-            failed=counts["failed"],
-            resumed=counts["resumed"],
-            reconciled=counts["reconciled"],
-            elapsed=elapsed,
-        )
+        return ImportReport(**self.counts().to_dict(), elapsed=elapsed)

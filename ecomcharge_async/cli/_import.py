@@ -11,7 +11,6 @@ import argparse
 import asyncio
 import contextlib
 import signal
-import time
 from typing import Any, TextIO
 
 import attrs
@@ -20,16 +19,19 @@ from .._core.client import Client
 from .._core.errors import AuthenticationError
 from .._core.logs import logger
 from .._transports.aiohttp_transport import AiohttpTransport
-from ..bulk import ImportReport, RowOutcome
-from ..bulk._bloom import BloomFilter
-from ..bulk._execute import execute, make_limiter
-from ..bulk._execute import open_journal as open_bulk_journal
-from ..bulk._failures import FailuresFile
-from ..bulk._journal import Journal
-from ..bulk._rows import InputError, RowReader
+from ..bulk import (
+    Counts,
+    FailuresFile,
+    ImportJob,
+    ImportReport,
+    ImportSettings,
+    InputError,
+    RowOutcome,
+    RowReader,
+)
 from ..testing import FakeEcomCharge
 from ..testing._backend import DEMO_SECRET, DEMO_SHOP_ID
-from ._files import Tally
+from ._files import RunTally
 from ._progress import ProgressBar, ProgressLines
 from ._reach import ReachWatch
 from ._run import ImportRun
@@ -45,9 +47,14 @@ LATER_CONNECT_DEADLINE = 300.0
 CONNECT_TIMEOUT = 10.0
 
 
-def pool_size(concurrency: int | str, max_concurrency: int) -> int:
-    """The most connections the import may hold: its most requests in flight."""
-    return concurrency if isinstance(concurrency, int) else max_concurrency
+def import_settings(args: argparse.Namespace) -> ImportSettings:
+    """The engine's settings the options give (the others are `import_customers`' defaults)."""
+    return ImportSettings(
+        concurrency=args.concurrency,
+        max_concurrency=args.max_concurrency,
+        rate=args.rate,
+        shard=args.shard,
+    )
 
 
 def make_client(args: argparse.Namespace, watch: ReachWatch | None) -> tuple[Client, str]:
@@ -61,7 +68,7 @@ def make_client(args: argparse.Namespace, watch: ReachWatch | None) -> tuple[Cli
         transport = AiohttpTransport(
             timeout=None,
             connect_timeout=min(CONNECT_TIMEOUT, args.connect_deadline),
-            limit=max(100, pool_size(args.concurrency, args.max_concurrency)),
+            limit=max(100, import_settings(args).most_in_flight),
         )
         # retry=None: the importer retries itself, pausing the whole import on overload.
         client = Client(
@@ -109,7 +116,7 @@ async def run_import(
     input_id: str | None,
     total: int | None,
     stderr: TextIO,
-    tally: Tally,
+    tally: RunTally,
 ) -> Ending:
     run = ImportRun()
     watch = None
@@ -135,30 +142,23 @@ async def run_import(
             failures.write(outcome)
         if bar is not None:
             bar.update(outcome)
-        if lines is not None:
-            lines.update(outcome)
 
-    limiter = make_limiter(
-        args.concurrency,
-        max_concurrency=args.max_concurrency,
-        rate=args.rate,
-        sleep=ENGINE_DEFAULTS["sleep"],
-        clock=ENGINE_DEFAULTS["clock"],
-    )
-    journal: Journal | None = None
-    created = BloomFilter()
+    job: ImportJob | None = None
     sending = False
     try:  # everything opened from here on is closed in `finally`, whatever fails between
-        if args.journal is not None:
-            journal = open_journal(args, client, input_id, created, stderr)
+        job = opened = open_job(args, client, input_id, stderr)
         if args.failures:
-            failures = FailuresFile(args.failures, append=journal is not None and journal.resumed)
+            failures = FailuresFile(args.failures, append=job.resumed)
         if not args.quiet:
             if stderr.isatty():
-                bar = ProgressBar(stderr, total, concurrency=lambda: limiter.limit)
+                bar = ProgressBar(stderr, total, concurrency=lambda: opened.concurrency)
             else:
                 lines = ProgressLines(
-                    stderr, total, every=args.progress_every, concurrency=lambda: limiter.limit
+                    stderr,
+                    total,
+                    tally,
+                    every=args.progress_every,
+                    concurrency=lambda: opened.concurrency,
                 )
                 printer = asyncio.create_task(lines.run())
         with contextlib.suppress(NotImplementedError):  # no loop signal handlers on Windows
@@ -166,18 +166,7 @@ async def run_import(
                 loop.add_signal_handler(signum, _on_signal, run, signum, code, args.grace, stderr)
         sending = True
         async with client:
-            report = await run.run(
-                execute(
-                    client,
-                    run.rows(reader),
-                    journal=journal,
-                    created=created,
-                    limiter=limiter,
-                    on_progress=on_progress,
-                    shard=args.shard,
-                    **ENGINE_DEFAULTS,
-                )
-            )
+            report = await run.run(job.run(run.rows(reader), on_progress))
         if failures is not None and report is not None:
             failures.start()  # a fresh run with no failures still empties an old file
     except AuthenticationError as exc:
@@ -204,8 +193,8 @@ async def run_import(
             bar.close()
         if failures is not None:
             failures.close()
-        if journal is not None:
-            journal.close()
+        if job is not None:
+            job.close()
     if run.code is not None:
         return Ending(run.code, run.reason or "stopped", run.message, report)
     assert report is not None
@@ -213,36 +202,22 @@ async def run_import(
     return Ending(0 if report.ok else 1, reason, None, report)
 
 
-def open_journal(
-    args: argparse.Namespace,
-    client: Client,
-    input_id: str | None,
-    created: BloomFilter,
-    stderr: TextIO,
-) -> Journal:
-    """Open this run's journal; say so when the input changed since its last run."""
-    journal = open_bulk_journal(
-        args.journal, client, input_id=input_id, shard=args.shard, created=created
-    )
-    logger.info("journal: %s", journal.path)
-    if journal.input_changed:
+def open_job(
+    args: argparse.Namespace, client: Client, input_id: str | None, stderr: TextIO
+) -> ImportJob:
+    """This run's import, its journal open; say so when the input changed since its last run."""
+    job = ImportJob(client, import_settings(args), journal=args.journal, input_id=input_id)
+    if args.journal is not None:
+        logger.info("journal: %s", args.journal)
+    if job.input_changed:
         print(
             f"ecomcharge import: {args.path} changed since the journal's last run; resuming "
             "by row content (rows created before are not sent again)",
             file=stderr,
             flush=True,
         )
-    return journal
+    return job
 
-
-#: The engine's settings the command does not expose: those of `import_customers`.
-ENGINE_DEFAULTS: dict[str, Any] = {
-    "max_attempts": 8,
-    "max_rounds": 8,
-    "reconcile_batch": 1000,
-    "sleep": asyncio.sleep,
-    "clock": time.monotonic,
-}
 
 STOPPED = {
     "input": "the input could not be read",
@@ -263,20 +238,11 @@ def json_summary(
 ) -> dict[str, Any]:
     """`--json`: the summary as one object, for scripts."""
     report = ending.report
-    counts: dict[str, Any] = dict.fromkeys(
-        ("rows", "created", "rejected", "failed", "resumed", "reconciled"), 0
-    )
+    counts = (report or Counts()).to_dict()
+    counts = {"rows": counts.pop("total"), **counts}
     elapsed = rate = 0.0
     concurrency = 0
     if report is not None:
-        counts = {
-            "rows": report.total,
-            "created": report.created,
-            "rejected": report.rejected,
-            "failed": report.failed,
-            "resumed": report.resumed,
-            "reconciled": report.reconciled,
-        }
         elapsed = report.elapsed
         concurrency = report.concurrency
         finished_now = report.total - report.resumed

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any, TextIO
 
-from ..bulk import ImportReport, RowOutcome
+from ..bulk import Counts, ImportReport, RowOutcome, Tally
 
 BAR_WIDTH = 24
 REDRAW_EVERY = 0.1
@@ -82,14 +81,14 @@ class ProgressBar:
 
 
 def render_line(
-    counts: Counter[str], total: int | None, elapsed: float, concurrency: int | None = None
+    counts: Counts, total: int | None, elapsed: float, concurrency: int | None = None
 ) -> str:
     """One progress line for a log: rows done, created, rejected, failed, rate, ETA.
 
     `concurrency`, when given, is the requests the import lets be in flight now.
     """
-    done = counts["created"] + counts["rejected"] + counts["failed"]
-    fresh = done - counts["resumed"]  # rows finished by this run, for the rate
+    done = counts.done
+    fresh = done - counts.resumed  # rows finished by this run, for the rate
     rate = fresh / elapsed if elapsed > 0 else 0.0
     if total is None:
         head = f"{done:,} rows done"
@@ -101,22 +100,23 @@ def render_line(
         eta = f", ETA {_clock_text((total - done) / rate) if rate > 0 else '-:--:--'}"
     tail = "" if concurrency is None else f", concurrency {concurrency}"
     return (
-        f"progress: {head}: {counts['created']:,} created, {counts['rejected']:,} rejected, "
-        f"{counts['failed']:,} failed; {rate:,.0f} rows/s{eta}{tail}"
+        f"progress: {head}: {counts.created:,} created, {counts.rejected:,} rejected, "
+        f"{counts.failed:,} failed; {rate:,.0f} rows/s{eta}{tail}"
     )
 
 
 class ProgressLines:
     """Off a terminal (cron, CI, a pod's log): a plain line every `every` seconds.
 
-    A line is printed on time even when no row finished meanwhile, so a slow or
-    stuck import still says so.
+    The line reads the import's `tally`. It is printed on time even when no row
+    finished meanwhile, so a slow or stuck import still says so.
     """
 
     def __init__(
         self,
         stream: TextIO,
         total: int | None,
+        tally: Tally,
         *,
         every: float,
         clock: Callable[[], float] = time.monotonic,
@@ -130,16 +130,12 @@ class ProgressLines:
         self._clock = clock
         self._sleep = sleep
         self._started = clock()
-        self.counts: Counter[str] = Counter()
-
-    def update(self, outcome: RowOutcome) -> None:
-        self.counts[outcome.status] += 1
-        if outcome.resumed:
-            self.counts["resumed"] += 1
+        self._tally = tally
 
     def line(self) -> str:
         concurrency = self._concurrency() if self._concurrency is not None else None
-        return render_line(self.counts, self._total, self._clock() - self._started, concurrency)
+        elapsed = self._clock() - self._started
+        return render_line(self._tally.counts(), self._total, elapsed, concurrency)
 
     async def run(self) -> None:
         """Print a line every `every` seconds until cancelled."""

@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import AsyncIterator, Coroutine
 from typing import Any, TypeVar
 
-from ..bulk._rows import Row, RowError, RowReader
+from ..bulk import Row, RowError, RowReader
 
 T = TypeVar("T")
 

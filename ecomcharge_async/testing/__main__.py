@@ -14,7 +14,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from ..cli._argtypes import fraction, seconds_or_zero
+from .._argtypes import fraction, seconds_or_zero
 from ._backend import DEMO_SECRET, DEMO_SHOP_ID, FakeEcomCharge
 from ._faults import DEFAULT_RANDOM_FAULTS, Fault
 from ._server import serve

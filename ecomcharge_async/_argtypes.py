@@ -1,7 +1,8 @@
 """Argument types for the command lines (`ecomcharge`, `python -m ecomcharge_async.testing`).
 
 Each parses one option's text or raises `argparse.ArgumentTypeError` naming the
-problem, which argparse prints with the option's name and exit status 2.
+problem, which argparse prints with the option's name and exit status 2. The
+module sits below both command lines, so each imports it downward.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import argparse
 import math
 from collections.abc import Callable
 
-from .._core.durations import duration_rule, required_seconds
+from ._core.durations import duration_rule, required_seconds
 
 
 def _number(text: str) -> float:
