@@ -77,7 +77,7 @@ class HandoffSelector(selectors.DefaultSelector):
 
     def __init__(self) -> None:
         super().__init__()
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop: asyncio.AbstractEventLoop  # set by `bind`, before any call is sent
         self._incoming: deque[Call[Any]] = deque()
         self._waiting = False  # the loop thread is (about to be) blocked in `select`
         self._wake_in, self._wake_out = socket.socketpair()
@@ -119,11 +119,9 @@ class HandoffSelector(selectors.DefaultSelector):
         return ready
 
     def _start_incoming(self) -> None:
-        incoming, loop = self._incoming, self._loop
-        if loop is None:
-            return
+        incoming = self._incoming
         while incoming:
-            incoming.popleft().start(loop)
+            incoming.popleft().start(self._loop)
 
     def close(self) -> None:
         super().close()
