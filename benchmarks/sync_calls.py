@@ -6,8 +6,10 @@ client awaits the calls one after another in `asyncio.run`, the sync client
 makes them from the main thread; at 32, 32 tasks share one `Client` against 32
 threads sharing one `SyncClient`. Rounds alternate async and sync, so a drift
 in the machine's load touches both. The figure is wall time per call (at 32:
-the whole run divided by the calls) and the process's CPU time per call (the
-SDK's loop thread included); "added" is sync minus async, per round, then the
+the whole run divided by the calls), the process's CPU time per call (the
+SDK's loop thread included) and its voluntary context switches per call (a
+thread going to sleep: for the loop, the server or a call); "added" is sync
+minus async, per round, then the
 median over the rounds. At concurrency 1 `inline` makes the same calls with the
 calling thread running an event loop of its own, one `run_until_complete` per
 call: the floor of any design where the caller runs the SDK's loop itself
@@ -26,6 +28,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import threading
 import time
 from pathlib import Path
@@ -35,16 +38,31 @@ from _common import SECRET_KEY, SHOP_ID, fake_server, summary
 
 import ecomcharge_async as ec
 
-Timing = tuple[float, float]  # (wall µs per call, CPU µs per call)
+# (wall µs per call, CPU µs per call, the process's voluntary context switches per call)
+Timing = tuple[float, float, float]
+
+
+def _start() -> Timing:
+    return (
+        time.perf_counter(),
+        time.process_time(),
+        resource.getrusage(resource.RUSAGE_SELF).ru_nvcsw,
+    )
+
+
+def _per_call(start: Timing, calls: int) -> Timing:
+    end = _start()
+    return (
+        (end[0] - start[0]) / calls * 1e6,
+        (end[1] - start[1]) / calls * 1e6,
+        (end[2] - start[2]) / calls,
+    )
 
 
 def _timed(calls: int, work: Any) -> Timing:
-    wall, cpu = time.perf_counter(), time.process_time()
+    start = _start()
     work()
-    return (
-        (time.perf_counter() - wall) / calls * 1e6,
-        (time.process_time() - cpu) / calls * 1e6,
-    )
+    return _per_call(start, calls)
 
 
 def async_round(url: str, customer_id: str, calls: int, concurrency: int) -> Timing:
@@ -56,12 +74,9 @@ def async_round(url: str, customer_id: str, calls: int, concurrency: int) -> Tim
                     await client.customers.get(customer_id)
 
             await asyncio.gather(*(worker(10) for _ in range(concurrency)))  # warm the pool
-            wall, cpu = time.perf_counter(), time.process_time()
+            start = _start()
             await asyncio.gather(*(worker(calls // concurrency) for _ in range(concurrency)))
-            return (
-                (time.perf_counter() - wall) / calls * 1e6,
-                (time.process_time() - cpu) / calls * 1e6,
-            )
+            return _per_call(start, calls)
 
     return asyncio.run(main())
 
@@ -157,6 +172,9 @@ def run(*, rounds: int, calls: int) -> dict[str, Any]:
                 "cpu_us_per_call": {
                     kind: summary([t[1] for t in ts]) for kind, ts in timings.items()
                 },
+                "voluntary_switches_per_call": {
+                    kind: summary([t[2] for t in ts]) for kind, ts in timings.items()
+                },
             }
             for kind in timings.keys() - {"async"}:
                 pairs = list(zip(timings["async"], timings[kind], strict=True))
@@ -192,7 +210,10 @@ def main(argv: list[str] | None = None) -> None:
             f"{key}: async {wall['async']['median']:.1f} µs/call, "
             f"sync {wall['sync']['median']:.1f} µs/call, "
             f"added {figures['added_wall_us']['median']:.1f} µs wall, "
-            f"{figures['added_cpu_us']['median']:.1f} µs CPU (medians of {rounds})"
+            f"{figures['added_cpu_us']['median']:.1f} µs CPU (medians of {rounds}); "
+            f"context switches per call: async "
+            f"{figures['voluntary_switches_per_call']['async']['median']:.1f}, "
+            f"sync {figures['voluntary_switches_per_call']['sync']['median']:.1f}"
         )
     inline = results["c1"]
     print(
