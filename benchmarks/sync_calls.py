@@ -6,11 +6,17 @@ client awaits the calls one after another in `asyncio.run`, the sync client
 makes them from the main thread; at 32, 32 tasks share one `Client` against 32
 threads sharing one `SyncClient`. Rounds alternate async and sync, so a drift
 in the machine's load touches both. The figure is wall time per call (at 32:
-the whole run divided by the calls) and the process's CPU time per call (the
-SDK's loop thread included); "added" is sync minus async, per round, then the
-median over the rounds. `hop` is the bare trip to the loop and back (a coroutine
-that returns at once) through the SDK's loop thread, and through anyio's
-blocking portal when anyio is installed: the alternative the design weighed.
+the whole run divided by the calls), the process's CPU time per call (the
+SDK's loop thread included) and its voluntary context switches per call (a
+thread going to sleep: for the loop, the server or a call); "added" is sync
+minus async, per round, then the
+median over the rounds. At concurrency 1 `inline` makes the same calls with the
+calling thread running an event loop of its own, one `run_until_complete` per
+call: the floor of any design where the caller runs the SDK's loop itself
+instead of handing the call to the loop thread. `hop` is the bare trip to the
+loop and back (a coroutine that returns at once) through the SDK's loop thread,
+and through anyio's blocking portal when anyio is installed: the alternative
+the design weighed.
 
 Run: `python benchmarks/sync_calls.py` (`--quick` for a tiny run, `--output PATH`
 to keep the JSON).
@@ -22,6 +28,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import threading
 import time
 from pathlib import Path
@@ -31,16 +38,31 @@ from _common import SECRET_KEY, SHOP_ID, fake_server, summary
 
 import ecomcharge_async as ec
 
-Timing = tuple[float, float]  # (wall µs per call, CPU µs per call)
+# (wall µs per call, CPU µs per call, the process's voluntary context switches per call)
+Timing = tuple[float, float, float]
+
+
+def _start() -> Timing:
+    return (
+        time.perf_counter(),
+        time.process_time(),
+        resource.getrusage(resource.RUSAGE_SELF).ru_nvcsw,
+    )
+
+
+def _per_call(start: Timing, calls: int) -> Timing:
+    end = _start()
+    return (
+        (end[0] - start[0]) / calls * 1e6,
+        (end[1] - start[1]) / calls * 1e6,
+        (end[2] - start[2]) / calls,
+    )
 
 
 def _timed(calls: int, work: Any) -> Timing:
-    wall, cpu = time.perf_counter(), time.process_time()
+    start = _start()
     work()
-    return (
-        (time.perf_counter() - wall) / calls * 1e6,
-        (time.process_time() - cpu) / calls * 1e6,
-    )
+    return _per_call(start, calls)
 
 
 def async_round(url: str, customer_id: str, calls: int, concurrency: int) -> Timing:
@@ -52,12 +74,9 @@ def async_round(url: str, customer_id: str, calls: int, concurrency: int) -> Tim
                     await client.customers.get(customer_id)
 
             await asyncio.gather(*(worker(10) for _ in range(concurrency)))  # warm the pool
-            wall, cpu = time.perf_counter(), time.process_time()
+            start = _start()
             await asyncio.gather(*(worker(calls // concurrency) for _ in range(concurrency)))
-            return (
-                (time.perf_counter() - wall) / calls * 1e6,
-                (time.process_time() - cpu) / calls * 1e6,
-            )
+            return _per_call(start, calls)
 
     return asyncio.run(main())
 
@@ -81,6 +100,22 @@ def sync_round(url: str, customer_id: str, calls: int, concurrency: int) -> Timi
 
         in_threads(10)  # warm the pool
         return _timed(calls, lambda: in_threads(calls // concurrency))
+
+
+def inline_round(url: str, customer_id: str, calls: int) -> Timing:
+    loop = asyncio.new_event_loop()
+    client = ec.Client(SHOP_ID, SECRET_KEY, base_url=url)
+    try:
+
+        def calls_in_this_thread(count: int) -> None:
+            for _ in range(count):
+                loop.run_until_complete(client.customers.get(customer_id))
+
+        calls_in_this_thread(10)  # warm the pool
+        return _timed(calls, lambda: calls_in_this_thread(calls))
+    finally:
+        loop.run_until_complete(client.aclose())
+        loop.close()
 
 
 async def _nothing() -> None:
@@ -123,20 +158,30 @@ def run(*, rounds: int, calls: int) -> dict[str, Any]:
         customer = setup.customers.create(ec.NewCustomer(email="a@example.com", ip="127.0.0.1"))
         for concurrency in (1, 32):
             timings: dict[str, list[Timing]] = {"async": [], "sync": []}
+            if concurrency == 1:
+                timings["inline"] = []
             for _ in range(rounds):
                 timings["async"].append(async_round(server.url, customer.id, calls, concurrency))
                 timings["sync"].append(sync_round(server.url, customer.id, calls, concurrency))
-            pairs = list(zip(timings["async"], timings["sync"], strict=True))
-            results[f"c{concurrency}"] = {
+                if concurrency == 1:
+                    timings["inline"].append(inline_round(server.url, customer.id, calls))
+            figures: dict[str, Any] = {
                 "wall_us_per_call": {
                     kind: summary([t[0] for t in ts]) for kind, ts in timings.items()
                 },
                 "cpu_us_per_call": {
                     kind: summary([t[1] for t in ts]) for kind, ts in timings.items()
                 },
-                "added_wall_us": summary([s[0] - a[0] for a, s in pairs]),
-                "added_cpu_us": summary([s[1] - a[1] for a, s in pairs]),
+                "voluntary_switches_per_call": {
+                    kind: summary([t[2] for t in ts]) for kind, ts in timings.items()
+                },
             }
+            for kind in timings.keys() - {"async"}:
+                pairs = list(zip(timings["async"], timings[kind], strict=True))
+                prefix = "added" if kind == "sync" else f"{kind}_added"
+                figures[f"{prefix}_wall_us"] = summary([s[0] - a[0] for a, s in pairs])
+                figures[f"{prefix}_cpu_us"] = summary([s[1] - a[1] for a, s in pairs])
+            results[f"c{concurrency}"] = figures
     hops = [hop_round(calls) for _ in range(rounds)]
     results["hop"] = {
         name: {
@@ -165,8 +210,17 @@ def main(argv: list[str] | None = None) -> None:
             f"{key}: async {wall['async']['median']:.1f} µs/call, "
             f"sync {wall['sync']['median']:.1f} µs/call, "
             f"added {figures['added_wall_us']['median']:.1f} µs wall, "
-            f"{figures['added_cpu_us']['median']:.1f} µs CPU (medians of {rounds})"
+            f"{figures['added_cpu_us']['median']:.1f} µs CPU (medians of {rounds}); "
+            f"context switches per call: async "
+            f"{figures['voluntary_switches_per_call']['async']['median']:.1f}, "
+            f"sync {figures['voluntary_switches_per_call']['sync']['median']:.1f}"
         )
+    inline = results["c1"]
+    print(
+        f"c1 inline (the caller runs a loop itself): added "
+        f"{inline['inline_added_wall_us']['median']:.1f} µs wall, "
+        f"{inline['inline_added_cpu_us']['median']:.1f} µs CPU"
+    )
     for name, figures in results["hop"].items():
         print(
             f"hop via {name}: {figures['wall_us']['median']:.1f} µs wall, "

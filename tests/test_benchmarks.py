@@ -183,6 +183,9 @@ def test_the_sync_benchmark_measures_both_concurrencies(tmp_path: Path) -> None:
             assert results[key]["wall_us_per_call"][kind]["median"] > 0
         assert "added_wall_us" in results[key]
         assert f"{key}: async " in done.stdout
+    assert results["c1"]["inline_added_cpu_us"]["median"] != 0
+    assert results["c1"]["voluntary_switches_per_call"]["sync"]["median"] > 0
+    assert "c1 inline" in done.stdout
 
 
 def test_the_import_peers_run_and_each_row_is_created_exactly_once(tmp_path: Path) -> None:

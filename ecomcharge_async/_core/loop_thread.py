@@ -11,7 +11,6 @@ nothing is left to complain on stderr.
 
 from __future__ import annotations
 
-import _thread
 import asyncio
 import atexit
 import concurrent.futures
@@ -20,7 +19,9 @@ import os
 import sys
 import threading
 from collections.abc import AsyncGenerator, Awaitable, Coroutine
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
+
+from .handoff import Call, HandoffSelector
 
 T = TypeVar("T")
 
@@ -36,7 +37,9 @@ class LoopThread:
     """An event loop running forever in a daemon thread, and the clients open on it."""
 
     def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
+        self._handoff = HandoffSelector()
+        self.loop = asyncio.SelectorEventLoop(self._handoff)
+        self._handoff.bind(self.loop)
         #: Open clients, closed at interpreter exit if nobody closed them before.
         self.clients: set[Closable] = set()
         self.abandoned = False  # set in a forked child: this loop is the parent's
@@ -70,8 +73,8 @@ class LoopThread:
                 "the SDK's event loop is gone (stopped at exit, or this call was begun "
                 "in the parent before os.fork()); start the call again"
             )
-        call = _Call(coro)
-        self.loop.call_soon_threadsafe(call.start, self.loop)
+        call = Call(coro)
+        self._handoff.send(call)
         try:
             call.waiter.acquire()
         except BaseException:  # interrupted (Ctrl-C): the call is cancelled on the loop
@@ -118,49 +121,6 @@ class LoopThread:
         self._thread.join(timeout)
         if not self._thread.is_alive():
             self.loop.close()
-
-
-class _Call(Generic[T]):
-    """One blocking call: its coroutine run as a task on the loop, and a lock its
-    caller waits on, released by the task itself as it ends.
-
-    Lighter than `asyncio.run_coroutine_threadsafe` (no concurrent Future, no
-    condition variable, no done callback a loop turn later): this is the cost
-    every sync call pays. Whatever the call raises, even `KeyboardInterrupt`,
-    is caught on the loop and raised in the caller's thread.
-    """
-
-    __slots__ = ("coro", "error", "result", "task", "waiter")
-
-    def __init__(self, coro: Coroutine[Any, Any, T]) -> None:
-        self.coro = coro
-        self.task: asyncio.Task[None]
-        self.result: T
-        self.error: BaseException | None = None
-        self.waiter = _thread.allocate_lock()
-        self.waiter.acquire()
-
-    def start(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.task = loop.create_task(self._main())
-
-    async def _main(self) -> None:
-        try:
-            self.result = await self.coro
-        except BaseException as exc:  # handed to the caller, who raises it
-            self.error = exc
-        finally:
-            self.waiter.release()
-
-    def outcome(self) -> T:
-        error = self.error
-        if error is not None:
-            self.error = None  # no cycle through the traceback
-            raise error
-        return self.result
-
-    def cancel(self) -> None:
-        """Runs after `start` (the loop keeps the order): nobody waits for the outcome now."""
-        self.task.cancel()
 
 
 async def _closed(stream: AsyncGenerator[Any, None]) -> None:
