@@ -146,10 +146,9 @@ LAYERS = [
     ("celery",),
     ("otel",),
 ]
-# The client builds its default transport; `python -m ecomcharge_async.testing serve` is a
-# command line too, and parses its options with the CLI's argument types.
+# `python -m ecomcharge_async.testing serve` is a command line too, and parses its
+# options with the CLI's argument types.
 ALLOWED = {
-    (f"{NAME}._core.client", f"{NAME}._transports.aiohttp_transport"),
     (f"{NAME}.testing.__main__", f"{NAME}.cli._argtypes"),
 }
 
@@ -202,3 +201,31 @@ def test_serialization_loads_no_http_library() -> None:
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout.strip() == "[]"
+
+
+def test_a_client_on_the_fake_loads_no_http_library() -> None:
+    """`_core` imports no HTTP library: the default transport is imported when first needed."""
+    code = (
+        "import asyncio, sys\n"
+        "import ecomcharge_async as ec\n"
+        "from ecomcharge_async.testing import FakeEcomCharge\n"
+        "async def main():\n"
+        "    fake = FakeEcomCharge(shop_id='361', secret_key='s')\n"
+        "    async with ec.Client('361', 's', transport=fake.transport()) as client:\n"
+        "        await client.customers.create(ec.NewCustomer(email='a@example.com', ip='1.2.3.4'))\n"
+        "        assert len(await client.request('GET', '/customers')) == 1\n"
+        "asyncio.run(main())\n"
+        "print(sorted({'aiohttp', 'httpx'} & sys.modules.keys()))"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "[]"
+
+
+def test_the_default_transport_is_aiohttp_imported_on_first_use() -> None:
+    code = (
+        "import sys, ecomcharge_async as ec\n"
+        "client = ec.Client('361', 's')\n"
+        "print(type(client._transport).__name__, 'aiohttp' in sys.modules)"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.split() == ["AiohttpTransport", "True"]
