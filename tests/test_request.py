@@ -11,7 +11,7 @@ import pytest
 from conftest import SECRET, SHOP_ID
 
 import ecomcharge_async as ec
-from ecomcharge_async._core.client import basic_auth
+from ecomcharge_async._core.settings import basic_auth
 from ecomcharge_async.testing import FakeEcomCharge, Fault
 
 ALICE = ec.NewCustomer(email="alice@example.com", ip="127.0.0.1")
@@ -219,3 +219,13 @@ def test_the_sync_client_has_the_generic_request_and_its_raw_twin(fake: FakeEcom
         assert (raw.status, raw.parse()["id"]) == (200, created.id)
         with pytest.raises(ec.ValidationError):
             client.request("POST", "/customers", json={"email": "x"})
+
+
+async def test_send_hands_over_the_checked_response_streamed_if_asked(client: ec.Client) -> None:
+    await client.request("POST", "/customers", json=ALICE)
+    response = await client.send("GET", "/customers", stream=True)
+    assert response.chunks is not None
+    body = b"".join([chunk async for chunk in response.chunks])
+    assert b"alice@example.com" in body
+    with pytest.raises(ec.ValidationError):
+        await client.send("POST", "/customers", b"[1, 2]")

@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-import base64
 import enum
-import ipaddress
-import os
 from collections.abc import Coroutine, Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar, overload
-from urllib.parse import urlsplit
 
 from .._serde.cast import decoder_for, encode_json
 from .customers import Customers
 from .durations import seconds
 from .headers import extra_headers, merged
 from .headers import user_agent as build_user_agent
-from .http import Transport
+from .http import Response, Transport
 from .middleware import LoggingMiddleware, Middleware, check_middleware, companions, link
 from .policy import DEFAULT_RETRY, NO_RETRIES, RetryPolicy
 from .requester import RawResponse, Requester, link_per_call
 from .retry import RetryMiddleware
+from .settings import basic_auth, check_base_url, check_credential, setting
 from .transport_link import TransportLink
 
 T = TypeVar("T")
@@ -42,11 +39,6 @@ def _check_retry(retry: RetryPolicy | None) -> RetryPolicy | None:
     return retry
 
 
-def basic_auth(shop_id: str, secret_key: str) -> str:
-    """The `Authorization` value of HTTP Basic auth (RFC 7617, UTF-8 credentials)."""
-    return "Basic " + base64.b64encode(f"{shop_id}:{secret_key}".encode()).decode("ascii")
-
-
 def default_transport() -> Transport:
     """An `AiohttpTransport`, imported only now: a client on another transport never loads aiohttp.
 
@@ -56,54 +48,6 @@ def default_transport() -> Transport:
     from .._transports.aiohttp_transport import AiohttpTransport
 
     return AiohttpTransport(timeout=None)
-
-
-def _setting(value: str | None, env: str) -> str | None:
-    return value if value is not None else os.environ.get(env)
-
-
-def _check_credential(name: str, env: str, value: str | None) -> str:
-    if not value:
-        raise ValueError(f"missing {name}: pass {name}= or set the {env} environment variable")
-    if any(not ch.isprintable() for ch in value):
-        # Never echo the value: it may be the secret key.
-        raise ValueError(f"{name} contains control or non-printable characters")
-    return value
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def check_base_url(base_url: str) -> str:
-    """Refuse a base URL that would send credentials in clear text or nowhere.
-
-    Messages quote only the scheme, host and path: a URL that wrongly carries a
-    password or a token in its query must not be echoed into logs.
-    """
-    parts = urlsplit(base_url)
-    if "@" in parts.netloc:
-        raise ValueError("base_url must not contain credentials (user:password@)")
-    if parts.query or parts.fragment:
-        raise ValueError("base_url must not have a query or fragment")
-    shown = repr(f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.scheme else base_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"base_url must be an http(s) URL with a host, got {shown}")
-    try:
-        parts.port  # noqa: B018 (reading it validates it)
-    except ValueError:
-        raise ValueError(f"base_url has an invalid port, got {shown}") from None
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        raise ValueError(
-            f"refusing plain http:// to {parts.hostname}: credentials would travel "
-            "unencrypted; use https:// (http is allowed only for loopback hosts)"
-        )
-    return base_url.rstrip("/")
 
 
 class Client:
@@ -141,11 +85,11 @@ class Client:
         headers: Mapping[str, str] | None = None,
         user_agent: str | None = None,
     ) -> None:
-        shop = _check_credential(
-            "shop_id", "ECOMCHARGE_SHOP_ID", _setting(shop_id, "ECOMCHARGE_SHOP_ID")
+        shop = check_credential(
+            "shop_id", "ECOMCHARGE_SHOP_ID", setting(shop_id, "ECOMCHARGE_SHOP_ID")
         )
-        secret = _check_credential(
-            "secret_key", "ECOMCHARGE_SECRET_KEY", _setting(secret_key, "ECOMCHARGE_SECRET_KEY")
+        secret = check_credential(
+            "secret_key", "ECOMCHARGE_SECRET_KEY", setting(secret_key, "ECOMCHARGE_SECRET_KEY")
         )
         if ":" in shop:
             raise ValueError("shop_id must not contain ':' (HTTP Basic auth forbids it)")
@@ -153,7 +97,7 @@ class Client:
         checked_retry = _check_retry(retry)
         per_call = check_middleware("middleware", middleware)
         per_attempt = check_middleware("attempt_middleware", attempt_middleware)
-        api_url = check_base_url(_setting(base_url, "ECOMCHARGE_BASE_URL") or DEFAULT_BASE_URL)
+        api_url = check_base_url(setting(base_url, "ECOMCHARGE_BASE_URL") or DEFAULT_BASE_URL)
         checked_headers = extra_headers(headers)
         transport = transport or default_transport()
         product = getattr(transport, "user_agent", None)
@@ -263,6 +207,17 @@ class Client:
         """
         method, path, body = _generic(method, path, json)
         return self._requester.call("request", method, path, body, decoder_for(cast), None)
+
+    def send(
+        self, method: str, path: str, body: bytes = b"", *, stream: bool = False
+    ) -> Coroutine[Any, Any, Response]:
+        """One API request through the chain, body as given: its 2xx `Response` as it came.
+
+        With `stream=True` a 2xx body arrives as `Response.chunks` (exhaust or
+        `aclose()` it). Like `request()`, its `operation` is `request`.
+        """
+        method, path, _ = _generic(method, path, None)
+        return self._requester.send("request", method, path, body, route=None, stream=stream)
 
     def __repr__(self) -> str:
         return f"Client(shop_id={self.shop_id!r}, base_url={self.base_url!r})"

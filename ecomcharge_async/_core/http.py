@@ -59,7 +59,12 @@ def _copied_headers(headers: Mapping[str, str]) -> Mapping[str, str]:
 
 @attrs.frozen(kw_only=True)
 class Request:
-    """One HTTP request as the service hands it to the middleware chain."""
+    """One HTTP request as the call hands it to the middleware chain.
+
+    `operation` says which call it is (`customers.create`; `request` for
+    `client.request()`), `route` its path with ids as placeholders (None:
+    unknown), `attempt` which try of the call this is (1 = the first).
+    """
 
     method: str
     url: str
