@@ -298,3 +298,47 @@ async def test_nothing_is_logged_below_info_when_debug_is_off(
     await client.customers.create(PERSON)
     assert await client.customers.list() != []
     assert caplog.records == []
+
+
+class WithCompanion:
+    """A per-call middleware that brings its own per-attempt companion."""
+
+    def __init__(self, events: list[str]) -> None:
+        self.events = events
+        self.attempt_middleware = self._attempt
+
+    async def __call__(self, request: ec.Request, call_next: ec.Handler, /) -> ec.Response:
+        self.events.append(f"call {request.operation}")
+        return await call_next(request)
+
+    async def _attempt(self, request: ec.Request, call_next: ec.Handler, /) -> ec.Response:
+        self.events.append(f"attempt {request.attempt}")
+        return await call_next(request)
+
+
+async def test_a_per_call_middleware_may_bring_a_companion_run_on_every_attempt(
+    fake: FakeEcomCharge,
+) -> None:
+    events: list[str] = []
+    fake.inject(Fault.status(503), Fault.refuse())
+    async with ec.Client(
+        SHOP_ID,
+        SECRET,
+        transport=fake.transport(),
+        retry=FAST,
+        middleware=[WithCompanion(events)],
+        attempt_middleware=[Recorder("try", events)],
+    ) as client:
+        await client.customers.list()
+    assert events == [
+        "call customers.list",
+        "try > GET",
+        "attempt 1",
+        "try < 503",
+        "try > GET",
+        "attempt 2",
+        "try < ConnectError",
+        "try > GET",
+        "attempt 3",
+        "try < 200",
+    ]
