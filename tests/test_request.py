@@ -229,3 +229,25 @@ async def test_send_hands_over_the_checked_response_streamed_if_asked(client: ec
     assert b"alice@example.com" in body
     with pytest.raises(ec.ValidationError):
         await client.send("POST", "/customers", b"[1, 2]")
+
+
+async def test_a_body_that_is_not_json_is_a_decode_error_for_every_cast(make_client: Any) -> None:
+    async def broken(request: ec.Request, call_next: ec.Handler, /) -> ec.Response:
+        return ec.Response(status=200, body=b'{"id": "cst_1", "email": "a@exa')
+
+    client = make_client(middleware=[broken])
+    for cast in (None, ec.Customer, list[ec.Customer], dict[str, str], int):
+        with pytest.raises(ec.DecodeError, match="ends too early") as info:
+            await client.request("GET", "/customers/cst_1", cast=cast)
+        assert "exa" not in str(info.value)
+        assert info.value.body.startswith(b'{"id"')
+
+
+async def test_other_types_are_structured_by_the_converter(make_client: Any) -> None:
+    async def numbers(request: ec.Request, call_next: ec.Handler, /) -> ec.Response:
+        return ec.Response(status=200, body=b'["1", 2, 3.0]')
+
+    client = make_client(middleware=[numbers])
+    assert await client.request("GET", "/numbers", cast=list[int]) == [1, 2, 3]
+    with pytest.raises(ec.DecodeError, match="cannot be read as int"):
+        await client.request("GET", "/numbers", cast=int)

@@ -39,10 +39,7 @@ def encode_json(value: Any) -> bytes:
 
 def decoder_for(cast: Any) -> Decoder[Any]:
     """The decoder that reads a 2xx body into `cast` (None: the decoded JSON)."""
-    try:
-        found = _decoders.get(cast)
-    except TypeError:  # an unhashable `cast`: made each time
-        return _make(cast)
+    found = _decoders.get(cast)
     if found is None:
         found = _decoders[cast] = _make(cast)
     return found
@@ -54,7 +51,7 @@ def _make(cast: Any) -> Decoder[Any]:
     if isinstance(cast, type) and attrs.has(cast):
         return Codec(cast).decode
     if typing.get_origin(cast) is list:
-        (item,) = typing.get_args(cast) or (Any,)
+        item = typing.get_args(cast)[0]
         if isinstance(item, type) and attrs.has(item):
             return Codec(item).decode_list
     return _structured(cast)
