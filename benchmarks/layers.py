@@ -11,7 +11,7 @@ call, as real I/O would; like the SDK's HTTP transports it bounds its own
 attempts, so the chain adds no timer. Levels, innermost first (each includes
 the ones before it): `transport` the transport alone; `attempt` + the
 chain's last link; `chain` + the retry and logging middleware; `send` +
-`Requester.send` (builds the `Request`, checks the status, an identity
+`Requester.call` (builds the `Request`, checks the status, an identity
 decoder); `create` + `Customers.create` (encodes the `NewCustomer`, decodes
 the `Customer`). `timer` is the last link for a transport that does not bound
 its attempts (a transport you write): `asyncio.timeout` around each attempt.
@@ -43,6 +43,7 @@ from _common import HERE, PAYLOAD, SECRET_KEY, SHOP_ID, fake_server
 
 import ecomcharge_async as ec
 from ecomcharge_async._core.customers import CUSTOMER, NEW_CUSTOMER
+from ecomcharge_async._core.transport_link import TransportLink
 
 decode_customer, encode_new_customer = CUSTOMER.decode, NEW_CUSTOMER.encode
 
@@ -95,14 +96,17 @@ async def _run_level(level: str, calls: int) -> None:
         body=body,
         timeout=requester.timeout,  # as the client sends it: the `timer` level runs its timer
         retry=requester.retry,
+        operation="customers.create",
+        route="/customers",
     )
+    last_link = TransportLink(client._transport)
     customer = ec.NewCustomer(**PAYLOAD)
     steps: dict[str, Callable[[], Any]] = {
         "transport": lambda: client._transport.send(request),
-        "attempt": lambda: client._attempt(request),
-        "timer": lambda: client._attempt(request),
-        "chain": lambda: client._handler(request),
-        "send": lambda: requester.send("POST", "/customers", body, _identity),
+        "attempt": lambda: last_link(request),
+        "timer": lambda: last_link(request),
+        "chain": lambda: requester.handler(request),
+        "send": lambda: requester.call("customers.create", "POST", "/customers", body, _identity),
         "create": lambda: client.customers.create(customer),
     }
     step = steps[level]

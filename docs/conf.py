@@ -58,8 +58,10 @@ nitpick_ignore = [
 nitpick_ignore += [
     ("py:class", "ecomcharge_async._core.client._Omitted"),
     ("py:class", "ecomcharge_async._core.requester.Requester"),
-    ("py:class", "ecomcharge_async._core.requester.Decoder"),
+    ("py:class", "ecomcharge_async._serde.codec.Decoder"),
     ("py:class", "ecomcharge_async._core.requester.T"),
+    ("py:class", "ecomcharge_async._core.client.T"),
+    ("py:class", "ecomcharge_async._core.sync_request.SyncRequests"),
     ("py:class", "ecomcharge_async.testing._transport.Backend"),
 ]
 nitpick_ignore_regex = [("py:class", r"collections\.abc\.[A-Za-z]+")]

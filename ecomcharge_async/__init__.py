@@ -16,7 +16,7 @@ if os.environ.get("ECOMCHARGE_LOG"):
     _configure_from_env()
 
 if TYPE_CHECKING:
-    from ._core.client import Client
+    from ._core.client import Client, ClientWithRawResponse
     from ._core.customers import Customers, CustomersWithRawResponse
     from ._core.errors import (
         APIConnectionError,
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from ._core.policy import RetryPolicy
     from ._core.requester import RawResponse
     from ._core.sync import SyncClient, SyncCustomers, SyncCustomersWithRawResponse
+    from ._core.sync_request import SyncClientWithRawResponse
     from ._serde.converter import converter
     from ._transports.aiohttp_transport import AiohttpTransport
     from ._transports.httpx_transport import HttpxTransport as HttpxTransport
@@ -51,6 +52,7 @@ __all__ = [
     "AiohttpTransport",
     "AuthenticationError",
     "Client",
+    "ClientWithRawResponse",
     "ConnectError",
     "Customer",
     "Customers",
@@ -71,6 +73,7 @@ __all__ = [
     "ServerError",
     "StreamingTransport",
     "SyncClient",
+    "SyncClientWithRawResponse",
     "SyncCustomers",
     "SyncCustomersWithRawResponse",
     "Transport",
@@ -85,7 +88,7 @@ __all__ = [
 #: and a run that never uses the fixtures should not pay for aiohttp.
 _HOMES = {
     "AiohttpTransport": "._transports.aiohttp_transport",
-    "Client": "._core.client",
+    **dict.fromkeys(("Client", "ClientWithRawResponse"), "._core.client"),
     "Customers": "._core.customers",
     "CustomersWithRawResponse": "._core.customers",
     **dict.fromkeys(
@@ -112,6 +115,7 @@ _HOMES = {
     "RawResponse": "._core.requester",
     "RetryPolicy": "._core.policy",
     **dict.fromkeys(("SyncClient", "SyncCustomers", "SyncCustomersWithRawResponse"), "._core.sync"),
+    "SyncClientWithRawResponse": "._core.sync_request",
     "__version__": "._version",
     "converter": "._serde.converter",
 }

@@ -9,13 +9,9 @@ the error type and the request id: never a header, a body or a customer field.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Awaitable
-from urllib.parse import urlsplit
-
 try:
     from opentelemetry import trace
-    from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
+    from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer, TracerProvider
 except ModuleNotFoundError as _missing:  # pragma: no cover - the extra is not installed
     raise ModuleNotFoundError(
         "ecomcharge_async.otel needs opentelemetry-api: pip install 'ecomcharge-async[otel]'",
@@ -25,7 +21,7 @@ except ModuleNotFoundError as _missing:  # pragma: no cover - the extra is not i
 from ._core.errors import APIError
 from ._core.http import Request, Response
 from ._core.logs import request_id
-from ._core.middleware import Handler, attempt_observer
+from ._core.middleware import Handler
 from ._version import __version__
 
 __all__ = ["OpenTelemetryMiddleware"]
@@ -36,29 +32,6 @@ ATTEMPTS = "ecomcharge.attempts"
 ATTEMPT = "ecomcharge.attempt"
 REQUEST_ID = "ecomcharge.request_id"
 
-_CUSTOMERS = re.compile(r"^(?P<prefix>.*?)/customers(?P<one>/[^/]+)?/?$")
-
-
-def operation(request: Request) -> tuple[str, str | None]:
-    """The call's name (`customers.create`) and its route template, from method and path.
-
-    A path the SDK does not know gives `METHOD` and no template: an unknown
-    path might hold an id, and a template must never.
-    """
-    match = _CUSTOMERS.match(urlsplit(request.url).path)
-    method = request.method.upper()
-    if match is None:
-        return method, None
-    prefix = match["prefix"]
-    if match["one"]:
-        name = "customers.get" if method == "GET" else f"customers {method}"
-        return name, f"{prefix}/customers/{{customer_id}}"
-    names = {
-        "POST": "customers.create",
-        "GET": "customers.iter" if request.stream else "customers.list",
-    }
-    return names.get(method, f"customers {method}"), f"{prefix}/customers"
-
 
 def _error_type(exc: BaseException) -> str:
     return type(exc).__name__
@@ -67,9 +40,11 @@ def _error_type(exc: BaseException) -> str:
 class OpenTelemetryMiddleware:
     """A per-call middleware that traces each call and its attempts.
 
-    The call's span (`ecomcharge customers.create`, ...) covers the retries and
-    their waits; each attempt is a child span (`ecomcharge attempt`) with its
-    number, status or error type. `tracer_provider` defaults to the global one.
+    The call's span (`ecomcharge customers.create`, named by the request's
+    `operation`) covers the retries and their waits; each attempt is a child
+    span (`ecomcharge attempt`) with its number, status or error type, made by
+    the companion this middleware offers as `attempt_middleware` (the client
+    links it inside the retries). `tracer_provider` defaults to the global one.
     A streamed list's span ends when the answer's headers arrive.
     """
 
@@ -77,49 +52,47 @@ class OpenTelemetryMiddleware:
         self._tracer = trace.get_tracer(
             "ecomcharge_async", __version__, tracer_provider=tracer_provider
         )
+        #: The per-attempt companion: the client runs it around each attempt.
+        self.attempt_middleware = _AttemptSpans(self._tracer)
 
     async def __call__(self, request: Request, call_next: Handler, /) -> Response:
-        name, template = operation(request)
         attributes: dict[str, str] = {"http.request.method": request.method.upper()}
-        if template is not None:
-            attributes["url.template"] = template
-        attempts = 0
-
-        def observe(attempt_request: Request, send: Handler, /) -> Awaitable[Response]:
-            nonlocal attempts
-            attempts += 1
-            return self._attempt(attempt_request, send, attempts)
-
+        if request.route is not None:
+            attributes["url.template"] = request.route
         with self._tracer.start_as_current_span(
-            f"ecomcharge {name}",
+            f"ecomcharge {request.operation}",
             kind=SpanKind.CLIENT,
             attributes=attributes,
             record_exception=False,
             set_status_on_exception=False,
         ) as span:
-            token = attempt_observer.set(observe)
             try:
                 response = await call_next(request)
             except BaseException as exc:
-                span.set_attribute(ATTEMPTS, max(attempts, getattr(exc, "attempts", 0) or 0))
+                span.set_attribute(ATTEMPTS, getattr(exc, "attempts", 1))
                 _set_failure(span, exc)
                 raise
-            finally:
-                attempt_observer.reset(token)
-            span.set_attribute(ATTEMPTS, attempts)
+            span.set_attribute(ATTEMPTS, response.attempts)
             _set_answer(span, response)
             return response
 
-    async def _attempt(self, request: Request, send: Handler, number: int) -> Response:
+
+class _AttemptSpans:
+    """One child span per attempt, numbered by `Request.attempt`."""
+
+    def __init__(self, tracer: Tracer) -> None:
+        self._tracer = tracer
+
+    async def __call__(self, request: Request, call_next: Handler, /) -> Response:
         with self._tracer.start_as_current_span(
             "ecomcharge attempt",
             kind=SpanKind.INTERNAL,
-            attributes={ATTEMPT: number},
+            attributes={ATTEMPT: request.attempt},
             record_exception=False,
             set_status_on_exception=False,
         ) as span:
             try:
-                response = await send(request)
+                response = await call_next(request)
             except BaseException as exc:
                 _set_failure(span, exc)
                 raise

@@ -336,7 +336,7 @@ def test_a_body_that_is_no_json_object_is_a_422_under_base(
 async def test_the_sdk_reads_a_base_error_as_a_validation_error(fake: FakeEcomCharge) -> None:
     async with ec.Client("361", "s", transport=fake.transport()) as client:
         with pytest.raises(ec.ValidationError) as info:
-            await client.send("POST", "/customers", b"[1, 2]")
+            await client.request("POST", "/customers", json=[1, 2])
     assert info.value.errors == {"base": ["Body must be a JSON object"]}
     assert fake.customers == []
 

@@ -273,13 +273,17 @@ async def test_log_records_carry_structured_fields(
     caplog.set_level(logging.DEBUG, logger="ecomcharge_async")
     created = await client.customers.create(PERSON)
     (record,) = [r for r in caplog.records if r.levelno == logging.DEBUG]
-    assert (record.http_method, record.http_path, record.http_status, record.attempt) == (  # type: ignore[attr-defined]
+    fields = ("operation", "method", "path", "status", "attempt")
+    assert [getattr(record, name) for name in fields] == [
+        "customers.create",
         "POST",
         "/customers",
         201,
         1,
-    )
-    assert record.duration_ms >= 0  # type: ignore[attr-defined]
+    ]
+    assert record.elapsed_ms >= 0  # type: ignore[attr-defined]
+    # Each fact once, under one name.
+    assert not {"http_method", "http_path", "http_status", "duration_ms"} & set(vars(record))
     caplog.clear()
     await client.customers.get(created.id)
     assert [r.getMessage().split(" (")[0] for r in caplog.records] == [
@@ -294,3 +298,47 @@ async def test_nothing_is_logged_below_info_when_debug_is_off(
     await client.customers.create(PERSON)
     assert await client.customers.list() != []
     assert caplog.records == []
+
+
+class WithCompanion:
+    """A per-call middleware that brings its own per-attempt companion."""
+
+    def __init__(self, events: list[str]) -> None:
+        self.events = events
+        self.attempt_middleware = self._attempt
+
+    async def __call__(self, request: ec.Request, call_next: ec.Handler, /) -> ec.Response:
+        self.events.append(f"call {request.operation}")
+        return await call_next(request)
+
+    async def _attempt(self, request: ec.Request, call_next: ec.Handler, /) -> ec.Response:
+        self.events.append(f"attempt {request.attempt}")
+        return await call_next(request)
+
+
+async def test_a_per_call_middleware_may_bring_a_companion_run_on_every_attempt(
+    fake: FakeEcomCharge,
+) -> None:
+    events: list[str] = []
+    fake.inject(Fault.status(503), Fault.refuse())
+    async with ec.Client(
+        SHOP_ID,
+        SECRET,
+        transport=fake.transport(),
+        retry=FAST,
+        middleware=[WithCompanion(events)],
+        attempt_middleware=[Recorder("try", events)],
+    ) as client:
+        await client.customers.list()
+    assert events == [
+        "call customers.list",
+        "try > GET",
+        "attempt 1",
+        "try < 503",
+        "try > GET",
+        "attempt 2",
+        "try < ConnectError",
+        "try > GET",
+        "attempt 3",
+        "try < 200",
+    ]

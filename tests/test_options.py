@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import platform
 
-import aiohttp
 import attrs
 import pytest
 from conftest import SECRET, SHOP_ID
@@ -149,20 +148,30 @@ async def test_the_apps_headers_reach_the_transport(transport: Recording) -> Non
     assert post.headers["Authorization"] == get.headers["Authorization"]
 
 
-async def test_the_user_agent_names_the_sdk_the_app_python_and_aiohttp(
+class NamedLibrary(Recording):
+    """A transport that names its HTTP library, as the SDK's HTTP transports do."""
+
+    user_agent = "mylib/2.1.0"
+
+
+async def test_the_user_agent_names_the_sdk_the_app_python_and_the_transport_used(
     fake: FakeEcomCharge,
 ) -> None:
     python = ".".join(platform.python_version_tuple()[:2])
-    aio = ".".join(aiohttp.__version__.split(".")[:2])
     agents = []
-    for app in ("myshop/1.4", None):
-        transport = Recording(fake.transport())
+    for app, transport in (
+        ("myshop/1.4", NamedLibrary(fake.transport())),
+        (None, NamedLibrary(fake.transport())),
+        (None, Recording(fake.transport())),
+    ):
         async with ec.Client(SHOP_ID, SECRET, transport=transport, user_agent=app) as client:
             await client.customers.list()
         agents.append(transport.requests[0].headers["User-Agent"])
     assert agents == [
-        f"ecomcharge-async/{ec.__version__} myshop/1.4 Python/{python} aiohttp/{aio}",
-        f"ecomcharge-async/{ec.__version__} Python/{python} aiohttp/{aio}",
+        f"ecomcharge-async/{ec.__version__} myshop/1.4 Python/{python} mylib/2.1.0",
+        f"ecomcharge-async/{ec.__version__} Python/{python} mylib/2.1.0",
+        # A transport that does not name a library (the fake) adds nothing.
+        f"ecomcharge-async/{ec.__version__} Python/{python}",
     ]
     with pytest.raises(ValueError, match="user_agent contains a line break"):
         ec.Client(SHOP_ID, SECRET, transport=fake.transport(), user_agent="x\n")
@@ -210,7 +219,3 @@ async def test_raw_calls_raise_the_same_errors(client: ec.Client) -> None:
         await client.customers.with_raw_response.get("../x")
     with pytest.raises(TypeError, match="takes a NewCustomer"):
         await client.customers.with_raw_response.create({"email": "a"})  # type: ignore[arg-type]
-
-
-async def test_customers_still_accepts_a_client(client: ec.Client) -> None:
-    assert await ec.Customers(client).list() == []  # type: ignore[arg-type]

@@ -1,27 +1,26 @@
-"""`Client`: configuration, chain assembly and lifecycle."""
+"""`Client`: configuration, chain assembly, lifecycle and the generic request."""
 
 from __future__ import annotations
 
 import enum
-import ipaddress
-import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from types import TracebackType
-from urllib.parse import urlsplit
+from typing import Any, TypeVar, overload
 
-import aiohttp
-
-from .._transports.aiohttp_transport import AiohttpTransport
-from .attempt import Attempt
+from .._serde.cast import decoder_for, encode_json
 from .customers import Customers
 from .durations import seconds
 from .headers import extra_headers, merged
 from .headers import user_agent as build_user_agent
 from .http import Response, Transport
-from .middleware import LoggingMiddleware, Middleware, check_middleware, link
+from .middleware import LoggingMiddleware, Middleware, check_middleware, companions, link
 from .policy import DEFAULT_RETRY, NO_RETRIES, RetryPolicy
-from .requester import Requester
+from .requester import RawResponse, Requester, link_per_call
 from .retry import RetryMiddleware
+from .settings import basic_auth, check_base_url, check_credential, setting
+from .transport_link import TransportLink
+
+T = TypeVar("T")
 
 DEFAULT_BASE_URL = "https://api.ecomcharge.com"
 DEFAULT_TIMEOUT = 30.0
@@ -40,52 +39,15 @@ def _check_retry(retry: RetryPolicy | None) -> RetryPolicy | None:
     return retry
 
 
-def _setting(value: str | None, env: str) -> str | None:
-    return value if value is not None else os.environ.get(env)
+def default_transport() -> Transport:
+    """An `AiohttpTransport`, imported only now: a client on another transport never loads aiohttp.
 
-
-def _check_credential(name: str, env: str, value: str | None) -> str:
-    if not value:
-        raise ValueError(f"missing {name}: pass {name}= or set the {env} environment variable")
-    if any(not ch.isprintable() for ch in value):
-        # Never echo the value: it may be the secret key.
-        raise ValueError(f"{name} contains control or non-printable characters")
-    return value
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def check_base_url(base_url: str) -> str:
-    """Refuse a base URL that would send credentials in clear text or nowhere.
-
-    Messages quote only the scheme, host and path: a URL that wrongly carries a
-    password or a token in its query must not be echoed into logs.
+    It bounds each attempt by the request's timeout with aiohttp's own timer
+    (no second timer per call), once it has a connection.
     """
-    parts = urlsplit(base_url)
-    if "@" in parts.netloc:
-        raise ValueError("base_url must not contain credentials (user:password@)")
-    if parts.query or parts.fragment:
-        raise ValueError("base_url must not have a query or fragment")
-    shown = repr(f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.scheme else base_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"base_url must be an http(s) URL with a host, got {shown}")
-    try:
-        parts.port  # noqa: B018 (reading it validates it)
-    except ValueError:
-        raise ValueError(f"base_url has an invalid port, got {shown}") from None
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        raise ValueError(
-            f"refusing plain http:// to {parts.hostname}: credentials would travel "
-            "unencrypted; use https:// (http is allowed only for loopback hosts)"
-        )
-    return base_url.rstrip("/")
+    from .._transports.aiohttp_transport import AiohttpTransport
+
+    return AiohttpTransport(timeout=None)
 
 
 class Client:
@@ -96,14 +58,17 @@ class Client:
     `timeout` bounds each attempt in seconds, counted once the request has a
     connection (None: no limit); `retry` says how failed attempts are retried
     (None: never). `headers` go with every request; `user_agent` names your app
-    in the User-Agent. The client closes its transport on `aclose()`; an
-    `AiohttpTransport` in turn closes only a session it created.
+    in the User-Agent, which also names the transport's HTTP library when it
+    says (a `user_agent` class attribute). The client closes its transport on
+    `aclose()`; an `AiohttpTransport` in turn closes only a session it created.
     `with_options()` derives a client for some calls that shares all of this.
 
     The chain, linked once here, outermost first: `middleware` (once per call:
     sees the request once and the final outcome, a 2xx `Response` or the error
     about to be raised), retry, `attempt_middleware` (once per attempt: sees
-    every response of every attempt, any status), logging, then the transport.
+    every response of every attempt, any status), the per-attempt companions
+    the per-call middleware offer (their `attempt_middleware` attribute),
+    logging, then the transport.
     """
 
     def __init__(
@@ -120,54 +85,59 @@ class Client:
         headers: Mapping[str, str] | None = None,
         user_agent: str | None = None,
     ) -> None:
-        shop = _check_credential(
-            "shop_id", "ECOMCHARGE_SHOP_ID", _setting(shop_id, "ECOMCHARGE_SHOP_ID")
+        shop = check_credential(
+            "shop_id", "ECOMCHARGE_SHOP_ID", setting(shop_id, "ECOMCHARGE_SHOP_ID")
         )
-        secret = _check_credential(
-            "secret_key", "ECOMCHARGE_SECRET_KEY", _setting(secret_key, "ECOMCHARGE_SECRET_KEY")
+        secret = check_credential(
+            "secret_key", "ECOMCHARGE_SECRET_KEY", setting(secret_key, "ECOMCHARGE_SECRET_KEY")
         )
         if ":" in shop:
             raise ValueError("shop_id must not contain ':' (HTTP Basic auth forbids it)")
-        self._timeout = seconds("timeout", timeout, none_ok=True)
-        self.retry: RetryPolicy | None = _check_retry(retry)
+        attempt_timeout = seconds("timeout", timeout, none_ok=True)
+        checked_retry = _check_retry(retry)
         per_call = check_middleware("middleware", middleware)
         per_attempt = check_middleware("attempt_middleware", attempt_middleware)
+        api_url = check_base_url(setting(base_url, "ECOMCHARGE_BASE_URL") or DEFAULT_BASE_URL)
+        checked_headers = extra_headers(headers)
+        transport = transport or default_transport()
+        product = getattr(transport, "user_agent", None)
         common = {
-            "Authorization": aiohttp.encode_basic_auth(shop, secret),
+            "Authorization": basic_auth(shop, secret),
             "Accept": "application/json",
-            "User-Agent": build_user_agent(user_agent),
+            "User-Agent": build_user_agent(
+                user_agent, product if isinstance(product, str) else None
+            ),
         }
-        self._headers = merged(common, extra_headers(headers))
-        self.shop_id = shop
-        self.base_url: str = check_base_url(
-            _setting(base_url, "ECOMCHARGE_BASE_URL") or DEFAULT_BASE_URL
-        )
-        # The transport made here bounds each attempt by the request's timeout with
-        # aiohttp's own timer (no second timer per call), once it has a connection.
-        self._transport: Transport = transport or AiohttpTransport(timeout=None)
-        self._attempt = Attempt(self._transport)
         # With retry=None the retry layer still runs once, so errors look the same. Each
         # request carries its call's policy; this one serves a request a middleware
         # built anew (use attrs.evolve to keep a call's options).
-        retry_layer = RetryMiddleware(self.retry or NO_RETRIES)
-        chain = (*per_call, retry_layer, *per_attempt, LoggingMiddleware())
-        self._handler = link(chain, self._attempt)
-        self._unchecked = bool(per_call)
-        self._root = self
-        self._closed = False
-        self._start()
-
-    def _start(self) -> None:
-        self._requester = Requester(
-            base_url=self.base_url,
-            headers=self._headers,
-            handler=self._handler,
-            timeout=self._timeout,
-            retry=self.retry or NO_RETRIES,
-            check_open=self._check_open,
-            unchecked=self._unchecked,
+        inner = link(
+            (
+                RetryMiddleware(checked_retry or NO_RETRIES),
+                *per_attempt,
+                *companions(per_call),
+                LoggingMiddleware(),
+            ),
+            TransportLink(transport),
         )
-        self.customers: Customers = Customers(self._requester)
+        requester = Requester(
+            base_url=api_url,
+            headers=merged(common, checked_headers),
+            handler=link_per_call(per_call, inner),
+            timeout=attempt_timeout,
+            retry=checked_retry or NO_RETRIES,
+        )
+        self._setup(shop, transport, checked_retry, requester)
+
+    def _setup(
+        self, shop_id: str, transport: Transport, retry: RetryPolicy | None, requester: Requester
+    ) -> None:
+        self.shop_id = shop_id
+        self.base_url: str = requester.base_url
+        self.retry: RetryPolicy | None = retry
+        self._transport: Transport = transport
+        self._requester = requester
+        self.customers: Customers = Customers(requester)
 
     def with_options(
         self,
@@ -184,17 +154,70 @@ class Client:
         open; closing this client closes the transport under both.
         """
         self._check_open()
+        api = self._requester
+        new_retry = self.retry if retry is OMITTED else _check_retry(retry)
+        requester = Requester(
+            base_url=api.base_url,
+            headers=api.headers if headers is None else merged(api.headers, extra_headers(headers)),
+            handler=api.handler,
+            timeout=api.timeout
+            if timeout is OMITTED
+            else seconds("timeout", timeout, none_ok=True),
+            retry=new_retry or NO_RETRIES,
+            root=api.root,
+        )
         derived = object.__new__(Client)
-        derived.__dict__.update(self.__dict__)
-        if timeout is not OMITTED:
-            derived._timeout = seconds("timeout", timeout, none_ok=True)
-        if retry is not OMITTED:
-            derived.retry = _check_retry(retry)
-        if headers is not None:
-            derived._headers = merged(self._headers, extra_headers(headers))
-        derived._closed = False
-        derived._start()
+        derived._setup(self.shop_id, self._transport, new_retry, requester)
         return derived
+
+    @property
+    def with_raw_response(self) -> ClientWithRawResponse:
+        """`request()` returning a `RawResponse` (status, headers, request id, `parse()`)."""
+        return ClientWithRawResponse(self._requester)
+
+    @overload
+    def request(
+        self, method: str, path: str, *, json: Any = None, cast: None = None
+    ) -> Coroutine[Any, Any, Any]: ...
+
+    @overload
+    def request(
+        self, method: str, path: str, *, json: Any = None, cast: type[T]
+    ) -> Coroutine[Any, Any, T]: ...
+
+    @overload
+    def request(
+        self, method: str, path: str, *, json: Any = None, cast: Any
+    ) -> Coroutine[Any, Any, Any]: ...
+
+    def request(
+        self, method: str, path: str, *, json: Any = None, cast: Any = None
+    ) -> Coroutine[Any, Any, Any]:
+        """Any endpoint, e.g. `await client.request("GET", "/plans", cast=list[Plan])`.
+
+        The same auth, headers, timeout, retries, errors, middleware, logging
+        and tracing as `client.customers`: a POST that may have reached the
+        server is never replayed. `path` is relative to the base URL; `json` is
+        sent as the JSON body (attrs instances through the converter). It
+        returns the decoded JSON (None for an empty body), or with `cast=` the
+        value the public converter structures (an attrs class and a `list` of
+        one decode on the fast path); a 2xx it cannot read is a `DecodeError`.
+        The `Request` says `operation="request"` and has no `route` (the path
+        may hold an id, which traces must not).
+        """
+        method, path, body = _generic(method, path, json)
+        return self._requester.call("request", method, path, body, decoder_for(cast), None)
+
+    def send(
+        self, method: str, path: str, body: bytes = b"", *, stream: bool = False
+    ) -> Coroutine[Any, Any, Response]:
+        """One API request through the chain, body as given: its 2xx `Response` as it came.
+
+        With `stream=True` a 2xx body arrives as `Response.chunks` (exhaust or
+        `aclose()` it). Like `request()`, its `operation` is `request`.
+        """
+        method, path, _ = _generic(method, path, None)
+        return self._requester.send("request", method, path, body, route=None, stream=stream)
 
     def __repr__(self) -> str:
         return f"Client(shop_id={self.shop_id!r}, base_url={self.base_url!r})"
@@ -216,32 +239,56 @@ class Client:
 
         Calling it again does nothing.
         """
-        if self._closed:
+        api = self._requester
+        if api.closed:
             return
-        self._closed = True
-        if self._root is not self:
+        api.closed = True
+        if api.root is not api:
             return  # the transport belongs to the client this one was derived from
         try:
             await self._transport.aclose()
         except RuntimeError:
-            self._closed = False  # closed from the wrong event loop: the right one still can
+            api.closed = False  # closed from the wrong event loop: the right one still can
             raise
 
     @property
     def timeout(self) -> float | None:
         """Seconds each attempt may take (None: no limit), as given at construction."""
-        return self._timeout
+        return self._requester.timeout
 
     @property
     def closed(self) -> bool:
-        return self._closed or self._root._closed
+        return self._requester.closed or self._requester.root.closed
 
     def _check_open(self) -> None:
-        if self._closed or self._root._closed:
+        if self.closed:
             raise RuntimeError("this Client is closed; create a new one")
 
-    async def send(
-        self, method: str, path: str, body: bytes = b"", *, stream: bool = False
-    ) -> Response:
-        """Send one API request through the chain; return a 2xx response or raise."""
-        return await self._requester.respond(method, path, body, stream=stream)
+
+class ClientWithRawResponse:
+    """`client.with_raw_response`: `request()` returning a `RawResponse`."""
+
+    __slots__ = ("_api",)
+
+    def __init__(self, requester: Requester) -> None:
+        self._api = requester
+
+    async def request(
+        self, method: str, path: str, *, json: Any = None, cast: Any = None
+    ) -> RawResponse[Any]:
+        """`Client.request`, its 2xx answer kept raw; `parse()` decodes it as `cast` says."""
+        decode = decoder_for(cast)
+        method, path, body = _generic(method, path, json)
+        response = await self._api.send("request", method, path, body, route=None)
+        return RawResponse(response, decode)
+
+
+def _generic(method: str, path: str, json: Any) -> tuple[str, str, bytes]:
+    """A generic call's method, path and body, checked before anything is sent."""
+    if not isinstance(method, str) or not method.isalpha():
+        raise ValueError(f"method must be an HTTP method like 'GET', got {method!r}")
+    if not isinstance(path, str) or not path.startswith("/") or path.startswith("//"):
+        raise ValueError("path must be relative to the base URL: a string starting with one '/'")
+    if any(ch.isspace() or not ch.isprintable() or ch == "#" for ch in path):
+        raise ValueError("path contains whitespace, control characters or '#'")
+    return method.upper(), path, b"" if json is None else encode_json(json)

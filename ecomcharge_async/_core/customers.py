@@ -1,20 +1,21 @@
-"""The Customers service: create, get and list customers."""
+"""The Customers service: create, get and list customers, each a line on the `Requester`."""
 
 from __future__ import annotations
 
-import asyncio
 import builtins
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, Coroutine
+from typing import Any
 
 from .._serde.codec import Codec
-from .errors import APITimeoutError
 from .models import Customer, NewCustomer
-from .requester import RawResponse, Requester
+from .requester import RawResponse, Requester, items
 
 #: How customers travel: what create sends, and what every call reads back.
 NEW_CUSTOMER: Codec[NewCustomer] = Codec(NewCustomer, name="customer")
 CUSTOMER: Codec[Customer] = Codec(Customer)
+#: The route of one customer: its id left out of traces and metrics.
+ONE = "/customers/{customer_id}"
 
 _UNSAFE_ID_CHARS = frozenset("/?#%\\")
 
@@ -41,37 +42,35 @@ def _path(customer_id: str) -> str:
 
 
 class Customers:
-    """`client.customers`: the Customers endpoints of the eComCharge API."""
+    """`client.customers`: the Customers endpoints of the eComCharge API.
 
-    __slots__ = ("_requester",)
+    Each call checks its arguments when made and returns the coroutine of the
+    one shared request path, so a call in flight holds that coroutine alone.
+    """
+
+    __slots__ = ("_api",)
 
     def __init__(self, requester: Requester) -> None:
-        # A Client (as before the Requester existed) still works: its own is used.
-        self._requester: Requester = getattr(requester, "_requester", requester)
+        self._api = requester
 
     @property
     def with_raw_response(self) -> CustomersWithRawResponse:
         """The same calls, returning a `RawResponse` (status, headers, request id)."""
-        return CustomersWithRawResponse(self._requester)
+        return CustomersWithRawResponse(self._api)
 
-    async def create(self, customer: NewCustomer) -> Customer:
+    def create(self, customer: NewCustomer) -> Coroutine[Any, Any, Customer]:
         """POST /customers. Raises `ValidationError` (422) with per-field errors."""
-        if not isinstance(customer, NewCustomer):
-            _new(customer)  # raises the TypeError
-        # The three steps of `Requester.send`, in this coroutine: one less per call in flight.
-        requester = self._requester
-        request = requester.request("POST", "/customers", NEW_CUSTOMER.encode(customer))
-        return requester.finish(await requester.handler(request), CUSTOMER.decode)
+        return self._api.call(
+            "customers.create", "POST", "/customers", _new(customer), CUSTOMER.decode
+        )
 
-    async def get(self, customer_id: str) -> Customer:
+    def get(self, customer_id: str) -> Coroutine[Any, Any, Customer]:
         """GET /customers/{id}. Raises `NotFoundError` when there is no such customer."""
-        requester = self._requester  # as in `create`: no `Requester.send` coroutine
-        request = requester.request("GET", _path(customer_id))
-        return requester.finish(await requester.handler(request), CUSTOMER.decode)
+        return self._api.call("customers.get", "GET", _path(customer_id), b"", CUSTOMER.decode, ONE)
 
-    async def list(self) -> builtins.list[Customer]:
+    def list(self) -> Coroutine[Any, Any, builtins.list[Customer]]:
         """GET /customers: every customer of the shop, decoded at once (small shops)."""
-        return await self._requester.send("GET", "/customers", b"", CUSTOMER.decode_list)
+        return self._api.call("customers.list", "GET", "/customers", b"", CUSTOMER.decode_list)
 
     async def iter(self) -> AsyncGenerator[Customer, None]:
         """GET /customers, streamed: customers one by one, in flat memory.
@@ -83,13 +82,8 @@ class Customers:
         the connection when the iterator is closed: wrap it in
         `contextlib.aclosing()` to do that at once.
         """
-        response = await self._requester.respond("GET", "/customers", stream=True)
-        chunks = response.chunks if response.chunks is not None else _single(response.body)
-        timeout = self._requester.timeout
-        if timeout is not None:
-            chunks = _bounded(chunks, timeout)
-        decoded = CUSTOMER.decode_stream(chunks, status=response.status, headers=response.headers)
-        async with contextlib.aclosing(decoded) as customers:
+        response = await self._api.send("customers.iter", "GET", "/customers", stream=True)
+        async with contextlib.aclosing(items(response, CUSTOMER.decode_stream)) as customers:
             async for customer in customers:
                 yield customer
 
@@ -97,41 +91,22 @@ class Customers:
 class CustomersWithRawResponse:
     """`client.customers.with_raw_response`: each call returns a `RawResponse`."""
 
-    __slots__ = ("_requester",)
+    __slots__ = ("_api",)
 
     def __init__(self, requester: Requester) -> None:
-        self._requester = requester
+        self._api = requester
 
     async def create(self, customer: NewCustomer) -> RawResponse[Customer]:
         """POST /customers; `parse()` gives the created `Customer`."""
-        return await self._requester.send_raw("POST", "/customers", _new(customer), CUSTOMER.decode)
+        response = await self._api.send("customers.create", "POST", "/customers", _new(customer))
+        return RawResponse(response, CUSTOMER.decode)
 
     async def get(self, customer_id: str) -> RawResponse[Customer]:
         """GET /customers/{id}; `parse()` gives the `Customer`."""
-        return await self._requester.send_raw("GET", _path(customer_id), b"", CUSTOMER.decode)
+        response = await self._api.send("customers.get", "GET", _path(customer_id), route=ONE)
+        return RawResponse(response, CUSTOMER.decode)
 
     async def list(self) -> RawResponse[builtins.list[Customer]]:
         """GET /customers; `parse()` gives the list of `Customer`."""
-        return await self._requester.send_raw("GET", "/customers", b"", CUSTOMER.decode_list)
-
-
-async def _single(body: bytes) -> AsyncIterator[bytes]:
-    yield body
-
-
-async def _bounded(chunks: AsyncIterator[bytes], seconds: float) -> AsyncIterator[bytes]:
-    """`chunks`, each wait for the next one bounded by `seconds`."""
-    try:
-        while True:
-            try:
-                async with asyncio.timeout(seconds):
-                    chunk = await anext(chunks)
-            except StopAsyncIteration:
-                return
-            except TimeoutError as exc:
-                raise APITimeoutError(f"no data for {seconds:g} s while streaming") from exc
-            yield chunk
-    finally:
-        aclose = getattr(chunks, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        response = await self._api.send("customers.list", "GET", "/customers")
+        return RawResponse(response, CUSTOMER.decode_list)

@@ -12,8 +12,6 @@ import platform
 import string
 from collections.abc import Mapping
 
-import aiohttp
-
 from .._version import __version__
 
 _SET_BY_SDK = "is set by the SDK from its own options"
@@ -40,14 +38,19 @@ OWNED = {
 TOKEN_CHARS = frozenset(string.ascii_letters + string.digits + "!#$%&'*+-.^_`|~")
 
 
-def user_agent(app: str | None = None) -> str:
-    """`ecomcharge-async/<version> [<app>] Python/x.y aiohttp/x.y`."""
+def user_agent(app: str | None = None, transport: str | None = None) -> str:
+    """`ecomcharge-async/<version> [<app>] Python/x.y [<transport>]`.
+
+    `transport` is the product token of the HTTP library that really sends
+    (`aiohttp/3.14.0`): a transport's `user_agent` class attribute, if it has one.
+    """
     if app is not None:
         check_value("user_agent", app)
+    if transport is not None:
+        check_value("the transport's user_agent", transport)
     python = ".".join(platform.python_version_tuple()[:2])
-    aio = ".".join(aiohttp.__version__.split(".")[:2])
     own = f"ecomcharge-async/{__version__}"
-    return " ".join(part for part in (own, app, f"Python/{python}", f"aiohttp/{aio}") if part)
+    return " ".join(part for part in (own, app, f"Python/{python}", transport) if part)
 
 
 def check_value(name: str, value: object) -> str:

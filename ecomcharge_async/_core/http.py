@@ -59,10 +59,21 @@ def _copied_headers(headers: Mapping[str, str]) -> Mapping[str, str]:
 
 @attrs.frozen(kw_only=True)
 class Request:
-    """One HTTP request as the service hands it to the middleware chain."""
+    """One HTTP request as the call hands it to the middleware chain.
+
+    `operation` says which call it is (`customers.create`; `request` for
+    `client.request()`), `route` its path with ids as placeholders (None:
+    unknown), `attempt` which try of the call this is (1 = the first).
+    """
 
     method: str
     url: str
+    #: Which call this is (`customers.create`): middleware, logs and tracing read
+    #: it instead of parsing the URL. `client.request()` calls say `request`.
+    operation: str = "request"
+    #: The path relative to the base URL with its ids as placeholders
+    #: (`/customers/{customer_id}`), safe for metrics and traces; None: unknown.
+    route: str | None = None
     headers: Mapping[str, str] = attrs.field(
         factory=dict, converter=_copied_headers, repr=_headers_repr
     )
@@ -74,6 +85,9 @@ class Request:
     timeout: float | None = None
     #: The retry policy of this call (None: the retry middleware's own).
     retry: RetryPolicy | None = attrs.field(default=None, repr=False)
+    #: Which attempt of the call this is (1 = the first); the retry middleware
+    #: sets it on each retry, so per-attempt layers and logs can read it.
+    attempt: int = 1
 
 
 @attrs.frozen(kw_only=True)

@@ -1,6 +1,6 @@
 """Turning the SDK's logs on: `ECOMCHARGE_LOG`, the CLI's `-v`, text or JSON lines.
 
-Every record the SDK logs carries its facts as attributes too (`FIELDS`), so a
+Every record the SDK logs carries its facts as attributes too (`RECORD_FIELDS`), so a
 JSON or logfmt formatter needs no parsing. None of them ever holds a secret, a
 header or a customer's field value: paths, statuses, counts and ids only.
 """
@@ -22,7 +22,8 @@ from .http import Response
 LOG_ENV = "ECOMCHARGE_LOG"
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING}
 #: Record attributes the formatters show (the SDK sets the ones that apply).
-FIELDS = (
+RECORD_FIELDS = (
+    "operation",
     "method",
     "path",
     "status",
@@ -49,7 +50,7 @@ def request_id(outcome: object) -> str | None:
 
 
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
-    return {name: getattr(record, name) for name in FIELDS if hasattr(record, name)}
+    return {name: getattr(record, name) for name in RECORD_FIELDS if hasattr(record, name)}
 
 
 class JsonFormatter(logging.Formatter):

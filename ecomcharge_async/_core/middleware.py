@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from contextvars import ContextVar
-from functools import partial
 from typing import Protocol, cast
 from urllib.parse import urlsplit
 
@@ -19,9 +17,9 @@ logger = logging.getLogger("ecomcharge_async")
 # A library adds no output of its own: the app's logging config decides (stdlib advice).
 logger.addHandler(logging.NullHandler())
 
-#: The attempt number of the request now in flight (1 = the first try). The retry
-#: middleware sets it around each attempt so that inner layers can report it.
-current_attempt: ContextVar[int] = ContextVar("ecomcharge_async_attempt", default=1)
+#: The attribute by which a per-call middleware offers a companion that the
+#: client runs around each attempt (the OpenTelemetry middleware's attempt spans).
+ATTEMPT_COMPANION = "attempt_middleware"
 
 
 class Middleware(Protocol):
@@ -29,17 +27,11 @@ class Middleware(Protocol):
 
     (Typed as a call returning an awaitable, which every `async def` is, so
     that a layer may also hand back `call_next(request)` without a frame of its own.)
+    A per-call middleware that also wants to see every attempt sets an
+    `attempt_middleware` attribute: the client links that one inside the retries.
     """
 
     def __call__(self, request: Request, call_next: Handler, /) -> Awaitable[Response]: ...
-
-
-#: A per-call middleware that needs to see every attempt of its call (the
-#: OpenTelemetry one) sets this for the duration of the call: the innermost layer
-#: then runs it around each attempt, inside the retries. Unset, it costs one lookup.
-attempt_observer: ContextVar[Middleware | None] = ContextVar(
-    "ecomcharge_async_attempt_observer", default=None
-)
 
 
 def _bind(middleware: Middleware, call_next: Handler) -> Handler:
@@ -57,6 +49,12 @@ def link(middleware: Sequence[Middleware], send: Handler) -> Handler:
     for layer in reversed(middleware):
         handler = _bind(layer, handler)
     return handler
+
+
+def companions(middleware: Sequence[Middleware]) -> tuple[Middleware, ...]:
+    """The per-attempt companions the per-call `middleware` offer, in the same order."""
+    found = (getattr(layer, ATTEMPT_COMPANION, None) for layer in middleware)
+    return tuple(layer for layer in found if layer is not None)
 
 
 def check_middleware(name: str, middleware: object) -> tuple[Middleware, ...]:
@@ -80,7 +78,7 @@ def url_path(url: str) -> str:
 
 
 class LoggingMiddleware:
-    """Logs every attempt at DEBUG: method, path, status (or error class), attempt, duration.
+    """Logs every attempt at DEBUG: operation, method, path, status (or error), attempt, duration.
 
     Only the method and the URL path are logged: never headers (Authorization)
     nor bodies (customer e-mail, phone, address), never the query string. When
@@ -92,21 +90,20 @@ class LoggingMiddleware:
         self._log = log
 
     def __call__(self, request: Request, call_next: Handler, /) -> Awaitable[Response]:
-        observer = attempt_observer.get()
-        if observer is not None:
-            return observer(request, partial(self._log_or_pass, call_next=call_next))
-        return self._log_or_pass(request, call_next)
-
-    def _log_or_pass(self, request: Request, call_next: Handler) -> Awaitable[Response]:
         if not self._log.isEnabledFor(logging.DEBUG):
             return call_next(request)
         return self._logged(request, call_next)
 
     async def _logged(self, request: Request, call_next: Handler) -> Response:
         path = url_path(request.url)
-        attempt = current_attempt.get()
+        attempt = request.attempt
+        fields = {
+            "operation": request.operation,
+            "method": request.method,
+            "path": path,
+            "attempt": attempt,
+        }
         started = time.perf_counter()
-        fields = {"method": request.method, "path": path, "attempt": attempt}
         try:
             response = await call_next(request)
         except Exception as exc:
@@ -118,10 +115,12 @@ class LoggingMiddleware:
                 attempt,
                 took,
                 type(exc).__name__,
-                extra=_with_old_names(
-                    {**fields, "status": None, "elapsed_ms": round(took, 1)},
-                    error=type(exc).__name__,
-                ),
+                extra={
+                    **fields,
+                    "status": None,
+                    "elapsed_ms": round(took, 1),
+                    "error": type(exc).__name__,
+                },
             )
             raise
         took = (time.perf_counter() - started) * 1000.0
@@ -132,21 +131,11 @@ class LoggingMiddleware:
             response.status,
             attempt,
             took,
-            extra=_with_old_names(
-                {**fields, "status": response.status, "elapsed_ms": round(took, 1)},
-                request_id=request_id(response),
-            ),
+            extra={
+                **fields,
+                "status": response.status,
+                "elapsed_ms": round(took, 1),
+                "request_id": request_id(response),
+            },
         )
         return response
-
-
-def _with_old_names(fields: dict[str, object], **more: object) -> dict[str, object]:
-    """The record's fields, also under the names of 0.1 (`http_method`, `duration_ms`...)."""
-    return {
-        **fields,
-        **more,
-        "http_method": fields["method"],
-        "http_path": fields["path"],
-        "http_status": fields["status"],
-        "duration_ms": fields["elapsed_ms"],
-    }

@@ -1,31 +1,53 @@
-"""The one request path every service uses: method, path, body and decoder in;
-the decoded value, or a `RawResponse`, out.
+"""The one request path every call takes: operation, method, path, body and decoder
+in; the decoded value, the checked `Response`, or a `RawResponse` out.
 
 A `Requester` holds what a client's calls share (base URL, headers, timeout,
-retry policy) and the linked chain; the call's options travel down the chain
-on the `Request`, so the layers need no special case for per-call options.
+retry policy) and the linked chain; each call's options travel down the
+chain on its `Request`, so the layers need no special case for them. Here,
+and only here, a non-2xx answer becomes its error (`checked`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Generic, Protocol, TypeVar
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from typing import Generic, TypeVar
 
+from .._serde.codec import Decoder, StreamDecoder
 from .errors import error_from_response, request_id_of
-from .http import Request, Response, is_success
-from .middleware import Handler
+from .http import Request, Response
+from .middleware import Handler, Middleware, link
 from .policy import RetryPolicy
 
 T = TypeVar("T")
-T_co = TypeVar("T_co", covariant=True)
+
+#: `route=` meaning the path is its own route: it holds no id.
+SAME_AS_PATH = ""
 
 
-class Decoder(Protocol[T_co]):
-    """Turns a 2xx body into the value a call returns (`DecodeError` if it cannot)."""
+def checked(response: Response) -> Response:
+    """`response` if it is a 2xx; else the error it maps to, raised with its `attempts`."""
+    if 200 <= response.status < 300:
+        return response
+    error = error_from_response(response)
+    error.attempts = response.attempts
+    raise error
 
-    def __call__(
-        self, body: bytes, /, *, status: int | None = None, headers: Mapping[str, str] | None = None
-    ) -> T_co: ...
+
+def checking(call_next: Handler) -> Handler:
+    """`call_next`, its non-2xx answers raised as their errors (what per-call layers see)."""
+
+    async def handler(request: Request) -> Response:
+        return checked(await call_next(request))
+
+    return handler
+
+
+def link_per_call(middleware: Sequence[Middleware], inner: Handler) -> Handler:
+    """`inner` under the per-call `middleware`, each of which gets a 2xx or an error."""
+    handler = inner
+    for layer in reversed(middleware):
+        handler = link((layer,), checking(handler))
+    return handler
 
 
 class RawResponse(Generic[T]):
@@ -67,21 +89,22 @@ class RawResponse(Generic[T]):
 
 
 class Requester:
-    """Builds each call's `Request`, sends it through the chain, checks and decodes.
+    """Builds each call's `Request`, sends it down the chain, checks and decodes the answer.
 
-    `check_open` raises when the owning client is closed. The chain (`handler`)
-    is linked once per original client and shared by its `with_options` copies;
-    `unchecked` says it may return a non-2xx (a per-call middleware can).
+    `call` returns the decoded value, `send` the checked `Response` (a raw
+    call keeps it; a streamed one reads its chunks). `handler` is the chain,
+    linked once per original client and shared by its `with_options` requesters;
+    `root` is that original's requester: closing it closes them all.
     """
 
     __slots__ = (
-        "_check_open",
-        "_headers",
         "_json_headers",
-        "_unchecked",
         "base_url",
+        "closed",
         "handler",
+        "headers",
         "retry",
+        "root",
         "timeout",
     )
 
@@ -93,68 +116,75 @@ class Requester:
         handler: Handler,
         timeout: float | None,
         retry: RetryPolicy,
-        check_open: Callable[[], None],
-        unchecked: bool = True,
+        root: Requester | None = None,
     ) -> None:
         self.base_url: str = base_url
-        self._headers = dict(headers)
+        self.headers: dict[str, str] = dict(headers)
         self._json_headers = {**headers, "Content-Type": "application/json"}
-        #: The linked chain: a call's `Request` in, its 2xx `Response` out (else raised).
+        #: The linked chain: a call's `Request` in, its final `Response` out (else raised).
         self.handler: Handler = handler
         self.timeout: float | None = timeout
         self.retry: RetryPolicy = retry
-        self._check_open = check_open
-        # Whether the chain may return a non-2xx: only a per-call middleware can
-        # (the retry layer raises for every other answer), so only then is it checked.
-        self._unchecked = unchecked
+        self.root: Requester = root or self
+        self.closed = False
 
-    def request(
-        self, method: str, path: str, body: bytes = b"", *, stream: bool = False
+    def _request(
+        self, operation: str, method: str, path: str, body: bytes, route: str | None, stream: bool
     ) -> Request:
-        """The `Request` for one call (raises first if the client is closed)."""
-        self._check_open()
+        if self.closed or self.root.closed:
+            raise RuntimeError("this Client is closed; create a new one")
         return Request(
             method=method,
             url=self.base_url + path,
-            headers=self._json_headers if body else self._headers,
+            operation=operation,
+            route=path if route == SAME_AS_PATH else route,
+            headers=self._json_headers if body else self.headers,
             body=body,
             stream=stream,
             timeout=self.timeout,
             retry=self.retry,
         )
 
-    def finish(self, response: Response, decode: Decoder[T]) -> T:
-        """The call's value: `response` checked, then decoded."""
-        response = self._checked(response)
+    async def call(
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        body: bytes,
+        decode: Decoder[T],
+        route: str | None = SAME_AS_PATH,
+    ) -> T:
+        """One call: its 2xx answer decoded.
+
+        `route` is the path's template when the path holds ids, None when
+        unknown (it might hold one); by default the path holds none.
+        """
+        request = self._request(operation, method, path, body, route, False)
+        response = await self.handler(request)
+        if not 200 <= response.status < 300:
+            checked(response)
         return decode(response.body, status=response.status, headers=response.headers)
 
-    def _checked(self, response: Response) -> Response:
-        """`response`, or the error it maps to raised.
-
-        Non-2xx answers are raised by the retry layer (with `.attempts`); only
-        one made up by a per-call middleware gets here (`_unchecked`).
-        """
-        if self._unchecked and not is_success(response.status):
-            raise error_from_response(response)
-        return response
-
-    async def send(self, method: str, path: str, body: bytes, decode: Decoder[T]) -> T:
-        """One call through the chain: its 2xx answer decoded.
-
-        The service's hot calls spell out these steps (`request`, the chain,
-        `finish`) in their own coroutine instead, so that a call in flight
-        holds one coroutine less.
-        """
-        return self.finish(await self.handler(self.request(method, path, body)), decode)
-
-    async def respond(
-        self, method: str, path: str, body: bytes = b"", *, stream: bool = False
+    async def send(
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        body: bytes = b"",
+        *,
+        route: str | None = SAME_AS_PATH,
+        stream: bool = False,
     ) -> Response:
-        """One call, its 2xx `Response` as it came (a streamed body when `stream`)."""
-        return self._checked(await self.handler(self.request(method, path, body, stream=stream)))
+        """One call: its 2xx `Response` as it came (its body in `chunks` when `stream`)."""
+        request = self._request(operation, method, path, body, route, stream)
+        return checked(await self.handler(request))
 
-    async def send_raw(
-        self, method: str, path: str, body: bytes, decode: Decoder[T]
-    ) -> RawResponse[T]:
-        """One call, its answer kept raw; `parse()` decodes it."""
-        return RawResponse(await self.respond(method, path, body), decode)
+
+def items(response: Response, decode: StreamDecoder[T]) -> AsyncGenerator[T]:
+    """The items of a streamed 2xx `response`, each yielded once complete."""
+    chunks = response.chunks if response.chunks is not None else _single(response.body)
+    return decode(chunks, status=response.status, headers=response.headers)
+
+
+async def _single(body: bytes) -> AsyncIterator[bytes]:
+    yield body

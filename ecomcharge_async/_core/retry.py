@@ -11,18 +11,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from typing import Any, NoReturn
+from typing import Any
 
 import attrs
 
-from .errors import APITimeoutError, EcomChargeError, error_from_response, retry_after
+from .errors import APITimeoutError, EcomChargeError, retry_after
 from .http import Request, Response, is_success
 from .logs import request_id
-from .middleware import Handler, current_attempt, logger, url_path
-from .policy import DEFAULT_RETRY as DEFAULT_RETRY
-from .policy import NO_RETRIES as NO_RETRIES
-from .policy import RetryPolicy as RetryPolicy
-from .verdict import IDEMPOTENT_METHODS as IDEMPOTENT_METHODS
+from .middleware import Handler, logger, url_path
+from .policy import RetryPolicy
 from .verdict import Outcome, is_retryable, is_transient, waits_too_long
 
 
@@ -96,11 +93,12 @@ class RetryMiddleware:
     """Runs the inner chain until success or until the policy says stop.
 
     The policy is the request's own (`Request.retry`, set per call by the
-    client), else the one given here. A 2xx response is returned, with
-    `attempts` set when it took more than one. When it stops, it raises: the last error, or
-    the error the last non-2xx response maps to, with `.attempts` set. Elapsed
-    time for the deadline is the measured time of the attempts plus the waits
-    asked of `sleep`, so an injected sleep sees the same decisions as a real one.
+    client), else the one given here. Each retry goes down with its number in
+    `Request.attempt`. The final answer is returned, any status, with
+    `attempts` set when it took more than one (the caller maps a non-2xx to
+    its error); a final error is raised with `.attempts` set. Elapsed time for
+    the deadline is the measured time of the attempts plus the waits asked of
+    `sleep`, so an injected sleep sees the same decisions as a real one.
     Responses hold their whole body, so a discarded one holds no connection.
     """
 
@@ -118,14 +116,13 @@ class RetryMiddleware:
         while True:
             attempts += 1
             started = loop.time()
-            if attempts == 1 and policy.deadline is None and current_attempt.get() == 1:
-                # The usual first attempt, inline: no coroutine of its own held in flight.
-                try:
+            try:
+                if policy.deadline is None:
                     outcome: Response | EcomChargeError = await call_next(request)
-                except EcomChargeError as exc:
-                    outcome = exc
-            else:
-                outcome = await self._attempt(policy, request, call_next, attempts, elapsed)
+                else:
+                    outcome = await _within(policy.deadline, elapsed, request, call_next)
+            except EcomChargeError as exc:
+                outcome = exc
             elapsed += loop.time() - started
             if isinstance(outcome, Response) and is_success(outcome.status):
                 return outcome if attempts == 1 else attrs.evolve(outcome, attempts=attempts)
@@ -147,7 +144,10 @@ class RetryMiddleware:
                         decision.reason,
                         extra=_fields(request, outcome, attempts, elapsed),
                     )
-                _raise(outcome, attempts)
+                if isinstance(outcome, Response):
+                    return outcome if attempts == 1 else attrs.evolve(outcome, attempts=attempts)
+                outcome.attempts = attempts
+                raise outcome
             self._log.info(
                 "%s %s: %s before attempt %d of %d",
                 request.method,
@@ -162,44 +162,30 @@ class RetryMiddleware:
             )
             await policy.sleep(decision.wait)
             elapsed += decision.wait
+            request = attrs.evolve(request, attempt=attempts + 1)
 
-    @staticmethod
-    async def _attempt(
-        policy: RetryPolicy, request: Request, call_next: Handler, attempt: int, elapsed: float
-    ) -> Response | EcomChargeError:
-        """One attempt, bounded by what is left of the deadline; our errors are returned.
 
-        The attempt number is set only when it differs from what inner layers
-        already read (1, the default, on a first attempt): each set allocates a
-        token and a new context mapping per call, which at concurrency 64 cost
-        young-generation garbage collections.
-        """
-        token = current_attempt.set(attempt) if current_attempt.get() != attempt else None
-        try:
-            if policy.deadline is None:
-                return await call_next(request)
-            left = policy.deadline - elapsed
-            timeout = asyncio.timeout(left)
-            try:
-                async with timeout:
-                    return await call_next(request)
-            except TimeoutError as exc:
-                if not timeout.expired():
-                    raise
-                raise APITimeoutError(
-                    f"the retry deadline of {policy.deadline:g} s passed during attempt {attempt}"
-                ) from exc
-        except EcomChargeError as exc:
-            return exc
-        finally:
-            if token is not None:
-                current_attempt.reset(token)
+async def _within(
+    deadline: float, elapsed: float, request: Request, call_next: Handler
+) -> Response:
+    """One attempt, cut off when what is left of the call's `deadline` runs out."""
+    timeout = asyncio.timeout(deadline - elapsed)
+    try:
+        async with timeout:
+            return await call_next(request)
+    except TimeoutError as exc:
+        if not timeout.expired():
+            raise
+        raise APITimeoutError(
+            f"the retry deadline of {deadline:g} s passed during attempt {request.attempt}"
+        ) from exc
 
 
 def _fields(request: Request, outcome: Outcome, attempts: int, elapsed: float) -> dict[str, Any]:
     """A retry log record's structured fields: no header, body or message text."""
     status = outcome.status if isinstance(outcome, Response) else getattr(outcome, "status", None)
     return {
+        "operation": request.operation,
         "method": request.method,
         "path": url_path(request.url),
         "status": status,
@@ -208,9 +194,3 @@ def _fields(request: Request, outcome: Outcome, attempts: int, elapsed: float) -
         "request_id": request_id(outcome),
         "error": None if isinstance(outcome, Response) else type(outcome).__name__,
     }
-
-
-def _raise(outcome: Response | EcomChargeError, attempts: int) -> NoReturn:
-    error = error_from_response(outcome) if isinstance(outcome, Response) else outcome
-    error.attempts = attempts
-    raise error

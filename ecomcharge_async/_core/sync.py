@@ -17,6 +17,7 @@ from .middleware import Middleware
 from .models import Customer, NewCustomer
 from .policy import DEFAULT_RETRY, RetryPolicy
 from .requester import RawResponse
+from .sync_request import SyncRequests
 
 T = TypeVar("T")
 
@@ -27,7 +28,7 @@ ITER_BATCH = 256
 _from_parent: list[Client] = []
 
 
-class SyncClient:
+class SyncClient(SyncRequests):
     """The eComCharge API client for code without an event loop: the same calls, no `await`.
 
     It takes exactly `Client`'s arguments (and environment variables), and runs

@@ -35,7 +35,7 @@ _raw_items = msgspec.json.Decoder(list[msgspec.Raw])
 _encoder = msgspec.json.Encoder()
 
 
-class BodyDecoder(Protocol[T_co]):
+class Decoder(Protocol[T_co]):
     """A response body to a value, or `DecodeError` naming the status and request id."""
 
     def __call__(
@@ -75,8 +75,8 @@ class Codec(Generic[T]):
         structure = _structurer(cls)
         read_item = _liberal_reader(cls, structure)
         self.encode: Callable[[T], bytes] = _encoder_of(cls, self.name)
-        self.decode: BodyDecoder[T] = _one_decoder(one, read_item)
-        self.decode_list: BodyDecoder[list[T]] = _list_decoder(one, many, read_item)
+        self.decode: Decoder[T] = _one_decoder(one, read_item)
+        self.decode_list: Decoder[list[T]] = _list_decoder(one, many, read_item)
         self.decode_stream: StreamDecoder[T] = _stream_decoder(one, many, read_item, self.name)
         self.read: Callable[[Any], T] = _reader(cls, structure)
 
@@ -161,7 +161,7 @@ def _reader(cls: type[T], structure: Callable[[Any], T]) -> Callable[[Any], T]:
     return read
 
 
-def _one_decoder(one: msgspec.json.Decoder[T], read_item: ReadItem[T]) -> BodyDecoder[T]:
+def _one_decoder(one: msgspec.json.Decoder[T], read_item: ReadItem[T]) -> Decoder[T]:
     def decode(
         body: bytes, /, *, status: int | None = None, headers: Mapping[str, str] | None = None
     ) -> T:
@@ -178,7 +178,7 @@ def _one_decoder(one: msgspec.json.Decoder[T], read_item: ReadItem[T]) -> BodyDe
 
 def _list_decoder(
     one: msgspec.json.Decoder[T], many: msgspec.json.Decoder[list[T]], read_item: ReadItem[T]
-) -> BodyDecoder[list[T]]:
+) -> Decoder[list[T]]:
     def decode_list(
         body: bytes, /, *, status: int | None = None, headers: Mapping[str, str] | None = None
     ) -> list[T]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import random
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -85,6 +85,7 @@ class FakeEcomCharge:
         self._ids = random.Random(seed)
         self.faults: FaultPlan = FaultPlan()
         self.request_count: int = 0
+        self._routes: dict[str, Callable[[Request], Response]] = {}
 
     def __repr__(self) -> str:
         return f"FakeEcomCharge(shop_id={self.shop_id!r}, customers={len(self._store)})"
@@ -145,6 +146,17 @@ class FakeEcomCharge:
 
     # -- the API ------------------------------------------------------------------
 
+    def route(self, path: str, handler: Callable[[Request], Response]) -> None:
+        """Answer a top-level `path` and the paths under it (`/plans`, `/plans/...`) with `handler`.
+
+        For endpoints the fake does not model: the credentials are checked
+        first, faults apply as to any request, and both fronts (in process and
+        over HTTP) reach `handler` alike.
+        """
+        if not path.startswith("/") or path.count("/") != 1 or len(path) < 2:
+            raise ValueError("a route is one path segment like '/plans'")
+        self._routes[path] = handler
+
     def transport(self) -> FakeTransport:
         """A `Transport` that talks to this fake in process."""
         return FakeTransport(self)
@@ -155,6 +167,9 @@ class FakeEcomCharge:
             # The platform's documented error object (its back-office client shows it).
             return _json_response(401, UNAUTHORIZED)
         path = urlsplit(request.url).path.rstrip("/")
+        handler = self._routes.get("/" + path.split("/", 2)[1]) if path else None
+        if handler is not None:
+            return handler(request)
         if path == "/customers":
             if request.method == "POST":
                 return self._create(request)
