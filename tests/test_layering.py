@@ -253,6 +253,8 @@ def test_the_cli_and_celery_use_only_the_public_names_of_bulk() -> None:
 def test_the_private_import_check_sees_every_form(source: str) -> None:
     assert private_bulk_imports(f"{NAME}.cli._import", source) != []
     assert private_bulk_imports(f"{NAME}.cli._import", "from ..bulk import RowReader") == []
+
+
 def test_a_client_on_the_fake_loads_no_http_library() -> None:
     """`_core` imports no HTTP library: the default transport is imported when first needed."""
     code = (
