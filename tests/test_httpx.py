@@ -16,7 +16,6 @@ import pytest
 from conftest import SECRET, SHOP_ID, arrived
 
 import ecomcharge_async as ec
-from ecomcharge_async._transports.httpx_errors import our_error
 from ecomcharge_async._transports.httpx_transport import HttpxTransport
 from ecomcharge_async._transports.proxy import Progress
 from ecomcharge_async.testing import FakeEcomCharge, Fault
@@ -119,7 +118,8 @@ async def test_httpx_exceptions_map_to_our_errors(
 
 def test_a_pool_timeout_through_a_proxy_is_still_a_pool_timeout() -> None:
     """httpx's own pool is waited on before the proxy is reached: nothing to blame it for."""
-    error = our_error(httpx.PoolTimeout("pool"), URL, "127.0.0.1:3128", Progress())
+    transport = HttpxTransport()
+    error = transport._map_error(httpx.PoolTimeout("pool"), URL, "127.0.0.1:3128", Progress())
     assert type(error) is ec.PoolTimeoutError
 
 
