@@ -103,13 +103,20 @@ class HTTPTransport(Generic[R]):
         """The next piece of a streamed body as it arrives; b"" at its end."""
         raise NotImplementedError
 
-    async def _release(self, resp: R) -> None:
-        """Gives the response's connection back (closed, if its body was not read to the end)."""
+    def _release(self, resp: R) -> Awaitable[None] | None:
+        """Gives the response's connection back (closed, if its body was not read to the
+        end); an awaitable when the library needs one (aiohttp's `release` does not)."""
         raise NotImplementedError
 
     async def _abort(self, resp: R) -> None:
         """Ends a streamed body still open at `aclose()`; its reader may be mid-read."""
-        await self._release(resp)
+        await self._let_go(resp)
+
+    async def _let_go(self, resp: R) -> None:
+        """`_release` awaited: the one place a stream's connection goes back."""
+        releasing = self._release(resp)
+        if releasing is not None:
+            await releasing
 
     async def _close_pool(self) -> None:
         """Forgets the library's pool, closing it if the transport created it."""
@@ -125,13 +132,13 @@ class HTTPTransport(Generic[R]):
 
     def send(self, request: Request) -> Coroutine[Any, Any, Response]:
         """Sends `request` and reads its body whole (the call's coroutine, handed straight back)."""
-        return self._exchange(request, streamed=False)
+        return self._exchange(request, False)
 
     def stream(self, request: Request) -> Coroutine[Any, Any, Response]:
         """Like `send`, but a 2xx body is handed over as `Response.chunks`."""
-        return self._exchange(request, streamed=True)
+        return self._exchange(request, True)
 
-    async def _exchange(self, request: Request, *, streamed: bool) -> Response:
+    async def _exchange(self, request: Request, streamed: bool) -> Response:
         self._ready()  # closed, or another loop: say so before waiting
         if not self._slots.take_now():
             await self._slots.wait(request)
@@ -142,16 +149,18 @@ class HTTPTransport(Generic[R]):
         # call (GC work at high concurrency).
         try:
             resp = await self._open(request, progress)
-            if streamed and is_success(self._status(resp)):
+            status = self._status(resp)
+            if streamed and is_success(status):
                 streaming = True
-                return self._stream_response(request, resp)
+                return self._stream_response(request, resp, status)
             try:
                 body = self._arrived(resp)
                 if body is None:
                     body = await self._read(resp)
             finally:
-                await self._release(resp)
-            status = self._status(resp)
+                releasing = self._release(resp)
+                if releasing is not None:
+                    await releasing
             if status == _proxy.PROXY_AUTH_REQUIRED:
                 raise _proxy.auth_failed(self._where(request.url), request.url)
             return Response(status=status, headers=self._headers(resp), body=body)
@@ -163,10 +172,10 @@ class HTTPTransport(Generic[R]):
             if not streaming:
                 self._slots.give()
 
-    def _stream_response(self, request: Request, resp: R) -> Response:
+    def _stream_response(self, request: Request, resp: R, status: int) -> Response:
         self._streams.add(resp)
         chunks = StreamedBody(partial(self._next_chunk, request, resp), partial(self._end, resp))
-        return Response(status=self._status(resp), headers=self._headers(resp), chunks=chunks)
+        return Response(status=status, headers=self._headers(resp), chunks=chunks)
 
     async def _next_chunk(self, request: Request, resp: R) -> bytes:
         """A streamed body's next piece. Each wait is a call of its own: closing the
@@ -187,7 +196,7 @@ class HTTPTransport(Generic[R]):
         self._streams.discard(resp)
         try:
             with contextlib.suppress(*self._failures):  # failing as it closes: it is closed
-                await self._release(resp)
+                await self._let_go(resp)
         finally:
             self._slots.give()
 

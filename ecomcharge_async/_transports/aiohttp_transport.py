@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ssl as _ssl
 from collections.abc import Awaitable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import aiohttp
 
@@ -57,7 +57,7 @@ class AiohttpTransport(HTTPTransport[aiohttp.ClientResponse]):
     cap. A streamed 2xx body (`stream`) is never held whole, so it has no cap.
     """
 
-    user_agent = f"aiohttp/{aiohttp.__version__}"
+    user_agent: ClassVar[str] = f"aiohttp/{aiohttp.__version__}"
     _pool_name = "session"
     _failures = (aiohttp.ClientError, OSError, TimeoutError)
 
@@ -163,11 +163,12 @@ class AiohttpTransport(HTTPTransport[aiohttp.ClientResponse]):
     def _read_chunk(self, resp: aiohttp.ClientResponse) -> Awaitable[bytes]:
         return resp.content.read(CHUNK_BYTES)
 
-    async def _release(self, resp: aiohttp.ClientResponse) -> None:
+    def _release(self, resp: aiohttp.ClientResponse) -> None:
         # By hand rather than `async with resp`, whose exit only waits for the request
         # writer: that is done unless the server answered before reading the whole
         # body; `release()` then cancels it and aiohttp pools the connection once it
-        # stops. A body not read to its end closes the connection instead.
+        # stops. A body not read to its end closes the connection instead. (What
+        # `release()` returns is not awaited: it would only yield to the loop.)
         resp.release()
 
     def _map_error(

@@ -11,7 +11,7 @@ import ssl as _ssl
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
 from contextlib import aclosing, asynccontextmanager
 from functools import partial
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 import httpx
 
@@ -78,7 +78,7 @@ class HttpxTransport(HTTPTransport[_Answer]):
     `AsyncClient` stays open, its other users unaffected.
     """
 
-    user_agent = f"httpx/{httpx.__version__}"
+    user_agent: ClassVar[str] = f"httpx/{httpx.__version__}"
     _pool_name = "client"
     _failures = (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, OSError)
 
