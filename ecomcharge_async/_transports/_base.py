@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Coroutine, Mapping
 from functools import partial
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from .._core.errors import APIConnectionError
 from .._core.http import Request, Response, is_success
@@ -24,8 +24,19 @@ from .common import bound_loop, check_limit, check_max_body_size, check_timeout,
 from .pool import Slots
 from .proxy import Progress, check_proxy, redact_url
 
-#: The library's response, as its backend hands it from `_open` to the other steps.
-R = TypeVar("R")
+
+class Head(Protocol):
+    """A response as `_open` hands it over: its status and headers are in."""
+
+    @property
+    def status(self) -> int: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+
+#: The library's response (or the backend's wrapper of it), from `_open` to the other steps.
+R = TypeVar("R", bound=Head)
 
 
 class HTTPTransport(Generic[R]):
@@ -83,12 +94,6 @@ class HTTPTransport(Generic[R]):
 
     def _open(self, request: Request, progress: Progress | None) -> Awaitable[R]:
         """Sends `request`; the response once its status and headers are in."""
-        raise NotImplementedError
-
-    def _status(self, resp: R) -> int:
-        raise NotImplementedError
-
-    def _headers(self, resp: R) -> Mapping[str, str]:
         raise NotImplementedError
 
     def _arrived(self, resp: R) -> bytes | None:
@@ -149,7 +154,7 @@ class HTTPTransport(Generic[R]):
         # call (GC work at high concurrency).
         try:
             resp = await self._open(request, progress)
-            status = self._status(resp)
+            status = resp.status
             if streamed and is_success(status):
                 streaming = True
                 return self._stream_response(request, resp, status)
@@ -163,7 +168,7 @@ class HTTPTransport(Generic[R]):
                     await releasing
             if status == _proxy.PROXY_AUTH_REQUIRED:
                 raise _proxy.auth_failed(self._where(request.url), request.url)
-            return Response(status=status, headers=self._headers(resp), body=body)
+            return Response(status=status, headers=resp.headers, body=body)
         except BaseException as exc:
             self._raise_ours(exc, task, request, progress)
             raise
@@ -175,7 +180,7 @@ class HTTPTransport(Generic[R]):
     def _stream_response(self, request: Request, resp: R, status: int) -> Response:
         self._streams.add(resp)
         chunks = StreamedBody(partial(self._next_chunk, request, resp), partial(self._end, resp))
-        return Response(status=status, headers=self._headers(resp), chunks=chunks)
+        return Response(status=status, headers=resp.headers, chunks=chunks)
 
     async def _next_chunk(self, request: Request, resp: R) -> bytes:
         """A streamed body's next piece. Each wait is a call of its own: closing the

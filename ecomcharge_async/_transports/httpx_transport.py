@@ -32,10 +32,11 @@ from .proxy import Progress
 
 
 class _Answer:
-    """An httpx response with what its call started with: the request, its proxy
+    """An httpx response's status and headers (the server's spelling; the first of
+    repeated names wins), with what its call started with: the request, its proxy
     progress, its deadline (the request's own timeout), and its streamed reader."""
 
-    __slots__ = ("deadline", "pieces", "progress", "request", "response")
+    __slots__ = ("deadline", "headers", "pieces", "progress", "request", "response", "status")
 
     def __init__(
         self,
@@ -45,6 +46,11 @@ class _Answer:
         deadline: float | None,
     ) -> None:
         self.response = response
+        self.status = response.status_code
+        encoding = response.headers.encoding
+        self.headers: dict[str, str] = {}
+        for raw_name, raw_value in response.headers.raw:
+            self.headers.setdefault(raw_name.decode(encoding), raw_value.decode(encoding))
         self.request = request
         self.progress = progress
         self.deadline = deadline
@@ -155,17 +161,6 @@ class HttpxTransport(HTTPTransport[_Answer]):
             if where is not None and progress is not None and not progress.past_proxy:
                 raise proxy.no_tunnel_in_time(where, request.url) from exc
             raise no_answer(request.url, request.timeout) from exc
-
-    def _status(self, resp: _Answer) -> int:
-        return resp.response.status_code
-
-    def _headers(self, resp: _Answer) -> dict[str, str]:
-        """The server's spelling; the first of repeated names wins."""
-        encoding = resp.response.headers.encoding
-        headers: dict[str, str] = {}
-        for raw_name, raw_value in resp.response.headers.raw:
-            headers.setdefault(raw_name.decode(encoding), raw_value.decode(encoding))
-        return headers
 
     async def _read(self, resp: _Answer) -> bytes:
         answer = resp.response
