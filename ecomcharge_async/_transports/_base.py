@@ -3,9 +3,11 @@
 The pool's slots, the body cap, the 407 of a proxy, the loop and close checks,
 ending the calls in flight on close, and turning library errors into ours all
 live here. A backend adds only what its library does its own way: `_open`
-(send a request, return once the status and headers are in), `_read` and
-`_read_chunk` (its body, whole or piece by piece), `_release` (give its
-connection back) and `_map_error` (its exceptions as ours).
+(send a request, return once the status and headers are in; the pool is made
+on first use), `_read` and `_read_chunk` (its body, whole or piece by piece;
+`_arrived` if it can hand over a body already in without an await),
+`_release` (give a connection back; `_abort` and `_close_pool` at close) and
+`_map_error` (its exceptions as ours).
 """
 
 from __future__ import annotations
