@@ -16,7 +16,6 @@ import pytest
 from conftest import SECRET, SHOP_ID, arrived
 
 import ecomcharge_async as ec
-from ecomcharge_async._transports.httpx_errors import our_error
 from ecomcharge_async._transports.httpx_transport import HttpxTransport
 from ecomcharge_async._transports.proxy import Progress
 from ecomcharge_async.testing import FakeEcomCharge, Fault
@@ -119,7 +118,8 @@ async def test_httpx_exceptions_map_to_our_errors(
 
 def test_a_pool_timeout_through_a_proxy_is_still_a_pool_timeout() -> None:
     """httpx's own pool is waited on before the proxy is reached: nothing to blame it for."""
-    error = our_error(httpx.PoolTimeout("pool"), URL, "127.0.0.1:3128", Progress())
+    transport = HttpxTransport()
+    error = transport._map_error(httpx.PoolTimeout("pool"), URL, "127.0.0.1:3128", Progress())
     assert type(error) is ec.PoolTimeoutError
 
 
@@ -143,7 +143,7 @@ async def test_the_client_works_over_httpx_against_the_loopback_fake() -> None:
     assert fake.customers == [created]
 
 
-# -- closing a transport whose AsyncClient is shared ---------------------------------------
+# -- closing (a transport over a shared client: test_transports.py) ---------------------
 
 
 @pytest.fixture
@@ -151,28 +151,6 @@ async def slow_fake_url(fake: FakeEcomCharge) -> AsyncIterator[str]:
     """The fake shop over loopback HTTP, not waiting for delayed answers when it stops."""
     async with run_app(create_app(fake), shutdown_timeout=0.1) as url:
         yield url
-
-
-async def test_closing_over_a_shared_client_ends_only_this_transport_s_calls(
-    fake: FakeEcomCharge, slow_fake_url: str
-) -> None:
-    """The app's client stays open for its other users; the calls made through us end."""
-    customers = f"{slow_fake_url}/customers"
-    request = ec.Request(method="GET", url=customers, headers={"Authorization": AUTH})
-    async with httpx.AsyncClient() as shared:
-        transport = HttpxTransport(shared)
-        fake.inject(Fault.delay(60), Fault.delay(0.2))
-        ours = asyncio.create_task(transport.send(request))
-        await arrived(fake)
-        others = asyncio.create_task(shared.get(customers, headers={"Authorization": AUTH}))
-        await arrived(fake, 2)
-        await transport.aclose()
-        async with asyncio.timeout(5):
-            with pytest.raises(RuntimeError, match="GET /customers: the transport was closed"):
-                await ours
-            assert (await others).status_code == 200  # the app's own call finishes normally
-        assert not shared.is_closed
-        assert (await shared.get(customers, headers={"Authorization": AUTH})).status_code == 200
 
 
 async def test_cancelling_a_call_is_not_mistaken_for_closing(

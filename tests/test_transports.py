@@ -16,12 +16,13 @@ import asyncio
 import contextlib
 import gzip
 import hashlib
+import importlib
 import json
 import os
 import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -354,6 +355,59 @@ async def test_closing_ends_a_call_in_flight_at_once_with_a_clear_error(
         with pytest.raises(RuntimeError) as info:
             await call
     assert str(info.value) == IN_FLIGHT.format(method=method)
+
+
+SharedGet = Callable[[str], Awaitable[int]]
+
+
+@contextlib.asynccontextmanager
+async def _over_a_shared_pool(kind: str) -> AsyncIterator[tuple[ec.Transport, SharedGet, Any]]:
+    """A transport over the app's own session or client, a GET of the app's own through
+    that pool (its status), and the pool."""
+    headers = {"Authorization": AUTH}
+    if kind == "aiohttp":
+        async with aiohttp.ClientSession() as session:
+
+            async def get(url: str) -> int:
+                async with session.get(url, headers=headers) as resp:
+                    return resp.status
+
+            yield ec.AiohttpTransport(session), get, session
+        return
+    import httpx
+
+    async with httpx.AsyncClient() as client:
+
+        async def get_x(url: str) -> int:
+            return (await client.get(url, headers=headers)).status_code
+
+        yield ec.HttpxTransport(client), get_x, client
+
+
+@pytest.mark.parametrize("kind", HTTP_KINDS)
+async def test_closing_over_a_shared_pool_ends_only_this_transport_s_calls(
+    kind: str, fake: FakeEcomCharge
+) -> None:
+    """The app's session or client stays open for its other users; our calls end."""
+    async with (
+        run_app(create_app(fake), shutdown_timeout=0.1) as url,
+        _over_a_shared_pool(kind) as (transport, get, pool),
+    ):
+        customers = f"{url}/customers"
+        request = ec.Request(method="GET", url=customers, headers={"Authorization": AUTH})
+        fake.inject(Fault.delay(60), Fault.delay(0.2))
+        ours = asyncio.create_task(transport.send(request))
+        await arrived(fake)
+        others = asyncio.create_task(get(customers))
+        await arrived(fake, 2)
+        await transport.aclose()
+        async with asyncio.timeout(5):
+            with pytest.raises(RuntimeError) as info:
+                await ours
+            assert str(info.value) == IN_FLIGHT.format(method="GET")
+            assert await others == 200  # the app's own call finishes normally
+        assert not (pool.closed if kind == "aiohttp" else pool.is_closed)
+        assert await get(customers) == 200
 
 
 # -- scenarios only a real socket produces: a small aiohttp.web server on 127.0.0.1 --------
@@ -881,6 +935,16 @@ def test_one_client_used_from_two_event_loops_raises_a_clear_error(
         first.run(client.aclose())  # and closed there
         assert client.closed
         first.run(server.aclose())
+
+
+# -- the library each HTTP transport names for the User-Agent -----------------------------
+
+
+@pytest.mark.parametrize("kind", HTTP_KINDS)
+def test_each_http_transport_names_its_library_and_version(kind: str) -> None:
+    library = importlib.import_module(kind)
+    transport = http_transport(kind)
+    assert type(transport).user_agent == transport.user_agent == f"{kind}/{library.__version__}"  # type: ignore[attr-defined]
 
 
 # -- httpx stays optional ------------------------------------------------------------------

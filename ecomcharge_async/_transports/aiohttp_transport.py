@@ -2,34 +2,30 @@
 
 from __future__ import annotations
 
-import asyncio
 import ssl as _ssl
-from collections.abc import Awaitable, Iterator
-from contextlib import contextmanager
-from functools import partial
+from collections.abc import Awaitable
+from typing import Any, ClassVar
 
 import aiohttp
 
-from .._core.http import Request, Response, is_success
-from . import proxy as _proxy
-from .aiohttp_body import arrived_body, read_body
-from .aiohttp_errors import headers_sent, our_error
+from .._core.errors import APIConnectionError
+from .._core.http import Request
+from . import proxy
+from ._base import HTTPTransport
+from .body import CHUNK_BYTES, DEFAULT_MAX_BODY_SIZE, capped, read_capped
 from .common import (
-    CHUNK_BYTES,
-    DEFAULT_MAX_BODY_SIZE,
-    StreamedBody,
-    bound_loop,
-    check_limit,
-    check_max_body_size,
+    cannot_connect,
     check_timeout,
     check_tls,
+    connect_timed_out,
+    connection_failed,
+    no_answer,
 )
-from .common import closed_in_flight as _closed_in_flight
-from .pool import Slots
-from .proxy import Progress, check_proxy, redact_url
+from .proxy import Progress
 
 
-class AiohttpTransport:
+# mypy checks the bound before it reads aiohttp's `reify` headers (a `Head` where used).
+class AiohttpTransport(HTTPTransport[aiohttp.ClientResponse]):  # type: ignore[type-var]
     """Sends requests over one shared `aiohttp.ClientSession`.
 
     The session is created lazily on first use (so the transport can be built
@@ -62,6 +58,10 @@ class AiohttpTransport:
     cap. A streamed 2xx body (`stream`) is never held whole, so it has no cap.
     """
 
+    user_agent: ClassVar[str] = f"aiohttp/{aiohttp.__version__}"
+    _pool_name = "session"
+    _failures = (aiohttp.ClientError, OSError, TimeoutError)
+
     def __init__(
         self,
         session: aiohttp.ClientSession | None = None,
@@ -80,55 +80,18 @@ class AiohttpTransport:
                 "the aiohttp.ClientSession has auth= set, which would clash with the "
                 "eComCharge credentials the Client sends; pass a session without auth"
             )
+        shared = session is not None
+        super().__init__(timeout, limit, pool_timeout, max_body_size, proxy, trust_env, shared)
         self._session = session
-        self._owns_session = session is None
-        self._proxy = check_proxy(proxy, trust_env=trust_env, shared=session is not None)
-        self._trust_env = trust_env
-        # Through a proxy, a session of ours traces each request's headers going
-        # out: until they do, a timeout is the proxy's, and nothing was sent.
-        self._traced = session is None and (proxy is not None or trust_env)
+        # A shared session's requests are not traced (its trace configs are its own).
+        self._traced = self._traced and session is None
         self._connect_timeout = check_timeout(connect_timeout, "connect_timeout")
-        timeout = check_timeout(timeout)
-        self._timeout = self._timeouts(timeout, stream=False)
-        self._stream_timeout = self._timeouts(timeout, stream=True)
+        self._ssl = check_tls("ssl", ssl)
+        self._timeout = self._timeouts(self._seconds, stream=False)
+        self._stream_timeout = self._timeouts(self._seconds, stream=True)
         # Per-request timeouts (`Request.timeout`), built once per value.
         self._whole: dict[float, aiohttp.ClientTimeout] = {}
         self._streamed: dict[float, aiohttp.ClientTimeout] = {}
-        self._ssl = check_tls("ssl", ssl)
-        self._limit = check_limit(limit)
-        self._pool_timeout = check_timeout(pool_timeout, "pool_timeout")
-        # One slot per connection of the pool: a request takes one before aiohttp
-        # starts its timer, so aiohttp itself never queues a request for a connection.
-        self._slots = Slots(limit, self._pool_timeout)
-        self._max_body_size = check_max_body_size(max_body_size)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        # Bodies being read: closing the session does not wake their readers, aclose() does.
-        self._reading: set[aiohttp.ClientResponse] = set()
-        self._closed = False
-
-    #: Bounds `request.timeout` itself (see `Transport`): the client adds no timer.
-    bounds_attempts = True
-
-    def __repr__(self) -> str:
-        owner = "own" if self._owns_session else "shared"
-        proxy = f", proxy={redact_url(self._proxy)!r}" if self._proxy else ""
-        return f"AiohttpTransport(session={owner}, timeout={self._timeout.total}{proxy})"
-
-    def _check_loop(self) -> None:
-        self._loop = bound_loop("AiohttpTransport", self._loop)
-
-    def _get_session(self) -> aiohttp.ClientSession:
-        if self._closed:
-            raise RuntimeError("this AiohttpTransport is closed")
-        self._check_loop()
-        if self._session is None:
-            connector = aiohttp.TCPConnector(limit=self._limit, ssl=self._ssl)
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                trust_env=self._trust_env,
-                trace_configs=[headers_sent()] if self._traced else None,
-            )
-        return self._session
 
     def _timeouts(self, seconds: float | None, *, stream: bool) -> aiohttp.ClientTimeout:
         connect = self._connect_timeout
@@ -150,10 +113,18 @@ class AiohttpTransport:
             limits = built[seconds] = self._timeouts(check_timeout(seconds), stream=request.stream)
         return limits
 
-    def _request(
-        self, session: aiohttp.ClientSession, request: Request, progress: Progress | None
+    def _open(
+        self, request: Request, progress: Progress | None
     ) -> Awaitable[aiohttp.ClientResponse]:
         # Not a coroutine of its own: aiohttp's awaitable is handed straight back.
+        session = self._session
+        if session is None:
+            connector = aiohttp.TCPConnector(limit=self._limit, ssl=self._ssl)
+            session = self._session = aiohttp.ClientSession(
+                connector=connector,
+                trust_env=self._trust_env,
+                trace_configs=[_headers_sent()] if self._traced else None,
+            )
         return session.request(
             request.method,
             request.url,
@@ -166,125 +137,69 @@ class AiohttpTransport:
             trace_request_ctx=progress,
         )
 
-    async def _session_and_slot(self, request: Request) -> aiohttp.ClientSession:
-        """The session, once this request holds a pool slot (at most `pool_timeout` s)."""
-        session = self._get_session()  # closed, or another loop: say so before waiting
-        if not self._slots.take_now():
-            await self._slots.wait(request)
-        return session
-
-    async def send(self, request: Request) -> Response:
-        session = self._get_session()
-        if not self._slots.take_now():
-            await self._slots.wait(request)
-        progress = Progress() if self._traced else None
-        # `try` rather than `with self._our_errors(...)`: the context manager's
-        # objects would live as long as the call (GC work at high concurrency).
-        try:
-            resp = await self._request(session, request, progress)
-            # Released by hand rather than `async with resp`: its enter and exit are
-            # two coroutines per call, and all the exit adds is waiting for the request
-            # writer. That writer is done unless the server answered before reading the
-            # whole body; `release()` then cancels it and aiohttp pools the connection
-            # once it stops, a loop turn or two later.
-            try:
-                body = arrived_body(resp, self._max_body_size)
-                if body is None:
-                    self._reading.add(resp)
-                    body = await read_body(resp, self._max_body_size)
-            finally:
-                self._reading.discard(resp)
-                resp.release()
-            if resp.status == _proxy.PROXY_AUTH_REQUIRED:
-                raise self._proxy_auth_failed(request)
-            return Response(status=resp.status, headers=resp.headers, body=body)
-        except asyncio.CancelledError:
-            self._check_cancelled(request)
-            raise
-        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            error = self._translated(exc, request, progress)
-            raise error from _proxy.cause(error, exc)
-        finally:
-            self._slots.give()
-
-    async def stream(self, request: Request) -> Response:
-        """Like `send`, but a 2xx body is handed over as `Response.chunks`."""
-        session = await self._session_and_slot(request)
-        progress = Progress() if self._traced else None
-        try:
-            with self._our_errors(request, progress):
-                resp = await self._request(session, request, progress)
-                self._reading.add(resp)
-                if not is_success(resp.status):
-                    try:
-                        body = await read_body(resp, self._max_body_size)
-                    finally:
-                        self._reading.discard(resp)
-                        resp.release()
-                    if resp.status == _proxy.PROXY_AUTH_REQUIRED:
-                        raise self._proxy_auth_failed(request)
-                    self._slots.give()
-                    return Response(status=resp.status, headers=resp.headers, body=body)
-        except BaseException:
-            self._slots.give()
-            raise
-        streamed = StreamedBody(
-            partial(self._read_chunk, resp, request), partial(self._release, resp)
-        )
-        return Response(status=resp.status, headers=resp.headers, chunks=streamed)
-
-    async def _read_chunk(self, resp: aiohttp.ClientResponse, request: Request) -> bytes:
-        """The next piece of a streamed body as it arrives; b"" at its end."""
-        with self._our_errors(request):
-            return await resp.content.read(CHUNK_BYTES)
-
-    async def _release(self, resp: aiohttp.ClientResponse) -> None:
-        """A streamed body's end: its connection, and its slot, go back to the pool."""
-        self._reading.discard(resp)
-        try:
-            resp.release()
-        finally:
-            self._slots.give()
-
-    @contextmanager
-    def _our_errors(self, request: Request, progress: Progress | None = None) -> Iterator[None]:
-        """aiohttp's and the OS's exceptions, raised as ours."""
-        try:
-            yield
-        except asyncio.CancelledError:
-            self._check_cancelled(request)
-            raise
-        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            error = self._translated(exc, request, progress)
-            raise error from _proxy.cause(error, exc)
-
-    def _check_cancelled(self, request: Request) -> None:
-        """Closing the connector cancels the calls waiting for a connection; only
-        a real cancellation of this task may travel on as CancelledError."""
-        task = asyncio.current_task()
-        if self._closed and task is not None and not task.cancelling():
-            raise _closed_in_flight(request) from None
-
-    def _translated(
-        self, exc: BaseException, request: Request, progress: Progress | None
-    ) -> Exception:
-        if self._closed:
-            return _closed_in_flight(request)
-        return our_error(exc, request.url, self._where(request.url), progress)
-
-    def _where(self, url: str) -> str | None:
-        return _proxy.proxy_address(self._proxy, url, trust_env=self._trust_env)
-
-    def _proxy_auth_failed(self, request: Request) -> Exception:
-        return _proxy.auth_failed(self._where(request.url), request.url)
-
-    async def aclose(self) -> None:
-        if self._loop is not None and self._session is not None:
-            self._check_loop()
-        self._closed = True
-        self._slots.close()
-        for resp in list(self._reading):
-            resp.close()
+    async def _close_pool(self) -> None:
         session, self._session = self._session, None
-        if session is not None and self._owns_session:
+        if session is not None and not self._shared:
             await session.close()
+
+    def _arrived(self, resp: aiohttp.ClientResponse) -> bytes | None:
+        # A small answer usually arrives with its headers: taken with no reading coroutine.
+        content = resp.content
+        if not content.is_eof():
+            return None
+        body = content.read_nowait()
+        limit = self._max_body_size
+        if len(body) > limit:
+            return capped(body, resp.status, limit, "AiohttpTransport", limit)
+        return body
+
+    async def _read(self, resp: aiohttp.ClientResponse) -> bytes:
+        read = resp.content.readany
+        limit = self._max_body_size
+        return await read_capped(read, resp.status, resp.content_length, limit, "AiohttpTransport")
+
+    def _read_chunk(self, resp: aiohttp.ClientResponse) -> Awaitable[bytes]:
+        return resp.content.read(CHUNK_BYTES)
+
+    def _release(self, resp: aiohttp.ClientResponse) -> None:
+        # By hand rather than `async with resp`, whose exit only waits for the request
+        # writer: that is done unless the server answered before reading the whole
+        # body; `release()` then cancels it and aiohttp pools the connection once it
+        # stops. A body not read to its end closes the connection instead. (What
+        # `release()` returns is not awaited: it would only yield to the loop.)
+        resp.release()
+
+    def _map_error(
+        self, exc: BaseException, url: str, where: str | None, progress: Progress | None
+    ) -> APIConnectionError:
+        if isinstance(exc, aiohttp.ClientHttpProxyError):
+            return proxy.tunnel_refused(where, url, exc.status, exc.message)
+        # Through a proxy aiohttp resolves only the proxy's name (the proxy resolves the
+        # API's): a failed lookup there is an unreachable proxy too.
+        if isinstance(exc, aiohttp.ClientConnectorError) and (
+            isinstance(exc, aiohttp.ClientProxyConnectionError)
+            or (where is not None and isinstance(exc, aiohttp.ClientConnectorDNSError))
+        ):
+            detail = exc.os_error.strerror or type(exc.os_error).__name__
+            return proxy.unreachable(where, url, detail)
+        timed_out = isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError)
+        if timed_out and where is not None and progress is not None and not progress.past_proxy:
+            return proxy.no_tunnel_in_time(where, url)
+        if isinstance(exc, aiohttp.ConnectionTimeoutError):
+            return connect_timed_out(url)
+        if timed_out:
+            return no_answer(url)
+        if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.InvalidURL):
+            return cannot_connect(url, exc)
+        return connection_failed(url, exc)
+
+
+def _headers_sent() -> aiohttp.TraceConfig:
+    """Marks a request's `Progress` once its own headers went out (a CONNECT's are not traced)."""
+
+    async def sent(_session: object, context: Any, _params: object) -> None:
+        context.trace_request_ctx.past_proxy = True
+
+    config = aiohttp.TraceConfig()
+    config.on_request_headers_sent.append(sent)
+    return config

@@ -8,32 +8,56 @@ from __future__ import annotations
 
 import asyncio
 import ssl as _ssl
-from collections.abc import AsyncGenerator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
+from contextlib import aclosing, asynccontextmanager
 from functools import partial
-from typing import Any
+from typing import Any, ClassVar, cast
 
 import httpx
 
-from .._core.http import Request, Response, is_success
-from . import proxy as _proxy
+from .._core.errors import APIConnectionError, PoolTimeoutError
+from .._core.http import Request
+from . import proxy
+from ._base import HTTPTransport
+from .body import DEFAULT_MAX_BODY_SIZE, read_capped
 from .common import (
-    DEFAULT_MAX_BODY_SIZE,
-    StreamedBody,
-    bound_loop,
-    check_limit,
-    check_max_body_size,
-    check_timeout,
+    cannot_connect,
     check_tls,
-    closed_in_flight,
+    connect_timed_out,
+    connection_failed,
+    host,
+    no_answer,
 )
-from .httpx_body import body_bytes, read_body, response_headers
-from .httpx_errors import our_error, timed_out
-from .pool import Slots
-from .proxy import Progress, check_proxy, redact_url
+from .proxy import Progress
 
 
-class HttpxTransport:
+class _Answer:
+    """An httpx response's status and headers (the server's spelling; the first of
+    repeated names wins), with what its call started with: the request, its proxy
+    progress, its deadline (the request's own timeout), and its streamed reader."""
+
+    __slots__ = ("deadline", "headers", "pieces", "progress", "request", "response", "status")
+
+    def __init__(
+        self,
+        response: httpx.Response,
+        request: Request,
+        progress: Progress | None,
+        deadline: float | None,
+    ) -> None:
+        self.response = response
+        self.status = response.status_code
+        encoding = response.headers.encoding
+        self.headers: dict[str, str] = {}
+        for raw_name, raw_value in response.headers.raw:
+            self.headers.setdefault(raw_name.decode(encoding), raw_value.decode(encoding))
+        self.request = request
+        self.progress = progress
+        self.deadline = deadline
+        self.pieces: AsyncGenerator[bytes, None] | None = None
+
+
+class HttpxTransport(HTTPTransport[_Answer]):
     """Sends requests over one `httpx.AsyncClient`, yours or its own.
 
     Pass the `AsyncClient` your app already has to share its connection pool,
@@ -60,6 +84,10 @@ class HttpxTransport:
     `AsyncClient` stays open, its other users unaffected.
     """
 
+    user_agent: ClassVar[str] = f"httpx/{httpx.__version__}"
+    _pool_name = "client"
+    _failures = (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, OSError)
+
     def __init__(
         self,
         client: httpx.AsyncClient | None = None,
@@ -72,204 +100,121 @@ class HttpxTransport:
         proxy: str | None = None,
         trust_env: bool = False,
     ) -> None:
-        timeout = check_timeout(timeout)
-        self._proxy = check_proxy(proxy, trust_env=trust_env, shared=client is not None)
+        shared = client is not None
+        super().__init__(timeout, limit, pool_timeout, max_body_size, proxy, trust_env, shared)
         if client is not None and proxy is not None:
             raise ValueError("proxy= applies to a client the transport creates; set it on yours")
-        self._trust_env = trust_env
-        # Through a proxy, each request is traced: until its own headers go out
-        # (or the CONNECT is answered), a failure is the proxy's, and nothing was sent.
-        self._traced = proxy is not None or trust_env
-        check_limit(limit)
         self._client = client
-        self._owns_client = client is None
-        self._timeout = httpx.Timeout(timeout).as_dict()
+        self._timeout = httpx.Timeout(self._seconds).as_dict()
         self._verify = check_tls("verify", verify)
-        self._limit = limit
-        self._slots = Slots(limit, check_timeout(pool_timeout, "pool_timeout"))
-        self._max_body_size = check_max_body_size(max_body_size)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        # Tasks inside a call, and those of them that aclose() cancelled to end them.
-        self._calls: set[asyncio.Task[Any]] = set()
-        self._ended: set[asyncio.Task[Any]] = set()
-        self._streams: set[httpx.Response] = set()
-        self._closed = False
 
-    #: Bounds `request.timeout` itself (see `Transport`): the client adds no timer.
-    bounds_attempts = True
-
-    def __repr__(self) -> str:
-        owner = "own" if self._owns_client else "shared"
-        proxy = f", proxy={redact_url(self._proxy)!r}" if self._proxy else ""
-        return f"HttpxTransport(client={owner}, timeout={self._timeout['read']}{proxy})"
-
-    def _get_client(self) -> httpx.AsyncClient:
-        if self._closed:
-            raise RuntimeError("this HttpxTransport is closed")
-        self._loop = bound_loop("HttpxTransport", self._loop)
-        if self._client is None:
+    async def _open(self, request: Request, progress: Progress | None) -> _Answer:
+        client = self._client
+        if client is None:
             # trust_env=False unless asked: like AiohttpTransport, ignore proxy and
             # netrc variables by default.
-            self._client = httpx.AsyncClient(
+            client = self._client = httpx.AsyncClient(
                 verify=self._verify,
                 limits=httpx.Limits(max_connections=self._limit),
                 trust_env=self._trust_env,
                 proxy=self._proxy,
             )
-        return self._client
-
-    def _request(self, request: Request, progress: Progress | None) -> httpx.Request:
         extensions: dict[str, Any] = {"timeout": self._timeout}
         if progress is not None:
             extensions["trace"] = progress
-        return httpx.Request(
+        # Built here, not by the client: a shared client's default headers, cookies
+        # and params never reach eComCharge.
+        built = httpx.Request(
             request.method,
             request.url,
             headers=dict(request.headers),
             content=request.body or None,
             extensions=extensions,
         )
+        deadline = None
+        if request.timeout is not None:
+            deadline = asyncio.get_running_loop().time() + request.timeout
+        async with self._bounded(request, progress, deadline):
+            # auth=None: a shared client's own `auth` must not replace our Authorization.
+            resp = await client.send(built, auth=None, follow_redirects=False, stream=True)
+        return _Answer(resp, request, progress, deadline)
 
-    async def _open(
-        self, client: httpx.AsyncClient, request: Request, progress: Progress | None
-    ) -> httpx.Response:
-        # auth=None: a shared client's own `auth` must not replace our Authorization.
-        return await client.send(
-            self._request(request, progress), auth=None, follow_redirects=False, stream=True
-        )
-
-    async def _read_whole(self, resp: httpx.Response, request: Request) -> Response:
-        try:
-            body = await read_body(resp, self._max_body_size)
-        finally:
-            await resp.aclose()
-        if resp.status_code == _proxy.PROXY_AUTH_REQUIRED:
-            raise _proxy.auth_failed(self._where(request.url), request.url)
-        return Response(status=resp.status_code, headers=response_headers(resp), body=body)
-
-    def _where(self, url: str) -> str | None:
-        return _proxy.proxy_address(self._proxy, url, trust_env=self._trust_env)
-
-    async def send(self, request: Request) -> Response:
-        client = self._get_client()
-        if not self._slots.take_now():
-            await self._slots.wait(request)
-        progress = Progress() if self._traced else None
-        bound = asyncio.timeout(request.timeout)
-        try:
-            async with bound:
-                with self._call(request, progress):
-                    resp = await self._open(client, request, progress)
-                    return await self._read_whole(resp, request)
-        except TimeoutError as exc:
-            if not bound.expired():
-                raise
-            where = self._where(request.url)
-            raise timed_out(request.url, request.timeout, where, progress) from exc
-        finally:
-            self._slots.give()
-
-    async def stream(self, request: Request) -> Response:
-        """Like `send`, but a 2xx body is handed over as `Response.chunks`.
-
-        The request's timeout bounds the wait for the headers; each chunk's
-        read is bounded by the transport's own `timeout`, and its reader's.
-        """
-        client = self._get_client()
-        if not self._slots.take_now():
-            await self._slots.wait(request)
-        streaming = False
-        progress = Progress() if self._traced else None
-        bound = asyncio.timeout(request.timeout)
-        try:
-            async with bound:
-                with self._call(request, progress):
-                    resp = await self._open(client, request, progress)
-                    if not is_success(resp.status_code):
-                        return await self._read_whole(resp, request)
-            streaming = True  # from here the body's reader gives the slot back
-        except TimeoutError as exc:
-            if not bound.expired():
-                raise
-            where = self._where(request.url)
-            raise timed_out(request.url, request.timeout, where, progress) from exc
-        finally:
-            if not streaming:
-                self._slots.give()
-        self._streams.add(resp)
-        pieces = body_bytes(resp)
-        streamed = StreamedBody(
-            partial(self._read_chunk, pieces, request), partial(self._release, resp, pieces)
-        )
-        return Response(status=resp.status_code, headers=response_headers(resp), chunks=streamed)
-
-    async def _read_chunk(self, pieces: AsyncGenerator[bytes, None], request: Request) -> bytes:
-        """The next piece of a streamed body as it arrives; b"" at its end.
-
-        Each wait for a piece is a call of its own: closing the transport ends
-        it, but never the caller's task between two pieces.
-        """
-        with self._call(request):
-            if self._closed:
-                raise closed_in_flight(request)
-            return await anext(pieces, b"")
-
-    async def _release(self, resp: httpx.Response, pieces: AsyncGenerator[bytes, None]) -> None:
-        """A streamed body's end: its connection, and its slot, go back to the pool."""
-        self._streams.discard(resp)
-        try:
-            try:
-                await pieces.aclose()
-            finally:  # even if closing the reader failed or was cancelled
-                await resp.aclose()
-        except (httpx.HTTPError, httpx.StreamError, OSError):
-            pass  # a connection that fails as it closes is closed: nothing more to give back
-        finally:
-            self._slots.give()
-
-    @contextmanager
-    def _call(self, request: Request, progress: Progress | None = None) -> Iterator[None]:
-        """Registers the task for `aclose()`; raises httpx's and the OS's errors as ours."""
-        task = asyncio.current_task()
-        if task is None:
-            raise RuntimeError("HttpxTransport must be used inside an asyncio task")
-        self._calls.add(task)
-        try:
-            yield
-        except asyncio.CancelledError:
-            if task in self._ended:
-                self._ended.discard(task)
-                if task.uncancel() == 0:  # only aclose() cancelled it, not its caller
-                    raise closed_in_flight(request) from None
-            raise
-        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, OSError) as exc:
-            if self._closed:
-                raise closed_in_flight(request) from exc
-            if isinstance(exc, httpx.StreamError):  # misuse of httpx, not a network failure
-                raise
-            error = our_error(exc, request.url, self._where(request.url), progress)
-            raise error from _proxy.cause(error, exc)
-        finally:
-            self._calls.discard(task)
-            if task in self._ended:  # the cancellation was absorbed inside httpx
-                self._ended.discard(task)
-                task.uncancel()
-
-    async def aclose(self) -> None:
-        if self._loop is not None and self._client is not None:
-            self._loop = bound_loop("HttpxTransport", self._loop)
-        self._closed = True
-        self._slots.close()
-        # Closing an AsyncClient ends a call awaiting its answer with ReadError (a
-        # network failure, to a retry) and lets calls queued for a connection go
-        # on; a shared one stays open anyway. So each call in flight through this
-        # transport is cancelled, and `_call` turns that into the closed error.
-        for task in self._calls - self._ended:
-            self._ended.add(task)
-            task.cancel()
-        streams, self._streams = self._streams, set()
-        for resp in streams:
-            await resp.aclose()
+    async def _close_pool(self) -> None:
         client, self._client = self._client, None
-        if client is not None and self._owns_client:
+        if client is not None and not self._shared:
             await client.aclose()
+
+    @asynccontextmanager
+    async def _bounded(
+        self, request: Request, progress: Progress | None, deadline: float | None
+    ) -> AsyncIterator[None]:
+        """Within the request's own timeout, which bounds the attempt until its
+        whole body is in (a streamed 2xx body: until its headers are)."""
+        bound = asyncio.timeout_at(deadline)
+        try:
+            async with bound:
+                yield
+        except TimeoutError as exc:
+            if not bound.expired():
+                raise
+            where = self._where(request.url)
+            if where is not None and progress is not None and not progress.past_proxy:
+                raise proxy.no_tunnel_in_time(where, request.url) from exc
+            raise no_answer(request.url, request.timeout) from exc
+
+    async def _read(self, resp: _Answer) -> bytes:
+        answer = resp.response
+        declared = answer.headers.get("Content-Length")
+        length = int(declared) if declared is not None and declared.isdigit() else None
+        limit = self._max_body_size
+        async with (
+            self._bounded(resp.request, resp.progress, resp.deadline),
+            aclosing(_body_bytes(answer)) as pieces,
+        ):
+            read = partial(anext, pieces, b"")
+            return await read_capped(read, answer.status_code, length, limit, "HttpxTransport")
+
+    def _read_chunk(self, resp: _Answer) -> Awaitable[bytes]:
+        if resp.pieces is None:
+            resp.pieces = _body_bytes(resp.response)
+        return anext(resp.pieces, b"")
+
+    async def _release(self, resp: _Answer) -> None:
+        try:
+            if resp.pieces is not None:
+                await resp.pieces.aclose()
+        finally:  # even if closing the reader failed or was cancelled
+            await resp.response.aclose()
+
+    async def _abort(self, resp: _Answer) -> None:
+        await resp.response.aclose()  # its reader, if mid-read, then fails and releases it
+
+    def _map_error(
+        self, exc: BaseException, url: str, where: str | None, progress: Progress | None
+    ) -> APIConnectionError | None:
+        if isinstance(exc, httpx.StreamError):  # misuse of httpx, not a network failure
+            return None
+        if isinstance(exc, httpx.PoolTimeout):  # waiting for httpx's pool: no proxy involved yet
+            return PoolTimeoutError(f"no free connection to {host(url)} in time: not sent")
+        if isinstance(exc, httpx.ProxyError):
+            status, _, reason = str(exc).partition(" ")
+            if status.isdigit():
+                return proxy.tunnel_refused(where, url, int(status), reason)
+            return proxy.unreachable(where, url, str(exc) or type(exc).__name__)
+        at_proxy = where is not None and progress is not None and not progress.past_proxy
+        if at_proxy and isinstance(exc, httpx.TimeoutException):
+            return proxy.no_tunnel_in_time(where, url)
+        if at_proxy and isinstance(exc, httpx.ConnectError):
+            return proxy.unreachable(where, url, str(exc) or type(exc).__name__)
+        if isinstance(exc, httpx.ConnectTimeout):
+            return connect_timed_out(url)
+        if isinstance(exc, httpx.TimeoutException):
+            return no_answer(url)
+        if isinstance(exc, httpx.ConnectError | httpx.UnsupportedProtocol | httpx.InvalidURL):
+            return cannot_connect(url, exc)
+        return connection_failed(url, exc)
+
+
+def _body_bytes(resp: httpx.Response) -> AsyncGenerator[bytes, None]:
+    """The (decompressed) body as it arrives; with a chunk size httpx would wait to fill it."""
+    return cast("AsyncGenerator[bytes, None]", resp.aiter_bytes())
