@@ -770,6 +770,23 @@ async def test_a_stalled_stream_times_out_after_the_complete_customers(
     assert seen == [f"cst_{0:016x}"]
 
 
+async def test_a_stream_stalled_past_the_transport_s_own_timeout_reads_the_same(
+    make_transport: Callable[..., ec.Transport], scenario_url: str
+) -> None:
+    """No client timeout: the library's own read timer ends the stall, in the same words."""
+    seen: list[str] = []
+    async with ec.Client(
+        SHOP_ID,
+        SECRET,
+        base_url=f"{scenario_url}/iter/stall",
+        transport=make_transport(timeout=2.0),
+        timeout=None,
+    ) as client:
+        with pytest.raises(ec.APITimeoutError, match=r"no data for 2 s while streaming"):
+            await _iterate(client, seen)
+    assert seen == [f"cst_{0:016x}"]
+
+
 async def test_iter_without_a_timeout(
     make_transport: Callable[..., ec.Transport], scenario_url: str
 ) -> None:

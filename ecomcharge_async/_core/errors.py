@@ -124,6 +124,12 @@ class APITimeoutError(APIConnectionError):
     """No answer within the timeout; the request may have reached the server."""
 
 
+def stream_stalled(seconds: float | None) -> APITimeoutError:
+    """A streamed body that sent nothing for `seconds`: the client's bound or the library's."""
+    within = "in time" if seconds is None else f"for {seconds:g} s"
+    return APITimeoutError(f"no data {within} while streaming")
+
+
 class ConnectError(APIConnectionError):
     """The request surely never left (refused, DNS, TLS handshake): safe to retry."""
 

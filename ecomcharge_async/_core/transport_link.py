@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Awaitable
 
 import attrs
 
-from .errors import APITimeoutError
+from .errors import APITimeoutError, stream_stalled
 from .http import BOUNDS_ATTEMPTS, Request, Response, StreamingTransport, Transport
 
 
@@ -64,7 +64,7 @@ async def _each_chunk(chunks: AsyncIterator[bytes], seconds: float) -> AsyncIter
             except StopAsyncIteration:
                 return
             except TimeoutError as exc:
-                raise APITimeoutError(f"no data for {seconds:g} s while streaming") from exc
+                raise stream_stalled(seconds) from exc
             yield chunk
     finally:
         aclose = getattr(chunks, "aclose", None)

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Coroutine, Mapping
 from functools import partial
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
-from .._core.errors import APIConnectionError
+from .._core.errors import APIConnectionError, APITimeoutError, stream_stalled
 from .._core.http import Request, Response, is_success
 from . import proxy as _proxy
 from .body import StreamedBody
@@ -193,7 +193,12 @@ class HTTPTransport(Generic[R]):
         try:
             return await self._read_chunk(resp)
         except BaseException as exc:
-            self._raise_ours(exc, task, request, None)
+            try:
+                self._raise_ours(exc, task, request, None)
+            except APITimeoutError as error:
+                # The library's read timer and the client's per-chunk bound measure the
+                # same wait: whichever fires first, the stall reads the same.
+                raise stream_stalled(request.timeout or self._seconds) from error.__cause__
             raise
         finally:
             self._leave(task)
