@@ -251,3 +251,23 @@ async def test_other_types_are_structured_by_the_converter(make_client: Any) -> 
     assert await client.request("GET", "/numbers", cast=list[int]) == [1, 2, 3]
     with pytest.raises(ec.DecodeError, match="cannot be read as int"):
         await client.request("GET", "/numbers", cast=int)
+
+
+async def test_an_error_names_the_call_that_failed(fake: FakeEcomCharge, make_client: Any) -> None:
+    client = make_client(retry=None)
+    with pytest.raises(ec.ValidationError) as rejected:
+        await client.customers.create(ec.NewCustomer(email="not-an-email", ip="127.0.0.1"))
+    with pytest.raises(ec.NotFoundError) as missing:
+        await client.customers.get("cst_missing")
+    with pytest.raises(ec.NotFoundError) as raw_missing:
+        await client.customers.with_raw_response.get("cst_missing")
+    fake.inject(Fault.drop())
+    with pytest.raises(ec.APIConnectionError) as dropped:
+        await client.request("GET", "/customers")
+    assert [e.value.operation for e in (rejected, missing, raw_missing, dropped)] == [
+        "customers.create",
+        "customers.get",
+        "customers.get",
+        "request",
+    ]
+    assert ec.EcomChargeError("made by hand").operation is None

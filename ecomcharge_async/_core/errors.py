@@ -16,10 +16,13 @@ class EcomChargeError(Exception):
     """Base class of every error this SDK raises on purpose.
 
     `attempts` is how many attempts the retry middleware made before giving up
-    (1 when the call was not retried).
+    (1 when the call was not retried); `operation` is the call that failed
+    (`"customers.create"`, `"request"` for `client.request()`), None when the
+    error came before a request was made.
     """
 
     attempts: int = 1
+    operation: str | None = None
 
 
 def request_id_of(headers: Mapping[str, str]) -> str | None:

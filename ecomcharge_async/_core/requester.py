@@ -13,7 +13,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from typing import Generic, TypeVar
 
 from .._serde.codec import Decoder, StreamDecoder
-from .errors import error_from_response, request_id_of
+from .errors import EcomChargeError, error_from_response, request_id_of
 from .http import Request, Response
 from .middleware import Handler, Middleware, link
 from .policy import RetryPolicy
@@ -160,10 +160,14 @@ class Requester:
         unknown (it might hold one); by default the path holds none.
         """
         request = self._request(operation, method, path, body, route, False)
-        response = await self.handler(request)
-        if not 200 <= response.status < 300:
-            checked(response)
-        return decode(response.body, status=response.status, headers=response.headers)
+        try:
+            response = await self.handler(request)
+            if not 200 <= response.status < 300:
+                checked(response)
+            return decode(response.body, status=response.status, headers=response.headers)
+        except EcomChargeError as error:
+            error.operation = operation
+            raise
 
     async def send(
         self,
@@ -177,7 +181,11 @@ class Requester:
     ) -> Response:
         """One call: its 2xx `Response` as it came (its body in `chunks` when `stream`)."""
         request = self._request(operation, method, path, body, route, stream)
-        return checked(await self.handler(request))
+        try:
+            return checked(await self.handler(request))
+        except EcomChargeError as error:
+            error.operation = operation
+            raise
 
 
 def items(response: Response, decode: StreamDecoder[T]) -> AsyncGenerator[T]:
