@@ -1,10 +1,10 @@
 """The bulk-import engine behind `bulk.import_customers`: workers, reconciliation, outcomes.
 
-One feeder reads the rows lazily into a bounded queue; workers create one
-customer at a time each, as the limiter lets them; rows whose create may have
-landed are held aside and settled against the shop (`_reconcile.ShopMatcher`), with no create
-in flight, so that every customer this import was told it created is known
-(`created`, a Bloom filter of ids) and is never credited to another row.
+One feeder reads the rows lazily into a bounded queue; workers create one customer at a
+time each, as the limiter lets them; rows whose create may have landed are held aside and
+settled against the shop (`_reconcile.ShopMatcher`), with no create in flight, so that every
+customer this import was told it created is known (`created`, a Bloom filter of ids) and is
+never credited to another row.
 """
 
 from __future__ import annotations
@@ -77,6 +77,7 @@ class Importer:
         # A 429 without Retry-After slows an adaptive limiter's pace instead of a pause.
         self.auto = isinstance(limiter, AdaptiveLimiter)
         self.queue: asyncio.Queue[Item | None] = asyncio.Queue(maxsize=limiter.maximum)
+        self._room, self._low = asyncio.Event(), limiter.maximum // 2  # refilled once half-empty
         self.pending: list[Item] = []
         self.counts = self.ledger.counts
         self.workers = 0  # started as rows need them: a big maximum costs nothing
@@ -121,7 +122,7 @@ class Importer:
     async def _feed(self, rows: Iterable[Any] | AsyncIterable[Any]) -> Exception | None:
         """Queue the rows; return the error the input broke off with, if it did."""
         previous = 0
-        source = aiter(each_row(rows))
+        source = aiter(rows) if isinstance(rows, AsyncIterable) else aiter(each_row(rows))
         while self.stop is None:
             try:
                 row = await anext(source)
@@ -141,8 +142,7 @@ class Importer:
             if not self._recorded(item):
                 await self._enqueue(item)
             if len(self.pending) >= self.reconcile_batch:
-                # Let the creates in flight finish first: one stored but not yet
-                # answered would look like a held row's own customer.
+                # Creates in flight end first: one stored, unanswered, looks like a held row's.
                 await self.queue.join()
                 if self.stop is None:
                     await self._reconcile()
@@ -167,17 +167,22 @@ class Importer:
     # -- workers: one create at a time each --------------------------------------------
 
     async def _enqueue(self, item: Item) -> None:
-        """Queue a row for the workers, starting one if every worker has a row already."""
-        if self.queue.qsize() >= self._free and self.workers < self.limiter.maximum:
+        """Queue a row, starting a worker if each has a row (no more than the limiter lets send)."""
+        if self.queue.qsize() >= self._free and self.workers < self.limiter.limit:
             assert self._group is not None
             self.workers += 1
             self._free += 1
             self._group.create_task(self._worker())
-        await self.queue.put(item)
+        while self.queue.full():
+            self._room.clear()
+            await self._room.wait()
+        self.queue.put_nowait(item)
 
     async def _worker(self) -> None:
         while True:
             item = await self.queue.get()
+            if self.queue.qsize() <= self._low:
+                self._room.set()
             try:
                 if item is None:
                     return
