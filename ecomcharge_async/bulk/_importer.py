@@ -60,8 +60,7 @@ class Importer:
         clock: Callable[[], float],
         shard: tuple[int, int] | None,
     ) -> None:
-        # The import is the only retry layer: its client makes one attempt per call,
-        # sharing the caller's pool; the caller's client is left as it is.
+        # The only retry layer: a one-attempt client on the caller's pool (theirs is unchanged).
         self.client = client.with_options(retry=None)
         self.shard = shard
         self.limiter = limiter
@@ -83,8 +82,7 @@ class Importer:
         self.workers = 0  # started as rows need them: a big maximum costs nothing
         self._free = 0  # workers started and not busy with a row
         self._group: asyncio.TaskGroup | None = None
-        # What stopped the import (a 401, a full disk): the creates in flight end
-        # first, so the counts still say what the shop holds.
+        # What stopped the import (a 401, a full disk), raised once the creates in flight end.
         self.stop: Exception | None = None
 
     # -- the main task: feed rows, reconcile unclear ones, drain ---------------------
@@ -179,7 +177,7 @@ class Importer:
         self.queue.put_nowait(item)
 
     async def _worker(self) -> None:
-        while True:
+        while self.workers <= self.limiter.limit:  # past a cut limit one fewer waits for it
             item = await self.queue.get()
             if self.queue.qsize() <= self._low:
                 self._room.set()
@@ -195,6 +193,8 @@ class Importer:
                     self._free += 1
             finally:
                 self.queue.task_done()
+        self.workers -= 1
+        self._free -= 1
 
     async def _create(self, item: Item) -> None:
         while True:
