@@ -190,10 +190,13 @@ def test_the_import_peers_run_and_each_row_is_created_exactly_once(tmp_path: Pat
     peer = tmp_path / "peer.json"
     done = _run("import_peer.py", "--rows", "40", "--rounds", "1", "--output", str(peer))
     result = json.loads(peer.read_text())
-    assert set(result["contenders"]) == {"script", "cli", "cli_journal", "cli_default"}
+    assert set(result["contenders"]) == {"script", "sdk", "cli", "cli_journal", "cli_default"}
     assert result["ratios"]["cli_journal_cpu_vs_script"]["median"] > 0
+    assert result["ratios"]["sdk_cpu_vs_script"]["median"] > 0
     assert result["ratios"]["cli_default_rate_vs_script"]["median"] > 0
     assert "cli_default" in done.stdout
+    assert [t["holds"] in (True, False) for t in result["targets"]] == [True, True]
+    assert "defaults: client CPU per row / the script's" in done.stdout
 
 
 def test_the_shaped_apis_measure_429s_and_report_what_the_cli_cannot_take(
