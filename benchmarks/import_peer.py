@@ -22,11 +22,13 @@ import argparse
 import csv
 import json
 import os
+import platform
 import resource
 import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -176,9 +178,13 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--output", type=Path, default=HERE / "results" / "import_peer.json")
     args = parser.parse_args()
-    load_before = os.getloadavg()
+    load_before, started = os.getloadavg(), datetime.now(UTC).isoformat(timespec="seconds")
     result = run(args.rows, args.rounds, args.concurrency)
     result["load_average"] = {"start": load_before, "end": os.getloadavg()}
+    result["started"] = started
+    result["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(),
+                         "load_average_at_start": load_before,
+                         "load_average_at_end": os.getloadavg()}  # fmt: skip
     print(render(result))
     print(f"load average {load_before[0]:.2f} at start, {os.getloadavg()[0]:.2f} at end")
     args.output.write_text(json.dumps(result, indent=2) + "\n")

@@ -127,6 +127,19 @@ def _fixture() -> dict[str, Any]:
                 "pydantic_model_validate_json": fig(2.4),
             }
         },
+        "import_peer": {
+            "rows": 20_000,
+            "rounds": 1,
+            "contenders": {
+                name: {"cpu_us_per_row": fig(cpu), "rows_per_s": fig(rate)}
+                for name, cpu, rate in (
+                    ("script", 120, 9000),
+                    ("sdk", 125, 8800),
+                    ("cli_default", 131, 8100),
+                )
+            },
+            "ratios": {"cli_default_cpu_vs_script": fig(1.09), "sdk_rate_vs_script": fig(0.98)},
+        },
     }
 
 
@@ -169,6 +182,10 @@ def test_the_charts_draw_from_a_results_file_and_name_the_run(tmp_path: Path) ->
     drawn = (out / "bench-layers.svg").read_text()
     for label in ("+ retry, logging", " 9,000", " 18,000", "a create: 66,000", "590.0", "620.0"):
         assert label in drawn, label
+    peer = (out / "bench-import-peer.svg").read_text()
+    for label in ("hand-written script", "import, defaults", "1.09x the script", "8,100"):
+        assert label in peer, label
+    assert "load average 0.5 at start" in peer
     first = {path.name: path.read_bytes() for path in out.iterdir()}
     _run("charts.py", "--results", str(results), "--layers", str(layers), "--out", str(out))
     assert {path.name: path.read_bytes() for path in out.iterdir()} == first  # reproducible
