@@ -93,7 +93,10 @@ class Importer:
         try:
             async with asyncio.TaskGroup() as group:
                 self._group = group
-                broke_off = await self._feed_until_stopped(rows)
+                try:
+                    broke_off = await self._feed(rows)
+                except Exception as exc:  # a row of the wrong type, a full disk: as a worker's
+                    self.stop, broke_off = self.stop or exc, None
                 await self.queue.join()
                 while self.pending and self.stop is None:
                     await self._reconcile()
@@ -107,15 +110,6 @@ class Importer:
             raise self.stop
         if broke_off is not None:
             raise broke_off
-
-    async def _feed_until_stopped(
-        self, rows: Iterable[Any] | AsyncIterable[Any]
-    ) -> Exception | None:
-        try:
-            return await self._feed(rows)
-        except Exception as exc:  # a row of the wrong type, a full disk: stop as a worker does
-            self.stop = self.stop or exc
-            return None
 
     async def _feed(self, rows: Iterable[Any] | AsyncIterable[Any]) -> Exception | None:
         """Queue the rows; return the error the input broke off with, if it did."""
@@ -165,16 +159,20 @@ class Importer:
     # -- workers: one create at a time each --------------------------------------------
 
     async def _enqueue(self, item: Item) -> None:
-        """Queue a row, starting a worker if each has a row (no more than the limiter lets send)."""
-        if self.queue.qsize() >= self._free and self.workers < self.limiter.limit:
-            assert self._group is not None
-            self.workers += 1
-            self._free += 1
-            self._group.create_task(self._worker())
+        """Queue a row for the workers; a full queue takes more once half of it was taken."""
+        self._hire(self.queue.qsize() + 1)
         while self.queue.full():
             self._room.clear()
             await self._room.wait()
         self.queue.put_nowait(item)
+
+    def _hire(self, rows: int) -> None:
+        """Start a worker if the `rows` queued outnumber the free ones and the limiter lets."""
+        if rows > self._free and self.workers < self.limiter.limit:
+            assert self._group is not None
+            self.workers += 1
+            self._free += 1
+            self._group.create_task(self._worker())
 
     async def _worker(self) -> None:
         while self.workers <= self.limiter.limit:  # past a cut limit one fewer waits for it
@@ -185,6 +183,7 @@ class Importer:
                 if item is None:
                     return
                 self._free -= 1
+                self._hire(self.queue.qsize())  # the limit grew while the feeder waits for room
                 try:
                     await self._create(item)
                 except Exception as exc:  # the import stops; the other workers end their rows
