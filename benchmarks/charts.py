@@ -11,7 +11,9 @@ bench` installs it and runs this after `run.py`):
   parsers, and, when measured, one object each way against pydantic;
 - `bench-layers.svg`, from `layers.json` (`layers.py`, valgrind): the
   instructions each layer adds to a create, and a whole create over loopback
-  against raw aiohttp.
+  against raw aiohttp;
+- `bench-import-peer.svg`, from `import_peer.json` (`import_peer.py`): client
+  CPU per row and rows/s of `ecomcharge import` against the hand-written script.
 
 Each chart names the run it comes from (date, CPUs, load average), so a chart
 of a noisy run says so. The SVGs are byte-for-byte reproducible from the JSON.
@@ -34,6 +36,10 @@ from matplotlib.figure import Figure
 HERE = Path(__file__).resolve().parent
 DEFAULT_RESULTS = HERE / "results" / "latest.json"
 DEFAULT_LAYERS = HERE / "results" / "layers.json"
+DEFAULT_PEER = HERE / "results" / "import_peer.json"
+PEERS = {"script": "hand-written script", "sdk": "the script on our client",
+         "cli": "import, c={c}, no journal", "cli_journal": "import, c={c}, journal",
+         "cli_default": "import, defaults"}  # fmt: skip
 DEFAULT_OUT = HERE.parent / "docs" / "images"
 CLIENTS = {"ecomcharge_async": "ecomcharge-async", "raw_aiohttp": "raw aiohttp", "bepaid": "bepaid"}
 COLOURS = {
@@ -230,6 +236,27 @@ def layers_chart(layers: dict[str, Any]) -> Figure:
     return figure
 
 
+def peer_chart(peer: dict[str, Any]) -> Figure:
+    """CPU per row and rows/s of each import contender; the ratio to the script in the label."""
+    title = f"Importing {peer['rows']:,} customers over loopback HTTP"
+    figure, axes = _new_figure(2, title, peer)
+    names = list(peer["contenders"])
+    for ax, metric, label, ratio in (
+        (axes[0], "cpu_us_per_row", "client CPU µs per row (lower is better)", "cpu"),
+        (axes[1], "rows_per_s", "rows per second (higher is better)", "rate"),
+    ):
+        groups = [
+            PEERS.get(n, n).format(c=peer.get("concurrency", "?"))
+            + (f"\n{peer['ratios'][key]['median']:.2f}x the script"
+               if (key := f"{n}_{ratio}_vs_script") in peer["ratios"] else "")
+            for n in names
+        ]  # fmt: skip
+        values: list[float | None] = [peer["contenders"][n][metric]["median"] for n in names]
+        _bars(ax, groups, {"ecomcharge_async": values}, clip_to=max(v or 0 for v in values))
+        ax.set_xlabel(label)
+    return figure
+
+
 def save(figure: Figure, path: Path) -> None:
     """Write `figure` as SVG that does not change unless the figures do."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -241,6 +268,7 @@ def main(argv: list[str] | None = None) -> list[Path]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
     parser.add_argument("--layers", type=Path, default=DEFAULT_LAYERS)
+    parser.add_argument("--peer", type=Path, default=DEFAULT_PEER)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
     results = json.loads(args.results.read_text())
@@ -254,6 +282,13 @@ def main(argv: list[str] | None = None) -> list[Path]:
     if args.layers.exists():
         written.append(args.out / "bench-layers.svg")
         save(layers_chart(json.loads(args.layers.read_text())), written[-1])
+    peer = results.get("import_peer") or (
+        json.loads(args.peer.read_text()) if args.peer.exists() else None
+    )
+    if peer is not None and "sdk" in peer["contenders"]:
+        peer.setdefault("machine", results.get("machine", {}))
+        written.append(args.out / "bench-import-peer.svg")
+        save(peer_chart(peer), written[-1])
     for path in written:
         print(f"wrote {path}")
     return written

@@ -3,12 +3,15 @@
 Each round starts a fresh loopback fake (benchmarks/limited_api.py `plain`),
 then runs each contender in a process of its own on the same CSV of `--rows`
 customers, in an order that alternates between rounds: the hand-written
-script (benchmarks/hand_import.py), `ecomcharge import` without a journal,
-`ecomcharge import --journal` (both at `--concurrency`), and `ecomcharge import`
-at its defaults (`--concurrency auto`, a journal). Client CPU is the contender process's whole CPU
-time (user + system, start-up included) per row; rows/s is the contender's own
-timing of its import. The server's count checks each row was created exactly
-once. Medians and min-max over the rounds, and per-round ratios to the script.
+script (benchmarks/hand_import.py), the same script on the SDK's client
+(benchmarks/sdk_import.py: what the SDK's request path adds), `ecomcharge
+import` without a journal, `ecomcharge import --journal` (both at
+`--concurrency`), and `ecomcharge import` at its defaults (`--concurrency
+auto`, a journal). Client CPU is the contender process's whole CPU time (user +
+system, start-up included) per row; rows/s is the contender's own timing of
+its import. The server's count checks each row was created exactly once.
+Medians and min-max over the rounds, per-round ratios to the script, and issue
+27's targets for the defaults with PASS or FAIL.
 
     python benchmarks/import_peer.py --rows 20000 --rounds 5 --concurrency 64
 """
@@ -19,11 +22,13 @@ import argparse
 import csv
 import json
 import os
+import platform
 import resource
 import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -84,8 +89,8 @@ def one_round(path: Path, rows: int, concurrency: int, order: Sequence[str]) -> 
     with tempfile.TemporaryDirectory() as tmp:
         for name in order:
             with limited_api("plain") as url:
-                if name == "script":
-                    command = [sys.executable, str(HERE / "hand_import.py"), str(path), url,
+                if name in SCRIPTS:
+                    command = [sys.executable, str(HERE / SCRIPTS[name]), str(path), url,
                                str(concurrency)]  # fmt: skip
                 else:
                     journal = Path(tmp, f"{name}.journal") if name != "cli" else None
@@ -101,7 +106,13 @@ def one_round(path: Path, rows: int, concurrency: int, order: Sequence[str]) -> 
     return figures
 
 
-CONTENDERS = ("script", "cli", "cli_journal", "cli_default")
+CONTENDERS = ("script", "sdk", "cli", "cli_journal", "cli_default")
+SCRIPTS = {"script": "hand_import.py", "sdk": "sdk_import.py"}
+#: Issue 27: the import at its defaults against the script, (ratio, bound).
+TARGETS = (
+    ("defaults: client CPU per row / the script's", "cli_default_cpu_vs_script", "<=", 1.0),
+    ("defaults: rows/s / the script's", "cli_default_rate_vs_script", ">=", 1.0),
+)
 
 
 def run(rows: int = 20_000, rounds: int = 5, concurrency: int = 64) -> dict[str, Any]:
@@ -123,7 +134,19 @@ def run(rows: int = 20_000, rounds: int = 5, concurrency: int = 64) -> dict[str,
             ours = [r[name][key] for r in per_round]
             theirs = [r["script"][key] for r in per_round]
             result["ratios"][f"{name}_{label}_vs_script"] = paired_ratio(ours, theirs)
+    result["targets"] = targets(result["ratios"])
     return result
+
+
+def targets(ratios: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each target with its median ratio (min-max) and whether the median holds."""
+    report = []
+    for what, key, op, bound in TARGETS:
+        fig = ratios[key]
+        holds = fig["median"] <= bound if op == "<=" else fig["median"] >= bound
+        report.append({"what": what, "target": f"{op} {bound:.2f}", "measured": fig,
+                       "holds": holds})  # fmt: skip
+    return report
 
 
 def render(result: dict[str, Any]) -> str:
@@ -138,6 +161,9 @@ def render(result: dict[str, Any]) -> str:
         )
     for name, fig in result["ratios"].items():
         lines.append(f"  {name:<28} {_spread(fig, 2)}")
+    for t in result["targets"]:
+        state = "PASS" if t["holds"] else "FAIL"
+        lines.append(f"  {t['what']:<46} {t['target']:<8} {_spread(t['measured'], 2):<18} {state}")
     return "\n".join(lines)
 
 
@@ -152,9 +178,13 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--output", type=Path, default=HERE / "results" / "import_peer.json")
     args = parser.parse_args()
-    load_before = os.getloadavg()
+    load_before, started = os.getloadavg(), datetime.now(UTC).isoformat(timespec="seconds")
     result = run(args.rows, args.rounds, args.concurrency)
     result["load_average"] = {"start": load_before, "end": os.getloadavg()}
+    result["started"] = started
+    result["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(),
+                         "load_average_at_start": load_before,
+                         "load_average_at_end": os.getloadavg()}  # fmt: skip
     print(render(result))
     print(f"load average {load_before[0]:.2f} at start, {os.getloadavg()[0]:.2f} at end")
     args.output.write_text(json.dumps(result, indent=2) + "\n")

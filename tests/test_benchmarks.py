@@ -127,6 +127,19 @@ def _fixture() -> dict[str, Any]:
                 "pydantic_model_validate_json": fig(2.4),
             }
         },
+        "import_peer": {
+            "rows": 20_000,
+            "rounds": 1,
+            "contenders": {
+                name: {"cpu_us_per_row": fig(cpu), "rows_per_s": fig(rate)}
+                for name, cpu, rate in (
+                    ("script", 120, 9000),
+                    ("sdk", 125, 8800),
+                    ("cli_default", 131, 8100),
+                )
+            },
+            "ratios": {"cli_default_cpu_vs_script": fig(1.09), "sdk_rate_vs_script": fig(0.98)},
+        },
     }
 
 
@@ -169,6 +182,10 @@ def test_the_charts_draw_from_a_results_file_and_name_the_run(tmp_path: Path) ->
     drawn = (out / "bench-layers.svg").read_text()
     for label in ("+ retry, logging", " 9,000", " 18,000", "a create: 66,000", "590.0", "620.0"):
         assert label in drawn, label
+    peer = (out / "bench-import-peer.svg").read_text()
+    for label in ("hand-written script", "import, defaults", "1.09x the script", "8,100"):
+        assert label in peer, label
+    assert "load average 0.5 at start" in peer
     first = {path.name: path.read_bytes() for path in out.iterdir()}
     _run("charts.py", "--results", str(results), "--layers", str(layers), "--out", str(out))
     assert {path.name: path.read_bytes() for path in out.iterdir()} == first  # reproducible
@@ -193,10 +210,13 @@ def test_the_import_peers_run_and_each_row_is_created_exactly_once(tmp_path: Pat
     peer = tmp_path / "peer.json"
     done = _run("import_peer.py", "--rows", "40", "--rounds", "1", "--output", str(peer))
     result = json.loads(peer.read_text())
-    assert set(result["contenders"]) == {"script", "cli", "cli_journal", "cli_default"}
+    assert set(result["contenders"]) == {"script", "sdk", "cli", "cli_journal", "cli_default"}
     assert result["ratios"]["cli_journal_cpu_vs_script"]["median"] > 0
+    assert result["ratios"]["sdk_cpu_vs_script"]["median"] > 0
     assert result["ratios"]["cli_default_rate_vs_script"]["median"] > 0
     assert "cli_default" in done.stdout
+    assert [t["holds"] in (True, False) for t in result["targets"]] == [True, True]
+    assert "defaults: client CPU per row / the script's" in done.stdout
 
 
 def test_the_shaped_apis_measure_429s_and_report_what_the_cli_cannot_take(

@@ -39,6 +39,20 @@ class Counting:
         await self.inner.aclose()
 
 
+class CountingEarly(Counting):
+    """`Counting`, also noting the peak while the first `early` requests were sent."""
+
+    def __init__(self, fake: FakeEcomCharge, early: int) -> None:
+        super().__init__(fake)
+        self.sent, self.early, self.early_peak = 0, early, 0
+
+    async def send(self, request: ec.Request) -> ec.Response:
+        self.sent += 1
+        if self.sent <= self.early:
+            self.early_peak = max(self.early_peak, self.in_flight + 1)
+        return await super().send(request)
+
+
 def assert_each_row_once(fake: FakeEcomCharge, rows: list[ec.NewCustomer]) -> None:
     fake.faults.clear()
     held = Counter(customer_key(c) for c in fake.customers)
@@ -55,6 +69,20 @@ async def test_auto_grows_past_its_start_and_never_above_the_maximum(
     assert report.created == 600
     assert INITIAL_LIMIT < report.concurrency <= 40
     assert INITIAL_LIMIT < transport.peak <= 40  # the slots, not the workers, bound the sends
+    assert_each_row_once(fake, rows)
+
+
+async def test_auto_grows_while_the_queue_is_full_and_the_feeder_waits_for_room(
+    fake: FakeEcomCharge,
+) -> None:
+    # 400 rows fill the queue (256) at once; the feeder then waits until half of it
+    # was taken. The limit grows meanwhile, and the workers start the workers it allows.
+    transport = CountingEarly(fake, early=100)
+    rows = [person(n) for n in range(400)]
+    async with ec.Client(SHOP_ID, SECRET, retry=None, transport=transport) as client:
+        report = await import_customers(client, rows)
+    assert report.created == 400
+    assert transport.early_peak > 2 * INITIAL_LIMIT
     assert_each_row_once(fake, rows)
 
 

@@ -3,6 +3,8 @@ and how each held row is settled."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import Counter
 
 import pytest
@@ -78,6 +80,21 @@ def test_the_key_hash_is_short_and_stable() -> None:
     assert key_hash(key) == key_hash(customer_key(person(1)))
     assert len(key_hash(key)) == 16
     assert key_hash(key) != key_hash(customer_key(person(2)))
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        ("a@example.com", "10.0.0.1", None, None, None, None, None, None, None, None),
+        ('quote"back\\slash@example.com', "::1", "zoë", "李", "tab\tnew\nline", "😀"),
+        (),
+    ],
+)
+def test_the_key_hash_is_sha256_of_the_keys_json_as_journals_already_hold_it(
+    key: tuple[str | None, ...],
+) -> None:
+    # Journals written before match rows by this hash: its input must stay json.dumps(key).
+    assert key_hash(key) == hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
 
 
 A, B = person(1), person(2)

@@ -41,19 +41,26 @@ class _Slice:
         self.bits = bytearray((self.size + 7) // 8)
 
     def add(self, h1: int, h2: int) -> None:
+        # Bit i is (h1 + i * h2) % size, stepped in small ints instead of 64-bit products.
         bits, size = self.bits, self.size
-        for i in range(self.hashes):
-            bit = (h1 + i * h2) % size
+        bit, step = h1 % size, h2 % size
+        for _ in range(self.hashes):
             bits[bit >> 3] |= 1 << (bit & 7)
+            bit += step
+            if bit >= size:
+                bit -= size
         self.count += 1
 
     def __contains__(self, hashes: tuple[int, int]) -> bool:
         h1, h2 = hashes
         bits, size = self.bits, self.size
-        for i in range(self.hashes):
-            bit = (h1 + i * h2) % size
+        bit, step = h1 % size, h2 % size
+        for _ in range(self.hashes):
             if not bits[bit >> 3] & (1 << (bit & 7)):
                 return False
+            bit += step
+            if bit >= size:
+                bit -= size
         return True
 
 

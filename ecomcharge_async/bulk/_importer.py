@@ -1,10 +1,10 @@
 """The bulk-import engine behind `bulk.import_customers`: workers, reconciliation, outcomes.
 
-One feeder reads the rows lazily into a bounded queue; workers create one
-customer at a time each, as the limiter lets them; rows whose create may have
-landed are held aside and settled against the shop (`_reconcile.ShopMatcher`), with no create
-in flight, so that every customer this import was told it created is known
-(`created`, a Bloom filter of ids) and is never credited to another row.
+One feeder reads the rows lazily into a bounded queue; workers create one customer at a
+time each, as the limiter lets them; rows whose create may have landed are held aside and
+settled against the shop (`_reconcile.ShopMatcher`), with no create in flight, so that every
+customer this import was told it created is known (`created`, a Bloom filter of ids) and is
+never credited to another row.
 """
 
 from __future__ import annotations
@@ -54,8 +54,7 @@ class Importer:
         created: BloomFilter,
         on_progress: Callable[[RowOutcome], object] | None,
     ) -> None:
-        # The import is the only retry layer: its client makes one attempt per call,
-        # sharing the caller's pool; the caller's client is left as it is.
+        # The only retry layer: a one-attempt client on the caller's pool (theirs is unchanged).
         self.client = client.with_options(retry=None)
         self.shard = settings.shard
         self.limiter = limiter
@@ -71,13 +70,13 @@ class Importer:
         # A 429 without Retry-After slows an adaptive limiter's pace instead of a pause.
         self.auto = isinstance(limiter, AdaptiveLimiter)
         self.queue: asyncio.Queue[Item | None] = asyncio.Queue(maxsize=limiter.maximum)
+        self._room, self._low = asyncio.Event(), limiter.maximum // 2  # refilled once half-empty
         self.pending: list[Item] = []
         self.counts = self.ledger.counts
         self.workers = 0  # started as rows need them: a big maximum costs nothing
         self._free = 0  # workers started and not busy with a row
         self._group: asyncio.TaskGroup | None = None
-        # What stopped the import (a 401, a full disk): the creates in flight end
-        # first, so the counts still say what the shop holds.
+        # What stopped the import (a 401, a full disk), raised once the creates in flight end.
         self.stop: Exception | None = None
 
     # -- the main task: feed rows, reconcile unclear ones, drain ---------------------
@@ -88,7 +87,10 @@ class Importer:
         try:
             async with asyncio.TaskGroup() as group:
                 self._group = group
-                broke_off = await self._feed_until_stopped(rows)
+                try:
+                    broke_off = await self._feed(rows)
+                except Exception as exc:  # a row of the wrong type, a full disk: as a worker's
+                    self.stop, broke_off = self.stop or exc, None
                 await self.queue.join()
                 while self.pending and self.stop is None:
                     await self._reconcile()
@@ -103,19 +105,10 @@ class Importer:
         if broke_off is not None:
             raise broke_off
 
-    async def _feed_until_stopped(
-        self, rows: Iterable[Any] | AsyncIterable[Any]
-    ) -> Exception | None:
-        try:
-            return await self._feed(rows)
-        except Exception as exc:  # a row of the wrong type, a full disk: stop as a worker does
-            self.stop = self.stop or exc
-            return None
-
     async def _feed(self, rows: Iterable[Any] | AsyncIterable[Any]) -> Exception | None:
         """Queue the rows; return the error the input broke off with, if it did."""
         previous = 0
-        source = aiter(each_row(rows))
+        source = aiter(rows) if isinstance(rows, AsyncIterable) else aiter(each_row(rows))
         while self.stop is None:
             try:
                 row = await anext(source)
@@ -135,8 +128,7 @@ class Importer:
             if not self._recorded(item):
                 await self._enqueue(item)
             if len(self.pending) >= self.reconcile_batch:
-                # Let the creates in flight finish first: one stored but not yet
-                # answered would look like a held row's own customer.
+                # Creates in flight end first: one stored, unanswered, looks like a held row's.
                 await self.queue.join()
                 if self.stop is None:
                     await self._reconcile()
@@ -161,21 +153,31 @@ class Importer:
     # -- workers: one create at a time each --------------------------------------------
 
     async def _enqueue(self, item: Item) -> None:
-        """Queue a row for the workers, starting one if every worker has a row already."""
-        if self.queue.qsize() >= self._free and self.workers < self.limiter.maximum:
+        """Queue a row for the workers; a full queue takes more once half of it was taken."""
+        self._hire(self.queue.qsize() + 1)
+        while self.queue.full():
+            self._room.clear()
+            await self._room.wait()
+        self.queue.put_nowait(item)
+
+    def _hire(self, rows: int) -> None:
+        """Start a worker if the `rows` queued outnumber the free ones and the limiter lets."""
+        if rows > self._free and self.workers < self.limiter.limit:
             assert self._group is not None
             self.workers += 1
             self._free += 1
             self._group.create_task(self._worker())
-        await self.queue.put(item)
 
     async def _worker(self) -> None:
-        while True:
+        while self.workers <= self.limiter.limit:  # past a cut limit one fewer waits for it
             item = await self.queue.get()
+            if self.queue.qsize() <= self._low:
+                self._room.set()
             try:
                 if item is None:
                     return
                 self._free -= 1
+                self._hire(self.queue.qsize())  # the limit grew while the feeder waits for room
                 try:
                     await self._create(item)
                 except Exception as exc:  # the import stops; the other workers end their rows
@@ -184,6 +186,8 @@ class Importer:
                     self._free += 1
             finally:
                 self.queue.task_done()
+        self.workers -= 1
+        self._free -= 1
 
     async def _create(self, item: Item) -> None:
         while True:

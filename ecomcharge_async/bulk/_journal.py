@@ -97,6 +97,7 @@ class Journal:
         }
         self._index = KeyIndex()
         self._rows = 0  # rows recorded as sent, in this journal's numbering
+        self._earlier = 0  # of those, recorded by earlier runs (set once read)
         try:
             self._file: IO[bytes] = open(self.path, "a+b")  # noqa: SIM115
         except OSError as exc:
@@ -158,6 +159,7 @@ class Journal:
             )
         file.seek(0, os.SEEK_END)
         self._index.build()
+        self._earlier = self._rows
 
     def _check_header(self, raw: bytes) -> None:
         try:
@@ -249,7 +251,7 @@ class Journal:
         Each recorded row is handed out once: two identical input rows take two
         recorded rows. Created rows come first, then rejected, then the rest.
         """
-        return self._index.claim(int(key, 16))
+        return self._index.claim(int(key, 16)) if self._earlier else None
 
     # -- what the importer records ----------------------------------------------
 

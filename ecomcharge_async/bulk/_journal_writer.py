@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 from collections.abc import Callable
+from json.encoder import encode_basestring_ascii as _json_string
 from typing import IO
 
 from .._core.logs import logger
@@ -121,5 +121,5 @@ def done_record(row: int, status: str, customer_id: str | None) -> bytes:
     """`{"done":N,"status":STATUS,"id":ID}` (no id when None), as `json.dumps` writes it."""
     record = b'{"done":%d,"status":"%s"' % (row, status.encode())
     if customer_id is not None:
-        record += b',"id":' + json.dumps(customer_id).encode()
+        record += b',"id":' + _json_string(customer_id).encode()  # as json.dumps writes it
     return record + b"}\n"

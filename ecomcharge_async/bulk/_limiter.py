@@ -169,7 +169,7 @@ class AdaptiveLimiter(_Slots):
 
     #: Latency above TOLERANCE times the lowest seen (over REFRESH s), and above
     #: TOLERANCE * FLOOR s, counts as queueing (below: our own CPU's, on a fast link).
-    TOLERANCE, REFRESH, FLOOR = 2.0, 30.0, 0.005
+    TOLERANCE, REFRESH, FLOOR = 2.0, 30.0, 0.020
     #: Successes count towards the accepted rate for WINDOW s; a pace younger than
     #: SETTLE s with fewer than SAMPLES answers is not measured yet: its 429s wait.
     WINDOW, SETTLE, SAMPLES = 2.0, 0.25, 20

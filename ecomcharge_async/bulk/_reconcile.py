@@ -7,8 +7,8 @@ them without an event loop.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Container, Iterable, Mapping
+from json.encoder import encode_basestring_ascii as _json_string
 from operator import attrgetter
 from typing import Literal
 
@@ -32,7 +32,10 @@ def customer_key(customer: NewCustomer | Customer) -> Key:
     Values are compared trimmed and case-folded, with "" and unset alike, so a
     customer the API stored in a normalised form still matches the row sent.
     """
-    return tuple(_normal(value) for value in _key_of(customer))
+    # `_normal` written out: a call per field costs more than the rest of the key.
+    return tuple(
+        [(value.strip().casefold() or None) if value else None for value in _key_of(customer)]
+    )
 
 
 Match = Literal["found", "ambiguous", "absent"]
@@ -99,8 +102,13 @@ def match_customers(
 
 
 def key_hash(key: Key) -> str:
-    """16 hex digits of SHA-256 over a key: what the journal stores instead of the row."""
-    return hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
+    """16 hex digits of SHA-256 over a key: what the journal stores instead of the row.
+
+    The key's JSON is `json.dumps(key)`'s, written out (a list of strings and nulls):
+    half the cost, and journals written before still match.
+    """
+    text = ", ".join(["null" if value is None else _json_string(value) for value in key])
+    return hashlib.sha256(f"[{text}]".encode()).hexdigest()[:16]
 
 
 Verdict = Literal["retry", "unclear", "final", "fatal"]

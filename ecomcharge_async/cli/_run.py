@@ -9,10 +9,10 @@ closed by the importer's own cleanup, so a re-run resumes with nothing lost.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from ..bulk import Row, RowError, RowReader
+from ..bulk import RowReader
 
 T = TypeVar("T")
 
@@ -29,18 +29,15 @@ class ImportRun:
         self._grace: asyncio.TimerHandle | None = None
         self._reader: RowReader | None = None
 
-    async def rows(self, reader: RowReader) -> AsyncIterator[Row | RowError]:
-        """The reader's rows until a stop is asked for, when the importer sees the input end.
+    def rows(self, reader: RowReader) -> RowReader:
+        """The reader, whose rows end when a stop is asked for (the importer sees the input end).
 
-        At once, even while the next row is awaited from a slow pipe.
+        At once, even while the next row is awaited from a slow pipe: `RowReader.stop`.
         """
         self._reader = reader
         if not self.taking_rows:
-            return
-        async for row in reader:
-            if not self.taking_rows:
-                return
-            yield row
+            reader.stop()
+        return reader
 
     async def run(self, import_coro: Coroutine[Any, Any, T]) -> T | None:
         """The import's result, or None if it was aborted (see `code` and `reason`)."""
