@@ -981,9 +981,13 @@ def test_verbose_json_logs_carry_fields_and_no_secret_or_customer_value(
     for record in records:
         assert record["logger"].startswith("ecomcharge_async")
         if record is not named:
-            assert {"method", "path", "status", "attempt"} <= record.keys(), record
+            assert {"operation", "status", "attempt"} <= record.keys(), record
     debug = next(r for r in records if r["level"] == "debug" and r["status"] == 201)
     assert (debug["method"], debug["path"], debug["attempt"]) == ("POST", "/customers", 1)
+    assert debug["operation"] == "customers.create"
+    paused = next(r for r in records if r["level"] == "info" and r.get("status") == 503)
+    assert paused["operation"] == "customers.create" and paused["line"] >= 2
+    assert "method" not in paused  # a row's record names the call, not its HTTP parts
     assert debug["elapsed_ms"] >= 0
     assert "request_id" in debug
     assert "sekrit" not in result.stderr

@@ -204,16 +204,16 @@ class Importer:
                 outcome = Outcome.OK
             except EcomChargeError as exc:
                 outcome = outcome_of(exc)
-                verdict = classify(exc)
+                fate = classify(exc)
                 item.error = exc
-                if verdict == "fatal":
+                if fate == "fatal":
                     raise
                 if isinstance(exc, ValidationError):
                     self.ledger.finish(
                         item.line, "rejected", item, errors=exc.errors, message=exc.message
                     )
                     return
-                if verdict == "retry":
+                if fate == "retry":
                     item.attempts += 1
                     retry_after = exc.retry_after if isinstance(exc, RateLimitError) else None
                     if item.attempts < self.max_attempts and not waits_too_long(
@@ -232,7 +232,7 @@ class Importer:
                             extra=log_fields(item, exc),
                         )
                         continue
-                elif verdict == "unclear" and item.rounds < self.max_rounds:
+                elif fate == "unclear" and item.rounds < self.max_rounds:
                     self.pending.append(item)
                     return
                 logger.warning(
@@ -254,7 +254,7 @@ class Importer:
         logger.info(
             "reconciling %d row(s) whose create may have landed",
             len(batch),
-            extra={"method": "GET", "path": "/customers", "rows": len(batch)},
+            extra={"rows": len(batch)},
         )
         try:
             matcher = await scan_shop(

@@ -59,8 +59,7 @@ class Item:
 def log_fields(item: Item, exc: EcomChargeError) -> dict[str, Any]:
     """An import log record's fields: the line and the error, never the row's values."""
     return {
-        "method": "POST",
-        "path": "/customers",
+        "operation": exc.operation,
         "status": getattr(exc, "status", None),
         "attempt": max(item.attempts, 1),
         "line": item.line,

@@ -111,10 +111,11 @@ def key_hash(key: Key) -> str:
     return hashlib.sha256(f"[{text}]".encode()).hexdigest()[:16]
 
 
-Verdict = Literal["retry", "unclear", "final", "fatal"]
+#: What a failed create means for its row (the retry `Verdict` plus `fatal`).
+RowFate = Literal["retry", "unclear", "final", "fatal"]
 
 
-def classify(exc: EcomChargeError) -> Verdict:
+def classify(exc: EcomChargeError) -> RowFate:
     """What a failed create means for its row: the retry verdict, seen by an import.
 
     `retry`: surely not processed (refused connection, 408, 429, 503): send again
