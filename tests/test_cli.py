@@ -986,7 +986,8 @@ def test_verbose_json_logs_carry_fields_and_no_secret_or_customer_value(
     assert (debug["method"], debug["path"], debug["attempt"]) == ("POST", "/customers", 1)
     assert debug["operation"] == "customers.create"
     paused = next(r for r in records if r["level"] == "info" and r.get("status") == 503)
-    assert paused["operation"] == "customers.create" and paused["line"] >= 2
+    assert paused["operation"] == "customers.create"
+    assert paused["line"] >= 2
     assert "method" not in paused  # a row's record names the call, not its HTTP parts
     assert debug["elapsed_ms"] >= 0
     assert "request_id" in debug

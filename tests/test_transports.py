@@ -964,6 +964,20 @@ def test_each_http_transport_names_its_library_and_version(kind: str) -> None:
     assert type(transport).user_agent == transport.user_agent == f"{kind}/{library.__version__}"  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize("kind", [*HTTP_KINDS, "default"])
+async def test_the_user_agent_names_the_transport_really_used(kind: str, echo_url: str) -> None:
+    """Sent over loopback: the library of the transport that sent it, none other."""
+    transport = None if kind == "default" else http_transport(kind)
+    library = importlib.import_module("aiohttp" if kind == "default" else kind)
+    async with ec.Client(SHOP_ID, SECRET, base_url=echo_url, transport=transport) as client:
+        echoed = await client.request("GET", "/echo")
+    agent = echoed["headers"]["User-Agent"]
+    assert agent.startswith("ecomcharge-async/")
+    assert agent.endswith(f" {library.__name__}/{library.__version__}")
+    others = {"aiohttp", "httpx"} - {library.__name__}
+    assert not any(f"{other}/" in agent for other in others)
+
+
 # -- httpx stays optional ------------------------------------------------------------------
 
 # httpx made unimportable, as in an install without the `httpx` extra.

@@ -36,10 +36,10 @@ from ._failures import FailuresFile as FailuresFile
 from ._job import ImportJob as ImportJob
 from ._journal import JournalError
 from ._limiter import MAX_LIMIT, Sleep
-from ._outcome import RowOutcome
 from ._reconcile import classify as classify
 from ._reconcile import customer_key
 from ._reconcile import match_customers as match_customers
+from ._row import RowOutcome
 from ._rows import Row, RowError, RowReader
 from ._rows import is_stream as is_stream
 from ._scan import scan_input as scan_input

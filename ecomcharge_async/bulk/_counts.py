@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 if TYPE_CHECKING:
-    from ._outcome import RowOutcome
+    from ._row import RowOutcome
 
 #: The counts' names, in the order summaries show them.
 NAMES = ("total", "created", "rejected", "failed", "resumed", "reconciled")

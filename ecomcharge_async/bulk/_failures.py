@@ -7,7 +7,7 @@ from typing import IO, Any
 
 import attrs
 
-from ._outcome import RowOutcome
+from ._row import RowOutcome
 
 
 class FailuresFile:

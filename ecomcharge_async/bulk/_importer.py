@@ -26,8 +26,6 @@ from ._outcome import (
     AMBIGUOUS,
     Item,
     Ledger,
-    RowOutcome,
-    Status,
     as_item,
     describe,
     each_row,
@@ -35,6 +33,7 @@ from ._outcome import (
 )
 from ._pacing import Limiter, Pause, take_turn
 from ._reconcile import classify, key_hash
+from ._row import RowOutcome, Status
 from ._rows import RowError
 from ._settings import ImportSettings
 from ._shard import in_shard

@@ -16,7 +16,7 @@ from ._bloom import BloomFilter
 from ._counts import ImportReport
 from ._importer import Importer
 from ._journal import Journal
-from ._outcome import RowOutcome
+from ._row import RowOutcome
 from ._settings import ImportSettings
 
 

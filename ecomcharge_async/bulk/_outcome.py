@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
-from typing import Any, Literal
+from typing import Any
 
 import attrs
 
@@ -14,34 +14,14 @@ from ._bloom import BloomFilter
 from ._counts import Tally
 from ._journal import Journal
 from ._reconcile import Key, customer_key
+from ._row import RowOutcome, Status
 from ._rows import Row, RowError
-
-Status = Literal["created", "rejected", "failed"]
 
 #: Why a held row whose identical customers may all belong to other rows is not sent again.
 AMBIGUOUS = (
     "an identical customer exists ({id}) that another row of this import may have "
     "created; not created again to avoid a duplicate: check it"
 )
-
-
-@attrs.frozen(kw_only=True)
-class RowOutcome:
-    """How one row ended, handed to `on_progress` as soon as it is known.
-
-    `errors` are the API's per-field errors for a rejected row; `message` says
-    what went wrong for a rejected or failed row. `resumed` outcomes were
-    recorded by an earlier run and carry only the line and status.
-    """
-
-    line: int
-    status: Status
-    customer_id: str | None = None
-    customer: NewCustomer | None = None
-    errors: dict[str, Any] | None = None
-    message: str | None = None
-    reconciled: bool = False
-    resumed: bool = False
 
 
 @attrs.define(eq=False)

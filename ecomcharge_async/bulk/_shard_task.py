@@ -26,7 +26,7 @@ from ._failures import FailuresFile
 from ._job import ImportJob
 from ._journal import JournalInUse
 from ._journal_lock import lock
-from ._outcome import RowOutcome
+from ._row import RowOutcome
 from ._rows import RowReader
 from ._scan import scan_input
 from ._settings import ImportSettings
