@@ -17,12 +17,11 @@ from typing import Any
 import attrs
 import msgspec
 
-from .codec import Codec, Decoder
+from .codec import Codec, Decoder, load_json
 from .converter import converter
-from .explain import failure, malformed
+from .explain import failure
 
 _encoder = msgspec.json.Encoder()
-_any_json = msgspec.json.Decoder()
 #: Decoders made so far, by the `cast` they read into: a type is read the same way each time.
 _decoders: dict[Any, Decoder[Any]] = {}
 
@@ -63,12 +62,7 @@ def decode_json(
     """The decoded JSON of `body`; None when there is none (a 204)."""
     if not body:
         return None
-    try:
-        return _any_json.decode(body)
-    except msgspec.DecodeError as exc:
-        raise failure(malformed(exc, body), status, body, headers) from exc
-    except RecursionError:
-        raise failure("JSON nested too deeply", status, body, headers) from None
+    return load_json(body, status, headers)
 
 
 def _structured(cast: Any) -> Decoder[Any]:

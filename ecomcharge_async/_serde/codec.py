@@ -171,7 +171,7 @@ def _one_decoder(one: msgspec.json.Decoder[T], read_item: ReadItem[T]) -> Decode
             pass  # not the documented shape: read it liberally below
         except msgspec.DecodeError as exc:
             raise failure(malformed(exc, body), status, body, headers) from exc
-        return read_item(_loads(body, status, headers), None, status, body, headers)
+        return read_item(load_json(body, status, headers), None, status, body, headers)
 
     return decode
 
@@ -191,7 +191,7 @@ def _list_decoder(
         try:
             raws = _raw_items.decode(body)
         except (msgspec.DecodeError, RecursionError):
-            data = _loads(body, status, headers)  # raises first if the body is not JSON
+            data = load_json(body, status, headers)  # raises first if the body is not JSON
             message = f"expected a JSON array, got {json_type(data)}"
             raise failure(message, status, body, headers) from None
         # Item by item: the documented ones stay on the fast path.
@@ -240,7 +240,8 @@ def _stream_decoder(
     return decode_stream
 
 
-def _loads(body: bytes, status: int | None, headers: Mapping[str, str] | None) -> Any:
+def load_json(body: bytes, status: int | None, headers: Mapping[str, str] | None) -> Any:
+    """`body` as plain JSON values; a `DecodeError` that quotes none of it if it is no JSON."""
     try:
         return _any_json.decode(body)
     except msgspec.DecodeError as exc:
