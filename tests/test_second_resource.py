@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import SECRET, SHOP_ID, http_transport
+from conftest import HTTP_KINDS, SECRET, SHOP_ID, http_transport
 from plans_model import NewPlan, Plan
 from plans_resource import Plans
 
@@ -78,7 +78,7 @@ class Seen:
         return await call_next(request)
 
 
-@pytest.mark.parametrize("kind", ["fake", "aiohttp", "httpx"])
+@pytest.mark.parametrize("kind", ["fake", *HTTP_KINDS])
 async def test_a_second_resource_creates_gets_lists_iterates_and_answers_raw(
     kind: str, fake: FakeEcomCharge
 ) -> None:

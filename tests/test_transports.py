@@ -787,6 +787,22 @@ async def test_a_stream_stalled_past_the_transport_s_own_timeout_reads_the_same(
     assert seen == [f"cst_{0:016x}"]
 
 
+async def test_a_streamed_body_closed_unread_gives_its_connection_back_at_once(
+    make_transport: Callable[..., ec.Transport], scenario_url: str
+) -> None:
+    """With the client's per-chunk bound around it, `aclose()` still reaches the body."""
+    transport = make_transport(limit=1, pool_timeout=10.0)
+    async with ec.Client(
+        SHOP_ID, SECRET, base_url=f"{scenario_url}/iter/many", transport=transport, timeout=30.0
+    ) as client:
+        kept = []  # held, so only aclose() (not the collector) can give the slot back
+        for _ in range(3):  # one slot: a body left holding it would stall the next call
+            kept.append(await client.send("GET", "/customers", stream=True))
+            assert kept[-1].chunks is not None
+            await kept[-1].chunks.aclose()
+        assert len(await client.customers.list()) == 5000
+
+
 async def test_iter_without_a_timeout(
     make_transport: Callable[..., ec.Transport], scenario_url: str
 ) -> None:

@@ -1,5 +1,5 @@
 """The one request path every call takes: operation, method, path, body and decoder
-in; the decoded value, the checked `Response`, or a `RawResponse` out.
+in; the decoded value or the checked `Response` out (`RawResponse` keeps the latter).
 
 A `Requester` holds what a client's calls share (base URL, headers, timeout,
 retry policy) and the linked chain; each call's options travel down the

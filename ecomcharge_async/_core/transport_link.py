@@ -43,7 +43,7 @@ class TransportLink:
         response = await (call if self._bounded else _bounded(call, request.timeout))
         if response.chunks is None or request.timeout is None:
             return response
-        return attrs.evolve(response, chunks=_each_chunk(response.chunks, request.timeout))
+        return attrs.evolve(response, chunks=_EachChunkBounded(response.chunks, request.timeout))
 
 
 async def _bounded(call: Awaitable[Response], seconds: float | None) -> Response:
@@ -54,19 +54,35 @@ async def _bounded(call: Awaitable[Response], seconds: float | None) -> Response
         raise APITimeoutError(f"no answer within {seconds:g} s") from exc
 
 
-async def _each_chunk(chunks: AsyncIterator[bytes], seconds: float) -> AsyncIterator[bytes]:
-    """`chunks`, each wait for the next one bounded by `seconds`."""
-    try:
-        while True:
-            try:
-                async with asyncio.timeout(seconds):
-                    chunk = await anext(chunks)
-            except StopAsyncIteration:
-                return
-            except TimeoutError as exc:
-                raise stream_stalled(seconds) from exc
-            yield chunk
-    finally:
-        aclose = getattr(chunks, "aclose", None)
+class _EachChunkBounded:
+    """`chunks`, each wait for the next one bounded by `seconds`.
+
+    A class, not an async generator: a generator closed before its first
+    chunk never runs its `finally`, and closing this must always close the
+    body under it (the connection goes back to the pool at once).
+    """
+
+    __slots__ = ("_chunks", "_seconds")
+
+    def __init__(self, chunks: AsyncIterator[bytes], seconds: float) -> None:
+        self._chunks = chunks
+        self._seconds = seconds
+
+    def __aiter__(self) -> _EachChunkBounded:
+        return self
+
+    async def __anext__(self) -> bytes:
+        try:
+            async with asyncio.timeout(self._seconds):
+                return await anext(self._chunks)
+        except TimeoutError as exc:
+            await self.aclose()
+            raise stream_stalled(self._seconds) from exc
+        except BaseException:  # the end, or an error: the body goes back either way
+            await self.aclose()
+            raise
+
+    async def aclose(self) -> None:
+        aclose = getattr(self._chunks, "aclose", None)
         if aclose is not None:
             await aclose()

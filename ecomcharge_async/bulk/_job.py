@@ -1,8 +1,8 @@
 """One import, opened and run: the limiter made, the journal taken and read, the counts returned.
 
 `import_customers` opens an `ImportJob`, runs it and closes it. The command line
-holds one open to say whether the journal resumes, to show the concurrency as
-it changes, and to stop it on a signal.
+holds one open to say whether the journal resumes and to show the concurrency
+as it changes.
 """
 
 from __future__ import annotations
@@ -38,9 +38,8 @@ class ImportJob:
         self.client = client
         self.settings = settings
         self.limiter = settings.limiter()
-        self.created = (
-            BloomFilter()
-        )  # the ids of the customers this import (and the journal's) took
+        # The ids of the customers this import (and the journal's earlier runs) took.
+        self.created = BloomFilter()
         self.journal = (
             Journal(
                 journal,

@@ -104,8 +104,8 @@ def match_customers(
 def key_hash(key: Key) -> str:
     """16 hex digits of SHA-256 over a key: what the journal stores instead of the row.
 
-    The key's JSON is `json.dumps(key)`'s, written out (a list of strings and nulls):
-    half the cost, and journals written before still match.
+    The hashed text is byte for byte `json.dumps(key)` (a list of strings and
+    nulls), written out here: every journal's hashes depend on those bytes.
     """
     text = ", ".join(["null" if value is None else _json_string(value) for value in key])
     return hashlib.sha256(f"[{text}]".encode()).hexdigest()[:16]
