@@ -18,6 +18,7 @@ import pytest
 from conftest import HTTP_KINDS, SECRET, SHOP_ID, http_transport
 from plans_model import NewPlan, Plan
 from plans_resource import Plans
+from test_request import Seen
 
 import ecomcharge_async as ec
 from ecomcharge_async.testing import FakeEcomCharge, Fault, serve
@@ -67,15 +68,6 @@ async def plans_client(kind: str, fake: FakeEcomCharge, **options: Any) -> Async
             SHOP_ID, SECRET, base_url=url, transport=transport, **options
         ) as client:
             yield client, Plans(client._requester)
-
-
-class Seen:
-    def __init__(self) -> None:
-        self.requests: list[ec.Request] = []
-
-    async def __call__(self, request: ec.Request, call_next: ec.Handler, /) -> ec.Response:
-        self.requests.append(request)
-        return await call_next(request)
 
 
 @pytest.mark.parametrize("kind", ["fake", *HTTP_KINDS])
