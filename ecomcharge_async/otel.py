@@ -21,7 +21,7 @@ except ModuleNotFoundError as _missing:  # pragma: no cover - the extra is not i
 from ._core.errors import APIError
 from ._core.http import Request, Response
 from ._core.logs import request_id
-from ._core.middleware import Handler
+from ._core.middleware import Handler, Middleware
 from ._version import __version__
 
 __all__ = ["OpenTelemetryMiddleware"]
@@ -53,7 +53,7 @@ class OpenTelemetryMiddleware:
             "ecomcharge_async", __version__, tracer_provider=tracer_provider
         )
         #: The per-attempt companion: the client runs it around each attempt.
-        self.attempt_middleware = _AttemptSpans(self._tracer)
+        self.attempt_middleware: Middleware = _AttemptSpans(self._tracer)
 
     async def __call__(self, request: Request, call_next: Handler, /) -> Response:
         attributes: dict[str, str] = {"http.request.method": request.method.upper()}

@@ -126,7 +126,7 @@ class Requester:
         self.timeout: float | None = timeout
         self.retry: RetryPolicy = retry
         self.root: Requester = root or self
-        self.closed = False
+        self.closed: bool = False
 
     def _request(
         self, operation: str, method: str, path: str, body: bytes, route: str | None, stream: bool

@@ -66,8 +66,12 @@ class Tally:
     __slots__ = ("created", "failed", "reconciled", "rejected", "resumed", "total")
 
     def __init__(self) -> None:
-        self.total = self.created = self.rejected = self.failed = 0
-        self.resumed = self.reconciled = 0
+        self.total: int = 0
+        self.created: int = 0
+        self.rejected: int = 0
+        self.failed: int = 0
+        self.resumed: int = 0
+        self.reconciled: int = 0
 
     def count(self, status: str, *, resumed: bool = False, reconciled: bool = False) -> None:
         """A row ended with `status` ("created", "rejected" or "failed")."""

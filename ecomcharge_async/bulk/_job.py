@@ -16,6 +16,7 @@ from ._bloom import BloomFilter
 from ._counts import ImportReport
 from ._importer import Importer
 from ._journal import Journal
+from ._pacing import Limiter
 from ._row import RowOutcome
 from ._settings import ImportSettings
 
@@ -37,10 +38,10 @@ class ImportJob:
     ) -> None:
         self.client = client
         self.settings = settings
-        self.limiter = settings.limiter()
+        self.limiter: Limiter = settings.limiter()
         # The ids of the customers this import (and the journal's earlier runs) took.
-        self.created = BloomFilter()
-        self.journal = (
+        self.created: BloomFilter = BloomFilter()
+        self.journal: Journal | None = (
             Journal(
                 journal,
                 shop_id=client.shop_id,

@@ -85,8 +85,8 @@ class Journal:
         clock: Callable[[], float] = time.monotonic,
         on_created: Callable[[str], object] | None = None,
     ) -> None:
-        self.path = str(path)
-        self.input_changed = False
+        self.path: str = str(path)
+        self.input_changed: bool = False
         self._on_created = on_created
         self._header = {
             "journal": MAGIC,

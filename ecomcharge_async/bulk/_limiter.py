@@ -75,9 +75,9 @@ class _Slots:
     def __init__(self, limit: float, rate: float | None, clock: Callable[[], float], sleep: Sleep):
         self._limit = limit
         self.rate = rate
-        self.peak = int(limit)
-        self.in_flight = 0  # slots taken, some maybe still waiting for the pace
-        self.sending = 0  # requests sent and not yet answered
+        self.peak: int = int(limit)
+        self.in_flight: int = 0  # slots taken, some maybe still waiting for the pace
+        self.sending: int = 0  # requests sent and not yet answered
         self._clock = clock
         self._sleep = sleep
         self._waiters: deque[asyncio.Future[None]] = deque()
@@ -120,10 +120,11 @@ class _Slots:
         self.sending += 1
         return Token(self._clock(), self.sending, self.cut_epoch, self.pace_epoch)
 
-    def _free(self, sent: bool = True) -> None:
+    def _free(self, sent: bool = True, wake: bool = True) -> None:
         self.in_flight -= 1
         self.sending -= sent
-        self._wake()
+        if wake:
+            self._wake()
 
     def _wake(self) -> None:
         while self._waiters and self.in_flight < self.limit:
@@ -196,7 +197,7 @@ class AdaptiveLimiter(_Slots):
         self.minimum = minimum
         self.maximum = maximum
         self.max_rate = max_rate
-        self.threshold = float(maximum)  # slow start below it, gentle growth above
+        self.threshold: float = float(maximum)  # slow start below it, gentle growth above
         self._latency: float | None = None  # a short moving average of answers
         self._lowest = self._lowest_before = math.inf
         self._lowest_since = clock()
@@ -209,8 +210,7 @@ class AdaptiveLimiter(_Slots):
     def release(self, token: Token, outcome: Outcome) -> None:
         """Give the slot back; learn from what came back (a Retry-After is the caller's)."""
         now = self._clock()
-        self.in_flight -= 1
-        self.sending -= 1
+        self._free(wake=False)  # woken below, once the limit has learnt from the outcome
         if outcome is Outcome.OK:
             self._on_answer(token, now)
         elif outcome is Outcome.RATE_LIMITED:
