@@ -93,12 +93,12 @@ class HttpxTransport(HTTPTransport[_Answer]):
         client: httpx.AsyncClient | None = None,
         *,
         timeout: float | None = 30.0,
-        verify: _ssl.SSLContext | bool = True,
         limit: int = 100,
         pool_timeout: float | None = 30.0,
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         proxy: str | None = None,
         trust_env: bool = False,
+        verify: _ssl.SSLContext | bool = True,
     ) -> None:
         shared = client is not None
         super().__init__(timeout, limit, pool_timeout, max_body_size, proxy, trust_env, shared)
