@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 import attrs
@@ -52,14 +52,10 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-async def each_row(rows: Iterable[Any] | AsyncIterable[Any]) -> AsyncIterator[Any]:
-    """The rows of a plain or an async iterable, for `async for`."""
-    if isinstance(rows, AsyncIterable):
-        async for row in rows:
-            yield row
-    else:
-        for row in rows:
-            yield row
+async def each_row(rows: Iterable[Any]) -> AsyncIterator[Any]:
+    """The rows of a plain iterable, for `async for` (an async one is read as it is)."""
+    for row in rows:
+        yield row
 
 
 def as_item(row: Any, previous: int) -> Item | RowError:
