@@ -1,80 +1,26 @@
 """The import's concurrency limiters, against simulated APIs on a virtual clock.
 
 The simulations run on an event loop whose clock jumps to the next timer
-instead of waiting for it (`VirtualTimeLoop`): a minute of simulated import
-takes well under a second, and nothing sleeps for real.
+instead of waiting for it (`virtual_time.VirtualTimeLoop`): a minute of
+simulated import takes well under a second, and nothing sleeps for real.
 """
 
 from __future__ import annotations
 
 import asyncio
-import selectors
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from typing import Any
 
 import attrs
 import pytest
 from conftest import FakeTime
+from virtual_time import simulate, virtual_clock, virtual_sleep
 
 import ecomcharge_async as ec
 from ecomcharge_async.bulk._limiter import AdaptiveLimiter
 from ecomcharge_async.bulk._slots import FixedLimiter, Outcome, Token, outcome_of
 
 Limiter = AdaptiveLimiter | FixedLimiter
-
-
-class _JumpingSelector(selectors.BaseSelector):
-    """A selector that moves its loop's clock by the timeout instead of waiting it out."""
-
-    def __init__(self, loop_clock: list[float]) -> None:
-        self._real = selectors.DefaultSelector()
-        self._clock = loop_clock
-
-    def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
-        return self._real.register(fileobj, events, data)
-
-    def unregister(self, fileobj: Any) -> selectors.SelectorKey:
-        return self._real.unregister(fileobj)
-
-    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
-        if timeout is None:
-            raise RuntimeError("the simulation would wait forever: nothing is scheduled")
-        self._clock[0] += timeout
-        return self._real.select(0)
-
-    def get_map(self) -> Any:
-        return self._real.get_map()
-
-    def close(self) -> None:
-        self._real.close()
-
-
-class VirtualTimeLoop(asyncio.SelectorEventLoop):
-    """An event loop on simulated time: when nothing is ready, time jumps to the next timer."""
-
-    def __init__(self) -> None:
-        self._now = [0.0]
-        super().__init__(_JumpingSelector(self._now))
-
-    def time(self) -> float:
-        return self._now[0]
-
-
-def simulate(main: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
-    with asyncio.Runner(loop_factory=VirtualTimeLoop) as runner:
-        return runner.run(main())
-
-
-async def virtual_sleep(seconds: float) -> None:
-    """Sleep on the running (virtual) loop's clock."""
-    loop = asyncio.get_running_loop()
-    done = loop.create_future()
-    loop.call_later(seconds, done.set_result, None)
-    await done
-
-
-def virtual_clock() -> float:
-    return asyncio.get_running_loop().time()
 
 
 # -- simulated APIs ---------------------------------------------------------------------
