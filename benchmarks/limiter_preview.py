@@ -25,7 +25,8 @@ from _common import sample_customer, summary
 from limited_api import SECRET_KEY, SHOP_ID, limited_api, stats
 
 import ecomcharge_async as ec
-from ecomcharge_async.bulk._limiter import AdaptiveLimiter, FixedLimiter, Outcome, outcome_of
+from ecomcharge_async.bulk._limiter import AdaptiveLimiter
+from ecomcharge_async.bulk._slots import FixedLimiter, Outcome, outcome_of
 
 HERE = Path(__file__).resolve().parent
 #: Fixed 16 is left out: against 200 ms it moves 80 rows/s at most (Little's law).

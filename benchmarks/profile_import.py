@@ -34,7 +34,7 @@ PARTS = (
     ("rows: CSV, parse, validate", ("bulk/_rows.py", "bulk/_readahead.py")),
     ("importer bookkeeping", ("bulk/_importer.py", "bulk/_bloom.py", "bulk/_reconcile.py",
                               "bulk/_shard.py", "bulk/__init__.py", "bulk/_limiter.py",
-                              "bulk/_pacing.py")),
+                              "bulk/_slots.py", "bulk/_throughput.py", "bulk/_pacing.py")),
     ("progress and CLI", ("ecomcharge_async/cli/",)),
     ("SDK request path", ("ecomcharge_async/",)),
     ("aiohttp, yarl, multidict", ("aiohttp/", "yarl/", "multidict/", "propcache/")),

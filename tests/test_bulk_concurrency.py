@@ -7,9 +7,10 @@ from collections import Counter
 
 import pytest
 from conftest import SECRET, SHOP_ID, FakeTime
+from virtual_time import simulate, virtual_clock
 
 import ecomcharge_async as ec
-from ecomcharge_async.bulk import customer_key, import_customers
+from ecomcharge_async.bulk import ImportReport, customer_key, import_customers
 from ecomcharge_async.bulk._limiter import INITIAL_LIMIT
 from ecomcharge_async.testing import FakeEcomCharge, Fault
 
@@ -19,10 +20,15 @@ def person(n: int) -> ec.NewCustomer:
 
 
 class Counting:
-    """The fake's transport, counting the requests in flight at once (each takes a few turns)."""
+    """The fake's transport, counting the requests in flight at once.
 
-    def __init__(self, fake: FakeEcomCharge) -> None:
+    Each takes a few loop turns, or `latency` seconds (on a virtual clock: see
+    `virtual_time`), so that more in flight means more answers per second.
+    """
+
+    def __init__(self, fake: FakeEcomCharge, latency: float = 0.0) -> None:
         self.inner = fake.transport()
+        self.latency = latency
         self.in_flight = self.peak = 0
 
     async def send(self, request: ec.Request) -> ec.Response:
@@ -31,6 +37,7 @@ class Counting:
         try:
             for _ in range(3):
                 await asyncio.sleep(0)
+            await asyncio.sleep(self.latency)
             return await self.inner.send(request)
         finally:
             self.in_flight -= 1
@@ -42,8 +49,8 @@ class Counting:
 class CountingEarly(Counting):
     """`Counting`, also noting the peak while the first `early` requests were sent."""
 
-    def __init__(self, fake: FakeEcomCharge, early: int) -> None:
-        super().__init__(fake)
+    def __init__(self, fake: FakeEcomCharge, early: int, latency: float) -> None:
+        super().__init__(fake, latency)
         self.sent, self.early, self.early_peak = 0, early, 0
 
     async def send(self, request: ec.Request) -> ec.Response:
@@ -59,28 +66,36 @@ def assert_each_row_once(fake: FakeEcomCharge, rows: list[ec.NewCustomer]) -> No
     assert held == Counter(customer_key(row) for row in rows)
 
 
-async def test_auto_grows_past_its_start_and_never_above_the_maximum(
-    fake: FakeEcomCharge,
-) -> None:
-    transport = Counting(fake)
+def test_auto_grows_past_its_start_and_never_above_the_maximum(fake: FakeEcomCharge) -> None:
+    transport = Counting(fake, latency=0.05)  # an API 50 ms away: more in flight, more rows/s
     rows = [person(n) for n in range(600)]
-    async with ec.Client(SHOP_ID, SECRET, retry=None, transport=transport) as client:
-        report = await import_customers(client, rows, max_concurrency=40)
+
+    async def main() -> ImportReport:
+        async with ec.Client(SHOP_ID, SECRET, retry=None, transport=transport) as client:
+            return await import_customers(
+                client, rows, max_concurrency=40, clock=virtual_clock, sleep=asyncio.sleep
+            )
+
+    report = simulate(main)
     assert report.created == 600
     assert INITIAL_LIMIT < report.concurrency <= 40
     assert INITIAL_LIMIT < transport.peak <= 40  # the slots, not the workers, bound the sends
     assert_each_row_once(fake, rows)
 
 
-async def test_auto_grows_while_the_queue_is_full_and_the_feeder_waits_for_room(
+def test_auto_grows_while_the_queue_is_full_and_the_feeder_waits_for_room(
     fake: FakeEcomCharge,
 ) -> None:
     # 400 rows fill the queue (256) at once; the feeder then waits until half of it
     # was taken. The limit grows meanwhile, and the workers start the workers it allows.
-    transport = CountingEarly(fake, early=100)
+    transport = CountingEarly(fake, early=100, latency=0.05)
     rows = [person(n) for n in range(400)]
-    async with ec.Client(SHOP_ID, SECRET, retry=None, transport=transport) as client:
-        report = await import_customers(client, rows)
+
+    async def main() -> ImportReport:
+        async with ec.Client(SHOP_ID, SECRET, retry=None, transport=transport) as client:
+            return await import_customers(client, rows, clock=virtual_clock, sleep=asyncio.sleep)
+
+    report = simulate(main)
     assert report.created == 400
     assert transport.early_peak > 2 * INITIAL_LIMIT
     assert_each_row_once(fake, rows)

@@ -1,85 +1,26 @@
 """The import's concurrency limiters, against simulated APIs on a virtual clock.
 
 The simulations run on an event loop whose clock jumps to the next timer
-instead of waiting for it (`VirtualTimeLoop`): a minute of simulated import
-takes well under a second, and nothing sleeps for real.
+instead of waiting for it (`virtual_time.VirtualTimeLoop`): a minute of
+simulated import takes well under a second, and nothing sleeps for real.
 """
 
 from __future__ import annotations
 
 import asyncio
-import selectors
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from typing import Any
 
 import attrs
 import pytest
 from conftest import FakeTime
+from virtual_time import simulate, virtual_clock, virtual_sleep
 
 import ecomcharge_async as ec
-from ecomcharge_async.bulk._limiter import (
-    AdaptiveLimiter,
-    FixedLimiter,
-    Outcome,
-    Token,
-    outcome_of,
-)
+from ecomcharge_async.bulk._limiter import AdaptiveLimiter
+from ecomcharge_async.bulk._slots import FixedLimiter, Outcome, Token, outcome_of
 
 Limiter = AdaptiveLimiter | FixedLimiter
-
-
-class _JumpingSelector(selectors.BaseSelector):
-    """A selector that moves its loop's clock by the timeout instead of waiting it out."""
-
-    def __init__(self, loop_clock: list[float]) -> None:
-        self._real = selectors.DefaultSelector()
-        self._clock = loop_clock
-
-    def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
-        return self._real.register(fileobj, events, data)
-
-    def unregister(self, fileobj: Any) -> selectors.SelectorKey:
-        return self._real.unregister(fileobj)
-
-    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
-        if timeout is None:
-            raise RuntimeError("the simulation would wait forever: nothing is scheduled")
-        self._clock[0] += timeout
-        return self._real.select(0)
-
-    def get_map(self) -> Any:
-        return self._real.get_map()
-
-    def close(self) -> None:
-        self._real.close()
-
-
-class VirtualTimeLoop(asyncio.SelectorEventLoop):
-    """An event loop on simulated time: when nothing is ready, time jumps to the next timer."""
-
-    def __init__(self) -> None:
-        self._now = [0.0]
-        super().__init__(_JumpingSelector(self._now))
-
-    def time(self) -> float:
-        return self._now[0]
-
-
-def simulate(main: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
-    with asyncio.Runner(loop_factory=VirtualTimeLoop) as runner:
-        return runner.run(main())
-
-
-async def virtual_sleep(seconds: float) -> None:
-    """Sleep on the running (virtual) loop's clock."""
-    loop = asyncio.get_running_loop()
-    done = loop.create_future()
-    loop.call_later(seconds, done.set_result, None)
-    await done
-
-
-def virtual_clock() -> float:
-    return asyncio.get_running_loop().time()
 
 
 # -- simulated APIs ---------------------------------------------------------------------
@@ -267,13 +208,44 @@ def test_when_latency_climbs_it_stops_adding_to_the_queue() -> None:
     assert max(settled) <= 3 * 32
 
 
-def test_a_fast_api_behind_a_busy_client_does_not_collapse_the_limit() -> None:
-    # Answers in 0.3 ms, one at a time (the client's own CPU): latency grows with the
-    # requests in flight, but stays far below what a real API's queue would add.
-    run = import_rows(QueueingAPI(capacity=1, service=0.0003), 20_000, adaptive())
-    settled = [limit for t, limit in run.limits if t >= 1.0]
+def test_where_more_in_flight_buys_no_more_answers_it_stops_growing() -> None:
+    # 4 answered at a time in 2 ms each: 2,000/s from 4 in flight on. Latency reaches
+    # the gradient's floor (40 ms) only past 80 in flight; below it, only the rate can
+    # tell that more in flight buys nothing (on a fast link: more CPU per row, no more rows).
+    run = import_rows(QueueingAPI(capacity=4, service=0.002), 24_000, adaptive())
+    assert run.rows_per_s >= 0.95 * 2_000
+    settled = sorted(limit for t, limit in run.limits if t >= 1.0)
     assert settled
-    assert min(settled) >= 16  # not cut to one or two: batching sends is what saves CPU
+    assert settled[len(settled) // 2] <= 16  # the median: held at twice the knee
+    assert settled[-1] <= 64  # tries to grow every HOLD s, and finds nothing more there
+
+
+@attrs.define
+class GrowingAPI(QueueingAPI):
+    """A `QueueingAPI` that takes `more` requests at a time from `at` s on (scaled out)."""
+
+    at: float = 1.0
+    more: int = 28
+
+    async def call(self) -> Outcome:
+        self.busy = self.busy or asyncio.Semaphore(self.capacity)
+        if self.more and virtual_clock() >= self.at:
+            for _ in range(self.more):
+                self.busy.release()
+            self.more = 0
+        return await super().call()
+
+
+def test_a_held_limit_grows_again_when_the_api_takes_more() -> None:
+    # 2,000/s from 4 in flight until 1 s, then 16,000/s from 32 in flight.
+    run = import_rows(GrowingAPI(capacity=4, service=0.002), 80_000, adaptive())
+    before = sorted(limit for t, limit in run.limits if 0.5 <= t < 1.0)
+    assert before[len(before) // 2] <= 16
+    # Soon after the hold ends (HOLD s after it began), the rows move at the new rate.
+    start = AdaptiveLimiter.HOLD + 1.0
+    assert run.rows_per_s_between(start, run.elapsed - 0.1) >= 0.9 * 32 / 0.002
+    after = sorted(limit for t, limit in run.limits if t >= start)
+    assert after[len(after) // 2] >= 0.9 * 32
 
 
 def test_a_max_rate_caps_the_pace_from_the_start() -> None:

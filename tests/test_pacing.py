@@ -7,8 +7,8 @@ import asyncio
 import pytest
 from conftest import FakeTime
 
-from ecomcharge_async.bulk._limiter import FixedLimiter, Outcome
 from ecomcharge_async.bulk._pacing import Pause, take_turn
+from ecomcharge_async.bulk._slots import FixedLimiter, Outcome
 
 
 @pytest.fixture

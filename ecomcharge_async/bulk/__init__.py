@@ -35,7 +35,7 @@ from ._errors import InputError
 from ._failures import FailuresFile as FailuresFile
 from ._job import ImportJob as ImportJob
 from ._journal import JournalError
-from ._limiter import MAX_LIMIT, Sleep
+from ._limiter import MAX_LIMIT
 from ._reconcile import classify as classify
 from ._reconcile import customer_key
 from ._reconcile import match_customers as match_customers
@@ -47,6 +47,7 @@ from ._settings import ImportSettings as ImportSettings
 from ._shard import parse_shard as parse_shard
 from ._shard_task import ShardBusy as ShardBusy
 from ._shard_task import run_shard as run_shard
+from ._slots import Sleep
 
 __all__ = [
     "Counts",

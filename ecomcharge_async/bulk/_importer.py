@@ -21,7 +21,7 @@ from .._core.policy import DEFAULT_RETRY
 from .._core.verdict import waits_too_long
 from ._bloom import BloomFilter
 from ._journal import CREATED, REJECTED, Journal
-from ._limiter import AdaptiveLimiter, Outcome, outcome_of
+from ._limiter import AdaptiveLimiter
 from ._outcome import (
     AMBIGUOUS,
     Item,
@@ -38,6 +38,7 @@ from ._rows import RowError
 from ._settings import ImportSettings
 from ._shard import in_shard
 from ._shop_scan import scan_shop
+from ._slots import Outcome, outcome_of
 
 
 class Importer:

@@ -1,168 +1,33 @@
-"""How many creates an import keeps in flight, and how fast it sends them.
+"""How many creates an import keeps in flight, and how fast it sends them, without a setting.
 
-`AdaptiveLimiter` finds both without a setting. Concurrency starts low and
-doubles per round trip while answers come back without overload and latency
-stays flat (TCP's slow start); a 503, a timeout or a refused connection halves
-it, latency above twice the lowest seen shrinks it (a gradient, as in Netflix's
-concurrency-limits), and past a cut it grows by about sqrt(limit) per round
-trip. A 429 is a rate limit: sends are paced just below the rate the API
-accepted while it answered 429, and every couple of seconds without a 429 the
-pace probes upward in growing steps, as TCP BBR probes for bandwidth.
-`FixedLimiter` is the same interface with the numbers given.
-
-Bracket each request: `token = await limiter.acquire()`, then
-`limiter.release(token, outcome_of(error))`. The clock and the sleep are
-arguments: tests run on a fake clock.
+`AdaptiveLimiter` starts low and doubles its concurrency per round trip while
+answers come back without overload and latency stays flat (TCP's slow start);
+a 503, a timeout or a refused connection halves it, latency above twice the
+lowest seen shrinks it (a gradient, as in Netflix's concurrency-limits), and
+past a cut it grows by about sqrt(limit) per round trip. Growth stops where
+more requests in flight stop buying answers per second (`ThroughputMeter`):
+on a fast link the client's own CPU, not latency, is what runs out, and each
+request more in flight only costs more CPU per row. Every few seconds it tries
+growing again. A 429 is a rate limit: sends are paced just below the rate the
+API accepted while it answered 429, and every couple of seconds without a 429
+the pace probes upward in growing steps, as TCP BBR probes for bandwidth.
 """
 
 from __future__ import annotations
 
-import asyncio
-import enum
 import math
 from collections import deque
-from collections.abc import Awaitable, Callable
-from typing import Any, NamedTuple
+from collections.abc import Callable
 
-from .._core.errors import APIConnectionError, APIError, PoolTimeoutError, RateLimitError
-
-Sleep = Callable[[float], Awaitable[Any]]
+from ._slots import Outcome, Sleep, Slots, Token
+from ._throughput import Round, ThroughputMeter
 
 #: Where an adaptive limit starts, and its ceiling unless told otherwise.
 INITIAL_LIMIT = 8
 MAX_LIMIT = 256
 
 
-class Outcome(enum.Enum):
-    """What came back, as far as the limiter cares."""
-
-    OK = "ok"  #: an answer: created, or rejected for its own sake (422)
-    RATE_LIMITED = "rate_limited"  #: 429
-    OVERLOADED = "overloaded"  #: 503, 408, a timeout, a refused connection
-    OTHER = "other"  #: anything that says nothing about load (500, cancelled)
-
-
-_OVERLOAD_STATUSES = frozenset({408, 502, 503, 504})  #: the API, or a proxy, overloaded or out
-
-
-def outcome_of(error: BaseException | None) -> Outcome:
-    """What a create's answer (None: it succeeded) tells a limiter."""
-    if error is None:
-        return Outcome.OK
-    if isinstance(error, RateLimitError):
-        return Outcome.RATE_LIMITED
-    if isinstance(error, APIError):
-        if error.status in _OVERLOAD_STATUSES:
-            return Outcome.OVERLOADED
-        return Outcome.OK if error.status < 500 else Outcome.OTHER  # 422: answered in time
-    if isinstance(error, APIConnectionError) and not isinstance(error, PoolTimeoutError):
-        return Outcome.OVERLOADED  # a timeout, a refused or dropped connection
-    return Outcome.OTHER  # our own pool's wait, an unreadable body, a cancellation
-
-
-class Token(NamedTuple):
-    """One send's ticket: when it left and under which limits, for `release`."""
-
-    sent_at: float
-    in_flight: int
-    cut_epoch: int
-    pace_epoch: int
-
-
-class _Slots:
-    """Concurrency slots under a moving limit, FIFO, and an optional even pace."""
-
-    def __init__(self, limit: float, rate: float | None, clock: Callable[[], float], sleep: Sleep):
-        self._limit = limit
-        self.rate = rate
-        self.peak: int = int(limit)
-        self.in_flight: int = 0  # slots taken, some maybe still waiting for the pace
-        self.sending: int = 0  # requests sent and not yet answered
-        self._clock = clock
-        self._sleep = sleep
-        self._waiters: deque[asyncio.Future[None]] = deque()
-        self._next_send = -math.inf
-        self._paced_at = -math.inf  # when a send last had to wait for the pace
-        self.cut_epoch = 0
-        self.pace_epoch = 0
-
-    @property
-    def limit(self) -> int:
-        """The current concurrency limit, as a whole number of requests."""
-        return max(1, int(self._limit))
-
-    async def acquire(self) -> Token:
-        """Wait for a free slot, then for the pace; the slot is yours until `release`."""
-        if self.in_flight >= self.limit or self._waiters:
-            waiter = asyncio.get_running_loop().create_future()
-            self._waiters.append(waiter)
-            try:
-                await waiter
-            except BaseException:
-                if waiter.done() and not waiter.cancelled():
-                    self._free(sent=False)  # handed a slot just as we were cancelled: give it on
-                elif waiter in self._waiters:  # `_wake` may have dropped it already
-                    self._waiters.remove(waiter)
-                raise
-        else:
-            self.in_flight += 1
-        try:
-            if self.rate is not None:
-                now = self._clock()
-                slot = max(now, self._next_send)
-                self._next_send = slot + 1.0 / self.rate
-                if slot > now:
-                    self._paced_at = now
-                    await self._sleep(slot - now)
-        except BaseException:
-            self._free(sent=False)
-            raise
-        self.sending += 1
-        return Token(self._clock(), self.sending, self.cut_epoch, self.pace_epoch)
-
-    def _free(self, sent: bool = True, wake: bool = True) -> None:
-        self.in_flight -= 1
-        self.sending -= sent
-        if wake:
-            self._wake()
-
-    def _wake(self) -> None:
-        while self._waiters and self.in_flight < self.limit:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                self.in_flight += 1
-                waiter.set_result(None)
-
-    def _set_limit(self, limit: float) -> None:
-        self._limit = limit
-        self.peak = max(self.peak, self.limit)
-        self._wake()
-
-
-class FixedLimiter(_Slots):
-    """A fixed concurrency, and a fixed pace when `rate` (requests per second) is given."""
-
-    def __init__(
-        self,
-        concurrency: int,
-        *,
-        rate: float | None = None,
-        clock: Callable[[], float],
-        sleep: Sleep,
-    ) -> None:
-        if concurrency < 1:
-            raise ValueError(f"concurrency must be at least 1, got {concurrency}")
-        if rate is not None and rate <= 0:
-            raise ValueError(f"rate must be positive, got {rate}")
-        super().__init__(concurrency, rate, clock, sleep)
-        self.maximum = concurrency
-
-    def release(self, token: Token, outcome: Outcome) -> None:
-        """Give the slot back; a fixed limiter learns nothing from the outcome."""
-        self._free()
-
-
-class AdaptiveLimiter(_Slots):
+class AdaptiveLimiter(Slots):
     """Concurrency and pace that follow the API's answers; never above `maximum`.
 
     `max_rate` caps the pace (requests per second) and paces from the start.
@@ -177,6 +42,10 @@ class AdaptiveLimiter(_Slots):
     #: The pace sits MARGIN below the accepted rate, probes after PROBE_AFTER s, and
     #: never goes below MIN_PACE requests/s (probes double it from there).
     MARGIN, PROBE_AFTER, MIN_PACE = 0.95, 2.0, 1.0
+    #: A plateau is held at KNEE_GAIN times its knee for HOLD s, then growth tries again:
+    #: the slack keeps sends queued through a busy machine's scheduling jitter, as TCP
+    #: BBR keeps twice the path's bandwidth-delay product in flight.
+    HOLD, KNEE_GAIN = 5.0, 2.0
 
     def __init__(
         self,
@@ -206,6 +75,9 @@ class AdaptiveLimiter(_Slots):
         self._first_429: float | None = None
         self._step = 0.05
         self._cut_streak = False  # no success since the last cut
+        self._meter = ThroughputMeter(clock())
+        self._knee: int | None = None  # the limit held since growth stopped paying
+        self._held_since = -math.inf
 
     def release(self, token: Token, outcome: Outcome) -> None:
         """Give the slot back; learn from what came back (a Retry-After is the caller's)."""
@@ -233,14 +105,40 @@ class AdaptiveLimiter(_Slots):
         weight = 1.0 if self._latency is None else 1.0 / max(self._limit, 10.0)  # a round trip
         average = self._latency = (1 - weight) * (self._latency or 0.0) + weight * latency
         floor = max(self.FLOOR, min(self._lowest, self._lowest_before))
+        done = self._meter.answer(token.sent_at, now)
         if average > self.TOLERANCE * floor:
             self._cut(token, max(0.5, self.TOLERANCE * floor / average))
-        elif 2 * token.in_flight >= self.limit or (self._waiters and self.rate is None):
-            # Only a limit in use may grow: half of it was sent, or sends wait for it.
-            step = 1.0 if self._limit < self.threshold else math.sqrt(self._limit) / self._limit
-            self._set_limit(min(self.maximum, self._limit + step))
+        elif done is not None:
+            self._grow(done, now)
         if self.rate is not None and now - self._pace_since >= self.PROBE_AFTER:
             self._probe(now)
+
+    def _grow(self, done: Round, now: float) -> None:
+        """At a round's end: double the limit (slow start) or add sqrt(limit), if growth pays."""
+        ceiling = self._ceiling(done, now)
+        # Only a limit in use may grow: half of it kept busy, or sends wait for it.
+        if self._limit < ceiling and (
+            2 * done.in_flight >= self._limit or (self._waiters and self.rate is None)
+        ):
+            if self._limit < self.threshold:
+                limit = min(2 * self._limit, self.threshold)
+            else:
+                limit = self._limit + math.sqrt(self._limit)
+            self._set_limit(min(ceiling, limit))
+
+    def _ceiling(self, done: Round, now: float) -> float:
+        """How far the limit may grow now: `maximum`, or after a plateau what it holds at."""
+        if self._knee is not None:
+            if now - self._held_since < self.HOLD:
+                return self._knee
+            self._knee = None  # try again: the API may take more now
+            self._meter.restart(now)
+        elif (knee := self._meter.plateau(done)) is not None:
+            self._knee = max(self.minimum, round(self.KNEE_GAIN * knee))
+            self._held_since = now
+            self._limit = self.threshold = min(self._limit, self._knee)  # beyond it: gently
+            return self._knee
+        return self.maximum
 
     def _cut(self, token: Token, factor: float) -> None:
         """Shrink the limit, once per round trip: answers to older sends are old news."""
@@ -251,6 +149,7 @@ class AdaptiveLimiter(_Slots):
             self.threshold = max(self.minimum, self._limit * 0.5)
         self._cut_streak = factor == 0.5
         self._limit = max(self.minimum, self._limit * factor)
+        self._meter.restart(self._clock())  # growth back from here is judged afresh
 
     # -- pace ---------------------------------------------------------------------------
 

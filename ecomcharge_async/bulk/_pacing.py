@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ._limiter import AdaptiveLimiter, FixedLimiter, Outcome, Token
+from ._limiter import AdaptiveLimiter
+from ._slots import FixedLimiter, Outcome, Token
 
 Sleep = Callable[[float], Awaitable[Any]]
 

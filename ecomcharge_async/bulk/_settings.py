@@ -9,8 +9,9 @@ from typing import Literal
 
 import attrs
 
-from ._limiter import MAX_LIMIT, AdaptiveLimiter, FixedLimiter, Sleep
+from ._limiter import MAX_LIMIT, AdaptiveLimiter
 from ._shard import check_shard
+from ._slots import FixedLimiter, Sleep
 
 
 @attrs.frozen(kw_only=True)

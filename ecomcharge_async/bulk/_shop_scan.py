@@ -9,9 +9,9 @@ from collections.abc import Container
 from .._core.client import Client
 from .._core.errors import AuthenticationError, EcomChargeError, RateLimitError
 from .._core.verdict import waits_too_long
-from ._limiter import Outcome, outcome_of
 from ._pacing import Limiter, Pause, take_turn
 from ._reconcile import Key, ShopMatcher
+from ._slots import Outcome, outcome_of
 
 
 async def scan_shop(
