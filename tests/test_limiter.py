@@ -19,6 +19,7 @@ from virtual_time import simulate, virtual_clock, virtual_sleep
 import ecomcharge_async as ec
 from ecomcharge_async.bulk._limiter import AdaptiveLimiter
 from ecomcharge_async.bulk._slots import FixedLimiter, Outcome, Token, outcome_of
+from ecomcharge_async.bulk._throughput import ThroughputMeter
 
 Limiter = AdaptiveLimiter | FixedLimiter
 
@@ -388,3 +389,24 @@ def test_bad_settings_are_refused() -> None:
 )
 def test_what_an_answer_tells_the_limiter(error: BaseException | None, outcome: Outcome) -> None:
     assert outcome_of(error) is outcome
+
+
+def test_rounds_answered_in_no_time_are_not_judged() -> None:
+    # A test's clock may only move on sleeps: answers then take no time at all.
+    meter = ThroughputMeter(now=0.0)
+    for now in (0.0, 0.5, 1.0, 1.5, 2.0):
+        done = meter.answer(sent_at=now, now=now)
+        if done is not None:
+            assert done.in_flight == 0
+            assert meter.plateau(done) is None
+
+
+def test_a_round_measures_the_requests_kept_in_flight_and_the_answers_per_second() -> None:
+    # One send per ms, each answered 50 ms later: 50 in flight, 1,000 answers/s.
+    meter = ThroughputMeter(now=0.05)
+    rounds = [meter.answer(sent_at=n / 1000, now=n / 1000 + 0.05) for n in range(1, 400)]
+    done = [r for r in rounds if r is not None]
+    assert len(done) == 3  # a round lasts a round trip, and SHORTEST s at the least
+    for r in done:
+        assert r.in_flight == pytest.approx(50, rel=0.02)
+        assert r.rate == pytest.approx(1000, rel=0.02)

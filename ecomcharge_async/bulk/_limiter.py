@@ -1,10 +1,10 @@
 """How many creates an import keeps in flight, and how fast it sends them, without a setting.
 
-`AdaptiveLimiter` starts low and doubles its concurrency per round trip while
-answers come back without overload and latency stays flat (TCP's slow start);
-a 503, a timeout or a refused connection halves it, latency above twice the
-lowest seen shrinks it (a gradient, as in Netflix's concurrency-limits), and
-past a cut it grows by about sqrt(limit) per round trip. Growth stops where
+`AdaptiveLimiter` starts low and doubles its concurrency per round (a round
+trip, 0.1 s at the least) while answers come back without overload and latency
+stays flat (TCP's slow start); a 503, a timeout or a refused connection halves
+it, latency above twice the lowest seen shrinks it (a gradient, as in Netflix's
+concurrency-limits), and past a cut it grows by about sqrt(limit) per round. Growth stops where
 more requests in flight stop buying answers per second (`ThroughputMeter`):
 on a fast link the client's own CPU, not latency, is what runs out, and each
 request more in flight only costs more CPU per row. Every few seconds it tries

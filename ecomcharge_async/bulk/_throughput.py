@@ -65,7 +65,7 @@ class ThroughputMeter:
     def plateau(self, done: Round) -> float | None:
         """After `done`: the knee's requests in flight if growth stopped paying, else None."""
         reference = self._reference
-        if reference is None:
+        if reference is None or reference.in_flight <= 0:  # 0: answered in no time (a test clock)
             self._reference = done
             return None
         growth = done.in_flight / reference.in_flight
