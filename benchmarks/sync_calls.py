@@ -124,7 +124,7 @@ async def _nothing() -> None:
 
 def hop_round(calls: int) -> dict[str, Timing]:
     """The bare hop to the loop and back: ours, and anyio's portal if installed."""
-    from ecomcharge_async._core.loop_thread import loop_thread
+    from ecomcharge_async._core.process_loop import loop_thread
 
     ours = loop_thread()
 

@@ -10,9 +10,10 @@ from collections.abc import Callable, Coroutine, Generator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
-from . import loop_thread as _loops
+from . import process_loop as _loops
 from .client import DEFAULT_TIMEOUT, OMITTED, Client, _Omitted
 from .http import Transport
+from .loop_thread import LoopThread
 from .middleware import Middleware
 from .models import Customer, NewCustomer
 from .policy import DEFAULT_RETRY, RetryPolicy
@@ -77,13 +78,13 @@ class SyncClient(SyncRequests):
 
     def _setup(self, client: Client) -> None:
         self._client = client
-        self._runner: _loops.LoopThread | None = None  # bound on first call
+        self._runner: LoopThread | None = None  # bound on first call
         self._generation = _loops.generation
         self._finalizer: weakref.finalize[Any, Any] | None = None
         self._closed = False
         self._lock = threading.Lock()
 
-    def _bound(self) -> tuple[_loops.LoopThread, Client]:
+    def _bound(self) -> tuple[LoopThread, Client]:
         """The loop and the async client this process's calls use."""
         runner = self._runner
         if (
@@ -95,7 +96,7 @@ class SyncClient(SyncRequests):
             return self._bind()
         return runner, self._client
 
-    def _bind(self) -> tuple[_loops.LoopThread, Client]:
+    def _bind(self) -> tuple[LoopThread, Client]:
         if self.closed:
             raise RuntimeError("this SyncClient is closed; create a new one")
         with self._lock:
