@@ -130,8 +130,8 @@ class LoopThread:
             guard.remove()
         if guard.interrupted:
             raise KeyboardInterrupt
-        if not call.done:
-            raise RuntimeError("the SDK's event loop stopped at exit before the call was over")
+        if not call.done:  # the loop stopped at exit: a daemon thread waits here for the end
+            call.waiter.acquire()
         return call.outcome()
 
     def _idle(self) -> bool:
