@@ -90,10 +90,11 @@ class LoopThread:
             )
         call = Call(coro, self._finished)
         me = _thread.get_ident()
-        # In the main thread, Ctrl-C from here on cancels the call (see `interrupt`).
-        guard = SigintGuard(lambda: self.loop.call_soon_threadsafe(call.cancel))
-        in_main = me == self._main
-        may_lead = running is None and (not in_main or guard.install())
+        guard = None
+        may_lead = running is None
+        if me == self._main:  # where Ctrl-C lands: from here on it cancels (see `interrupt`)
+            guard = SigintGuard(lambda: self.loop.call_soon_threadsafe(call.cancel))
+            may_lead = may_lead and guard.install()
         self._handoff.send(call)
         if self._claim.acquire(False):  # the loop was parked: ours now
             if may_lead:
@@ -102,18 +103,19 @@ class LoopThread:
             self._hand_to_loop_thread()
         return self._follow(call, guard)
 
-    def _follow(self, call: Call[T], guard: SigintGuard) -> T:
+    def _follow(self, call: Call[T], guard: SigintGuard | None) -> T:
         try:
-            guard.remove()
-            if guard.interrupted:
-                raise KeyboardInterrupt
+            if guard is not None:
+                guard.remove()
+                if guard.interrupted:
+                    raise KeyboardInterrupt
             call.waiter.acquire()
         except BaseException:  # interrupted (Ctrl-C): the call is cancelled on the loop
             self.loop.call_soon_threadsafe(call.cancel)
             raise
         return call.outcome()
 
-    def _lead(self, call: Call[T], guard: SigintGuard) -> T:
+    def _lead(self, call: Call[T], guard: SigintGuard | None) -> T:
         """Run the loop in this thread until `call` (queued) is over, then park it or hand it
         over. It starts after what reached the loop while it was parked (see `handoff`)."""
         try:
@@ -127,8 +129,9 @@ class LoopThread:
             if not call.done:  # interrupted, or the loop stopped at exit: whoever runs it cancels
                 with contextlib.suppress(RuntimeError):  # closed at exit meanwhile
                     self.loop.call_soon_threadsafe(call.cancel)
-            guard.remove()
-        if guard.interrupted:
+            if guard is not None:
+                guard.remove()
+        if guard is not None and guard.interrupted:
             raise KeyboardInterrupt
         if not call.done:  # the loop stopped at exit: a daemon thread waits here for the end
             call.waiter.acquire()
