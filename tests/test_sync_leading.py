@@ -344,3 +344,30 @@ def test_exit_while_a_daemon_thread_leads_the_loop_is_prompt_and_silent() -> Non
         timeout=30,
     )
     assert (done.returncode, done.stderr, done.stdout) == (0, "", "True\n")
+
+
+def test_a_stream_dropped_while_its_thread_leads_the_loop_is_closed_on_it(
+    make_sync: Callable[..., ec.SyncClient], fake: FakeEcomCharge
+) -> None:
+    for i in range(600):  # more than two batches: the stream stays open after the first
+        fake.add(email=f"{i}@example.com", ip=NEW.ip)
+    dropped: list[Any] = []
+
+    async def drop_and_collect(request: ec.Request, call_next: ec.Handler) -> ec.Response:
+        if dropped:  # on the loop this thread runs: the stream's close cannot wait here
+            dropped.clear()
+            gc.collect()
+        return await call_next(request)
+
+    transport = ec.AiohttpTransport(limit=1, pool_timeout=5)
+    client = make_sync("aiohttp", transport=transport, middleware=[drop_and_collect])
+    customers = client.customers.iter()
+    assert next(customers).email == "0@example.com"
+    holder: list[Any] = [customers]
+    holder.append(holder)  # a cycle: only the collector frees the generator
+    dropped.append(holder)
+    del customers, holder
+    # The middleware drops it; with one connection, this call waits for it unless the
+    # stream's close ran on the loop and gave it back.
+    assert client.customers.get(fake.customers[0].id) == fake.customers[0]
+    assert dropped == []

@@ -22,7 +22,9 @@ park it lets go of the lock, then looks once more for calls queued meanwhile.
 So every queued call is seen by a thread running the loop, with no lock on the
 way of a call that the loop is already busy with (32 threads), and nothing a
 finalizer may call (`submit`, to close a dropped client or stream) waits on a
-lock.
+lock. Between taking the loop and running it (or parking it and letting go),
+a holder allocates nothing, so no finalizer can run there and wait for a loop
+that its own thread holds.
 """
 
 from __future__ import annotations
@@ -76,7 +78,8 @@ class LoopThread:
         If the wait is interrupted (Ctrl-C), the call is cancelled on the loop.
         """
         running = _running_loop()
-        if running is self.loop:
+        me = _thread.get_ident()
+        if running is self.loop or self._holder == me:  # the second: from a finalizer, say
             coro.close()
             raise RuntimeError(
                 "a SyncClient was called on the SDK's own event loop (from a middleware "
@@ -89,7 +92,6 @@ class LoopThread:
                 "in the parent before os.fork()); start the call again"
             )
         call = Call(coro, self._finished)
-        me = _thread.get_ident()
         guard = None
         may_lead = running is None
         if me == self._main:  # where Ctrl-C lands: from here on it cancels (see `interrupt`)
@@ -168,8 +170,10 @@ class LoopThread:
             self.loop.stop()
 
     def _nudge(self) -> None:
-        with contextlib.suppress(RuntimeError):  # already released: it wakes anyway
+        try:  # no `with`: nothing allocated, so no finalizer runs before the release
             self._baton.release()
+        except RuntimeError:  # already released: it wakes anyway
+            return
 
     def _serve(self) -> None:
         """The loop thread: wait until the loop is handed over (or work comes while it is
@@ -216,6 +220,7 @@ class LoopThread:
             or self.stopped
             or sys.is_finalizing()  # the loop thread can no longer run: never wait for it
             or _running_loop() is self.loop
+            or self._holder == _thread.get_ident()  # this thread holds the loop: it cannot wait
         ):
             self.submit(_closed(stream))
         else:
