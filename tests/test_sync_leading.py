@@ -371,3 +371,60 @@ def test_a_stream_dropped_while_its_thread_leads_the_loop_is_closed_on_it(
     # stream's close ran on the loop and gave it back.
     assert client.customers.get(fake.customers[0].id) == fake.customers[0]
     assert dropped == []
+
+
+def test_ctrl_c_under_a_handler_of_the_applications_cancels_the_call_it_waits_for(
+    make_sync: Callable[..., ec.SyncClient], fake: FakeEcomCharge
+) -> None:
+    cancelled = threading.Event()
+
+    async def note_cancel(request: ec.Request, call_next: ec.Handler) -> ec.Response:
+        try:
+            return await call_next(request)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    def raising(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    client = make_sync("fake", retry=None, middleware=[note_cancel])
+    fake.inject(Fault.delay(60))
+    interrupter = threading.Thread(target=_interrupt_once, args=(fake, 1))
+    mine = signal.signal(signal.SIGINT, raising)  # so the main thread follows, and waits
+    try:
+        interrupter.start()
+        with pytest.raises(KeyboardInterrupt):
+            client.customers.list()
+    finally:
+        signal.signal(signal.SIGINT, mine)
+    interrupter.join(30)
+    assert cancelled.wait(10)
+    assert client.customers.list() == []
+
+
+def test_an_exception_out_of_the_loop_a_caller_leads_has_its_call_cancelled_there(
+    make_sync: Callable[..., ec.SyncClient], fake: FakeEcomCharge
+) -> None:
+    gate = Gate("held")
+    cancelled_in: list[str] = []
+
+    async def exit_from_a_callback(request: ec.Request, call_next: ec.Handler) -> ec.Response:
+        if request.headers.get("X-Gate") == "held":  # raised by a loop callback, not the task
+            asyncio.get_running_loop().call_soon(sys.exit, 3)
+        try:
+            return await call_next(request)
+        except asyncio.CancelledError:
+            cancelled_in.append(threading.current_thread().name)
+            raise
+
+    client = make_sync("fake", middleware=[exit_from_a_callback, gate])
+    with pytest.raises(SystemExit):
+        tagged(client, "held").customers.create(NEW)
+    assert gate.threads["held"] == ["MainThread"]
+    assert parked()  # the loop thread took the loop over, cancelled the call, parked it
+    assert cancelled_in == [LOOP_THREAD]
+    assert fake.customers == []
+    made = client.customers.create(NEW)
+    assert client.customers.list() == [made]
+    assert gate.threads[""] == ["MainThread", "MainThread"]
