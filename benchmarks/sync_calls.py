@@ -14,7 +14,8 @@ median over the rounds. At concurrency 1 `inline` makes the same calls with the
 calling thread running an event loop of its own, one `run_until_complete` per
 call: the floor of any design where the caller runs the SDK's loop itself
 instead of handing the call to the loop thread. `hop` is the bare trip to the
-loop and back (a coroutine that returns at once) through the SDK's loop thread,
+loop and back (a coroutine that returns at once) from the main thread through
+the SDK's loop (which the caller runs itself when it finds it parked, as here),
 and through anyio's blocking portal when anyio is installed: the alternative
 the design weighed.
 
@@ -124,7 +125,7 @@ async def _nothing() -> None:
 
 def hop_round(calls: int) -> dict[str, Timing]:
     """The bare hop to the loop and back: ours, and anyio's portal if installed."""
-    from ecomcharge_async._core.loop_thread import loop_thread
+    from ecomcharge_async._core.process_loop import loop_thread
 
     ours = loop_thread()
 

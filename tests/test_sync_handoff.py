@@ -67,5 +67,5 @@ def test_calls_queued_while_the_loop_is_busy_all_start_and_return() -> None:
             thread.join(30)
         assert results == {n: n for n in range(16)}
     finally:
-        runner.shutdown()
+        runner.shutdown(30)
     assert runner.loop.is_closed()

@@ -205,7 +205,8 @@ def test_a_used_aiohttp_transport_of_your_own_refuses_in_the_child(
 def test_importing_the_package_loads_no_sync_machinery_and_a_new_client_no_thread() -> None:
     probe = (
         "import sys, threading, ecomcharge_async as ec; "
-        "print(sorted(m for m in sys.modules if m.endswith(('._core.sync', '.loop_thread')))); "
+        "print(sorted(m for m in sys.modules "
+        "if m.endswith(('._core.sync', '.loop_thread', '.process_loop')))); "
         "client = ec.SyncClient('361', 's'); "
         "print([t.name for t in threading.enumerate()])"
     )

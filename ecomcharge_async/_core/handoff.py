@@ -1,12 +1,15 @@
-"""How a blocking call crosses to the SDK's loop thread and back: the cost every sync call pays.
+"""How a blocking call reaches the SDK's loop, whoever runs it, and back: what every sync call pays.
 
-A call is a task on the loop and a lock its caller waits on, released by the
+A call is a task on the loop and a lock its caller may wait on, released by the
 task itself as it ends. Calls reach the loop through its selector: queued
-there, they start as soon as the selector returns, in the same loop turn (a
-`call_soon_threadsafe` callback would take a turn of its own to create the
-task). The loop is woken through a socket of the selector's own only when it
-waits in the selector, so threads calling while the loop is busy (32 threads
-sharing a client) add no write and no read of a wake-up byte.
+there, they start as soon as the selector returns (a `call_soon_threadsafe`
+callback would take a turn of its own to create the task). The loop is woken
+through a socket of the selector's own only when it waits in the selector, so
+threads calling while the loop is busy (32 threads sharing a client) add no
+write and no read of a wake-up byte. After the loop stood still (parked, see
+`loop_thread`), I/O may wait for it, a server closing an idle keep-alive
+connection say: its first `select` then has the loop dispatch that before the
+calls start, so no call picks a connection the loop has not yet seen closed.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import contextlib
 import selectors
 import socket
 from collections import deque
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -29,13 +32,18 @@ class Call(Generic[T]):
     Lighter than `asyncio.run_coroutine_threadsafe` (no concurrent Future, no
     condition variable, no done callback a loop turn later). Whatever the call
     raises, even `KeyboardInterrupt`, is caught on the loop and raised in the
-    caller's thread.
+    caller's thread. `finished` runs on the loop once the call is over, started
+    or not; `led` marks the call of the thread running the loop for it.
     """
 
-    __slots__ = ("coro", "dropped", "error", "result", "task", "waiter")
+    __slots__ = ("coro", "dropped", "error", "finished", "led", "result", "task", "waiter")
 
-    def __init__(self, coro: Coroutine[Any, Any, T]) -> None:
+    def __init__(
+        self, coro: Coroutine[Any, Any, T], finished: Callable[[Call[Any]], None] | None = None
+    ) -> None:
         self.coro = coro
+        self.finished = finished
+        self.led = False
         self.task: asyncio.Task[None] | None = None
         self.dropped = False
         self.result: T
@@ -43,9 +51,15 @@ class Call(Generic[T]):
         self.waiter = _thread.allocate_lock()
         self.waiter.acquire()
 
+    @property
+    def done(self) -> bool:
+        return not self.waiter.locked()
+
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         if self.dropped:  # cancelled before it started
             self.coro.close()
+            self.error = asyncio.CancelledError()
+            self._end()
         else:
             self.task = loop.create_task(self._main())
 
@@ -55,7 +69,12 @@ class Call(Generic[T]):
         except BaseException as exc:  # handed to the caller, who raises it
             self.error = exc
         finally:
-            self.waiter.release()
+            self._end()
+
+    def _end(self) -> None:
+        self.waiter.release()
+        if self.finished is not None:
+            self.finished(self)
 
     def outcome(self) -> T:
         error = self.error
@@ -79,7 +98,11 @@ class HandoffSelector(selectors.DefaultSelector):
         super().__init__()
         self._loop: asyncio.AbstractEventLoop  # set by `bind`, before any call is sent
         self._incoming: deque[Call[Any]] = deque()
-        self._waiting = False  # the loop thread is (about to be) blocked in `select`
+        #: Calls started on the loop and not over yet: counted by whoever runs the loop.
+        self.running = 0
+        #: Set while the loop stands still: its next `select` lets the I/O go first.
+        self.resting = False
+        self._waiting = False  # the loop's thread is (about to be) blocked in `select`
         self._wake_in, self._wake_out = socket.socketpair()
         self._wake_in.setblocking(False)
         self._wake_out.setblocking(False)
@@ -110,17 +133,27 @@ class HandoffSelector(selectors.DefaultSelector):
             ready: list[tuple[selectors.SelectorKey, int]] = super().select(timeout)
         finally:
             self._waiting = False
-            self._start_incoming()
         for index, (key, _) in enumerate(ready):
             if key is self._wake_key:  # ours, not the loop's: no handler to run
                 del ready[index]
                 self._wake_in.recv(4096)
                 break
+        if self.resting:
+            self.resting = False
+            if ready and self._incoming:  # the I/O callbacks run, then the calls' first steps
+                self._loop.call_soon(self._start_incoming)
+                return ready
+        self._start_incoming()
         return ready
+
+    def idle(self) -> bool:
+        """No call running on the loop, none waiting to start."""
+        return not self.running and not self._incoming
 
     def _start_incoming(self) -> None:
         incoming = self._incoming
         while incoming:
+            self.running += 1  # less one when the call is over (its `finished`)
             incoming.popleft().start(self._loop)
 
     def close(self) -> None:

@@ -1,32 +1,49 @@
-"""The SDK's own event loop, in a daemon thread: where every `SyncClient` runs its calls.
+"""The SDK's own event loop, and who runs it: the calling thread itself, or the SDK's loop thread.
 
-One loop per process, started on first use and shared by every sync client, so
-threads share one connection pool per client and a call made from inside a
-running event loop (a notebook cell) never nests loops. After `os.fork()` the
-child starts a loop of its own on first use and leaves the parent's alone: its
-selector and sockets are the parent's, and touching them would disturb it. At
-interpreter exit the clients still open are closed and the loop stopped, so
-nothing is left to complain on stderr.
+A sync call pays most for thread switches: the caller sleeps until the answer,
+a loop thread sleeps waiting for the server and again once the call is done.
+So the loop is parked while no call is in flight, and a caller that finds it
+parked runs it in its own thread for its call (it leads). Calls of other
+threads arriving meanwhile reach that same loop through its selector and run
+there; when the leader's call is over and others are still in flight, the
+loop goes to the SDK's loop thread, which runs it until no call is left and
+parks it again. The loop thread, not a waiting caller, takes over because it
+is always there, always able to run the loop and has no call of its own to
+return to: one hand-over, and nobody's call waits on another's return.
+
+A thread whose own event loop runs (a notebook cell, async code calling sync
+code) cannot run a second one: it follows, handing its call to the loop thread
+(woken if the loop was parked). So does the main thread when a SIGINT handler of
+the application's own could raise inside the loop (see `interrupt`).
+
+Who runs the loop is whoever holds `_claim`, a lock taken without waiting: a
+caller queues its call first, then tries to take the loop; a holder about to
+park it lets go of the lock, then looks once more for calls queued meanwhile.
+So every queued call is seen by a thread running the loop, with no lock on the
+way of a call that the loop is already busy with (32 threads), and nothing a
+finalizer may call (`submit`, to close a dropped client or stream) waits on a
+lock. Between taking the loop and running it (or parking it and letting go),
+a holder allocates nothing, so no finalizer can run there and wait for a loop
+that its own thread holds.
 """
 
 from __future__ import annotations
 
+import _thread
 import asyncio
-import atexit
-import concurrent.futures
 import contextlib
-import os
 import sys
 import threading
+from collections import deque
 from collections.abc import AsyncGenerator, Awaitable, Coroutine
 from typing import Any, Protocol, TypeVar
 
 from .handoff import Call, HandoffSelector
+from .interrupt import SigintGuard
 
 T = TypeVar("T")
 
-#: How long interpreter exit waits for the open clients to close, in seconds.
-EXIT_TIMEOUT = 5.0
+_running_loop = asyncio._get_running_loop  # the loop running in this thread, or None
 
 
 class Closable(Protocol):
@@ -34,7 +51,8 @@ class Closable(Protocol):
 
 
 class LoopThread:
-    """An event loop running forever in a daemon thread, and the clients open on it."""
+    """An event loop, parked or run by one thread at a time, and the daemon thread that runs it
+    when no caller does."""
 
     def __init__(self) -> None:
         self._handoff = HandoffSelector()
@@ -44,24 +62,24 @@ class LoopThread:
         self.clients: set[Closable] = set()
         self.abandoned = False  # set in a forked child: this loop is the parent's
         self.stopped = False
-        started = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, args=(started,), name="ecomcharge-loop", daemon=True
-        )
+        self._claim = _thread.allocate_lock()  # held by the thread running the loop, if any
+        self._holder: int | None = None  # that thread's id, set by it once it holds `_claim`
+        self._later: deque[Call[Any]] = deque()  # submitted, to be started by the holder
+        self._baton = _thread.allocate_lock()  # released to wake the loop thread
+        self._baton.acquire()
+        self._main = threading.main_thread().ident
+        self._thread = threading.Thread(target=self._serve, name="ecomcharge-loop", daemon=True)
         self._thread.start()
-        started.wait()
-
-    def _run(self, started: threading.Event) -> None:
-        asyncio.set_event_loop(self.loop)
-        self.loop.call_soon(started.set)
-        self.loop.run_forever()
+        self._thread_id = self._thread.ident
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Run `coro` on the loop and wait for its result in this thread.
+        """Run `coro` on the loop and return its result, in this thread.
 
         If the wait is interrupted (Ctrl-C), the call is cancelled on the loop.
         """
-        if threading.get_ident() == self._thread.ident:
+        running = _running_loop()
+        me = _thread.get_ident()
+        if running is self.loop or self._holder == me:  # the second: from a finalizer, say
             coro.close()
             raise RuntimeError(
                 "a SyncClient was called on the SDK's own event loop (from a middleware "
@@ -73,21 +91,127 @@ class LoopThread:
                 "the SDK's event loop is gone (stopped at exit, or this call was begun "
                 "in the parent before os.fork()); start the call again"
             )
-        call = Call(coro)
+        call = Call(coro, self._finished)
+        guard = None
+        may_lead = running is None
+        if me == self._main:  # where Ctrl-C lands: from here on it cancels (see `interrupt`)
+            guard = SigintGuard(lambda: self.loop.call_soon_threadsafe(call.cancel))
+            may_lead = may_lead and guard.install()
         self._handoff.send(call)
+        if self._claim.acquire(False):  # the loop was parked: ours now
+            if may_lead:
+                self._holder = me
+                return self._lead(call, guard)
+            self._hand_to_loop_thread()
+        return self._follow(call, guard)
+
+    def _follow(self, call: Call[T], guard: SigintGuard | None) -> T:
         try:
+            if guard is not None:
+                guard.remove()
+                if guard.interrupted:
+                    raise KeyboardInterrupt
             call.waiter.acquire()
         except BaseException:  # interrupted (Ctrl-C): the call is cancelled on the loop
             self.loop.call_soon_threadsafe(call.cancel)
             raise
         return call.outcome()
 
-    def submit(self, coro: Coroutine[Any, Any, None]) -> concurrent.futures.Future[None] | None:
-        """Start `coro` on the loop without waiting; None if the loop is gone."""
+    def _lead(self, call: Call[T], guard: SigintGuard | None) -> T:
+        """Run the loop in this thread until `call` (queued) is over, then park it or hand it
+        over. It starts after what reached the loop while it was parked (see `handoff`)."""
+        try:
+            call.led = True
+            while not call.done and not self.stopped:
+                self.loop.run_forever()  # stopped when the call is over
+        finally:
+            call.led = False
+            if self.stopped or not self._park():
+                self._hand_to_loop_thread()
+            if not call.done:  # interrupted, or the loop stopped at exit: whoever runs it cancels
+                with contextlib.suppress(RuntimeError):  # closed at exit meanwhile
+                    self.loop.call_soon_threadsafe(call.cancel)
+            if guard is not None:
+                guard.remove()
+        if guard is not None and guard.interrupted:
+            raise KeyboardInterrupt
+        if not call.done:  # the loop stopped at exit: a daemon thread waits here for the end
+            call.waiter.acquire()
+        return call.outcome()
+
+    def _idle(self) -> bool:
+        return self._handoff.idle() and not self._later
+
+    def _park(self) -> bool:
+        """By the holder, the loop stopped: let go of it if no call is left; False if one is
+        (then it still holds the loop)."""
+        if not self._idle():
+            return False
+        self._holder = None
+        self._handoff.resting = True
+        self._claim.release()
+        # A call queued before the release but after the look above found the lock
+        # taken, and relies on us: take the loop back, unless its caller took it.
+        if self._idle() or not self._claim.acquire(False):
+            return True
+        self._holder = self._thread_id  # the leader hands it over next
+        return False
+
+    def _hand_to_loop_thread(self) -> None:
+        """By the holder: the loop thread runs the loop from here."""
+        self._holder = self._thread_id
+        self._nudge()
+
+    def _finished(self, call: Call[Any]) -> None:
+        """On the loop, as a call ends: the leader's own ends its run; the last one stops the
+        loop thread's, to park it."""
+        self._handoff.running -= 1
+        if call.led or (self._holder == self._thread_id and self._idle()):
+            self.loop.stop()
+
+    def _nudge(self) -> None:
+        try:  # no `with`: nothing allocated, so no finalizer runs before the release
+            self._baton.release()
+        except RuntimeError:  # already released: it wakes anyway
+            return
+
+    def _serve(self) -> None:
+        """The loop thread: wait until the loop is handed over (or work comes while it is
+        parked), run it until no call is left, park it."""
+        me = _thread.get_ident()
+        while not self.stopped:
+            if self._holder == me or (self._later and self._claim.acquire(False)):
+                self._holder = me
+                self._drive()
+            else:
+                self._baton.acquire()
+
+    def _drive(self) -> None:
+        """Run the loop while calls are in flight, then park it (or until it stops for good)."""
+        while not self.stopped:
+            self._take_later()
+            if self._park():
+                return
+            self.loop.run_forever()
+
+    def submit(self, coro: Coroutine[Any, Any, Any]) -> Call[Any] | None:
+        """Start `coro` on the loop without waiting (and without a lock: finalizers call it);
+        None if the loop is gone. Its lock is released when it is over."""
         if self.abandoned or self.stopped:
             coro.close()
             return None
-        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+        call: Call[Any] = Call(coro, self._finished)
+        self._later.append(call)
+        with contextlib.suppress(RuntimeError):  # closed: nothing runs it any more
+            self.loop.call_soon_threadsafe(self._take_later)  # started at once if the loop runs
+        self._nudge()  # and if it is parked, the loop thread runs it
+        return call
+
+    def _take_later(self) -> None:
+        """By the thread holding the loop: queue what was submitted."""
+        later = self._later
+        while later:
+            self._handoff.send(later.popleft())
 
     def close_stream(self, stream: AsyncGenerator[Any, None]) -> None:
         """Close an async generator begun on this loop: at once, or soon if we cannot wait."""
@@ -95,7 +219,8 @@ class LoopThread:
             self.abandoned
             or self.stopped
             or sys.is_finalizing()  # the loop thread can no longer run: never wait for it
-            or threading.get_ident() == self._thread.ident
+            or _running_loop() is self.loop
+            or self._holder == _thread.get_ident()  # this thread holds the loop: it cannot wait
         ):
             self.submit(_closed(stream))
         else:
@@ -107,19 +232,25 @@ class LoopThread:
             self.clients.discard(client)
             self.submit(_quietly(client.aclose()))
 
-    def shutdown(self, timeout: float = EXIT_TIMEOUT) -> None:
+    def shutdown(self, timeout: float) -> None:
         """Close the clients still open, then stop the loop and its thread."""
         if self.abandoned or self.stopped:
             return
         clients, self.clients = list(self.clients), set()
         closing = self.submit(_close_all(clients))
         if closing is not None:
-            with contextlib.suppress(concurrent.futures.TimeoutError):
-                closing.result(timeout)
+            closing.waiter.acquire(timeout=timeout)
+        self._stop(timeout)
+
+    def _stop(self, timeout: float) -> None:
+        """Stop the loop and its thread, whoever runs it; close it once nobody does."""
         self.stopped = True
-        self.loop.call_soon_threadsafe(self.loop.stop)
+        if self._claim.acquire(False):  # parked: the loop thread takes it, only to leave
+            self._hand_to_loop_thread()
+        else:
+            self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout)
-        if not self._thread.is_alive():
+        if not self._thread.is_alive() and not self.loop.is_running():
             self.loop.close()
 
 
@@ -135,43 +266,3 @@ async def _quietly(closing: Awaitable[None]) -> None:
 async def _close_all(clients: list[Closable]) -> None:
     await asyncio.gather(*(_quietly(client.aclose()) for client in clients))
     await asyncio.get_running_loop().shutdown_asyncgens()
-
-
-_lock = threading.Lock()
-_current: LoopThread | None = None
-#: Loops inherited from the parent process: kept, never touched, never collected.
-_inherited: list[LoopThread] = []
-#: Bumped in a forked child, so clients know their connections are the parent's.
-generation = 0
-
-
-def loop_thread() -> LoopThread:
-    """This process's SDK loop, started on first use."""
-    global _current
-    current = _current
-    if current is not None:
-        return current
-    with _lock:
-        if _current is None:
-            _current = LoopThread()
-        return _current
-
-
-def _after_fork_in_child() -> None:
-    global _current, _lock, generation
-    _lock = threading.Lock()  # the parent's may have been held by a thread that is gone
-    generation += 1
-    if _current is not None:
-        _current.abandoned = True
-        _inherited.append(_current)
-        _current = None
-
-
-def _at_exit() -> None:
-    if _current is not None:
-        _current.shutdown()
-
-
-if hasattr(os, "register_at_fork"):  # POSIX; Windows has no fork
-    os.register_at_fork(after_in_child=_after_fork_in_child)
-atexit.register(_at_exit)

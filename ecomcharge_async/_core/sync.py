@@ -1,4 +1,4 @@
-"""`SyncClient`: the async `Client`, run on the SDK's loop thread for code without a loop."""
+"""`SyncClient`: the async `Client`, run on the SDK's own loop for code without a loop."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from collections.abc import Callable, Coroutine, Generator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
-from . import loop_thread as _loops
+from . import process_loop as _loops
 from .client import DEFAULT_TIMEOUT, OMITTED, Client, _Omitted
 from .http import Transport
+from .loop_thread import LoopThread
 from .middleware import Middleware
 from .models import Customer, NewCustomer
 from .policy import DEFAULT_RETRY, RetryPolicy
@@ -21,7 +22,7 @@ from .sync_request import SyncRequests
 
 T = TypeVar("T")
 
-#: Customers fetched per hop to the loop thread while iterating (about one 64 KiB chunk).
+#: Customers fetched per hop to the SDK's loop while iterating (about one 64 KiB chunk).
 ITER_BATCH = 256
 
 #: Clients a forked child inherited: kept so that nothing ever closes the parent's sockets.
@@ -32,8 +33,9 @@ class SyncClient(SyncRequests):
     """The eComCharge API client for code without an event loop: the same calls, no `await`.
 
     It takes exactly `Client`'s arguments (and environment variables), and runs
-    an async `Client` built from them on an event loop the SDK keeps in a
-    background thread: one per process, shared by every `SyncClient`. The
+    an async `Client` built from them on an event loop the SDK keeps (one per
+    process, shared by every `SyncClient`), run by the calling thread itself
+    when no other call is in flight, else by a background thread. The
     calls, their return values, their errors and the middleware (still async)
     are the async client's. One client can be shared by any number of threads;
     after `os.fork()` the child builds its own connections on first use; a call
@@ -77,13 +79,13 @@ class SyncClient(SyncRequests):
 
     def _setup(self, client: Client) -> None:
         self._client = client
-        self._runner: _loops.LoopThread | None = None  # bound on first call
+        self._runner: LoopThread | None = None  # bound on first call
         self._generation = _loops.generation
         self._finalizer: weakref.finalize[Any, Any] | None = None
         self._closed = False
         self._lock = threading.Lock()
 
-    def _bound(self) -> tuple[_loops.LoopThread, Client]:
+    def _bound(self) -> tuple[LoopThread, Client]:
         """The loop and the async client this process's calls use."""
         runner = self._runner
         if (
@@ -95,7 +97,7 @@ class SyncClient(SyncRequests):
             return self._bind()
         return runner, self._client
 
-    def _bind(self) -> tuple[_loops.LoopThread, Client]:
+    def _bind(self) -> tuple[LoopThread, Client]:
         if self.closed:
             raise RuntimeError("this SyncClient is closed; create a new one")
         with self._lock:
@@ -234,7 +236,7 @@ class SyncCustomers:
 
         A generator: leaving the loop early and calling `close()` (or using
         `contextlib.closing`) gives the connection back at once. Customers
-        cross from the loop thread in batches of up to `ITER_BATCH`.
+        cross from the SDK's loop in batches of up to `ITER_BATCH`.
         """
         runner, client = self._owner._bound()
         stream = client.customers.iter()

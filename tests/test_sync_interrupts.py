@@ -1,0 +1,126 @@
+"""Ctrl-C and other exceptions while a sync call's thread leads the SDK's loop or waits for it:
+the call is cancelled on the loop, never interrupted inside one of its callbacks, and the
+next call works."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import test_sync
+from test_sync import NEW
+from test_sync_leading import LOOP_THREAD, Gate, parked, tagged
+
+import ecomcharge_async as ec
+from ecomcharge_async.testing import FakeEcomCharge, Fault
+
+# The fixtures that serve the fake on loopback and build sync clients, shared.
+loopback = test_sync.loopback
+make_sync = test_sync.make_sync
+
+
+def test_the_main_thread_does_not_lead_while_ctrl_c_has_a_handler_of_the_applications(
+    make_sync: Callable[..., ec.SyncClient],
+) -> None:
+    gate = Gate()
+    client = make_sync("fake", middleware=[gate])
+    mine = signal.signal(signal.SIGINT, lambda signum, frame: None)
+    try:
+        client.customers.list()
+    finally:
+        signal.signal(signal.SIGINT, mine)
+    client.customers.list()
+    assert gate.threads[""] == [LOOP_THREAD, "MainThread"]
+
+
+def test_ctrl_c_while_the_main_thread_leads_cancels_the_call_outside_the_loop(
+    make_sync: Callable[..., ec.SyncClient], fake: FakeEcomCharge
+) -> None:
+    assert threading.current_thread() is threading.main_thread()  # where Ctrl-C lands
+    client = make_sync("aiohttp", retry=None)
+    assert client.customers.list() == []  # a connection kept alive in the pool
+    fake.inject(Fault.delay(60))  # the server holds the next request
+    interrupter = threading.Thread(target=_interrupt_once, args=(fake, 2))
+    interrupter.start()
+    with pytest.raises(KeyboardInterrupt) as interrupted:
+        client.customers.list()
+    interrupter.join(30)
+    # Raised by the leader once the loop stopped, not from inside one of its callbacks.
+    assert interrupted.traceback[-1].path.name == "loop_thread.py"
+    assert interrupted.traceback[-1].name == "_lead"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert parked()
+    made = client.customers.create(NEW)
+    assert client.customers.get(made.id) == made
+    assert fake.customers == [made]
+
+
+def _interrupt_once(fake: FakeEcomCharge, requests: int) -> None:
+    """SIGINT to the main thread once the server has seen `requests` requests."""
+    for _ in range(30_000):
+        if fake.request_count >= requests:
+            break
+        threading.Event().wait(0.001)
+    signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+
+
+def test_ctrl_c_under_a_handler_of_the_applications_cancels_the_call_it_waits_for(
+    make_sync: Callable[..., ec.SyncClient], fake: FakeEcomCharge
+) -> None:
+    cancelled = threading.Event()
+
+    async def note_cancel(request: ec.Request, call_next: ec.Handler) -> ec.Response:
+        try:
+            return await call_next(request)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    def raising(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    client = make_sync("fake", retry=None, middleware=[note_cancel])
+    fake.inject(Fault.delay(60))
+    interrupter = threading.Thread(target=_interrupt_once, args=(fake, 1))
+    mine = signal.signal(signal.SIGINT, raising)  # so the main thread follows, and waits
+    try:
+        interrupter.start()
+        with pytest.raises(KeyboardInterrupt):
+            client.customers.list()
+    finally:
+        signal.signal(signal.SIGINT, mine)
+    interrupter.join(30)
+    assert cancelled.wait(10)
+    assert client.customers.list() == []
+
+
+def test_an_exception_out_of_the_loop_a_caller_leads_has_its_call_cancelled_there(
+    make_sync: Callable[..., ec.SyncClient], fake: FakeEcomCharge
+) -> None:
+    gate = Gate("held")
+    cancelled_in: list[str] = []
+
+    async def exit_from_a_callback(request: ec.Request, call_next: ec.Handler) -> ec.Response:
+        if request.headers.get("X-Gate") == "held":  # raised by a loop callback, not the task
+            asyncio.get_running_loop().call_soon(sys.exit, 3)
+        try:
+            return await call_next(request)
+        except asyncio.CancelledError:
+            cancelled_in.append(threading.current_thread().name)
+            raise
+
+    client = make_sync("fake", middleware=[exit_from_a_callback, gate])
+    with pytest.raises(SystemExit):
+        tagged(client, "held").customers.create(NEW)
+    assert gate.threads["held"] == ["MainThread"]
+    assert parked()  # the loop thread took the loop over, cancelled the call, parked it
+    assert cancelled_in == [LOOP_THREAD]
+    assert fake.customers == []
+    made = client.customers.create(NEW)
+    assert client.customers.list() == [made]
+    assert gate.threads[""] == ["MainThread", "MainThread"]
