@@ -18,9 +18,17 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
-# signal's C functions: the `signal` module's wrappers convert to enums, about
-# 10 µs a call, more than the rest of a sync call's overhead.
-_raw: Any = importlib.import_module("_signal")
+
+def _c_functions() -> Any:
+    """signal's C functions: the `signal` module's wrappers convert to enums, about
+    10 µs a call, more than the rest of a sync call's overhead."""
+    try:
+        return importlib.import_module("_signal")
+    except ImportError:  # not CPython: the wrappers do the same, slower
+        return signal
+
+
+_raw = _c_functions()
 _getsignal: Callable[[int], object] = _raw.getsignal
 _setsignal: Callable[[int, object], object] = _raw.signal
 
