@@ -198,7 +198,7 @@ class Importer:
             try:
                 if self.journal is not None and item.row is None:
                     assert item.hash is not None
-                    item.row = await self.journal.sending(item.line, item.hash)
+                    item.row = self.journal.sent(item.line, item.hash)
                 created = await self.client.customers.create(item.customer)
                 outcome = Outcome.OK
             except EcomChargeError as exc:
