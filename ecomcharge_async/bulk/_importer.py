@@ -32,7 +32,7 @@ from ._outcome import (
     log_fields,
 )
 from ._pacing import Limiter, Pause, take_turn
-from ._reconcile import classify, key_hash
+from ._reconcile import classify, customer_hash
 from ._row import RowOutcome, Status
 from ._rows import RowError
 from ._settings import ImportSettings
@@ -137,7 +137,7 @@ class Importer:
         """Whether an earlier run sent the row: counted if it finished, else held to settle."""
         if self.journal is None:
             return False
-        item.hash = key_hash(item.key)
+        item.hash = customer_hash(item.customer)
         recorded = self.journal.claim(item.hash)
         if recorded is None:
             return False
