@@ -82,6 +82,23 @@ async def test_a_failed_write_is_raised_by_every_later_write() -> None:
     assert file.getvalue() == b""
 
 
+class TrickleFile(CountingFile):
+    """An unbuffered file that takes at most a few bytes per write, as write(2) may."""
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        return super().write(bytes(data[:5]))
+
+
+def test_a_write_that_takes_part_of_the_records_is_finished_in_order() -> None:
+    file = TrickleFile()
+    records = writer(file)
+    records.write_now(b'{"sent":0,"line":2,"key":"00ff00ff00ff00ff"}\n')
+    records.write_now(b'{"done":0,"status":"failed"}\n')
+    assert file.getvalue() == (
+        b'{"sent":0,"line":2,"key":"00ff00ff00ff00ff"}\n{"done":0,"status":"failed"}\n'
+    )
+
+
 def test_outside_an_event_loop_a_record_is_written_at_once() -> None:
     file = CountingFile()
     records = writer(file)

@@ -103,7 +103,10 @@ class Journal:
             self._file: IO[bytes] = open(self.path, "a+b")  # noqa: SIM115
         except OSError as exc:
             raise JournalError(f"journal {self.path}: {exc.strerror or exc}") from None
-        self._writer = RecordWriter(self._file, self.path, clock=clock, fsync_every=FSYNC_EVERY)
+        # Records go out through an unbuffered descriptor of the same open file: one
+        # write(2) each, where a flush of the buffered one adds an lseek(2).
+        records = open(os.dup(self._file.fileno()), "ab", buffering=0)  # noqa: SIM115
+        self._writer = RecordWriter(records, self.path, clock=clock, fsync_every=FSYNC_EVERY)
         try:
             if not lock(self._file):
                 pid = holder_pid(self.path)
@@ -111,6 +114,7 @@ class Journal:
                 raise JournalInUse(f"journal {self.path} is in use by another import{held_by}")
             self._open(input_id)
         except BaseException:
+            records.close()
             self._file.close()
             raise
 
@@ -137,6 +141,7 @@ class Journal:
         if not first:
             first = record_line(self._header)
             file.write(first)
+            file.flush()  # ahead of the records, which take the other descriptor
             end = file.tell()
         else:
             if not first.endswith(b"\n"):
@@ -280,4 +285,7 @@ class Journal:
 
     def close(self) -> None:
         """Sync and close; a write that failed already (a full disk) stopped the import."""
-        self._writer.close()
+        try:
+            self._writer.close()
+        finally:
+            self._file.close()

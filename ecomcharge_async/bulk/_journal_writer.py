@@ -66,7 +66,10 @@ class RecordWriter:
         data = b"".join(self._pending)
         self._pending.clear()
         try:
-            self._file.write(data)
+            written = self._file.write(data)
+            while written < len(data):  # an unbuffered file may take part of it
+                data = data[written:]
+                written = self._file.write(data)
             self._file.flush()
             now = self._clock()
             if now - self._synced_at >= self._fsync_every:
