@@ -103,9 +103,13 @@ class Journal:
             self._file: IO[bytes] = open(self.path, "a+b")  # noqa: SIM115
         except OSError as exc:
             raise JournalError(f"journal {self.path}: {exc.strerror or exc}") from None
-        # Records go out through an unbuffered descriptor of the same open file: one
-        # write(2) each, where a flush of the buffered one adds an lseek(2).
-        records = open(os.dup(self._file.fileno()), "ab", buffering=0)  # noqa: SIM115
+        try:
+            # Records go out through an unbuffered descriptor of the same open file:
+            # one write(2) each, where a flush of the buffered one adds an lseek(2).
+            records = open(os.dup(self._file.fileno()), "ab", buffering=0)  # noqa: SIM115
+        except OSError as exc:  # out of descriptors
+            self._file.close()
+            raise JournalError(f"journal {self.path}: {exc.strerror or exc}") from None
         self._writer = RecordWriter(records, self.path, clock=clock, fsync_every=FSYNC_EVERY)
         try:
             if not lock(self._file):
