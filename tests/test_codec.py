@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 
 import attrs
@@ -237,3 +239,19 @@ async def test_a_second_model_names_what_it_cannot_read(body: bytes, reason: str
 
     with pytest.raises(ec.DecodeError, match="body ended after 1 plans"):
         _ = [plan async for plan in PLAN.decode_stream(cut())]
+
+
+def test_cattrs_is_imported_only_when_a_body_needs_the_converter() -> None:
+    # Documented bodies decode in C; the import command starts without cattrs.
+    code = (
+        "import sys\n"
+        "from ecomcharge_async import Client, bulk\n"
+        "from ecomcharge_async.cli import main\n"
+        "from ecomcharge_async._core.customers import CUSTOMER\n"
+        'CUSTOMER.decode(b\'{"id": "cst_1", "email": "a@example.com"}\')\n'
+        "print('cattrs' in sys.modules)\n"
+        'CUSTOMER.decode(b\'{"id": "cst_1", "zip": 92006}\')  # a number: the liberal path\n'
+        "print('cattrs' in sys.modules)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.split() == ["False", "True"]

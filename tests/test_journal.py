@@ -253,6 +253,28 @@ def test_a_journal_that_cannot_be_opened_says_which(tmp_path: Path) -> None:
         open_journal(path)
 
 
+def test_a_journal_without_a_descriptor_left_for_its_records_says_so(tmp_path: Path) -> None:
+    # The journal's file opens on the last descriptor the limit allows; the unbuffered
+    # one its records take is refused (EMFILE). In a child: the limit is per process.
+    code = (
+        "import os, resource, sys\n"
+        "from ecomcharge_async.bulk._journal import Journal, JournalError\n"
+        "free = os.open(os.devnull, os.O_RDONLY); os.close(free)\n"
+        "hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (free + 1, hard))\n"
+        "try:\n"
+        "    Journal(sys.argv[1], shop_id='361', base_url='http://127.0.0.1:9', input_id=None)\n"
+        "except JournalError as exc:\n"
+        "    print(exc)\n"
+    )
+    path = tmp_path / "j.jsonl"
+    run = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True
+    )
+    assert run.stdout.strip() == f"journal {path}: Too many open files"
+    assert path.read_bytes() == b""  # nothing written: the file was closed again
+
+
 def test_a_refused_import_names_the_holder_not_the_previous_run(tmp_path: Path) -> None:
     path = tmp_path / "j.jsonl"
     gone = subprocess.Popen([sys.executable, "-c", "pass"])

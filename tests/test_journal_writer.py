@@ -8,9 +8,13 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import SECRET, SHOP_ID
 
+import ecomcharge_async as ec
+from ecomcharge_async.bulk import import_customers
 from ecomcharge_async.bulk._journal import Journal
 from ecomcharge_async.bulk._journal_writer import RecordWriter, done_record, sent_record
+from ecomcharge_async.testing import FakeEcomCharge
 
 
 class CountingFile(io.BytesIO):
@@ -39,41 +43,60 @@ def writer(file: CountingFile) -> RecordWriter:
     return RecordWriter(file, "import.journal", clock=lambda: 0.0, fsync_every=3600.0)
 
 
-async def test_records_made_in_one_turn_are_written_at_once_before_anyone_sends() -> None:
+async def test_outcomes_queued_in_one_turn_are_written_together_at_its_end() -> None:
     file = CountingFile()
     records = writer(file)
-    seen_when_sending: list[bytes] = []
-
-    async def send(n: int) -> None:
-        await records.written(records.write_soon(b"%d\n" % n))
-        seen_when_sending.append(file.getvalue())  # what the OS has when the request leaves
-
-    await asyncio.gather(*(send(n) for n in range(50)))
+    for n in range(50):
+        records.write_soon(b"%d\n" % n)
+    assert file.writes == 0
+    await asyncio.sleep(0)  # the turn ends: its one write runs
     assert file.writes == 1
     assert file.getvalue() == b"".join(b"%d\n" % n for n in range(50))
-    assert all(seen == file.getvalue() for seen in seen_when_sending)
 
 
-async def test_a_record_made_after_the_turns_write_gets_a_write_of_its_own() -> None:
+async def test_a_sent_record_reaches_the_os_at_once_with_the_outcomes_queued_before_it() -> None:
     file = CountingFile()
     records = writer(file)
-    await records.written(records.write_soon(b"a\n"))
-    await records.written(records.write_soon(b"b\n"))
-    assert (file.writes, file.getvalue()) == (2, b"a\nb\n")
+    records.write_soon(b"done 1\n")
+    records.write_soon(b"done 2\n")
+    records.write_now(b"sent 3\n")  # returns once handed to the OS: the request may leave
+    assert (file.writes, file.flushes) == (1, 1)
+    assert file.getvalue() == b"done 1\ndone 2\nsent 3\n"
+    await asyncio.sleep(0)  # the turn's scheduled write finds nothing left to write
+    assert file.writes == 1
 
 
-async def test_a_failed_write_is_raised_to_every_waiter_and_to_later_writes() -> None:
+async def test_a_failed_write_is_raised_by_every_later_write() -> None:
     file = CountingFile()
     records = writer(file)
     file.fail = OSError(28, "No space left on device")
-    waits = [records.written(records.write_soon(b"%d\n" % n)) for n in range(3)]
-    results = await asyncio.gather(*waits, return_exceptions=True)
-    assert all(isinstance(r, OSError) and r.errno == 28 for r in results)
-    assert {r.filename for r in results} == {"import.journal"}  # the stop names the journal
+    records.write_soon(b"done 1\n")
+    await asyncio.sleep(0)  # the turn's write fails: kept for the next write
     file.fail = None
+    for _ in range(2):
+        with pytest.raises(OSError, match="No space left") as raised:
+            records.write_now(b"sent 2\n")
+        assert (raised.value.errno, raised.value.filename) == (28, "import.journal")
     with pytest.raises(OSError, match="No space left"):
         records.flush()  # nothing after a failed write reaches the file out of order
     assert file.getvalue() == b""
+
+
+class TrickleFile(CountingFile):
+    """An unbuffered file that takes at most a few bytes per write, as write(2) may."""
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        return super().write(bytes(data[:5]))
+
+
+def test_a_write_that_takes_part_of_the_records_is_finished_in_order() -> None:
+    file = TrickleFile()
+    records = writer(file)
+    records.write_now(b'{"sent":0,"line":2,"key":"00ff00ff00ff00ff"}\n')
+    records.write_now(b'{"done":0,"status":"failed"}\n')
+    assert file.getvalue() == (
+        b'{"sent":0,"line":2,"key":"00ff00ff00ff00ff"}\n{"done":0,"status":"failed"}\n'
+    )
 
 
 def test_outside_an_event_loop_a_record_is_written_at_once() -> None:
@@ -98,14 +121,14 @@ def test_records_read_back_as_the_json_they_stand_for() -> None:
     }
 
 
-async def test_a_journal_sending_rows_together_resumes_them_all(tmp_path: Path) -> None:
+async def test_rows_sent_and_ended_in_one_turn_resume_from_the_journal(tmp_path: Path) -> None:
     path = tmp_path / "j"
     opened = {"shop_id": "361", "base_url": "http://127.0.0.1:9", "input_id": None}
     journal = Journal(path, **opened)  # type: ignore[arg-type]
-    rows = await asyncio.gather(*(journal.sending(n + 2, f"{n:016x}") for n in range(20)))
-    assert sorted(rows) == list(range(20))
+    rows = [journal.sent(n + 2, f"{n:016x}") for n in range(20)]
+    assert rows == list(range(20))
     for row in rows[:10]:
-        journal.done(row, "created", f"cst_{row}")
+        journal.done(row, "created", f"cst_{row}")  # queued for the turn's end
     journal.close()
     created: list[str] = []
     again = Journal(path, **opened, on_created=created.append)  # type: ignore[arg-type]
@@ -114,3 +137,36 @@ async def test_a_journal_sending_rows_together_resumes_them_all(tmp_path: Path) 
         assert again.sent(99, f"{99:016x}") == 20
     finally:
         again.close()
+
+
+class JournalWatch:
+    """A transport that reads the journal file as each create arrives, then passes it on."""
+
+    def __init__(self, inner: ec.Transport, path: Path) -> None:
+        self.inner = inner
+        self.path = path
+        self.creates = 0
+        self.short: list[int] = []  # creates that arrived before their `sent` record
+
+    async def send(self, request: ec.Request) -> ec.Response:
+        if request.method == "POST":
+            self.creates += 1
+            recorded = self.path.read_bytes().count(b'{"sent":')
+            if recorded < self.creates:
+                self.short.append(self.creates)
+        return await self.inner.send(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_every_create_leaves_after_its_sent_record_reached_the_os(
+    fake: FakeEcomCharge, tmp_path: Path
+) -> None:
+    path = tmp_path / "import.journal"
+    watch = JournalWatch(fake.transport(), path)
+    rows = [ec.NewCustomer(email=f"user{n}@example.com", ip="10.0.0.1") for n in range(300)]
+    async with ec.Client(SHOP_ID, SECRET, retry=None, transport=watch) as client:
+        report = await import_customers(client, rows, journal=path, concurrency=32)
+    assert (report.created, watch.creates, watch.short) == (300, 300, [])
+    assert path.read_bytes().count(b'{"done":') == 300

@@ -14,6 +14,7 @@ from ecomcharge_async._core.retry import is_retryable
 from ecomcharge_async.bulk._reconcile import (
     ShopMatcher,
     classify,
+    customer_hash,
     customer_key,
     key_hash,
     match_customers,
@@ -95,6 +96,27 @@ def test_the_key_hash_is_sha256_of_the_keys_json_as_journals_already_hold_it(
 ) -> None:
     # Journals written before match rows by this hash: its input must stay json.dumps(key).
     assert key_hash(key) == hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
+
+
+@pytest.mark.parametrize(
+    "customer",
+    [
+        ec.NewCustomer(email="a@example.com", ip="10.0.0.1"),
+        ec.NewCustomer(email="  MiXeD@Example.COM ", ip=" ::1", first_name="", city="   "),
+        ec.NewCustomer(
+            email='quote"back\\slash@example.com',
+            ip="::1",
+            first_name="Zoë",
+            last_name="李",
+            address="tab\tnew\nline",
+            phone="😀",
+            state="ß",
+        ),
+        ec.NewCustomer(email="", ip=""),
+    ],
+)
+def test_a_rows_journal_hash_is_its_keys_hash(customer: ec.NewCustomer) -> None:
+    assert customer_hash(customer) == key_hash(customer_key(customer))
 
 
 A, B = person(1), person(2)

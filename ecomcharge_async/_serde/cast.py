@@ -17,8 +17,7 @@ from typing import Any
 import attrs
 import msgspec
 
-from .codec import Codec, Decoder, load_json
-from .converter import converter
+from .codec import Codec, Decoder, load_json, the_converter
 from .explain import failure
 
 _encoder = msgspec.json.Encoder()
@@ -29,7 +28,7 @@ _decoders: dict[Any, Decoder[Any]] = {}
 def encode_json(value: Any) -> bytes:
     """A request body: `value` (attrs instances unstructured by the converter) as JSON."""
     try:
-        return _encoder.encode(converter.unstructure(value))
+        return _encoder.encode(the_converter().unstructure(value))
     except (TypeError, UnicodeEncodeError, msgspec.EncodeError) as exc:
         raise TypeError(
             f"json= must be JSON-serialisable (or attrs instances), got {type(value).__name__}"
@@ -73,7 +72,7 @@ def _structured(cast: Any) -> Decoder[Any]:
     ) -> Any:
         data = decode_json(body, status=status, headers=headers)
         try:
-            return converter.structure(data, cast)
+            return the_converter().structure(data, cast)
         except Exception as exc:
             raise failure(f"the body cannot be read as {name}", status, body, headers) from exc
 

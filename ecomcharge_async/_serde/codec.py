@@ -17,15 +17,17 @@ from __future__ import annotations
 
 import operator
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 import attrs
 import msgspec
 
 from .._core.errors import DecodeError
-from .converter import converter
 from .explain import failure, json_type, malformed, unencodable, unreadable
 from .json_array import ArrayReader, ReadItem, read_array
+
+if TYPE_CHECKING:
+    import cattrs
 
 T = TypeVar("T", bound=attrs.AttrsInstance)
 T_co = TypeVar("T_co", covariant=True)
@@ -113,6 +115,14 @@ def _encoder_of(cls: type[T], name: str) -> Callable[[T], bytes]:
     return encode_one
 
 
+def the_converter() -> cattrs.Converter:
+    """The public converter, imported when first needed: documented bodies never need
+    it, and importing cattrs was a third of what `ecomcharge import` adds to a start."""
+    from .converter import converter
+
+    return converter
+
+
 def _structurer(cls: type[T]) -> Callable[[Any], T]:
     """The converter's reading of `cls`, its hook looked up when first needed.
 
@@ -123,7 +133,7 @@ def _structurer(cls: type[T]) -> Callable[[Any], T]:
 
     def structure(data: Any) -> T:
         if not hooks:
-            hooks.append(converter.get_structure_hook(cls))
+            hooks.append(the_converter().get_structure_hook(cls))
         return hooks[0](data, cls)
 
     return structure
@@ -143,7 +153,7 @@ def _liberal_reader(cls: type[T], structure: Callable[[Any], T]) -> ReadItem[T]:
             return structure(data)
         except Exception as exc:
             where = "" if index is None else f"item {index}: "
-            message = where + unreadable(cls, data, converter)
+            message = where + unreadable(cls, data, the_converter())
             raise failure(message, status, body, headers) from exc
 
     return read_item
@@ -156,7 +166,7 @@ def _reader(cls: type[T], structure: Callable[[Any], T]) -> Callable[[Any], T]:
         try:
             return structure(data)
         except Exception as exc:
-            raise DecodeError(unreadable(cls, data, converter)) from exc
+            raise DecodeError(unreadable(cls, data, the_converter())) from exc
 
     return read
 

@@ -9,13 +9,15 @@ from __future__ import annotations
 import re
 import typing
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
-import cattrs
 import msgspec
 
 from .._core.errors import DecodeError, request_id_of
+
+if TYPE_CHECKING:
+    import cattrs
 
 
 def json_type(value: Any) -> str:

@@ -32,7 +32,7 @@ from ._outcome import (
     log_fields,
 )
 from ._pacing import Limiter, Pause, take_turn
-from ._reconcile import classify, key_hash
+from ._reconcile import classify, customer_hash
 from ._row import RowOutcome, Status
 from ._rows import RowError
 from ._settings import ImportSettings
@@ -138,7 +138,7 @@ class Importer:
         """Whether an earlier run sent the row: counted if it finished, else held to settle."""
         if self.journal is None:
             return False
-        item.hash = key_hash(item.key)
+        item.hash = customer_hash(item.customer)
         recorded = self.journal.claim(item.hash)
         if recorded is None:
             return False
@@ -199,7 +199,7 @@ class Importer:
             try:
                 if self.journal is not None and item.row is None:
                     assert item.hash is not None
-                    item.row = await self.journal.sending(item.line, item.hash)
+                    item.row = self.journal.sent(item.line, item.hash)
                 created = await self.client.customers.create(item.customer)
                 outcome = Outcome.OK
             except EcomChargeError as exc:

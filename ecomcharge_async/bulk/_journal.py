@@ -17,9 +17,10 @@ not by line: an input edited between runs (a rejected row fixed, a line added)
 resumes, and a row created by an earlier run is never sent again. The journal
 never holds an email, a name, the secret key or an Authorization header. Every
 record reaches the OS before the request it announces is sent, so `kill -9`
-loses nothing that was sent (records are written together, once per turn of
-the event loop: `_journal_writer`); records are fsync'd at least once a second
-and on close, so a power cut loses at most the last second.
+loses nothing that was sent (a `sent` record is written at once, with the
+`done` records queued before it; `done` records otherwise go out together once
+per turn of the event loop: `_journal_writer`); records are fsync'd at least
+once a second and on close, so a power cut loses at most the last second.
 """
 
 from __future__ import annotations
@@ -102,7 +103,14 @@ class Journal:
             self._file: IO[bytes] = open(self.path, "a+b")  # noqa: SIM115
         except OSError as exc:
             raise JournalError(f"journal {self.path}: {exc.strerror or exc}") from None
-        self._writer = RecordWriter(self._file, self.path, clock=clock, fsync_every=FSYNC_EVERY)
+        try:
+            # Records go out through an unbuffered descriptor of the same open file:
+            # one write(2) each, where a flush of the buffered one adds an lseek(2).
+            records = open(os.dup(self._file.fileno()), "ab", buffering=0)  # noqa: SIM115
+        except OSError as exc:  # out of descriptors
+            self._file.close()
+            raise JournalError(f"journal {self.path}: {exc.strerror or exc}") from None
+        self._writer = RecordWriter(records, self.path, clock=clock, fsync_every=FSYNC_EVERY)
         try:
             if not lock(self._file):
                 pid = holder_pid(self.path)
@@ -110,6 +118,7 @@ class Journal:
                 raise JournalInUse(f"journal {self.path} is in use by another import{held_by}")
             self._open(input_id)
         except BaseException:
+            records.close()
             self._file.close()
             raise
 
@@ -136,6 +145,7 @@ class Journal:
         if not first:
             first = record_line(self._header)
             file.write(first)
+            file.flush()  # ahead of the records, which take the other descriptor
             end = file.tell()
         else:
             if not first.endswith(b"\n"):
@@ -256,17 +266,15 @@ class Journal:
     # -- what the importer records ----------------------------------------------
 
     def sent(self, line: int, key: str) -> int:
-        """Record that input `line` is about to be sent, at once; its number."""
+        """Record that input `line` is about to be sent, at once; its number.
+
+        At once rather than with the rest of the loop turn's records: waiting
+        for the turn's end would part each create's garbage from the next
+        one's making by a turn, and the collector runs nine times as often.
+        """
         self._rows += 1
         self._writer.write_now(sent_record(self._rows - 1, line, key))
         return self._rows - 1
-
-    async def sending(self, line: int, key: str) -> int:
-        """`sent` for one of many rows: returns once written with this loop turn's records."""
-        self._rows += 1
-        row = self._rows - 1
-        await self._writer.written(self._writer.write_soon(sent_record(row, line, key)))
-        return row
 
     def done(self, row: int, status: str, customer_id: str | None = None) -> None:
         """Record row `row`'s outcome (as numbered by `sent` or `claim`) with this loop turn's.
@@ -281,4 +289,7 @@ class Journal:
 
     def close(self) -> None:
         """Sync and close; a write that failed already (a full disk) stopped the import."""
-        self._writer.close()
+        try:
+            self._writer.close()
+        finally:
+            self._file.close()

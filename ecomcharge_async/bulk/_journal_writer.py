@@ -1,11 +1,11 @@
-"""How journal records reach the OS: together, once per event-loop turn, before what they announce.
+"""How journal records reach the OS: before what they announce, several in one write.
 
-A record written at once costs a write(2) and a flush per row; an import sends
-many rows in one turn of the event loop. `write_soon` queues a record and
-schedules one write of every record queued in this turn; `written` returns
-once a record was handed to the OS, so a `sent` record still reaches the OS
-before the request it announces leaves. Records are fsync'd at least once
-every `fsync_every` seconds and on close, so a power cut loses at most that.
+`write_now` hands a record to the OS before it returns (a `sent` record,
+before its request leaves), with every record queued before it. `write_soon`
+queues a record that announces nothing (a `done`) and schedules one write of
+every record queued in this turn of the event loop, if no `write_now` took
+them first. Records are fsync'd at least once every `fsync_every` seconds and
+on close, so a power cut loses at most that.
 """
 
 from __future__ import annotations
@@ -32,46 +32,29 @@ class RecordWriter:
         self._fsync_every = fsync_every
         self._synced_at = clock()
         self._pending: list[bytes] = []
-        self._made = 0  # records queued, ever
-        self._written = 0  # records handed to the OS, ever
         self._scheduled = False
         self._error: OSError | None = None  # a failed write: every later one fails with it
 
     def write_now(self, record: bytes) -> None:
         """Hand `record` (and any queued before it) to the OS before returning."""
         self._pending.append(record)
-        self._made += 1
         self.flush()
 
-    def write_soon(self, record: bytes) -> int:
-        """Queue `record` for the end of this event-loop turn (at once outside a loop).
-
-        Returns its number, for `written`.
-        """
+    def write_soon(self, record: bytes) -> None:
+        """Queue `record` for the end of this event-loop turn (at once outside a loop)."""
         self._pending.append(record)
-        self._made += 1
         if not self._scheduled:
             try:
                 loop = asyncio.get_running_loop()
             except RuntimeError:
                 self.flush()
-                return self._made
+                return
             self._scheduled = True
             loop.call_soon(self._flush_soon)
-        return self._made
-
-    async def written(self, number: int) -> None:
-        """Return once record `number` reached the OS; raise what kept it from it."""
-        if self._written < number:
-            # The write scheduled when the record was queued is ahead of us in
-            # the loop's queue (FIFO): yielding once lets it run first.
-            await asyncio.sleep(0)
-            if self._written < number:
-                self.flush()
 
     def _flush_soon(self) -> None:
         self._scheduled = False
-        with contextlib.suppress(OSError):  # kept: raised to whoever waits for a record next
+        with contextlib.suppress(OSError):  # kept: raised by the next write (a `sent` stops)
             self.flush()
 
     def flush(self) -> None:
@@ -83,9 +66,11 @@ class RecordWriter:
         data = b"".join(self._pending)
         self._pending.clear()
         try:
-            self._file.write(data)
+            written = self._file.write(data)
+            while written < len(data):  # an unbuffered file may take part of it
+                data = data[written:]
+                written = self._file.write(data)
             self._file.flush()
-            self._written = self._made
             now = self._clock()
             if now - self._synced_at >= self._fsync_every:
                 os.fsync(self._file.fileno())

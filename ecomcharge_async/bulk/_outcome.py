@@ -28,12 +28,16 @@ AMBIGUOUS = (
 class Item:
     line: int
     customer: NewCustomer
-    key: Key
     hash: str | None = None  # the key's journal hash, when there is a journal
     row: int | None = None  # the journal's number for this row, once recorded
     attempts: int = 0
     rounds: int = 0
     error: Exception | None = None
+
+    @property
+    def key(self) -> Key:
+        """What reconciliation matches the row on: made only for a row it settles."""
+        return customer_key(self.customer)
 
 
 def log_fields(item: Item, exc: EcomChargeError) -> dict[str, Any]:
@@ -62,9 +66,9 @@ def as_item(row: Any, previous: int) -> Item | RowError:
     """An input row as the importer takes it; `previous` is the line of the one before."""
     item: Item | RowError
     if isinstance(row, NewCustomer):
-        item = Item(previous + 1, row, customer_key(row))
+        item = Item(previous + 1, row)
     elif isinstance(row, Row):
-        item = Item(row.line, row.customer, customer_key(row.customer))
+        item = Item(row.line, row.customer)
     elif isinstance(row, RowError):
         item = row
     else:
