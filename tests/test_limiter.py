@@ -186,6 +186,13 @@ def test_it_never_goes_above_its_maximum(maximum: int) -> None:
     assert max(limit for _, limit in run.limits) == maximum
 
 
+def test_a_plateau_held_near_the_maximum_holds_no_more_than_the_maximum() -> None:
+    # The knee is near 8 in flight; twice it would be past the maximum of 12.
+    run = import_rows(QueueingAPI(capacity=4, service=0.002), 10_000, adaptive(maximum=12))
+    assert run.peak_in_flight <= 12
+    assert max(limit for _, limit in run.limits) <= 12
+
+
 def test_it_cuts_back_in_an_outage_and_recovers_after_it() -> None:
     run = import_rows(SlowAPI(outage=(5.0, 8.0)), 20_000, adaptive())
     before = [limit for t, limit in run.limits if 4.0 <= t < 5.0]
@@ -394,11 +401,14 @@ def test_what_an_answer_tells_the_limiter(error: BaseException | None, outcome: 
 def test_rounds_answered_in_no_time_are_not_judged() -> None:
     # A test's clock may only move on sleeps: answers then take no time at all.
     meter = ThroughputMeter(now=0.0)
+    judged = 0
     for now in (0.0, 0.5, 1.0, 1.5, 2.0):
         done = meter.answer(sent_at=now, now=now)
         if done is not None:
+            judged += 1
             assert done.in_flight == 0
             assert meter.plateau(done) is None
+    assert judged == 4  # each answer after the first ends a round
 
 
 def test_a_round_measures_the_requests_kept_in_flight_and_the_answers_per_second() -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import _thread
 import asyncio
 import contextlib
+import contextvars
 import selectors
 import socket
 from collections import deque
@@ -32,16 +33,30 @@ class Call(Generic[T]):
     Lighter than `asyncio.run_coroutine_threadsafe` (no concurrent Future, no
     condition variable, no done callback a loop turn later). Whatever the call
     raises, even `KeyboardInterrupt`, is caught on the loop and raised in the
-    caller's thread. `finished` runs on the loop once the call is over, started
-    or not; `led` marks the call of the thread running the loop for it.
+    caller's thread, and it runs in its caller's context variables. `finished`
+    runs on the loop once the call is over, started or not; `led` marks the call
+    of the thread running the loop for it.
     """
 
-    __slots__ = ("coro", "dropped", "error", "finished", "led", "result", "task", "waiter")
+    __slots__ = (
+        "context",
+        "coro",
+        "dropped",
+        "error",
+        "finished",
+        "led",
+        "result",
+        "task",
+        "waiter",
+    )
 
     def __init__(
         self, coro: Coroutine[Any, Any, T], finished: Callable[[Call[Any]], None] | None = None
     ) -> None:
         self.coro = coro
+        # Run in its caller's context variables (a tracing span, say), not those of
+        # whichever thread runs the loop meanwhile.
+        self.context = contextvars.copy_context()
         self.finished = finished
         self.led = False
         self.task: asyncio.Task[None] | None = None
@@ -61,7 +76,7 @@ class Call(Generic[T]):
             self.error = asyncio.CancelledError()
             self._end()
         else:
-            self.task = loop.create_task(self._main())
+            self.task = loop.create_task(self._main(), context=self.context)
 
     async def _main(self) -> None:
         try:

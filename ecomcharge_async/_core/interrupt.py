@@ -18,19 +18,11 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
-
-def _c_functions() -> Any:
-    """signal's C functions: the `signal` module's wrappers convert to enums, about
-    10 µs a call, more than the rest of a sync call's overhead."""
-    try:
-        return importlib.import_module("_signal")
-    except ImportError:  # not CPython: the wrappers do the same, slower
-        return signal
-
-
-_raw = _c_functions()
-_getsignal: Callable[[int], object] = _raw.getsignal
-_setsignal: Callable[[int, object], object] = _raw.signal
+# signal's C functions: the `signal` module's wrappers convert to enums, about
+# 10 µs a call, more than the rest of a sync call's overhead.
+_signal_c: Any = importlib.import_module("_signal")
+_getsignal: Callable[[int], object] = _signal_c.getsignal
+_setsignal: Callable[[int, object], object] = _signal_c.signal
 
 #: SIGINT handlers under which Ctrl-C raises nowhere inside the loop (or is ours to replace).
 _SAFE = (signal.SIG_DFL, signal.SIG_IGN)

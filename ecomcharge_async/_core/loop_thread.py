@@ -64,7 +64,7 @@ class LoopThread:
         self.stopped = False
         self._claim = _thread.allocate_lock()  # held by the thread running the loop, if any
         self._holder: int | None = None  # that thread's id, set by it once it holds `_claim`
-        self._later: deque[Call[Any]] = deque()  # submitted, to be started by the holder
+        self._submitted: deque[Call[Any]] = deque()  # submitted, to be started by the holder
         self._baton = _thread.allocate_lock()  # released to wake the loop thread
         self._baton.acquire()
         self._main = threading.main_thread().ident
@@ -140,7 +140,7 @@ class LoopThread:
         return call.outcome()
 
     def _idle(self) -> bool:
-        return self._handoff.idle() and not self._later
+        return self._handoff.idle() and not self._submitted
 
     def _park(self) -> bool:
         """By the holder, the loop stopped: let go of it if no call is left; False if one is
@@ -180,7 +180,7 @@ class LoopThread:
         parked), run it until no call is left, park it."""
         me = _thread.get_ident()
         while not self.stopped:
-            if self._holder == me or (self._later and self._claim.acquire(False)):
+            if self._holder == me or (self._submitted and self._claim.acquire(False)):
                 self._holder = me
                 self._drive()
             else:
@@ -189,7 +189,7 @@ class LoopThread:
     def _drive(self) -> None:
         """Run the loop while calls are in flight, then park it (or until it stops for good)."""
         while not self.stopped:
-            self._take_later()
+            self._take_submitted()
             if self._park():
                 return
             self.loop.run_forever()
@@ -201,15 +201,15 @@ class LoopThread:
             coro.close()
             return None
         call: Call[Any] = Call(coro, self._finished)
-        self._later.append(call)
+        self._submitted.append(call)
         with contextlib.suppress(RuntimeError):  # closed: nothing runs it any more
-            self.loop.call_soon_threadsafe(self._take_later)  # started at once if the loop runs
+            self.loop.call_soon_threadsafe(self._take_submitted)  # started at once if the loop runs
         self._nudge()  # and if it is parked, the loop thread runs it
         return call
 
-    def _take_later(self) -> None:
+    def _take_submitted(self) -> None:
         """By the thread holding the loop: queue what was submitted."""
-        later = self._later
+        later = self._submitted
         while later:
             self._handoff.send(later.popleft())
 
@@ -221,6 +221,7 @@ class LoopThread:
             or sys.is_finalizing()  # the loop thread can no longer run: never wait for it
             or _running_loop() is self.loop
             or self._holder == _thread.get_ident()  # this thread holds the loop: it cannot wait
+            or _thread.get_ident() == self._thread_id  # the loop thread: it may be asked to run it
         ):
             self.submit(_closed(stream))
         else:

@@ -109,7 +109,7 @@ class SyncClient(SyncRequests):
                 if self._root is self:  # the transport's owner: closed at exit if still open
                     runner.clients.add(self._client)
                     self._finalizer = weakref.finalize(self, runner.forget, self._client)
-                    self._finalizer.atexit = False  # the loop thread closes it at exit
+                    self._finalizer.atexit = False  # closed at exit with the loop
             return runner, self._client
 
     def _rebuild(self) -> None:

@@ -106,10 +106,11 @@ class Journal:
         try:
             # Records go out through an unbuffered descriptor of the same open file:
             # one write(2) each, where a flush of the buffered one adds an lseek(2).
-            records = open(os.dup(self._file.fileno()), "ab", buffering=0)  # noqa: SIM115
+            duplicate = os.dup(self._file.fileno())
         except OSError as exc:  # out of descriptors
             self._file.close()
             raise JournalError(f"journal {self.path}: {exc.strerror or exc}") from None
+        records = open(duplicate, "ab", buffering=0)  # noqa: SIM115 - of a descriptor we hold
         self._writer = RecordWriter(records, self.path, clock=clock, fsync_every=FSYNC_EVERY)
         try:
             if not lock(self._file):

@@ -4,7 +4,8 @@
 trip, 0.1 s at the least) while answers come back without overload and latency
 stays flat (TCP's slow start); a 503, a timeout or a refused connection halves
 it, latency above twice the lowest seen shrinks it (a gradient, as in Netflix's
-concurrency-limits), and past a cut it grows by about sqrt(limit) per round. Growth stops where
+concurrency-limits), and past a cut or a plateau it grows by about sqrt(limit)
+per round. Growth stops where
 more requests in flight stop buying answers per second (`ThroughputMeter`):
 on a fast link the client's own CPU, not latency, is what runs out, and each
 request more in flight only costs more CPU per row. Every few seconds it tries
@@ -134,7 +135,7 @@ class AdaptiveLimiter(Slots):
             self._knee = None  # try again: the API may take more now
             self._meter.restart(now)
         elif (knee := self._meter.plateau(done)) is not None:
-            self._knee = max(self.minimum, round(self.KNEE_GAIN * knee))
+            self._knee = min(self.maximum, max(self.minimum, round(self.KNEE_GAIN * knee)))
             self._held_since = now
             self._limit = self.threshold = min(self._limit, self._knee)  # beyond it: gently
             return self._knee
@@ -166,7 +167,7 @@ class AdaptiveLimiter(Slots):
             since = max(since, min(self._successes[0], now - self.WINDOW))
         age = now - since
         got_through = sum(1 for t in self._successes if t >= since)
-        if age < self.SETTLE and got_through < self.SAMPLES:
+        if age <= 0 or (age < self.SETTLE and got_through < self.SAMPLES):
             return  # too young to judge: measure it first
         accepted = got_through / age
         if accepted > 0:
