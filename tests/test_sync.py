@@ -18,46 +18,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from aiohttp import web
 from conftest import SECRET, SHOP_ID
+from sync_support import Loopback, NoteCancel
 
 import ecomcharge_async as ec
 from ecomcharge_async.testing import FakeEcomCharge, Fault
-from ecomcharge_async.testing._server import create_app, run_app
 
 KINDS = ["fake", "aiohttp"]
-
-
-class Loopback:
-    """The fake served over HTTP from a loop in a thread of its own; `peers` are the
-    client ports of the connections it accepted, in order."""
-
-    def __init__(self, fake: FakeEcomCharge) -> None:
-        self.peers: list[int] = []
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self._thread.start()
-        app = create_app(fake)
-        app.middlewares.append(self._note_peer)
-        self._served = run_app(app, shutdown_timeout=0.1)
-        self.url = self._call(self._served.__aenter__())
-
-    @web.middleware
-    async def _note_peer(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        peer = request.transport.get_extra_info("peername") if request.transport else None
-        if peer is not None and peer[1] not in self.peers:
-            self.peers.append(peer[1])
-        response: web.StreamResponse = await handler(request)
-        return response
-
-    def _call(self, coro: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(30)
-
-    def close(self) -> None:
-        self._call(self._served.__aexit__(None, None, None))
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(30)
-        self.loop.close()
 
 
 @pytest.fixture
@@ -377,22 +344,14 @@ def test_an_interrupted_wait_cancels_the_call_on_the_loop(
 ) -> None:
     assert threading.current_thread() is threading.main_thread()  # where Ctrl-C lands
     fake.inject(Fault.delay(60))
-    cancelled = threading.Event()
-
-    async def note_cancel(request: ec.Request, call_next: ec.Handler) -> ec.Response:
-        try:
-            return await call_next(request)
-        except asyncio.CancelledError:
-            cancelled.set()
-            raise
-
+    note_cancel = NoteCancel()
     interrupter = threading.Thread(target=_interrupt_once_arrived, args=(fake,))
     watched = make_sync("fake", retry=None, middleware=[note_cancel])
     interrupter.start()
     with pytest.raises(KeyboardInterrupt):
         watched.customers.list()
     interrupter.join(30)
-    assert cancelled.wait(10)
+    assert note_cancel.cancelled.wait(10)
     assert watched.customers.list() == []  # the client still works
 
 

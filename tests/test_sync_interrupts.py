@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import test_sync
+from sync_support import NoteCancel
 from test_sync import NEW
 from test_sync_leading import LOOP_THREAD, Gate, parked, tagged
 
@@ -72,14 +73,7 @@ def _interrupt_once(fake: FakeEcomCharge, requests: int) -> None:
 def test_ctrl_c_under_a_handler_of_the_applications_cancels_the_call_it_waits_for(
     make_sync: Callable[..., ec.SyncClient], fake: FakeEcomCharge
 ) -> None:
-    cancelled = threading.Event()
-
-    async def note_cancel(request: ec.Request, call_next: ec.Handler) -> ec.Response:
-        try:
-            return await call_next(request)
-        except asyncio.CancelledError:
-            cancelled.set()
-            raise
+    note_cancel = NoteCancel()
 
     def raising(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
@@ -95,7 +89,7 @@ def test_ctrl_c_under_a_handler_of_the_applications_cancels_the_call_it_waits_fo
     finally:
         signal.signal(signal.SIGINT, mine)
     interrupter.join(30)
-    assert cancelled.wait(10)
+    assert note_cancel.cancelled.wait(10)
     assert client.customers.list() == []
 
 

@@ -20,15 +20,14 @@ from typing import Any
 
 import pytest
 import test_sync
-from aiohttp import web
 from conftest import SECRET, SHOP_ID
+from sync_support import Loopback
 from test_sync import KINDS, NEW
 from test_sync_process import in_child
 
 import ecomcharge_async as ec
 from ecomcharge_async._core import process_loop
 from ecomcharge_async.testing import FakeEcomCharge
-from ecomcharge_async.testing._server import create_app, run_app
 
 # The fixtures that serve the fake on loopback and build sync clients, shared.
 loopback = test_sync.loopback
@@ -137,57 +136,15 @@ async def test_a_thread_whose_own_loop_runs_hands_its_call_to_the_loop_thread(
     assert parked()
 
 
-class IdleCloser:
-    """The fake over HTTP on loopback, able to close the connections it keeps alive, as a
-    server does when they have been idle too long."""
-
-    def __init__(self, fake: FakeEcomCharge) -> None:
-        self.transports: list[asyncio.Transport] = []
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self._thread.start()
-        app = create_app(fake)
-        app.middlewares.append(self._note)
-        self._served = run_app(app, shutdown_timeout=0.1)
-        self.url = self._call(self._served.__aenter__())
-
-    @web.middleware
-    async def _note(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        if request.transport is not None and request.transport not in self.transports:
-            self.transports.append(request.transport)  # type: ignore[arg-type]
-        response: web.StreamResponse = await handler(request)
-        return response
-
-    def _call(self, coro: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(30)
-
-    def close_idle(self) -> None:
-        """Close every connection; return once their sockets are closed."""
-
-        async def close() -> None:
-            for transport in self.transports:
-                transport.close()
-            await asyncio.sleep(0)  # the sockets close on the next turn of the server's loop
-
-        self._call(close())
-        assert all(t.get_extra_info("socket") is None or t.is_closing() for t in self.transports)
-
-    def close(self) -> None:
-        self._call(self._served.__aexit__(None, None, None))
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(30)
-        self.loop.close()
-
-
 @pytest.fixture
-def idle_closer(fake: FakeEcomCharge) -> Iterator[IdleCloser]:
-    served = IdleCloser(fake)
+def idle_closer(fake: FakeEcomCharge) -> Iterator[Loopback]:
+    served = Loopback(fake)
     yield served
     served.close()
 
 
 def test_a_parked_loop_sees_a_connection_the_server_closed_before_the_call_picks_one(
-    idle_closer: IdleCloser, fake: FakeEcomCharge
+    idle_closer: Loopback, fake: FakeEcomCharge
 ) -> None:
     with ec.SyncClient(SHOP_ID, SECRET, base_url=idle_closer.url) as client:
         first = client.customers.create(NEW)  # its connection stays in the pool, idle
