@@ -75,3 +75,16 @@ class NoteCancel:
         except asyncio.CancelledError:
             self.cancelled.set()
             raise
+
+
+def noted_close(transport: Any) -> threading.Event:
+    """An event set once `transport` has closed (its `aclose` wrapped to set it)."""
+    closed = threading.Event()
+    real_aclose = transport.aclose
+
+    async def noted_aclose() -> None:
+        await real_aclose()
+        closed.set()
+
+    transport.aclose = noted_aclose
+    return closed

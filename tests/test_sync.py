@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from conftest import SECRET, SHOP_ID
-from sync_support import Loopback, NoteCancel
+from sync_support import Loopback, NoteCancel, noted_close
 
 import ecomcharge_async as ec
 from ecomcharge_async.testing import FakeEcomCharge, Fault
@@ -253,14 +253,7 @@ def test_a_dropped_client_gives_its_transport_back(fake: FakeEcomCharge) -> None
     transport = fake.transport()
     client = ec.SyncClient(SHOP_ID, SECRET, transport=transport)
     assert client.customers.list() == []
-    closed = threading.Event()
-    real_aclose = transport.aclose
-
-    async def noted_aclose() -> None:
-        await real_aclose()
-        closed.set()
-
-    transport.aclose = noted_aclose  # type: ignore[method-assign]
+    closed = noted_close(transport)
     del client
     gc.collect()
     assert closed.wait(10)

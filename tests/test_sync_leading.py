@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import test_sync
 from conftest import SECRET, SHOP_ID
-from sync_support import Loopback
+from sync_support import Loopback, noted_close
 from test_sync import KINDS, NEW
 from test_sync_process import in_child
 
@@ -166,14 +166,7 @@ def test_a_client_dropped_while_a_caller_leads_is_closed_on_its_loop(
     transport = fake.transport()
     dropped = ec.SyncClient(SHOP_ID, SECRET, transport=transport)
     assert dropped.customers.list() == []
-    closed = threading.Event()
-    real_aclose = transport.aclose
-
-    async def noted_aclose() -> None:
-        await real_aclose()
-        closed.set()
-
-    transport.aclose = noted_aclose  # type: ignore[method-assign]
+    closed = noted_close(transport)
     results: dict[str, Any] = {}
     a = in_thread("a", lambda: tagged(client, "a").customers.list(), results)
     assert gate.arrived["a"].wait(30)
