@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import threading
 
-from ecomcharge_async._core.handoff import RELAY_PATIENCE, Call, WakeRelay
+import pytest
+
+from ecomcharge_async._core.handoff import RELAY_PATIENCE, Call, HandoffSelector, WakeRelay
 from ecomcharge_async._core.loop_thread import LoopThread
 
 
@@ -125,3 +127,33 @@ def test_a_busy_loop_holds_the_relay_back_a_few_turns_at_most() -> None:
     assert not again.waiter.locked()
     for each in (call, again):
         each.coro.close()
+
+
+def test_calls_queued_while_the_loop_waits_in_select_send_one_wake_up_byte() -> None:
+    handoff = HandoffSelector()
+    loop = asyncio.SelectorEventLoop(handoff)
+    handoff.bind(loop)
+    try:
+        calls = [Call(_nothing()) for _ in range(5)]
+        wake_in = handoff._wake_in
+        handoff._waiting = True  # as while the loop's thread blocks in `select`
+        for call in calls:
+            handoff.send(call)
+        assert wake_in.recv(4096) == b"\0"  # one byte wakes it for all five
+        loop.run_until_complete(asyncio.sleep(0))  # a turn: its `select` starts them
+        assert all(call.task is not None for call in calls)
+        loop.run_until_complete(asyncio.gather(*(call.task for call in calls if call.task)))
+        assert all(call.done for call in calls)
+        handoff._waiting = True
+        handoff.send(last := Call(_nothing()))  # the next wait: a byte again
+        assert wake_in.recv(4096) == b"\0"
+        handoff._waiting = False
+        handoff.send(busy := Call(_nothing()))  # the loop works: no byte
+        with pytest.raises(BlockingIOError):
+            wake_in.recv(4096)
+        loop.run_until_complete(asyncio.sleep(0))
+        assert last.task is not None
+        assert busy.task is not None
+        loop.run_until_complete(asyncio.gather(last.task, busy.task))
+    finally:
+        loop.close()

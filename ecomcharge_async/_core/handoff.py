@@ -189,6 +189,7 @@ class HandoffSelector(selectors.DefaultSelector):
         #: Set while the loop stands still: its next `select` lets the I/O go first.
         self.resting = False
         self._waiting = False  # the loop's thread is (about to be) blocked in `select`
+        self._nudged = False  # a wake-up byte was sent for this `select`: one is enough
         self._wake_in, self._wake_out = socket.socketpair()
         self._wake_in.setblocking(False)
         self._wake_out.setblocking(False)
@@ -206,7 +207,8 @@ class HandoffSelector(selectors.DefaultSelector):
         queuing), so only a loop blocked or about to block needs the wake-up byte.
         """
         self._incoming.append(call)
-        if self._waiting:
+        if self._waiting and not self._nudged:
+            self._nudged = True
             # BlockingIOError: bytes already wait to be read, so it wakes anyway
             with contextlib.suppress(BlockingIOError):
                 self._wake_out.send(b"\0")
@@ -220,6 +222,7 @@ class HandoffSelector(selectors.DefaultSelector):
             ready: list[tuple[selectors.SelectorKey, int]] = super().select(timeout)
         finally:
             self._waiting = False
+            self._nudged = False
         for index, (key, _) in enumerate(ready):
             if key is self._wake_key:  # ours, not the loop's: no handler to run
                 del ready[index]
