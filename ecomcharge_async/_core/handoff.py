@@ -44,10 +44,10 @@ class Call(Generic[T]):
     raises, even `KeyboardInterrupt`, is caught on the loop and raised in the
     caller's thread, and it runs in its caller's context variables. `finished`
     runs on the loop once the call is over, started or not, and returns whether
-    it has the caller woken later (by the relay) instead of at once; `led` marks
+    the relay wakes the caller (later) instead of a release at once; `led` marks
     the call of the thread running the loop for it, `relayed` (set by its caller
-    before it waits) one whose caller takes part in the relay, and `woken_by_relay` one
-    whose caller must pass the relay on.
+    before it waits) one whose caller takes part in the relay, `woken_by_relay`
+    one whose caller must pass the relay on.
     """
 
     __slots__ = (

@@ -5,11 +5,12 @@ a loop thread sleeps waiting for the server and again once the call is done.
 So the loop is parked while no call is in flight, and a caller that finds it
 parked runs it in its own thread for its call (it leads). Calls of other
 threads arriving meanwhile reach that same loop through its selector and run
-there; when the leader's call is over and others are still in flight, the
-loop goes to the SDK's loop thread, which runs it until no call is left and
-parks it again. The loop thread, not a waiting caller, takes over because it
-is always there, always able to run the loop and has no call of its own to
-return to: one hand-over, and nobody's call waits on another's return.
+there (their callers woken one at a time, in a relay: see `handoff`); when
+the leader's call is over and others are still in flight, the loop goes to
+the SDK's loop thread, which runs it until no call is left and parks it again.
+The loop thread, not a waiting caller, takes over because it is always there,
+always able to run the loop and has no call of its own to return to: one
+hand-over, and nobody's call waits on another's return.
 
 A thread whose own event loop runs (a notebook cell, async code calling sync
 code) cannot run a second one: it follows, handing its call to the loop thread
