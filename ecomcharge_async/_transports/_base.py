@@ -30,7 +30,7 @@ from .common import (
     closed_in_flight,
     no_answer,
 )
-from .deadlines import Deadlines
+from .deadlines import Deadlines, only_ours
 from .pool import Slots
 from .proxy import Progress, check_proxy, redact_url
 
@@ -104,8 +104,8 @@ class HTTPTransport(Generic[R]):
     # What each backend provides.
 
     def _open(self, request: Request, progress: Progress | None, bounded: bool) -> Awaitable[R]:
-        """Sends `request`; the response once its status and headers are in (`bounded`:
-        the attempt ends at its deadline here, the library bounds only connecting)."""
+        """Sends `request`; the response once its status and headers are in (`bounded`: its
+        deadline ends the attempt, the library need bound only opening a connection)."""
         raise NotImplementedError
 
     def _bound(self, request: Request) -> float | None:
@@ -252,12 +252,10 @@ class HTTPTransport(Generic[R]):
     def _leave(self, task: asyncio.Task[Any]) -> None:
         self._calls.discard(task)
         self._deadlines.discard(task)
-        # A cancellation of aclose() or of the deadline absorbed inside the library.
-        if task in self._ended:
-            self._ended.discard(task)
-            task.uncancel()
-        if self._deadlines.took(task):
-            task.uncancel()
+        # Cancellations of aclose() or of the deadline absorbed inside the library.
+        closing = task in self._ended
+        self._ended.discard(task)
+        only_ours(task, closing + self._deadlines.took(task))
 
     def _raise_ours(
         self,
@@ -271,12 +269,7 @@ class HTTPTransport(Generic[R]):
             closing = task in self._ended
             self._ended.discard(task)
             timed_out = self._deadlines.took(task)
-            if not (closing or timed_out):
-                return
-            left = task.uncancel()  # each cancellation of ours undone once
-            if closing and timed_out:
-                left = task.uncancel()
-            if left == 0:  # only aclose() or the deadline cancelled it, not its caller
+            if only_ours(task, closing + timed_out):  # aclose() or the deadline, not the caller
                 if closing:
                     raise closed_in_flight(request) from None
                 raise no_answer(request.url, request.timeout or self._seconds) from None

@@ -35,8 +35,11 @@ class AiohttpTransport(HTTPTransport[aiohttp.ClientResponse]):  # type: ignore[t
 
     The session is created lazily on first use (so the transport can be built
     outside a running loop), or handed in by the caller; `aclose()` closes only
-    a session this transport created (its default headers are sent too; its
-    `raise_for_status` is ignored). The transport belongs to the event loop
+    a session this transport created (its default headers and cookies are sent
+    too; its `raise_for_status` is ignored). A session of its own keeps no
+    cookies: the API authenticates each request, and a cookie a load balancer
+    sets would otherwise be parsed, stored and matched on every request (as
+    `HttpxTransport`, which never sends any). The transport belongs to the event loop
     of its first request: using it from another loop raises `RuntimeError`.
     `timeout` bounds each request in seconds (None: no limit of its own); for a
     streamed body (`stream`), each wait for data.
@@ -140,6 +143,7 @@ class AiohttpTransport(HTTPTransport[aiohttp.ClientResponse]):  # type: ignore[t
             connector = aiohttp.TCPConnector(limit=self._limit, ssl=self._ssl)
             session = self._session = aiohttp.ClientSession(
                 connector=connector,
+                cookie_jar=aiohttp.DummyCookieJar(),
                 trust_env=self._trust_env,
                 trace_configs=[_headers_sent()] if self._traced else None,
             )

@@ -80,3 +80,12 @@ class Deadlines:
                 following = when
         if following < math.inf:
             self._arm(loop, following)
+
+
+def only_ours(task: asyncio.Task[Any], ours: int) -> bool:
+    """Undoes `ours` cancellations of `task` made by the transport (by `aclose()`, by a
+    deadline); whether they were all it had, none of its caller's."""
+    left = -1
+    for _ in range(ours):
+        left = task.uncancel()
+    return left == 0
