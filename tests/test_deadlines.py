@@ -22,6 +22,7 @@ from aiohttp import web
 from conftest import HTTP_KINDS, http_transport
 
 import ecomcharge_async as ec
+from ecomcharge_async._transports.deadlines import only_ours
 from ecomcharge_async.testing._server import run_app
 
 RELEASE = web.AppKey("release", asyncio.Event)
@@ -192,3 +193,23 @@ async def test_a_connection_that_never_opens_in_time_is_known_not_sent(kind: str
             )
     finally:
         await transport.aclose()
+
+
+@pytest.mark.parametrize(("ours", "callers", "only"), [(0, 0, False), (1, 0, True), (2, 0, True),
+                                                        (1, 1, False), (2, 1, False)])  # fmt: skip
+async def test_a_call_ended_by_aclose_and_its_deadline_at_once_is_ended_by_the_transport(
+    ours: int, callers: int, only: bool
+) -> None:
+    ended = asyncio.Event()
+
+    async def call() -> None:
+        await ended.wait()
+
+    task = asyncio.create_task(call())
+    for _ in range(ours + callers):
+        task.cancel()
+    assert only_ours(task, ours) is only
+    assert task.cancelling() == callers  # the caller's own cancellations are left to travel
+    ended.set()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
