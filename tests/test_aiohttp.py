@@ -10,9 +10,11 @@ import json
 
 import aiohttp
 import pytest
+from aiohttp import web
 from aioresponses import aioresponses
 
 import ecomcharge_async as ec
+from ecomcharge_async.testing._server import run_app
 
 
 async def test_reuses_one_session_for_all_calls(echo_url: str) -> None:
@@ -112,3 +114,30 @@ async def test_client_decodes_responses_from_aioresponses() -> None:
             sent = mocked.requests[("POST", aiohttp.client.URL(URL))][0].kwargs
     assert sent["headers"]["Authorization"] == aiohttp.encode_basic_auth("361", "secret")
     assert json.loads(sent["data"]) == {"email": "customer@example.com", "ip": "127.0.0.1"}
+
+
+async def _sets_a_cookie(_request: web.Request) -> web.Response:
+    response = web.Response(text="ok")
+    response.set_cookie("AWSALB", "node-7")  # as a load balancer in front of the API does
+    return response
+
+
+async def _echoes_the_cookie(request: web.Request) -> web.Response:
+    return web.Response(text=request.headers.get("Cookie", ""))
+
+
+async def test_the_transport_s_own_session_keeps_no_cookie() -> None:
+    app = web.Application()
+    app.router.add_get("/set", _sets_a_cookie)
+    app.router.add_get("/cookie", _echoes_the_cookie)
+    async with run_app(app, shutdown_timeout=0.1) as url:
+        # By name: aiohttp's cookie jar would keep no cookie of an IP address anyway.
+        url = url.replace("127.0.0.1", "localhost")
+        transport = ec.AiohttpTransport()
+        try:
+            first = await transport.send(ec.Request(method="GET", url=f"{url}/set"))
+            assert "AWSALB=node-7" in first.headers["Set-Cookie"]
+            sent = await transport.send(ec.Request(method="GET", url=f"{url}/cookie"))
+            assert sent.body == b""  # not stored, not sent back
+        finally:
+            await transport.aclose()

@@ -22,7 +22,15 @@ from .._core.errors import APIConnectionError, APITimeoutError, stream_stalled
 from .._core.http import Request, Response, is_success
 from . import proxy as _proxy
 from .body import StreamedBody
-from .common import bound_loop, check_limit, check_max_body_size, check_timeout, closed_in_flight
+from .common import (
+    bound_loop,
+    check_limit,
+    check_max_body_size,
+    check_timeout,
+    closed_in_flight,
+    no_answer,
+)
+from .deadlines import Deadlines, only_ours
 from .pool import Slots
 from .proxy import Progress, check_proxy, redact_url
 
@@ -86,6 +94,7 @@ class HTTPTransport(Generic[R]):
         self._calls: set[asyncio.Task[Any]] = set()
         self._ended: set[asyncio.Task[Any]] = set()
         self._streams: set[R] = set()  # streamed bodies not yet given back
+        self._deadlines = Deadlines()  # calls whose attempt this class bounds (`_bound`)
 
     def __repr__(self) -> str:
         owner = "shared" if self._shared else "own"
@@ -94,9 +103,14 @@ class HTTPTransport(Generic[R]):
 
     # What each backend provides.
 
-    def _open(self, request: Request, progress: Progress | None) -> Awaitable[R]:
-        """Sends `request`; the response once its status and headers are in."""
+    def _open(self, request: Request, progress: Progress | None, bounded: bool) -> Awaitable[R]:
+        """Sends `request`; the response once its status and headers are in (`bounded`: its
+        deadline ends the attempt, the library need bound only opening a connection)."""
         raise NotImplementedError
+
+    def _bound(self, request: Request) -> float | None:
+        """Seconds after which `_exchange` ends the attempt itself (None: the library bounds it)."""
+        return None
 
     def _arrived(self, resp: R) -> bytes | None:
         """The whole body (held to the cap) if it is here already, without an await; else None."""
@@ -146,16 +160,19 @@ class HTTPTransport(Generic[R]):
         return self._exchange(request, True)
 
     async def _exchange(self, request: Request, streamed: bool) -> Response:
-        self._ready()  # closed, or another loop: say so before waiting
+        loop = self._ready()  # closed, or another loop: say so before waiting
         if not self._slots.take_now():
             await self._slots.wait(request)
         progress = Progress() if self._traced else None
         task = self._enter()
+        bound = None if streamed else self._bound(request)
+        if bound is not None:
+            self._deadlines.add(loop, task, bound)
         streaming = False  # from when a streamed body's reader gives the slot back
         # `try` rather than a context manager: its objects would live as long as the
         # call (GC work at high concurrency).
         try:
-            resp = await self._open(request, progress)
+            resp = await self._open(request, progress, bound is not None)
             status = resp.status
             if streamed and is_success(status):
                 streaming = True
@@ -218,10 +235,11 @@ class HTTPTransport(Generic[R]):
 
     # Loop, close, and the calls in flight.
 
-    def _ready(self) -> None:
+    def _ready(self) -> asyncio.AbstractEventLoop:
         if self._closed:
             raise RuntimeError(f"this {type(self).__name__} is closed")
-        self._loop = bound_loop(type(self).__name__, self._loop)
+        loop = self._loop = bound_loop(type(self).__name__, self._loop)
+        return loop
 
     def _enter(self) -> asyncio.Task[Any]:
         """Registers the running task as a call in flight, for `aclose()` to end."""
@@ -233,9 +251,11 @@ class HTTPTransport(Generic[R]):
 
     def _leave(self, task: asyncio.Task[Any]) -> None:
         self._calls.discard(task)
-        if task in self._ended:  # aclose()'s cancellation was absorbed inside the library
-            self._ended.discard(task)
-            task.uncancel()
+        self._deadlines.discard(task)
+        # Cancellations of aclose() or of the deadline absorbed inside the library.
+        closing = task in self._ended
+        self._ended.discard(task)
+        only_ours(task, closing + self._deadlines.took(task))
 
     def _raise_ours(
         self,
@@ -246,10 +266,13 @@ class HTTPTransport(Generic[R]):
     ) -> None:
         """Raises our error for `exc`, met by a call; returns when `exc` should travel on."""
         if isinstance(exc, asyncio.CancelledError):
-            if task in self._ended:
-                self._ended.discard(task)
-                if task.uncancel() == 0:  # only aclose() cancelled it, not its caller
+            closing = task in self._ended
+            self._ended.discard(task)
+            timed_out = self._deadlines.took(task)
+            if only_ours(task, closing + timed_out):  # aclose() or the deadline, not the caller
+                if closing:
                     raise closed_in_flight(request) from None
+                raise no_answer(request.url, request.timeout or self._seconds) from None
             return
         if not isinstance(exc, self._failures):
             return
@@ -264,6 +287,7 @@ class HTTPTransport(Generic[R]):
             self._ready()
         self._closed = True
         self._slots.close()
+        self._deadlines.close()
         # Closing a pool does not end every call through it (a shared one stays
         # open; httpx lets calls queued for a connection go on), so each call in
         # flight is cancelled, and `_raise_ours` turns that into the closed error.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import ssl as _ssl
 from collections.abc import Awaitable
 from typing import Any, ClassVar
@@ -23,6 +24,10 @@ from .common import (
 )
 from .proxy import Progress
 
+#: The kinds of aiohttp timeouts: each read of a streamed body; opening a connection
+#: only (the transport's deadline bounds the attempt); the whole attempt.
+_STREAM, _DEADLINE, _TOTAL = "stream", "deadline", "total"
+
 
 # mypy checks the bound before it reads aiohttp's `reify` headers (a `Head` where used).
 class AiohttpTransport(HTTPTransport[aiohttp.ClientResponse]):  # type: ignore[type-var]
@@ -30,8 +35,11 @@ class AiohttpTransport(HTTPTransport[aiohttp.ClientResponse]):  # type: ignore[t
 
     The session is created lazily on first use (so the transport can be built
     outside a running loop), or handed in by the caller; `aclose()` closes only
-    a session this transport created (its default headers are sent too; its
-    `raise_for_status` is ignored). The transport belongs to the event loop
+    a session this transport created (its default headers and cookies are sent
+    too; its `raise_for_status` is ignored). A session of its own keeps no
+    cookies: the API authenticates each request, and a cookie a load balancer
+    sets would otherwise be parsed, stored and matched on every request (as
+    `HttpxTransport`, which never sends any). The transport belongs to the event loop
     of its first request: using it from another loop raises `RuntimeError`.
     `timeout` bounds each request in seconds (None: no limit of its own); for a
     streamed body (`stream`), each wait for data.
@@ -85,36 +93,49 @@ class AiohttpTransport(HTTPTransport[aiohttp.ClientResponse]):  # type: ignore[t
         self._session = session
         # A shared session's requests are not traced (its trace configs are its own).
         self._traced = self._traced and session is None
+        # Whole attempts are bounded by the transport's deadlines (`_bound`), not by
+        # aiohttp's per-request timer, on a session of its own that nothing delays
+        # before connecting (no proxy lookup, no tracing, no middleware of another).
+        self._deadlined = session is None and not self._traced
         self._connect_timeout = check_timeout(connect_timeout, "connect_timeout")
         self._ssl = check_tls("ssl", ssl)
-        self._timeout = self._timeouts(self._seconds, stream=False)
-        self._stream_timeout = self._timeouts(self._seconds, stream=True)
-        # Per-request timeouts (`Request.timeout`), built once per value.
-        self._whole: dict[float, aiohttp.ClientTimeout] = {}
-        self._streamed: dict[float, aiohttp.ClientTimeout] = {}
+        # aiohttp's timeouts of each kind (`_timeouts`), built once per duration.
+        self._built: dict[tuple[str, float | None], aiohttp.ClientTimeout] = {}
 
-    def _timeouts(self, seconds: float | None, *, stream: bool) -> aiohttp.ClientTimeout:
+    def _timeouts(self, kind: str, seconds: float | None) -> aiohttp.ClientTimeout:
         connect = self._connect_timeout
-        if stream:
+        if kind == _STREAM:
             # A streamed body may take minutes to arrive: bound each read, not the whole.
             return aiohttp.ClientTimeout(sock_connect=connect or seconds, sock_read=seconds)
+        if kind == _DEADLINE:
+            # The deadline ends the attempt `GRACE` after `seconds`; aiohttp's bound on
+            # opening a connection (none for a pooled one) fires first, not rounded up
+            # to the second, so a connection that never opened reads as not sent.
+            return aiohttp.ClientTimeout(
+                connect=seconds, sock_connect=connect, ceil_threshold=math.inf
+            )
         return aiohttp.ClientTimeout(total=seconds, sock_connect=connect)
 
-    def _limits(self, request: Request) -> aiohttp.ClientTimeout:
-        """aiohttp's timeouts for `request`: its own `timeout`, else the transport's."""
+    def _bound(self, request: Request) -> float | None:
+        if not self._deadlined or request.stream:
+            return None
         seconds = request.timeout
-        if seconds is None:
-            return self._stream_timeout if request.stream else self._timeout
-        built = self._streamed if request.stream else self._whole
-        limits = built.get(seconds)
+        return self._seconds if seconds is None else seconds
+
+    def _limits(self, request: Request, bounded: bool) -> aiohttp.ClientTimeout:
+        """aiohttp's timeouts for `request`: its own `timeout`, else the transport's."""
+        kind = _STREAM if request.stream else _DEADLINE if bounded else _TOTAL
+        seconds = self._seconds if request.timeout is None else request.timeout
+        built = self._built
+        limits = built.get((kind, seconds))
         if limits is None:
             if len(built) >= 64:
                 built.clear()  # per-call timeouts of every value: keep the cache small
-            limits = built[seconds] = self._timeouts(check_timeout(seconds), stream=request.stream)
+            limits = built[kind, seconds] = self._timeouts(kind, check_timeout(seconds))
         return limits
 
     def _open(
-        self, request: Request, progress: Progress | None
+        self, request: Request, progress: Progress | None, bounded: bool
     ) -> Awaitable[aiohttp.ClientResponse]:
         # Not a coroutine of its own: aiohttp's awaitable is handed straight back.
         session = self._session
@@ -122,6 +143,7 @@ class AiohttpTransport(HTTPTransport[aiohttp.ClientResponse]):  # type: ignore[t
             connector = aiohttp.TCPConnector(limit=self._limit, ssl=self._ssl)
             session = self._session = aiohttp.ClientSession(
                 connector=connector,
+                cookie_jar=aiohttp.DummyCookieJar(),
                 trust_env=self._trust_env,
                 trace_configs=[_headers_sent()] if self._traced else None,
             )
@@ -130,7 +152,7 @@ class AiohttpTransport(HTTPTransport[aiohttp.ClientResponse]):  # type: ignore[t
             request.url,
             headers=request.headers,
             data=request.body or None,
-            timeout=self._limits(request),
+            timeout=self._limits(request, bounded),
             proxy=self._proxy,
             allow_redirects=False,
             raise_for_status=False,  # a shared session's setting must not turn 4xx into raises
