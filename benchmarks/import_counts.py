@@ -83,7 +83,8 @@ def main() -> None:
         for label, keeps, extra in VARIANTS:
 
             def journal(rows: int, tool: str, keeps: bool = keeps) -> Path | None:
-                return Path(tmp, f"{tool}-{rows}.journal") if keeps else None
+                # A journal of its own for each run: each has a server of its own.
+                return Path(tmp, f"{tool}-{rows}-{len(extra)}.journal") if keeps else None
 
             if shutil.which("valgrind"):
                 counts = {
