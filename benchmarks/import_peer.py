@@ -6,9 +6,8 @@ customers, in an order that alternates between rounds: the hand-written
 script (benchmarks/hand_import.py), the same script on the SDK's client
 (benchmarks/sdk_import.py: what the SDK's request path adds), `ecomcharge
 import` without a journal, `ecomcharge import --journal` (both at
-`--concurrency`), `ecomcharge import` at its defaults (`--concurrency auto`,
-a journal, uvloop where installed), and the same on asyncio's own loop, the
-script's (`--event-loop asyncio`). Client CPU is the contender process's whole CPU time (user +
+`--concurrency`), and `ecomcharge import` at its defaults (`--concurrency
+auto`, a journal). Client CPU is the contender process's whole CPU time (user +
 system, start-up included) per row; rows/s is the contender's own timing of
 its import. The server's count checks each row was created exactly once.
 Medians and min-max over the rounds, per-round ratios to the script, and issue
@@ -105,9 +104,8 @@ def one_round(path: Path, rows: int, concurrency: int, order: Sequence[str]) -> 
                                str(concurrency)]  # fmt: skip
                 else:
                     journal = Path(tmp, f"{name}.journal") if name != "cli" else None
-                    setting = "auto" if name in DEFAULTS else str(concurrency)
-                    extra = ["--quiet", *DEFAULTS.get(name, ())]
-                    command = cli_command(path, url, setting, journal, extra)
+                    setting = "auto" if name == "cli_default" else str(concurrency)
+                    command = cli_command(path, url, setting, journal, ["--quiet"])
                 out, _, cpu = run_process(command)
                 result = json.loads(out)
                 check_exactly_once(url, rows)
@@ -118,14 +116,8 @@ def one_round(path: Path, rows: int, concurrency: int, order: Sequence[str]) -> 
     return figures
 
 
-CONTENDERS = ("script", "sdk", "cli", "cli_journal", "cli_default", "cli_default_asyncio")
+CONTENDERS = ("script", "sdk", "cli", "cli_journal", "cli_default")
 SCRIPTS = {"script": "hand_import.py", "sdk": "sdk_import.py"}
-#: The contenders at the import's defaults, and what they add to them: the second runs
-#: on asyncio's own loop, the script's, where the defaults take uvloop.
-DEFAULTS: dict[str, tuple[str, ...]] = {
-    "cli_default": (),
-    "cli_default_asyncio": ("--event-loop", "asyncio"),
-}
 #: Issue 27: the import at its defaults against the script, (ratio, bound).
 TARGETS = (
     ("defaults: client CPU per row / the script's", "cli_default_cpu_vs_script", "<=", 1.0),

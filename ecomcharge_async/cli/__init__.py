@@ -29,7 +29,6 @@ from ..testing import FakeEcomCharge
 from ..testing._backend import DEMO_SECRET, DEMO_SHOP_ID
 from ._command import import_command
 from ._import import LATER_CONNECT_DEADLINE
-from ._loop import CHOICES as LOOPS
 
 #: The most requests in flight `--concurrency` allows: far past what one process
 #: can drive (about 7,500 rows/s), and each one holds a connection.
@@ -205,12 +204,6 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="on SIGINT or SIGTERM, let the requests in flight finish for this long "
         "(default: 10); a second signal stops at once",
-    )
-    imp.add_argument(
-        "--event-loop",
-        choices=LOOPS,
-        default="auto",
-        help="the event loop: uvloop (auto, the default, where installed) or asyncio's own",
     )
     imp.add_argument(
         "--json",

@@ -19,7 +19,6 @@ from typing import TextIO
 from ..bulk import ImportSettings, InputError, JournalError, RowReader, is_stream, scan_input
 from ._files import RunTally, clashing_paths
 from ._import import STOPPED, Ending, UsageError, json_summary, make_client, run_import
-from ._loop import loop_factory
 from ._progress import summary
 from ._state import default_journal
 
@@ -124,7 +123,6 @@ def import_command(
     named_journal = args.journal is not None  # else the default one, chosen below
     try:
         client, target = make_client(args, None)  # checks the configuration before reading input
-        new_loop = loop_factory(args.event_loop)
         streamed = is_stream(args.path)
         _choose_journal(args, client.shop_id, client.base_url, streamed)
         scan = None if streamed else scan_input(args.path)
@@ -148,8 +146,8 @@ def import_command(
     if args.shard:
         source += f" (shard {args.shard[0]}/{args.shard[1]})"
     try:
-        with reader, asyncio.Runner(loop_factory=new_loop) as runner:
-            ending = runner.run(run_import(args, reader, input_id, total, err, tally))
+        with reader:
+            ending = asyncio.run(run_import(args, reader, input_id, total, err, tally))
     except JournalError as exc:
         return usage_error(_journal_message(exc, named_journal))
     except BrokenPipeError:

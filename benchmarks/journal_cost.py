@@ -1,12 +1,10 @@
-"""What the journal and the event loop add per row, counted rather than timed.
+"""What the journal adds per row, counted rather than timed: instructions and system calls.
 
 On the shared 2-core VM the client CPU of an import moves by 10-30 % between runs
 with the other engineers' load, more than the journal costs. Counts do not:
 this runs `ecomcharge import --concurrency 64` on the plain loopback fake
-(benchmarks/limited_api.py) without a journal, with `--journal`, and with
-`--journal` on asyncio's own loop (`--event-loop asyncio`; the others take
-the default, uvloop), at two row counts, so that start-up cancels out of the
-differences, and prints per row
+(benchmarks/limited_api.py) with and without `--journal`, at two row counts, so
+that start-up cancels out of the difference, and prints per row
 
 - the user-space instructions of the whole process (valgrind's callgrind; it
   runs about 50 times slower, so the rows are few), and
@@ -16,7 +14,7 @@ differences, and prints per row
 Either tool is skipped if it is not installed. Each run checks that the server
 created every row exactly once.
 
-    python benchmarks/import_counts.py [--rows 2000 6000]
+    python benchmarks/journal_cost.py [--rows 2000 6000]
 """
 
 from __future__ import annotations
@@ -31,39 +29,25 @@ from pathlib import Path
 from import_peer import ENV, check_exactly_once, cli_command, write_csv
 from limited_api import limited_api
 
-#: What each variant adds to `ecomcharge import --concurrency 64 --quiet`, and a journal.
-VARIANTS = (
-    ("no journal", False, ()),
-    ("--journal", True, ()),
-    ("--journal --event-loop asyncio", True, ("--event-loop", "asyncio")),
-)
 
-
-def _run(
-    tool: list[str], csv: Path, rows: int, journal: Path | None, extra: tuple[str, ...]
-) -> None:
+def _run(tool: list[str], csv: Path, rows: int, journal: Path | None) -> None:
     with limited_api("plain") as url:
-        command = tool + cli_command(csv, url, "64", journal, ["--quiet", *extra])
+        command = tool + cli_command(csv, url, "64", journal, ["--quiet"])
         done = subprocess.run(command, env=ENV, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise RuntimeError(f"{tool[0]} exited {done.returncode}: {done.stderr[-2000:]}")
         check_exactly_once(url, rows)
 
 
-def instructions(
-    csv: Path, rows: int, journal: Path | None, extra: tuple[str, ...], out: Path
-) -> int:
-    tool = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"]
-    _run(tool, csv, rows, journal, extra)
+def instructions(csv: Path, rows: int, journal: Path | None, out: Path) -> int:
+    _run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"], csv, rows, journal)
     found = re.search(r"^summary: (\d+)$", out.read_text(errors="replace"), re.MULTILINE)
     assert found is not None, "callgrind wrote no summary"
     return int(found.group(1))
 
 
-def syscalls(
-    csv: Path, rows: int, journal: Path | None, extra: tuple[str, ...], out: Path
-) -> dict[str, int]:
-    _run(["strace", "-f", "-c", "-o", str(out)], csv, rows, journal, extra)
+def syscalls(csv: Path, rows: int, journal: Path | None, out: Path) -> dict[str, int]:
+    _run(["strace", "-f", "-c", "-o", str(out)], csv, rows, journal)
     counts = {}
     for line in out.read_text().splitlines():
         fields = line.split()
@@ -80,24 +64,21 @@ def main() -> None:
         files = {rows: Path(tmp, f"{rows}.csv") for rows in (few, many)}
         for rows, path in files.items():
             write_csv(path, rows)
-        for number, (label, keeps, extra) in enumerate(VARIANTS):
+        for label, keeps in (("no journal", False), ("--journal", True)):
 
-            def journal(
-                rows: int, tool: str, keeps: bool = keeps, number: int = number
-            ) -> Path | None:
-                # A journal of its own for each run: each run has a server of its own.
-                return Path(tmp, f"{tool}-{rows}-{number}.journal") if keeps else None
+            def journal(rows: int, tool: str, keeps: bool = keeps) -> Path | None:
+                return Path(tmp, f"{tool}-{rows}.journal") if keeps else None
 
             if shutil.which("valgrind"):
                 counts = {
-                    rows: instructions(path, rows, journal(rows, "vg"), extra, Path(tmp, "cg.out"))
+                    rows: instructions(path, rows, journal(rows, "vg"), Path(tmp, "cg.out"))
                     for rows, path in files.items()
                 }
                 slope = (counts[many] - counts[few]) / (many - few)
                 print(f"{label}: {slope / 1000:,.1f}k instructions per row "
                       f"({counts[many] / 1e6:,.0f}M at {many:,} rows)")  # fmt: skip
             if shutil.which("strace"):
-                calls = syscalls(files[many], many, journal(many, "st"), extra, Path(tmp, "st.out"))
+                calls = syscalls(files[many], many, journal(many, "st"), Path(tmp, "st.out"))
                 top = sorted(calls.items(), key=lambda item: -item[1])[:8]
                 shown = ", ".join(f"{name} {count / many:.2f}" for name, count in top)
                 print(f"{label}: system calls per row at {many:,} rows: {shown}")
