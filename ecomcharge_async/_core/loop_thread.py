@@ -5,12 +5,11 @@ a loop thread sleeps waiting for the server and again once the call is done.
 So the loop is parked while no call is in flight, and a caller that finds it
 parked runs it in its own thread for its call (it leads). Calls of other
 threads arriving meanwhile reach that same loop through its selector and run
-there (their callers woken one at a time, in a relay: see `handoff`); when
-the leader's call is over and others are still in flight, the loop goes to
-the SDK's loop thread, which runs it until no call is left and parks it again.
-The loop thread, not a waiting caller, takes over because it is always there,
-always able to run the loop and has no call of its own to return to: one
-hand-over, and nobody's call waits on another's return.
+there; when the leader's call is over and others are still in flight, the
+loop goes to the SDK's loop thread, which runs it until no call is left and
+parks it again. The loop thread, not a waiting caller, takes over because it
+is always there, always able to run the loop and has no call of its own to
+return to: one hand-over, and nobody's call waits on another's return.
 
 A thread whose own event loop runs (a notebook cell, async code calling sync
 code) cannot run a second one: it follows, handing its call to the loop thread
@@ -112,11 +111,7 @@ class LoopThread:
                 guard.remove()
                 if guard.interrupted:
                     raise KeyboardInterrupt
-            else:  # Ctrl-C never lands in this thread: it can pass the relay on
-                call.relayed = True
             call.waiter.acquire()
-            if call.woken_by_relay:
-                self._handoff.relay.pass_on()
         except BaseException:  # interrupted (Ctrl-C): the call is cancelled on the loop
             self.loop.call_soon_threadsafe(call.cancel)
             raise
@@ -152,7 +147,6 @@ class LoopThread:
         (then it still holds the loop)."""
         if not self._idle():
             return False
-        self._handoff.relay.start(busy=False)
         self._holder = None
         self._handoff.resting = True
         self._claim.release()
@@ -168,16 +162,12 @@ class LoopThread:
         self._holder = self._thread_id
         self._nudge()
 
-    def _finished(self, call: Call[Any]) -> bool:
+    def _finished(self, call: Call[Any]) -> None:
         """On the loop, as a call ends: the leader's own ends its run; the last one stops the
-        loop thread's, to park it. True if the relay wakes its caller."""
+        loop thread's, to park it."""
         self._handoff.running -= 1
-        relayed = call.relayed  # read once: its caller sets it, maybe meanwhile
-        if relayed:
-            self._handoff.relay.add(call)
         if call.led or (self._holder == self._thread_id and self._idle()):
             self.loop.stop()
-        return relayed
 
     def _nudge(self) -> None:
         try:  # no `with`: nothing allocated, so no finalizer runs before the release
@@ -203,7 +193,6 @@ class LoopThread:
             if self._park():
                 return
             self.loop.run_forever()
-        self._handoff.relay.start(busy=False)  # stopped at exit: wake who can still be woken
 
     def submit(self, coro: Coroutine[Any, Any, Any]) -> Call[Any] | None:
         """Start `coro` on the loop without waiting (and without a lock: finalizers call it);
