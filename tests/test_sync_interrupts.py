@@ -118,3 +118,46 @@ def test_an_exception_out_of_the_loop_a_caller_leads_has_its_call_cancelled_ther
     made = client.customers.create(NEW)
     assert client.customers.list() == [made]
     assert gate.threads[""] == ["MainThread", "MainThread"]
+
+
+def test_ctrl_c_while_the_main_thread_waits_among_other_threads_calls_stalls_none_of_them(
+    make_sync: Callable[..., ec.SyncClient], fake: FakeEcomCharge
+) -> None:
+    # The other threads' callers are woken in a relay, each waking the next: the main
+    # thread, which Ctrl-C can interrupt anywhere, never holds it up.
+    client = make_sync("fake", retry=None)
+    fake.inject(Fault.delay(60))  # the main thread's call, the first request, is held
+    results: list[list[ec.Customer]] = []
+
+    def calls() -> None:
+        for _ in range(20):
+            results.append(client.customers.list())
+
+    workers = [threading.Thread(target=calls) for _ in range(4)]
+
+    def interrupt_amid_the_others() -> None:
+        for _ in range(30_000):  # the main thread's request is in (a bound, not a timing)
+            if fake.request_count >= 1:
+                break
+            threading.Event().wait(0.001)
+        for worker in workers:
+            worker.start()
+        _interrupt_once(fake, 20)  # once the others' calls run and end on the loop
+
+    def raising(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    interrupter = threading.Thread(target=interrupt_amid_the_others)
+    mine = signal.signal(signal.SIGINT, raising)  # so the main thread follows, and waits
+    try:
+        interrupter.start()
+        with pytest.raises(KeyboardInterrupt):
+            client.customers.list()
+    finally:
+        signal.signal(signal.SIGINT, mine)
+    interrupter.join(30)
+    for worker in workers:
+        worker.join(30)
+        assert not worker.is_alive()
+    assert results == [[]] * 80
+    assert client.customers.list() == []
