@@ -123,8 +123,8 @@ def test_an_exception_out_of_the_loop_a_caller_leads_has_its_call_cancelled_ther
 def test_ctrl_c_while_the_main_thread_waits_among_other_threads_calls_stalls_none_of_them(
     make_sync: Callable[..., ec.SyncClient], fake: FakeEcomCharge
 ) -> None:
-    # The other threads' callers are woken in a relay, each waking the next: the main
-    # thread, which Ctrl-C can interrupt anywhere, never holds it up.
+    # Ctrl-C lands in the main thread while other threads' calls run and end on the loop:
+    # their callers are all woken, and the client works on.
     client = make_sync("fake", retry=None)
     fake.inject(Fault.delay(60))  # the main thread's call, the first request, is held
     results: list[list[ec.Customer]] = []
