@@ -127,17 +127,17 @@ async def test_calls_with_different_timeouts_end_in_order_while_others_go_on() -
         transport = ec.AiohttpTransport(timeout=30.0)
         stall = ec.Request(method="GET", url=url + "/stall")
         try:
-            longer = asyncio.create_task(transport.send(_with(stall, 0.6)))
+            # 2.9 s apart: only a loop stalled that long could end both in one turn.
+            longer = asyncio.create_task(transport.send(_with(stall, 3.0)))
             shorter = asyncio.create_task(transport.send(_with(stall, 0.1)))
-            done, _ = await asyncio.wait({longer, shorter}, return_when=asyncio.FIRST_COMPLETED)
-            assert done == {shorter}  # the timer moved earlier for the shorter deadline
             with pytest.raises(ec.APITimeoutError, match=r"within 0\.1 s"):
-                await shorter
+                await shorter  # the timer moved earlier for the shorter deadline
+            assert not longer.done()
             created = await transport.send(
                 ec.Request(method="POST", url=url + "/customers", body=b"{}")
             )
             assert created.status == 201  # the connection pool goes on meanwhile
-            with pytest.raises(ec.APITimeoutError, match=r"within 0\.6 s"):
+            with pytest.raises(ec.APITimeoutError, match=r"within 3 s"):
                 await longer  # and the timer was set again for the later one
         finally:
             await transport.aclose()
@@ -157,6 +157,36 @@ async def test_a_caller_s_cancellation_is_its_own_not_a_timeout() -> None:
                 ec.Request(method="POST", url=url + "/customers", body=b"{}")
             )
             assert created.status == 201
+        finally:
+            await transport.aclose()
+
+
+async def test_a_deadline_in_a_task_cleaning_up_after_a_cancellation_is_a_timeout() -> None:
+    # A task cancelled once, sending from its `except CancelledError`: the deadline's
+    # cancellation is still the transport's, as asyncio.timeout() would judge it.
+    async with _serving() as url:
+        transport = ec.AiohttpTransport(timeout=30.0)
+        stall = _with(ec.Request(method="GET", url=url + "/stall"), 0.1)
+        never = asyncio.Event()
+
+        async def cleaning_up() -> BaseException:
+            try:
+                await never.wait()
+            except asyncio.CancelledError:
+                try:
+                    await transport.send(stall)
+                except (asyncio.CancelledError, ec.APITimeoutError) as exc:
+                    return exc
+                raise
+            raise AssertionError("not cancelled")
+
+        try:
+            task = asyncio.create_task(cleaning_up())
+            await asyncio.sleep(0)
+            task.cancel()
+            ended = await task
+            assert isinstance(ended, ec.APITimeoutError), repr(ended)
+            assert task.cancelling() == 1  # the task's own cancellation is left as it was
         finally:
             await transport.aclose()
 
@@ -197,8 +227,9 @@ async def test_a_connection_that_never_opens_in_time_is_known_not_sent(kind: str
 
 @pytest.mark.parametrize(("ours", "callers", "only"), [(0, 0, False), (1, 0, True), (2, 0, True),
                                                         (1, 1, False), (2, 1, False)])  # fmt: skip
+@pytest.mark.parametrize("before", [0, 1])
 async def test_a_call_ended_by_aclose_and_its_deadline_at_once_is_ended_by_the_transport(
-    ours: int, callers: int, only: bool
+    ours: int, callers: int, only: bool, before: int
 ) -> None:
     ended = asyncio.Event()
 
@@ -206,10 +237,10 @@ async def test_a_call_ended_by_aclose_and_its_deadline_at_once_is_ended_by_the_t
         await ended.wait()
 
     task = asyncio.create_task(call())
-    for _ in range(ours + callers):
+    for _ in range(before + ours + callers):  # `before`: cancelled before the call began
         task.cancel()
-    assert only_ours(task, ours) is only
-    assert task.cancelling() == callers  # the caller's own cancellations are left to travel
+    assert only_ours(task, ours, before) is only
+    assert task.cancelling() == before + callers  # the caller's own are left to travel
     ended.set()
     with contextlib.suppress(asyncio.CancelledError):
         await task

@@ -63,11 +63,13 @@ def test_reopening_matches_rows_by_key_whatever_their_line(tmp_path: Path) -> No
     journal = open_journal(path)
     for line in (2, 3, 4, 5, 900):
         journal.sent(line, f"{line:016x}")
+    assert not journal.resumed  # rows this run sent are not an earlier run's
     journal.done(0, "created", "cst_1")
     journal.done(1, "rejected")
     journal.done(2, "failed")
     journal.close()
     again = open_journal(path)
+    assert again.resumed
     try:
         claims = [again.claim(f"{line:016x}") for line in (2, 3, 4, 5, 900, 1)]
         assert claims == [(0, CREATED), (1, REJECTED), (2, FAILED), (3, SENT), (4, SENT), None]

@@ -91,7 +91,7 @@ class HTTPTransport(Generic[R]):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
         # Tasks inside a call, and those of them that aclose() cancelled to end them.
-        self._calls: set[asyncio.Task[Any]] = set()
+        self._calls: dict[asyncio.Task[Any], int] = {}  # each with its cancellations then
         self._ended: set[asyncio.Task[Any]] = set()
         self._streams: set[R] = set()  # streamed bodies not yet given back
         self._deadlines = Deadlines()  # calls whose attempt this class bounds (`_bound`)
@@ -246,16 +246,16 @@ class HTTPTransport(Generic[R]):
         task = asyncio.current_task()
         if task is None:
             raise RuntimeError(f"{type(self).__name__} must be used inside an asyncio task")
-        self._calls.add(task)
+        self._calls[task] = task.cancelling()
         return task
 
     def _leave(self, task: asyncio.Task[Any]) -> None:
-        self._calls.discard(task)
+        before = self._calls.pop(task, 0)
         self._deadlines.discard(task)
         # Cancellations of aclose() or of the deadline absorbed inside the library.
         closing = task in self._ended
         self._ended.discard(task)
-        only_ours(task, closing + self._deadlines.took(task))
+        only_ours(task, closing + self._deadlines.took(task), before)
 
     def _raise_ours(
         self,
@@ -268,8 +268,8 @@ class HTTPTransport(Generic[R]):
         if isinstance(exc, asyncio.CancelledError):
             closing = task in self._ended
             self._ended.discard(task)
-            timed_out = self._deadlines.took(task)
-            if only_ours(task, closing + timed_out):  # aclose() or the deadline, not the caller
+            ours = closing + self._deadlines.took(task)
+            if only_ours(task, ours, self._calls.get(task, 0)):  # not the caller's cancel
                 if closing:
                     raise closed_in_flight(request) from None
                 raise no_answer(request.url, request.timeout or self._seconds) from None
@@ -291,7 +291,7 @@ class HTTPTransport(Generic[R]):
         # Closing a pool does not end every call through it (a shared one stays
         # open; httpx lets calls queued for a connection go on), so each call in
         # flight is cancelled, and `_raise_ours` turns that into the closed error.
-        for task in self._calls - self._ended:
+        for task in self._calls.keys() - self._ended:
             self._ended.add(task)
             task.cancel()
         streams, self._streams = self._streams, set()

@@ -82,10 +82,11 @@ class Deadlines:
             self._arm(loop, following)
 
 
-def only_ours(task: asyncio.Task[Any], ours: int) -> bool:
+def only_ours(task: asyncio.Task[Any], ours: int, before: int = 0) -> bool:
     """Undoes `ours` cancellations of `task` made by the transport (by `aclose()`, by a
-    deadline); whether they were all it had, none of its caller's."""
+    deadline); whether they were all it had since the call began (`before`: its count of
+    cancellations then, as a task cleaning up after one of its own has), none its caller's."""
     left = -1
     for _ in range(ours):
         left = task.uncancel()
-    return left == 0
+    return ours > 0 and left <= before

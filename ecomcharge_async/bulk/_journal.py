@@ -129,7 +129,7 @@ class Journal:
     @property
     def resumed(self) -> bool:
         """Whether earlier runs recorded rows here."""
-        return self._rows > 0
+        return self._earlier > 0
 
     def _fail(self, number: int, problem: str) -> JournalError:
         return JournalError(f"journal {self.path} line {number}: {problem}")
@@ -160,7 +160,7 @@ class Journal:
         os.fsync(file.fileno())
         previous_input = self._read(len(first), end)
         self.input_changed = (
-            self.resumed and input_id is not None and previous_input not in (None, input_id)
+            self._rows > 0 and input_id is not None and previous_input not in (None, input_id)
         )
         if self.input_changed:
             logger.warning(
