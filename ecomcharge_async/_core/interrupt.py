@@ -7,7 +7,8 @@ for the next call. While it leads the loop, the main thread swaps Python's
 default SIGINT handler for one that only cancels its call on the loop (as
 `asyncio.Runner` does), and raises `KeyboardInterrupt` once the loop has let go.
 A handler of the application's own might raise anywhere: then the main thread
-does not lead, and waits for the loop thread as any follower does.
+never holds the loop (its call is queued for whoever runs it), and whatever the
+handler raises, wherever, cancels the call.
 """
 
 from __future__ import annotations

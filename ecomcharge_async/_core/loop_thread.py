@@ -93,29 +93,42 @@ class LoopThread:
             )
         call = Call(coro, self._finished)
         guard = None
-        may_lead = running is None
-        if me == self._main:  # where Ctrl-C lands: from here on it cancels (see `interrupt`)
-            guard = SigintGuard(lambda: self.loop.call_soon_threadsafe(call.cancel))
-            may_lead = may_lead and guard.install()
-        self._handoff.send(call)
-        if self._claim.acquire(False):  # the loop was parked: ours now
-            if may_lead:
-                self._holder = me
-                return self._lead(call, guard)
-            self._hand_to_loop_thread()
-        return self._follow(call, guard)
-
-    def _follow(self, call: Call[T], guard: SigintGuard | None) -> T:
+        # From here on whatever stops this thread before the call's outcome (Ctrl-C under
+        # an application's handler, which raises anywhere, even before the wait) cancels it.
         try:
-            if guard is not None:
+            if me != self._main:
+                if self._send(call, may_lead=running is None):
+                    return self._lead(call, guard)
+            else:  # where Ctrl-C lands: from here on it cancels (see `interrupt`)
+                guard = SigintGuard(lambda: self.loop.call_soon_threadsafe(call.cancel))
+                if running is None and guard.install():
+                    if self._send(call, may_lead=True):
+                        return self._lead(call, guard)
+                else:  # Ctrl-C may raise anywhere: this thread never holds the loop
+                    self._queue(call)
                 guard.remove()
                 if guard.interrupted:
                     raise KeyboardInterrupt
             call.waiter.acquire()
-        except BaseException:  # interrupted (Ctrl-C): the call is cancelled on the loop
-            self.loop.call_soon_threadsafe(call.cancel)
+        except BaseException:
+            if guard is not None:
+                guard.remove()
+            if not call.done and not self.stopped:
+                self.loop.call_soon_threadsafe(call.cancel)
             raise
         return call.outcome()
+
+    def _send(self, call: Call[Any], *, may_lead: bool) -> bool:
+        """Hand `call` to the loop; whether this thread is to run the loop for it (it was
+        parked and `may_lead`: a parked loop otherwise goes to the loop thread)."""
+        self._handoff.send(call)
+        if not self._claim.acquire(False):
+            return False
+        if may_lead:
+            self._holder = _thread.get_ident()
+            return True
+        self._hand_to_loop_thread()
+        return False
 
     def _lead(self, call: Call[T], guard: SigintGuard | None) -> T:
         """Run the loop in this thread until `call` (queued) is over, then park it or hand it
@@ -201,11 +214,15 @@ class LoopThread:
             coro.close()
             return None
         call: Call[Any] = Call(coro, self._finished)
+        self._queue(call)
+        return call
+
+    def _queue(self, call: Call[Any]) -> None:
+        """Start `call` on the loop, by whoever holds it, or by the loop thread if it is parked."""
         self._submitted.append(call)
         with contextlib.suppress(RuntimeError):  # closed: nothing runs it any more
             self.loop.call_soon_threadsafe(self._take_submitted)  # started at once if the loop runs
         self._nudge()  # and if it is parked, the loop thread runs it
-        return call
 
     def _take_submitted(self) -> None:
         """By the thread holding the loop: queue what was submitted."""
