@@ -70,18 +70,16 @@ def _interrupt_once(fake: FakeEcomCharge, requests: int) -> None:
     signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
 
 
-def test_ctrl_c_under_a_handler_of_the_applications_cancels_the_call_it_waits_for(
-    make_sync: Callable[..., ec.SyncClient], fake: FakeEcomCharge
+def _list_interrupted_under_a_handler_of_its_own(
+    client: ec.SyncClient, interrupter: threading.Thread
 ) -> None:
-    note_cancel = NoteCancel()
+    """`client.customers.list()` in the main thread, ended by `interrupter`'s SIGINT under an
+    application's handler that raises (so the main thread never holds the loop)."""
 
     def raising(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
-    client = make_sync("fake", retry=None, middleware=[note_cancel])
-    fake.inject(Fault.delay(60))
-    interrupter = threading.Thread(target=_interrupt_once, args=(fake, 1))
-    mine = signal.signal(signal.SIGINT, raising)  # so the main thread follows, and waits
+    mine = signal.signal(signal.SIGINT, raising)
     try:
         interrupter.start()
         with pytest.raises(KeyboardInterrupt):
@@ -89,6 +87,17 @@ def test_ctrl_c_under_a_handler_of_the_applications_cancels_the_call_it_waits_fo
     finally:
         signal.signal(signal.SIGINT, mine)
     interrupter.join(30)
+
+
+def test_ctrl_c_under_a_handler_of_the_applications_cancels_the_call_it_waits_for(
+    make_sync: Callable[..., ec.SyncClient], fake: FakeEcomCharge
+) -> None:
+    note_cancel = NoteCancel()
+    client = make_sync("fake", retry=None, middleware=[note_cancel])
+    fake.inject(Fault.delay(60))
+    _list_interrupted_under_a_handler_of_its_own(
+        client, threading.Thread(target=_interrupt_once, args=(fake, 1))
+    )
     assert note_cancel.cancelled.wait(10)
     assert client.customers.list() == []
 
@@ -144,18 +153,9 @@ def test_ctrl_c_while_the_main_thread_waits_among_other_threads_calls_stalls_non
             worker.start()
         _interrupt_once(fake, 20)  # once the others' calls run and end on the loop
 
-    def raising(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    interrupter = threading.Thread(target=interrupt_amid_the_others)
-    mine = signal.signal(signal.SIGINT, raising)  # so the main thread follows, and waits
-    try:
-        interrupter.start()
-        with pytest.raises(KeyboardInterrupt):
-            client.customers.list()
-    finally:
-        signal.signal(signal.SIGINT, mine)
-    interrupter.join(30)
+    _list_interrupted_under_a_handler_of_its_own(
+        client, threading.Thread(target=interrupt_amid_the_others)
+    )
     for worker in workers:
         worker.join(30)
         assert not worker.is_alive()
