@@ -22,20 +22,20 @@ GRACE = 0.05
 
 
 class Deadlines:
-    """Calls in flight and their deadlines (loop time); `expired` holds those ended.
+    """Calls in flight and their deadlines (loop time); `took` tells those it ended.
 
     An ended call's task is cancelled once; the transport turns that
     cancellation into its timeout error (`took`) and leaves a cancellation of
     the caller's own alone.
     """
 
-    __slots__ = ("_at", "_due", "_timer", "expired")
+    __slots__ = ("_at", "_due", "_expired", "_timer")
 
     def __init__(self) -> None:
         self._due: dict[asyncio.Task[Any], float] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._at = math.inf  # when the timer fires (inf: not set)
-        self.expired: set[asyncio.Task[Any]] = set()
+        self._expired: set[asyncio.Task[Any]] = set()
 
     def add(self, loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any], seconds: float) -> None:
         """Ends `task` (cancels it) if it is still here `seconds` (plus `GRACE`) from now."""
@@ -50,8 +50,8 @@ class Deadlines:
 
     def took(self, task: asyncio.Task[Any]) -> bool:
         """Whether `task` was ended by its deadline (forgotten once asked)."""
-        if task in self.expired:
-            self.expired.discard(task)
+        if task in self._expired:
+            self._expired.discard(task)
             return True
         return False
 
@@ -74,7 +74,7 @@ class Deadlines:
         for task, when in list(self._due.items()):
             if when <= due_by:
                 del self._due[task]
-                self.expired.add(task)
+                self._expired.add(task)
                 task.cancel()
             elif when < following:
                 following = when
