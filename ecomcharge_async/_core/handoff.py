@@ -1,10 +1,9 @@
 """How a blocking call reaches the SDK's loop, whoever runs it, and back: what every sync call pays.
 
-A call is a task on the loop and a lock its caller may wait on, released as the
-task ends (by the task itself, or in turn: see `relay`). Calls reach the loop
-through its selector: queued there, they start as soon as the selector returns
-(a `call_soon_threadsafe` callback would take a turn of its own to create the
-task). The loop is woken
+A call is a task on the loop and a lock its caller may wait on, released by the
+task itself as it ends. Calls reach the loop through its selector: queued
+there, they start as soon as the selector returns (a `call_soon_threadsafe`
+callback would take a turn of its own to create the task). The loop is woken
 through a socket of the selector's own only when it waits in the selector, so
 threads calling while the loop is busy (32 threads sharing a client) add no
 write and no read of a wake-up byte. After the loop stood still (parked, see
@@ -25,8 +24,6 @@ from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any, Generic, TypeVar
 
-from .relay import WakeUpRelay
-
 T = TypeVar("T")
 
 
@@ -38,8 +35,7 @@ class Call(Generic[T]):
     raises, even `KeyboardInterrupt`, is caught on the loop and raised in the
     caller's thread, and it runs in its caller's context variables. `finished`
     runs on the loop once the call is over, started or not; `led` marks the call
-    of the thread running the loop for it. The lock of a call with a `relay` is
-    released in its turn (see `relay`), unless its caller runs the loop.
+    of the thread running the loop for it.
     """
 
     __slots__ = (
@@ -49,17 +45,13 @@ class Call(Generic[T]):
         "error",
         "finished",
         "led",
-        "relay",
         "result",
         "task",
         "waiter",
     )
 
     def __init__(
-        self,
-        coro: Coroutine[Any, Any, T],
-        finished: Callable[[Call[Any]], None] | None = None,
-        relay: WakeUpRelay | None = None,
+        self, coro: Coroutine[Any, Any, T], finished: Callable[[Call[Any]], None] | None = None
     ) -> None:
         self.coro = coro
         # Run in its caller's context variables (a tracing span, say), not those of
@@ -67,7 +59,6 @@ class Call(Generic[T]):
         self.context = contextvars.copy_context()
         self.finished = finished
         self.led = False
-        self.relay = relay
         self.task: asyncio.Task[None] | None = None
         self.dropped = False
         self.result: T
@@ -77,7 +68,6 @@ class Call(Generic[T]):
 
     @property
     def done(self) -> bool:
-        """Over, and its caller woken (or free to wake)."""
         return not self.waiter.locked()
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -97,10 +87,7 @@ class Call(Generic[T]):
             self._end()
 
     def _end(self) -> None:
-        if self.relay is None or self.led:
-            self.waiter.release()
-        else:
-            self.relay.owe(self.waiter)
+        self.waiter.release()
         if self.finished is not None:
             self.finished(self)
 
@@ -125,7 +112,6 @@ class HandoffSelector(selectors.DefaultSelector):
     def __init__(self) -> None:
         super().__init__()
         self._loop: asyncio.AbstractEventLoop  # set by `bind`, before any call is sent
-        self._relay: WakeUpRelay | None = None
         self._incoming: deque[Call[Any]] = deque()
         #: Calls started on the loop and not over yet: counted by whoever runs the loop.
         self.running = 0
@@ -137,11 +123,9 @@ class HandoffSelector(selectors.DefaultSelector):
         self._wake_out.setblocking(False)
         self._wake_key = super().register(self._wake_in, selectors.EVENT_READ)
 
-    def bind(self, loop: asyncio.AbstractEventLoop, relay: WakeUpRelay | None = None) -> None:
-        """Start the calls on `loop`, the loop that selects with this selector, and wake the
-        callers of those that end through `relay` before each wait."""
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Start the calls on `loop`, the loop that selects with this selector."""
         self._loop = loop
-        self._relay = relay
 
     def send(self, call: Call[Any]) -> None:
         """From any thread: start `call` on the loop as soon as it looks up from its work.
@@ -160,8 +144,6 @@ class HandoffSelector(selectors.DefaultSelector):
         self._waiting = True
         if self._incoming:
             timeout = 0
-        if self._relay is not None:
-            timeout = self._relay.tend(timeout)
         try:
             ready: list[tuple[selectors.SelectorKey, int]] = super().select(timeout)
         finally:

@@ -9,8 +9,7 @@ there; when the leader's call is over and others are still in flight, the
 loop goes to the SDK's loop thread, which runs it until no call is left and
 parks it again. The loop thread, not a waiting caller, takes over because it
 is always there, always able to run the loop and has no call of its own to
-return to: one hand-over, and nobody's call waits on another's return. The
-callers waiting for their calls are woken one after another (see `relay`).
+return to: one hand-over, and nobody's call waits on another's return.
 
 A thread whose own event loop runs (a notebook cell, async code calling sync
 code) cannot run a second one: it follows, handing its call to the loop thread
@@ -41,7 +40,6 @@ from typing import Any, Protocol, TypeVar
 
 from .handoff import Call, HandoffSelector
 from .interrupt import SigintGuard
-from .relay import WakeUpRelay
 
 T = TypeVar("T")
 
@@ -59,8 +57,7 @@ class LoopThread:
     def __init__(self) -> None:
         self._handoff = HandoffSelector()
         self.loop = asyncio.SelectorEventLoop(self._handoff)
-        self._relay = WakeUpRelay()  # wakes the callers waiting for their calls, in turn
-        self._handoff.bind(self.loop, self._relay)
+        self._handoff.bind(self.loop)
         #: Open clients, closed at interpreter exit if nobody closed them before.
         self.clients: set[Closable] = set()
         self.abandoned = False  # set in a forked child: this loop is the parent's
@@ -94,7 +91,7 @@ class LoopThread:
                 "the SDK's event loop is gone (stopped at exit, or this call was begun "
                 "in the parent before os.fork()); start the call again"
             )
-        call = Call(coro, self._finished, self._relay)
+        call = Call(coro, self._finished)
         guard = None
         # From here on whatever stops this thread before the call's outcome (Ctrl-C under
         # an application's handler, which raises anywhere, even before the wait) cancels it.
@@ -142,8 +139,6 @@ class LoopThread:
                 self.loop.run_forever()  # stopped when the call is over
         finally:
             call.led = False
-            if self.stopped:
-                self._relay.wake_all()
             if self.stopped or not self._park():
                 self._hand_to_loop_thread()
             if not call.done:  # interrupted, or the loop stopped at exit: whoever runs it cancels
@@ -158,9 +153,8 @@ class LoopThread:
         return call.outcome()
 
     def _wait(self, call: Call[Any]) -> None:
-        """Wait for `call` to be over, then wake the next caller owed (see `relay`)."""
+        """Sleep until `call` is over: the one place where a caller waits for its call."""
         call.waiter.acquire()
-        self._relay.pass_on()
 
     def _idle(self) -> bool:
         return self._handoff.idle() and not self._submitted
@@ -170,7 +164,6 @@ class LoopThread:
         (then it still holds the loop)."""
         if not self._idle():
             return False
-        self._relay.wake_all()
         self._holder = None
         self._handoff.resting = True
         self._claim.release()
@@ -209,7 +202,6 @@ class LoopThread:
                 self._drive()
             else:
                 self._baton.acquire()
-        self._relay.wake_all()
 
     def _drive(self) -> None:
         """Run the loop while calls are in flight, then park it (or until it stops for good)."""

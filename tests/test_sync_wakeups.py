@@ -1,11 +1,13 @@
-"""Waking the callers whose calls are over, in turn: a caller that fails as it is woken stalls
+"""Waking the callers whose calls ended together: a caller that fails as it is woken stalls
 none of the others.
 
-The callers of calls that end together are woken one at a time, each by the one
-before (see `ecomcharge_async._core.relay`). A thread may fail right at its
-wake-up, before it wakes the next: an asynchronous exception (what thread-timeout
-libraries raise, `KeyboardInterrupt` in the main thread) is raised there, the
-first moment the woken thread runs Python again. The others must still be woken.
+Each caller sleeps on its call's lock until the call is over. A thread may fail
+right at its wake-up: an asynchronous exception (what thread-timeout libraries
+raise, `KeyboardInterrupt` in the main thread) is raised there, the first moment
+the woken thread runs Python again. Whatever wakes the callers (each lock
+released as its task ends, or any scheme waking them one after another, each
+woken caller waking the next), the others must all be woken, and the loop must
+serve on.
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ def test_a_caller_failing_as_it_is_woken_stalls_none_of_the_calls_that_ended_wit
         held = threading.Event()
 
         async def hold_the_loop() -> None:
-            # Its thread runs the loop meanwhile: the loop is the one that wakes the first caller.
+            # Its thread runs the loop meanwhile, for the calls of all the others.
             loop = asyncio.get_running_loop()
             opened["gate"], opened["holder"] = loop.create_future(), loop.create_future()
             held.set()
@@ -91,12 +93,12 @@ def test_a_caller_failing_as_it_is_woken_stalls_none_of_the_calls_that_ended_wit
 
         victim = threading.Thread(target=call, args=("victim",))
         others = [threading.Thread(target=call, args=(str(n),)) for n in range(CALLERS)]
-        # The calls end in the order they reached the gate; their callers are woken in it.
+        # The calls end in the order they reached the gate.
         in_order = [victim, *others] if woken == "first" else [*others, victim]
         for count, thread in enumerate(in_order, 1):
             _start_waiting(thread, started, count)
         _raise_in(victim, Stopped)  # it will raise the moment it is woken
-        # All 32 calls end in one turn of the loop; the victim, woken first or last, wakes nobody.
+        # All 32 calls end in one turn of the loop; the victim, woken first or last, fails there.
         runner.loop.call_soon_threadsafe(opened["gate"].set_result, None)
         for thread in [victim, *others]:
             thread.join(30)
@@ -107,7 +109,7 @@ def test_a_caller_failing_as_it_is_woken_stalls_none_of_the_calls_that_ended_wit
         async def echo(n: int) -> int:
             return n
 
-        assert runner.run(echo(7)) == 7  # and the loop serves on (the relay too, if stuck last)
+        assert runner.run(echo(7)) == 7  # and the loop serves on, its callers woken
         runner.loop.call_soon_threadsafe(opened["holder"].set_result, None)
         holder.join(30)
         assert not holder.is_alive()
