@@ -20,7 +20,8 @@ and through anyio's blocking portal when anyio is installed: the alternative
 the design weighed.
 
 Run: `python benchmarks/sync_calls.py` (`--quick` for a tiny run, `--output PATH`
-to keep the JSON).
+to keep the JSON, `--concurrency 32` for the 32-thread rounds alone: the quick
+half of an A/B comparison, run alternately against each checkout).
 """
 
 from __future__ import annotations
@@ -149,7 +150,7 @@ def hop_round(calls: int) -> dict[str, Timing]:
     return timings
 
 
-def run(*, rounds: int, calls: int) -> dict[str, Any]:
+def run(*, rounds: int, calls: int, concurrencies: tuple[int, ...] = (1, 32)) -> dict[str, Any]:
     results: dict[str, Any] = {
         "calls": calls,
         "rounds": rounds,
@@ -157,7 +158,7 @@ def run(*, rounds: int, calls: int) -> dict[str, Any]:
     }
     with fake_server() as server, ec.SyncClient(SHOP_ID, SECRET_KEY, base_url=server.url) as setup:
         customer = setup.customers.create(ec.NewCustomer(email="a@example.com", ip="127.0.0.1"))
-        for concurrency in (1, 32):
+        for concurrency in concurrencies:
             timings: dict[str, list[Timing]] = {"async": [], "sync": []}
             if concurrency == 1:
                 timings["inline"] = []
@@ -183,6 +184,9 @@ def run(*, rounds: int, calls: int) -> dict[str, Any]:
                 figures[f"{prefix}_wall_us"] = summary([s[0] - a[0] for a, s in pairs])
                 figures[f"{prefix}_cpu_us"] = summary([s[1] - a[1] for a, s in pairs])
             results[f"c{concurrency}"] = figures
+    if 1 not in concurrencies:
+        results["load_average_at_end"] = os.getloadavg()
+        return results
     hops = [hop_round(calls) for _ in range(rounds)]
     results["hop"] = {
         name: {
@@ -200,22 +204,37 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--calls", type=int, default=3200, help="calls per round (of 32)")
     parser.add_argument("--quick", action="store_true", help="one round of 64 calls")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        choices=(1, 32),
+        action="append",
+        help="run only this concurrency (repeatable; default: 1 and 32, then the hop)",
+    )
     parser.add_argument("--output", type=Path)
     args = parser.parse_args(argv)
     rounds, calls = (1, 64) if args.quick else (args.rounds, args.calls)
-    results = run(rounds=rounds, calls=calls)
-    for key in ("c1", "c32"):
+    concurrencies = tuple(sorted(set(args.concurrency or (1, 32))))
+    results = run(rounds=rounds, calls=calls, concurrencies=concurrencies)
+    print(
+        f"load average at start {results['load_average_at_start'][0]:.2f}, at end "
+        f"{results['load_average_at_end'][0]:.2f}"
+    )
+    for key in (f"c{c}" for c in concurrencies):
         figures = results[key]
         wall = figures["wall_us_per_call"]
         print(
             f"{key}: async {wall['async']['median']:.1f} µs/call, "
             f"sync {wall['sync']['median']:.1f} µs/call, "
-            f"added {figures['added_wall_us']['median']:.1f} µs wall, "
-            f"{figures['added_cpu_us']['median']:.1f} µs CPU (medians of {rounds}); "
+            f"added {_spread(figures['added_wall_us'])} µs wall, "
+            f"{_spread(figures['added_cpu_us'])} µs CPU (medians of {rounds}, min-max); "
             f"context switches per call: async "
             f"{figures['voluntary_switches_per_call']['async']['median']:.1f}, "
             f"sync {figures['voluntary_switches_per_call']['sync']['median']:.1f}"
         )
+    if "c1" not in results:
+        _save(args.output, results)
+        return
     inline = results["c1"]
     print(
         f"c1 inline (the caller runs a loop itself): added "
@@ -227,8 +246,16 @@ def main(argv: list[str] | None = None) -> None:
             f"hop via {name}: {figures['wall_us']['median']:.1f} µs wall, "
             f"{figures['cpu_us']['median']:.1f} µs CPU"
         )
-    if args.output:
-        args.output.write_text(json.dumps(results, indent=2) + "\n")
+    _save(args.output, results)
+
+
+def _spread(figure: dict[str, Any]) -> str:
+    return f"{figure['median']:.1f} ({figure['min']:.0f} to {figure['max']:.0f})"
+
+
+def _save(output: Path | None, results: dict[str, Any]) -> None:
+    if output:
+        output.write_text(json.dumps(results, indent=2) + "\n")
 
 
 if __name__ == "__main__":

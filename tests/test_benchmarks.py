@@ -208,6 +208,18 @@ def test_the_sync_benchmark_measures_both_concurrencies(tmp_path: Path) -> None:
     assert "c1 inline" in done.stdout
 
 
+def test_the_sync_benchmark_runs_the_32_thread_rounds_alone(tmp_path: Path) -> None:
+    output = tmp_path / "sync32.json"
+    done = _run("sync_calls.py", "--quick", "--concurrency", "32", "--output", str(output))
+    results = json.loads(output.read_text())
+    assert "c1" not in results
+    assert "hop" not in results
+    assert results["c32"]["wall_us_per_call"]["sync"]["median"] > 0
+    assert "c32: async " in done.stdout
+    assert "c1" not in done.stdout
+    assert len(results["load_average_at_end"]) == 3
+
+
 def test_the_import_peers_run_and_each_row_is_created_exactly_once(tmp_path: Path) -> None:
     # Tiny sizes: the figures mean nothing here; the server's exactly-once check does.
     peer = tmp_path / "peer.json"
