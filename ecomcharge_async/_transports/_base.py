@@ -251,11 +251,11 @@ class HTTPTransport(Generic[R]):
 
     def _leave(self, task: asyncio.Task[Any]) -> None:
         before = self._calls.pop(task, 0)
-        self._deadlines.discard(task)
-        # Cancellations of aclose() or of the deadline absorbed inside the library.
-        closing = task in self._ended
-        self._ended.discard(task)
-        only_ours(task, closing + self._deadlines.took(task), before)
+        if self._deadlines.discard(task) or self._ended:  # else: no cancellation of ours
+            # Cancellations of aclose() or of the deadline absorbed inside the library.
+            closing = task in self._ended
+            self._ended.discard(task)
+            only_ours(task, closing + self._deadlines.took(task), before)
 
     def _raise_ours(
         self,
