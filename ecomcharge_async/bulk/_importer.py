@@ -31,7 +31,7 @@ from ._outcome import (
     each_row,
     log_fields,
 )
-from ._pacing import Limiter, Pause, take_turn
+from ._pacing import Limiter, Pause, take_turn, turn_now
 from ._reconcile import classify, customer_hash
 from ._row import RowOutcome, Status
 from ._rows import RowError
@@ -192,7 +192,8 @@ class Importer:
 
     async def _create(self, item: Item) -> None:
         while True:
-            generation, token = await take_turn(self.pause, self.limiter)
+            turn = turn_now(self.pause, self.limiter)
+            generation, token = turn or await take_turn(self.pause, self.limiter)
             outcome = Outcome.OTHER  # what a cancellation or a journal error releases with
             if self.stop is not None:
                 self.limiter.release(token, outcome)

@@ -80,6 +80,15 @@ class Slots:
         self._limit = limit
         self.limit = max(1, int(limit))
 
+    def acquire_now(self) -> Token | None:
+        """`acquire` when it would not wait (a free slot, none queued, no pace), else None:
+        no coroutine made for the usual case."""
+        if self.in_flight >= self.limit or self._waiters or self.rate is not None:
+            return None
+        self.in_flight += 1
+        self.sending += 1
+        return Token(self._clock(), self.sending, self.cut_epoch, self.pace_epoch)
+
     async def acquire(self) -> Token:
         """Wait for a free slot, then for the pace; the slot is yours until `release`."""
         if self.in_flight >= self.limit or self._waiters:
