@@ -45,8 +45,8 @@ class Deadlines:
             self._arm(loop, when)
 
     def discard(self, task: asyncio.Task[Any]) -> bool:
-        """The call is over: no deadline for `task` any more. Whether some call's deadline
-        ended it and was not asked about yet (`took`): else none was."""
+        """The call is over: no deadline for `task` any more. Returns whether any call
+        ended by its deadline is still to be asked about (`took`): if not, `task` was not."""
         self._due.pop(task, None)
         return bool(self._expired)
 
