@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ecomcharge_async.bulk._bloom import ERROR_PER_KEY, FIRST, LARGEST, BloomFilter
+from ecomcharge_async.bulk._bloom import ERROR_PER_KEY, FIRST, LARGEST, MAX_HASHES, BloomFilter
 
 
 def ids(start: int, stop: int) -> list[str]:
@@ -51,7 +51,7 @@ def _capacity(count: int) -> int:
 
 @pytest.mark.parametrize(
     ("capacity", "hashes", "bits_per_key"),
-    [(FIRST, 16, 23.1), (2 * FIRST, 15, 21.6), (LARGEST, 10, 14.4)],
+    [(FIRST, 6, 34.9), (2 * FIRST, 6, 30.7), (LARGEST, 6, 15.8)],
 )
 def test_slices_are_sized_for_their_share_of_the_error(
     capacity: int, hashes: int, bits_per_key: float
@@ -65,11 +65,19 @@ def test_slices_are_sized_for_their_share_of_the_error(
 
 def test_the_defaults_cost_about_two_bytes_per_id_and_grow_in_slices() -> None:
     seen = BloomFilter()
-    assert seen.nbytes == pytest.approx(FIRST * 23.1 / 8, rel=0.01)  # 47 KB before any add
+    assert seen.nbytes == pytest.approx(FIRST * 34.9 / 8, rel=0.01)  # 71 KB before any add
     for value in ids(0, FIRST + 1):
         seen.add(value)
     assert len(seen._slices) == 2
     assert seen.error_bound == pytest.approx(ERROR_PER_KEY * 3 * FIRST)
+
+
+def test_a_slice_erring_often_takes_its_optimal_hashes_below_the_cap() -> None:
+    # 5% error per slice: log2(20) rounds to 4 bits a string, under MAX_HASHES.
+    seen = BloomFilter(first=1024, largest=1024, error_per_key=0.05 / 1024)
+    (piece,) = seen._slices
+    assert piece.hashes == 4 < MAX_HASHES
+    assert piece.size / 1024 == pytest.approx(6.25, abs=0.01)
 
 
 @pytest.mark.parametrize(

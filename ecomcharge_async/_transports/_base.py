@@ -160,17 +160,16 @@ class HTTPTransport(Generic[R]):
         return self._exchange(request, True)
 
     async def _exchange(self, request: Request, streamed: bool) -> Response:
-        loop = self._ready()  # closed, or another loop: say so before waiting
+        task = self._ready()  # closed, another loop, or no task: say so before waiting
         if not self._slots.take_now():
             await self._slots.wait(request)
         progress = Progress() if self._traced else None
-        task = self._enter()
+        self._calls[task] = task.cancelling()  # a call in flight, for `aclose()` to end
         bound = None if streamed else self._bound(request)
         if bound is not None:
-            self._deadlines.add(loop, task, bound)
+            self._deadlines.add(task.get_loop(), task, bound)
         streaming = False  # from when a streamed body's reader gives the slot back
-        # `try` rather than a context manager: its objects would live as long as the
-        # call (GC work at high concurrency).
+        # `try`, not a context manager: its objects would live as long as the call (GC work).
         try:
             resp = await self._open(request, progress, bound is not None)
             status = resp.status
@@ -235,27 +234,28 @@ class HTTPTransport(Generic[R]):
 
     # Loop, close, and the calls in flight.
 
-    def _ready(self) -> asyncio.AbstractEventLoop:
-        if self._closed:
-            raise RuntimeError(f"this {type(self).__name__} is closed")
-        loop = self._loop = bound_loop(type(self).__name__, self._loop)
-        return loop
+    def _ready(self) -> asyncio.Task[Any]:
+        """The running task, once the transport is known open and in its own loop."""
+        task = asyncio.current_task()
+        if self._closed or task is None:
+            what = "is closed" if self._closed else "must be used inside an asyncio task"
+            raise RuntimeError(f"this {type(self).__name__} {what}")
+        self._loop = bound_loop(type(self).__name__, self._loop, task.get_loop())
+        return task
 
     def _enter(self) -> asyncio.Task[Any]:
-        """Registers the running task as a call in flight, for `aclose()` to end."""
-        task = asyncio.current_task()
-        if task is None:
-            raise RuntimeError(f"{type(self).__name__} must be used inside an asyncio task")
+        """The running task (`_ready`), registered as a call in flight for `aclose()` to end."""
+        task = self._ready()
         self._calls[task] = task.cancelling()
         return task
 
     def _leave(self, task: asyncio.Task[Any]) -> None:
         before = self._calls.pop(task, 0)
-        self._deadlines.discard(task)
-        # Cancellations of aclose() or of the deadline absorbed inside the library.
-        closing = task in self._ended
-        self._ended.discard(task)
-        only_ours(task, closing + self._deadlines.took(task), before)
+        if self._deadlines.discard(task) or self._ended:  # else: no cancellation of ours
+            # Cancellations of aclose() or of the deadline absorbed inside the library.
+            closing = task in self._ended
+            self._ended.discard(task)
+            only_ours(task, closing + self._deadlines.took(task), before)
 
     def _raise_ours(
         self,
@@ -284,7 +284,7 @@ class HTTPTransport(Generic[R]):
 
     async def aclose(self) -> None:
         if self._loop is not None and not self._closed:
-            self._ready()
+            bound_loop(type(self).__name__, self._loop)
         self._closed = True
         self._slots.close()
         self._deadlines.close()

@@ -45,13 +45,18 @@ def check_limit(value: int) -> int:
     return value
 
 
-def bound_loop(owner: str, loop: asyncio.AbstractEventLoop | None) -> asyncio.AbstractEventLoop:
-    """The running loop, which must be `loop` once a transport has been used in one.
+def bound_loop(
+    owner: str,
+    loop: asyncio.AbstractEventLoop | None,
+    running: asyncio.AbstractEventLoop | None = None,
+) -> asyncio.AbstractEventLoop:
+    """The running loop (`running`, when known), which must be `loop` once a transport
+    has been used in one.
 
     A connection pool belongs to the loop it was created in; used from another
     it hangs or fails deep inside the HTTP library, so this says so first.
     """
-    running = asyncio.get_running_loop()
+    running = running or asyncio.get_running_loop()
     if loop is not None and running is not loop:
         raise RuntimeError(
             f"this {owner} (and its Client) belongs to the event loop it was "

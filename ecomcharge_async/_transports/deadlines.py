@@ -44,9 +44,11 @@ class Deadlines:
         if when < self._at:
             self._arm(loop, when)
 
-    def discard(self, task: asyncio.Task[Any]) -> None:
-        """The call is over: no deadline for `task` any more."""
+    def discard(self, task: asyncio.Task[Any]) -> bool:
+        """The call is over: no deadline for `task` any more. Returns whether any call
+        ended by its deadline is still to be asked about (`took`): if not, `task` was not."""
         self._due.pop(task, None)
+        return bool(self._expired)
 
     def took(self, task: asyncio.Task[Any]) -> bool:
         """Whether `task` was ended by its deadline (forgotten once asked)."""

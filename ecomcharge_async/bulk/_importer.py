@@ -31,7 +31,7 @@ from ._outcome import (
     each_row,
     log_fields,
 )
-from ._pacing import Limiter, Pause, take_turn
+from ._pacing import Limiter, Pause, take_turn, turn_now
 from ._reconcile import classify, customer_hash
 from ._row import RowOutcome, Status
 from ._rows import RowError
@@ -169,15 +169,16 @@ class Importer:
             self._group.create_task(self._worker())
 
     async def _worker(self) -> None:
+        queue = self.queue
         while self.workers <= self.limiter.limit:  # past a cut limit one fewer waits for it
-            item = await self.queue.get()
-            if self.queue.qsize() <= self._low:
+            item = queue.get_nowait() if queue.qsize() else await queue.get()  # no coroutine
+            if queue.qsize() <= self._low:
                 self._room.set()
             try:
                 if item is None:
                     return
                 self._free -= 1
-                self._hire(self.queue.qsize())  # the limit grew while the feeder waits for room
+                self._hire(queue.qsize())  # the limit grew while the feeder waits for room
                 try:
                     await self._create(item)
                 except Exception as exc:  # the import stops; the other workers end their rows
@@ -185,13 +186,14 @@ class Importer:
                 finally:
                     self._free += 1
             finally:
-                self.queue.task_done()
+                queue.task_done()
         self.workers -= 1
         self._free -= 1
 
     async def _create(self, item: Item) -> None:
         while True:
-            generation, token = await take_turn(self.pause, self.limiter)
+            turn = turn_now(self.pause, self.limiter)
+            generation, token = turn or await take_turn(self.pause, self.limiter)
             outcome = Outcome.OTHER  # what a cancellation or a journal error releases with
             if self.stop is not None:
                 self.limiter.release(token, outcome)

@@ -137,7 +137,8 @@ class AdaptiveLimiter(Slots):
         elif (knee := self._meter.plateau(done)) is not None:
             self._knee = min(self.maximum, max(self.minimum, round(self.KNEE_GAIN * knee)))
             self._held_since = now
-            self._limit = self.threshold = min(self._limit, self._knee)  # beyond it: gently
+            self.threshold = min(self._limit, self._knee)  # beyond it: gently
+            self._limit_to(self.threshold)
             return self._knee
         return self.maximum
 
@@ -149,7 +150,7 @@ class AdaptiveLimiter(Slots):
         if not self._cut_streak:  # a long outage keeps where to slow-start back to
             self.threshold = max(self.minimum, self._limit * 0.5)
         self._cut_streak = factor == 0.5
-        self._limit = max(self.minimum, self._limit * factor)
+        self._limit_to(max(self.minimum, self._limit * factor))
         self._meter.restart(self._clock())  # growth back from here is judged afresh
 
     # -- pace ---------------------------------------------------------------------------

@@ -64,6 +64,10 @@ class Pause:
             delay = min(self.maximum, self.initial * 2 ** min(self._streak - 1, 32))
         self._until = max(self._until, self._clock() + delay)
 
+    def over(self) -> bool:
+        """Whether no pause is on: `wait` would not sleep."""
+        return self._until <= self._clock()
+
     @property
     def generation(self) -> int:
         """How many pauses have begun: a turn taken in an older one is stale."""
@@ -76,6 +80,14 @@ class Pause:
 
 #: What paces an import's requests: adaptive (`--concurrency auto`) or fixed.
 Limiter = AdaptiveLimiter | FixedLimiter
+
+
+def turn_now(pause: Pause, limiter: Limiter) -> tuple[int, Token] | None:
+    """`take_turn` when it would not wait (no pause, a free slot), else None: no coroutine."""
+    if not pause.over():
+        return None
+    token = limiter.acquire_now()
+    return None if token is None else (pause.generation, token)
 
 
 async def take_turn(pause: Pause, limiter: Limiter) -> tuple[int, Token]:

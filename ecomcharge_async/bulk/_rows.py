@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import operator
 import os
 import re
 import stat
@@ -247,8 +248,8 @@ class RowReader:
             if len(values) != width:
                 yield RowError(line, f"has {len(values)} fields but the header has {width}")
                 continue
-            pairs = zip(self._columns, values, strict=True)
-            fields = {name: value or None for name, value in pairs}
+            # An empty cell is left out (the field's default, None), all in C.
+            fields = dict(filter(_FILLED, zip(self._columns, values, strict=True)))
             yield Row(line, new_customer(fields))
 
     # -- JSON Lines -----------------------------------------------------------
@@ -271,6 +272,7 @@ class RowReader:
             yield jsonl_row(line, text)
 
 
+_FILLED = operator.itemgetter(1)
 _COLUMN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_ -]{0,39}")
 
 

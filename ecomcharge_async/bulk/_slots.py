@@ -61,7 +61,7 @@ class Slots:
     """Concurrency slots under a moving limit, FIFO, and an optional even pace."""
 
     def __init__(self, limit: float, rate: float | None, clock: Callable[[], float], sleep: Sleep):
-        self._limit = limit
+        self._limit_to(limit)
         self.rate = rate
         self.peak: int = int(limit)
         self.in_flight: int = 0  # slots taken, some maybe still waiting for the pace
@@ -74,10 +74,20 @@ class Slots:
         self.cut_epoch = 0
         self.pace_epoch = 0
 
-    @property
-    def limit(self) -> int:
-        """The current concurrency limit, as a whole number of requests."""
-        return max(1, int(self._limit))
+    def _limit_to(self, limit: float) -> None:
+        """Sets the limit: `_limit` may be a fraction (it grows by sqrt), `limit` is the
+        whole number of requests it lets be in flight (an attribute: read a few times a row)."""
+        self._limit = limit
+        self.limit = max(1, int(limit))
+
+    def acquire_now(self) -> Token | None:
+        """`acquire` when it would not wait (a free slot, none queued, no pace), else None:
+        no coroutine made for the usual case."""
+        if self.in_flight >= self.limit or self._waiters or self.rate is not None:
+            return None
+        self.in_flight += 1
+        self.sending += 1
+        return Token(self._clock(), self.sending, self.cut_epoch, self.pace_epoch)
 
     async def acquire(self) -> Token:
         """Wait for a free slot, then for the pace; the slot is yours until `release`."""
@@ -122,7 +132,7 @@ class Slots:
                 waiter.set_result(None)
 
     def _set_limit(self, limit: float) -> None:
-        self._limit = limit
+        self._limit_to(limit)
         self.peak = max(self.peak, self.limit)
         self._wake()
 

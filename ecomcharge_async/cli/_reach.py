@@ -82,8 +82,10 @@ class ReachWatch:
         return response
 
     def _answer(self) -> None:
-        self.answered = True
         self._last_answer = self._clock()
+        if self._timer is None and self.answered:
+            return  # no streak under way, no timer to void: nothing more to do
+        self.answered = True
         self._streak_start = None
         self._generation += 1
         if self._timer is not None:
