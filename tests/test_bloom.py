@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ecomcharge_async.bulk._bloom import ERROR_PER_KEY, FIRST, LARGEST, BloomFilter
+from ecomcharge_async.bulk._bloom import ERROR_PER_KEY, FIRST, LARGEST, MAX_HASHES, BloomFilter
 
 
 def ids(start: int, stop: int) -> list[str]:
@@ -51,7 +51,8 @@ def _capacity(count: int) -> int:
 
 @pytest.mark.parametrize(
     ("capacity", "hashes", "bits_per_key"),
-    [(FIRST, 16, 23.1), (2 * FIRST, 15, 21.6), (LARGEST, 10, 14.4)],
+    # At most MAX_HASHES bits per id (the optimal 16, 15 and 10 took 23.1, 21.6 and 14.4).
+    [(FIRST, MAX_HASHES, 34.9), (2 * FIRST, MAX_HASHES, 30.7), (LARGEST, MAX_HASHES, 15.8)],
 )
 def test_slices_are_sized_for_their_share_of_the_error(
     capacity: int, hashes: int, bits_per_key: float
@@ -65,7 +66,7 @@ def test_slices_are_sized_for_their_share_of_the_error(
 
 def test_the_defaults_cost_about_two_bytes_per_id_and_grow_in_slices() -> None:
     seen = BloomFilter()
-    assert seen.nbytes == pytest.approx(FIRST * 23.1 / 8, rel=0.01)  # 47 KB before any add
+    assert seen.nbytes == pytest.approx(FIRST * 34.9 / 8, rel=0.01)  # 71 KB before any add
     for value in ids(0, FIRST + 1):
         seen.add(value)
     assert len(seen._slices) == 2
@@ -84,3 +85,15 @@ def test_the_defaults_cost_about_two_bytes_per_id_and_grow_in_slices() -> None:
 def test_bad_sizes_are_refused(kwargs: dict[str, float], problem: str) -> None:
     with pytest.raises(ValueError, match=problem):
         BloomFilter(**kwargs)  # type: ignore[arg-type]
+
+
+def test_false_positives_stay_within_the_bound_where_fewer_bits_than_optimal_are_set() -> None:
+    # Per slice 0.5 %: optimal would be 8 bits per id, MAX_HASHES sized up for it instead.
+    seen = BloomFilter(first=4096, largest=4096, error_per_key=0.005 / 4096)
+    assert seen._slices[0].hashes == MAX_HASHES < 8
+    for value in ids(0, 4096):
+        seen.add(value)
+    others = ids(10**6, 10**6 + 100_000)
+    rate = sum(value in seen for value in others) / len(others)
+    assert seen.error_bound == pytest.approx(0.005)
+    assert 0.5 * seen.error_bound <= rate <= 1.2 * seen.error_bound
