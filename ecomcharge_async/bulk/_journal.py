@@ -273,9 +273,10 @@ class Journal:
         for the turn's end would part each create's garbage from the next
         one's making by a turn, and the collector runs nine times as often.
         """
-        self._rows += 1
-        self._writer.sent(self._rows - 1, line, key)
-        return self._rows - 1
+        row = self._rows
+        self._rows = row + 1
+        self._writer.sent(row, line, key)
+        return row
 
     def done(self, row: int, status: str, customer_id: str | None = None) -> None:
         """Record row `row`'s outcome (as numbered by `sent` or `claim`) within 10 ms.
