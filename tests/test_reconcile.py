@@ -7,7 +7,10 @@ import hashlib
 import json
 from collections import Counter
 
+import attrs
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import ecomcharge_async as ec
 from ecomcharge_async._core.retry import is_retryable
@@ -117,6 +120,28 @@ def test_the_key_hash_is_sha256_of_the_keys_json_as_journals_already_hold_it(
 )
 def test_a_rows_journal_hash_is_its_keys_hash(customer: ec.NewCustomer) -> None:
     assert customer_hash(customer) == key_hash(customer_key(customer))
+
+
+# Field values as rows bring them: odd case and whitespace (Unicode's too), quotes,
+# backslashes, control characters, letters whose case-folding grows (ß, ŉ, ﬁ), emoji.
+_pieces = st.sampled_from(
+    [" ", "\t", "\n", "\u00a0", "\u2003", "\x1f", "\x00", "\x7f", '"', "\\", "ß", "ŉ", "ﬁ",
+     "İ", "Σ", "ς", "😀", "\u2028", "MiXeD", "a", "Z", "0", "@", "null"]
+)  # fmt: skip
+_values = st.none() | st.text(max_size=12) | st.lists(_pieces, max_size=6).map("".join)
+_NAMES = [field.name for field in attrs.fields(ec.NewCustomer)]
+
+
+@given(st.lists(_values, min_size=len(_NAMES), max_size=len(_NAMES)))
+def test_a_rows_journal_hash_is_sha256_of_its_normalised_fields_json(
+    values: list[str | None],
+) -> None:
+    fields = dict(zip(_NAMES, values, strict=True))
+    customer = ec.NewCustomer(**fields)  # type: ignore[arg-type]
+    # The definition journals on disk were written with, kept here as the reference.
+    key = [(value.strip().casefold() or None) if value else None for value in values]
+    expected = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
+    assert customer_hash(customer) == key_hash(customer_key(customer)) == expected
 
 
 A, B = person(1), person(2)

@@ -18,9 +18,9 @@ resumes, and a row created by an earlier run is never sent again. The journal
 never holds an email, a name, the secret key or an Authorization header. Every
 record reaches the OS before the request it announces is sent, so `kill -9`
 loses nothing that was sent (a `sent` record is written at once, with the
-`done` records queued before it; `done` records otherwise go out together once
-per turn of the event loop: `_journal_writer`); records are fsync'd at least
-once a second and on close, so a power cut loses at most the last second.
+`done` records queued before it; a `done` record otherwise goes out at most
+10 ms later: `_journal_writer`); records are fsync'd at least once a second
+and on close, so a power cut loses at most the last second.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from .._core.logs import logger
 from ._journal_index import CREATED, FAILED, REJECTED, SENT, UNKNOWN, KeyIndex
 from ._journal_lock import holder_pid, lock
 from ._journal_records import is_key, is_line, record_line
-from ._journal_writer import RecordWriter, done_record, sent_record
+from ._journal_writer import RecordWriter
 
 __all__ = ["CREATED", "FAILED", "REJECTED", "SENT", "UNKNOWN", "Journal", "JournalError"]
 
@@ -273,16 +273,18 @@ class Journal:
         for the turn's end would part each create's garbage from the next
         one's making by a turn, and the collector runs nine times as often.
         """
-        self._rows += 1
-        self._writer.write_now(sent_record(self._rows - 1, line, key))
-        return self._rows - 1
+        row = self._rows
+        self._rows = row + 1
+        self._writer.sent(row, line, key)
+        return row
 
     def done(self, row: int, status: str, customer_id: str | None = None) -> None:
-        """Record row `row`'s outcome (as numbered by `sent` or `claim`) with this loop turn's.
+        """Record row `row`'s outcome (as numbered by `sent` or `claim`) within 10 ms.
 
-        A `done` lost in a crash only makes a resumed import check the shop for the row.
+        It goes out with the next `sent` record, or by a timer. A `done` lost in
+        a crash only makes a resumed import check the shop for the row.
         """
-        self._writer.write_soon(done_record(row, status, customer_id))
+        self._writer.done(row, status, customer_id)
 
     def flush(self) -> None:
         """Hand every record made so far to the OS; raise what kept one from it."""

@@ -2,10 +2,12 @@
 
 `write_now` hands a record to the OS before it returns (a `sent` record,
 before its request leaves), with every record queued before it. `write_soon`
-queues a record that announces nothing (a `done`) and schedules one write of
-every record queued in this turn of the event loop, if no `write_now` took
-them first. Records are fsync'd at least once every `fsync_every` seconds and
-on close, so a power cut loses at most that.
+queues a record that announces nothing (a `done`): the next `write_now` takes
+it along (a finished row's worker sends its next row in the same turn), and
+a loop timer writes what is still queued `delay` seconds later (0.01), one
+timer for many records rather than a callback per loop turn. Records are
+fsync'd at least once every `fsync_every` seconds and on close, so a power
+cut loses at most that.
 """
 
 from __future__ import annotations
@@ -19,58 +21,62 @@ from typing import IO
 
 from .._core.logs import logger
 
+#: The longest a queued `done` record waits for a `sent` record to take it along.
+DONE_DELAY = 0.01
+
 
 class RecordWriter:
-    """Appends records (bytes, one line each) to an open journal file."""
+    """Appends records (bytes, one line each) to an open, unbuffered journal file.
+
+    Unbuffered: each write of the file hands its bytes to the OS (`write(2)`).
+    """
 
     def __init__(
-        self, file: IO[bytes], path: str, *, clock: Callable[[], float], fsync_every: float
+        self,
+        file: IO[bytes],
+        path: str,
+        *,
+        clock: Callable[[], float],
+        fsync_every: float,
+        delay: float = DONE_DELAY,
     ) -> None:
         self._file = file
         self._path = path
         self._clock = clock
         self._fsync_every = fsync_every
+        self._delay = delay
         self._synced_at = clock()
         self._pending: list[bytes] = []
-        self._scheduled = False
+        self._timer: asyncio.TimerHandle | None = None
         self._error: OSError | None = None  # a failed write: every later one fails with it
+
+    def sent(self, row: int, line: int, key: str) -> None:
+        """Write `{"sent":N,"line":LINE,"key":HASH}` at once, as `json.dumps` would."""
+        self.write_now(b'{"sent":%d,"line":%d,"key":"%s"}\n' % (row, line, key.encode()))
+
+    def done(self, row: int, status: str, customer_id: str | None) -> None:
+        """Queue `{"done":N,"status":STATUS,"id":ID}` (no id when None), as `json.dumps` would."""
+        if customer_id is None:
+            self.write_soon(f'{{"done":{row},"status":"{status}"}}\n'.encode())
+        else:
+            self.write_soon(
+                f'{{"done":{row},"status":"{status}","id":{_json_string(customer_id)}}}\n'.encode()
+            )
 
     def write_now(self, record: bytes) -> None:
         """Hand `record` (and any queued before it) to the OS before returning."""
-        self._pending.append(record)
-        self.flush()
-
-    def write_soon(self, record: bytes) -> None:
-        """Queue `record` for the end of this event-loop turn (at once outside a loop)."""
-        self._pending.append(record)
-        if not self._scheduled:
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:
-                self.flush()
-                return
-            self._scheduled = True
-            loop.call_soon(self._flush_soon)
-
-    def _flush_soon(self) -> None:
-        self._scheduled = False
-        with contextlib.suppress(OSError):  # kept: raised by the next write (a `sent` stops)
-            self.flush()
-
-    def flush(self) -> None:
-        """Hand every queued record to the OS (one write), fsync'ing when one is due."""
         if self._error is not None:
             raise self._error
-        if not self._pending:
-            return
-        data = b"".join(self._pending)
-        self._pending.clear()
+        pending = self._pending
+        if pending:
+            pending.append(record)
+            record = b"".join(pending)
+            pending.clear()
         try:
-            written = self._file.write(data)
-            while written < len(data):  # an unbuffered file may take part of it
-                data = data[written:]
-                written = self._file.write(data)
-            self._file.flush()
+            written = self._file.write(record)
+            while written < len(record):  # an unbuffered file may take part of it
+                record = record[written:]
+                written = self._file.write(record)
             now = self._clock()
             if now - self._synced_at >= self._fsync_every:
                 os.fsync(self._file.fileno())
@@ -79,11 +85,37 @@ class RecordWriter:
             self._error = OSError(exc.errno, exc.strerror, self._path)
             raise self._error from None
 
+    def write_soon(self, record: bytes) -> None:
+        """Queue `record` for the next `write_now`, or `delay` seconds (at once outside a loop)."""
+        self._pending.append(record)
+        if self._timer is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                self.flush()
+                return
+            self._timer = loop.call_later(self._delay, self._flush_later)
+
+    def _flush_later(self) -> None:
+        self._timer = None
+        with contextlib.suppress(OSError):  # kept: raised by the next write (a `sent` stops)
+            self.flush()
+
+    def flush(self) -> None:
+        """Hand every queued record to the OS (one write), fsync'ing when one is due."""
+        if self._error is not None:
+            raise self._error
+        if self._pending:
+            self.write_now(self._pending.pop())  # with the ones queued before it
+
     def close(self) -> None:
         """Write what is queued (unless a write failed), fsync, and close the file.
 
         A failure here is logged, not raised: the next run cuts the torn record it leaves.
         """
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if self._file.closed:
             return
         try:
@@ -95,16 +127,3 @@ class RecordWriter:
         finally:
             with contextlib.suppress(OSError):  # it retries a failed flush first
                 self._file.close()
-
-
-def sent_record(row: int, line: int, key: str) -> bytes:
-    """`{"sent":N,"line":LINE,"key":HASH}` as `json.dumps` writes it, for less (HASH is hex)."""
-    return b'{"sent":%d,"line":%d,"key":"%s"}\n' % (row, line, key.encode())
-
-
-def done_record(row: int, status: str, customer_id: str | None) -> bytes:
-    """`{"done":N,"status":STATUS,"id":ID}` (no id when None), as `json.dumps` writes it."""
-    record = b'{"done":%d,"status":"%s"' % (row, status.encode())
-    if customer_id is not None:
-        record += b',"id":' + _json_string(customer_id).encode()  # as json.dumps writes it
-    return record + b"}\n"
