@@ -137,6 +137,27 @@ def test_outside_an_event_loop_a_record_is_written_at_once() -> None:
     assert (file.writes, file.getvalue()) == (1, b"x\n")
 
 
+def test_a_flush_in_a_loop_that_then_closes_leaves_no_timer_behind() -> None:
+    file = CountingFile()
+    records = writer(file)
+
+    async def import_run() -> None:
+        records.write_soon(b"1\n")  # its timer is armed on this loop
+        records.flush()  # as the import does at its end, before the loop closes
+
+    simulate(import_run)
+    assert file.getvalue() == b"1\n"
+    records.write_soon(b"2\n")  # outside any loop: written at once, not left to a dead timer
+    assert file.getvalue() == b"1\n2\n"
+
+    async def next_run() -> None:
+        records.write_soon(b"3\n")
+        await virtual_sleep(DONE_DELAY)  # a timer of this loop's own writes it
+        assert file.getvalue() == b"1\n2\n3\n"
+
+    simulate(next_run)
+
+
 def test_records_read_back_as_the_json_they_stand_for() -> None:
     file = CountingFile()
     records = writer(file)  # outside a loop: each record at once

@@ -80,7 +80,7 @@ def test_a_caller_failing_as_it_is_woken_stalls_none_of_the_calls_that_ended_wit
             await opened["gate"]
             return name
 
-        holder = threading.Thread(target=runner.run, args=(hold_the_loop(),))
+        holder = threading.Thread(target=runner.run, args=(hold_the_loop(),), daemon=True)
         holder.start()
         assert held.wait(30)
         outcomes: dict[str, object] = {}
@@ -91,8 +91,10 @@ def test_a_caller_failing_as_it_is_woken_stalls_none_of_the_calls_that_ended_wit
             except Stopped as stopped:
                 outcomes[name] = stopped
 
-        victim = threading.Thread(target=call, args=("victim",))
-        others = [threading.Thread(target=call, args=(str(n),)) for n in range(CALLERS)]
+        victim = threading.Thread(target=call, args=("victim",), daemon=True)
+        others = [
+            threading.Thread(target=call, args=(str(n),), daemon=True) for n in range(CALLERS)
+        ]
         # The calls end in the order they reached the gate.
         in_order = [victim, *others] if woken == "first" else [*others, victim]
         for count, thread in enumerate(in_order, 1):

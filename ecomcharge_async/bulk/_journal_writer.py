@@ -102,7 +102,14 @@ class RecordWriter:
             self.flush()
 
     def flush(self) -> None:
-        """Hand every queued record to the OS (one write), fsync'ing when one is due."""
+        """Hand every queued record to the OS (one write), fsync'ing when one is due.
+
+        It stops the timer too: one left armed on a loop that then closed would never
+        fire, and no later record would start another.
+        """
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if self._error is not None:
             raise self._error
         if self._pending:
