@@ -78,7 +78,7 @@ class Slots:
         """Sets the limit: `_limit` may be a fraction (it grows by sqrt), `limit` is the
         whole number of requests it lets be in flight (an attribute: read a few times a row)."""
         self._limit = limit
-        self.limit = max(1, int(limit))
+        self.limit: int = max(1, int(limit))
 
     def acquire_now(self) -> Token | None:
         """`acquire` when it would not wait (a free slot, none queued, no pace), else None:
