@@ -109,7 +109,7 @@ class LoopThread:
                 guard.remove()
                 if guard.interrupted:
                     raise KeyboardInterrupt
-            self._wait(call)
+            call.waiter.acquire()
         except BaseException:
             if guard is not None:
                 guard.remove()
@@ -149,12 +149,8 @@ class LoopThread:
         if guard is not None and guard.interrupted:
             raise KeyboardInterrupt
         if not call.done:  # the loop stopped at exit: a daemon thread waits here for the end
-            self._wait(call)
+            call.waiter.acquire()
         return call.outcome()
-
-    def _wait(self, call: Call[Any]) -> None:
-        """Sleep until `call` is over: the one place where a caller waits for its call."""
-        call.waiter.acquire()
 
     def _idle(self) -> bool:
         return self._handoff.idle() and not self._submitted
