@@ -102,7 +102,7 @@ class BloomFilter:
             capacity = min(2 * newest.capacity, self._largest)
             newest = _Slice(capacity, self._error_per_key * capacity)
             self._slices.append(newest)
-        newest.add(*_hashes(value))
+        newest.add(hash(value) & _MASK, (hash((value,)) & _MASK) | 1)  # `_hashes`, inline
 
     def __contains__(self, value: object) -> bool:
         if not isinstance(value, str):
