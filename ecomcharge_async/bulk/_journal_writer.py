@@ -57,11 +57,12 @@ class RecordWriter:
     def done(self, row: int, status: str, customer_id: str | None) -> None:
         """Queue `{"done":N,"status":STATUS,"id":ID}` (no id when None), as `json.dumps` would."""
         if customer_id is None:
-            self.write_soon(f'{{"done":{row},"status":"{status}"}}\n'.encode())
+            text = f'{{"done":{row},"status":"{status}"}}\n'
         else:
-            self.write_soon(
-                f'{{"done":{row},"status":"{status}","id":{_json_string(customer_id)}}}\n'.encode()
-            )
+            text = f'{{"done":{row},"status":"{status}","id":{_json_string(customer_id)}}}\n'
+        self._pending.append(text.encode())  # `write_soon` written out: a call less a row
+        if self._timer is None:
+            self._arm()
 
     def write_now(self, record: bytes) -> None:
         """Hand `record` (and any queued before it) to the OS before returning."""
@@ -89,12 +90,16 @@ class RecordWriter:
         """Queue `record` for the next `write_now`, or `delay` seconds (at once outside a loop)."""
         self._pending.append(record)
         if self._timer is None:
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:
-                self.flush()
-                return
-            self._timer = loop.call_later(self._delay, self._flush_later)
+            self._arm()
+
+    def _arm(self) -> None:
+        """Start the timer that writes the queued records (at once outside a loop)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.flush()
+            return
+        self._timer = loop.call_later(self._delay, self._flush_later)
 
     def _flush_later(self) -> None:
         self._timer = None
