@@ -20,17 +20,10 @@ from .._core.logs import logger
 from .._core.policy import DEFAULT_RETRY
 from .._core.verdict import waits_too_long
 from ._bloom import BloomFilter
+from ._counts import Tally
 from ._journal import CREATED, REJECTED, Journal
 from ._limiter import AdaptiveLimiter
-from ._outcome import (
-    AMBIGUOUS,
-    Item,
-    Ledger,
-    as_item,
-    describe,
-    each_row,
-    log_fields,
-)
+from ._outcome import AMBIGUOUS, Item, Ledger, as_item, describe, each_row, log_fields
 from ._pacing import Limiter, Pause, take_turn, turn_now
 from ._reconcile import classify, customer_hash
 from ._row import RowOutcome, Status
@@ -53,6 +46,7 @@ class Importer:
         journal: Journal | None,
         created: BloomFilter,
         on_progress: Callable[[RowOutcome], object] | None,
+        tally: Tally | None = None,
     ) -> None:
         # The only retry layer: a one-attempt client on the caller's pool (theirs is unchanged).
         self.client = client.with_options(retry=None)
@@ -60,7 +54,7 @@ class Importer:
         self.limiter = limiter
         self.journal = journal
         self.created = created
-        self.ledger = Ledger(journal, created, on_progress)
+        self.ledger = Ledger(journal, created, on_progress, tally)
         self.max_attempts = settings.max_attempts
         self.max_rounds = settings.max_rounds
         self.reconcile_batch = settings.reconcile_batch
@@ -245,7 +239,7 @@ class Importer:
             finally:
                 self.limiter.release(token, outcome)
             self.pause.clear()
-            self.ledger.finish(item.line, "created", item, customer_id=created.id)
+            self.ledger.created_row(item, created.id)
             return
 
     # -- reconciliation ------------------------------------------------------------
@@ -283,9 +277,8 @@ class Importer:
         for item in batch:
             match, customer_id = matcher.claim(item.key)
             if match == "found":
-                self.ledger.finish(
-                    item.line, "created", item, customer_id=customer_id, reconciled=True
-                )
+                assert customer_id is not None
+                self.ledger.created_row(item, customer_id, reconciled=True)
             elif match == "ambiguous":
                 self.ledger.finish(
                     item.line, "failed", item, message=AMBIGUOUS.format(id=customer_id)

@@ -13,7 +13,7 @@ from typing import Any
 
 from .._core.client import Client
 from ._bloom import BloomFilter
-from ._counts import ImportReport
+from ._counts import ImportReport, Tally
 from ._importer import Importer
 from ._journal import Journal
 from ._pacing import Limiter
@@ -73,8 +73,14 @@ class ImportJob:
         self,
         rows: Iterable[Any] | AsyncIterable[Any],
         on_progress: Callable[[RowOutcome], object] | None = None,
+        *,
+        tally: Tally | None = None,
     ) -> ImportReport:
-        """Import `rows`; return the counts."""
+        """Import `rows`; return the counts.
+
+        `tally` counts each row as it ends, as `on_progress=tally.add` would, but
+        without a `RowOutcome` for each row created (the CLI's, read by its progress).
+        """
         clock = self.settings.clock
         started = clock()
         importer = Importer(
@@ -84,6 +90,7 @@ class ImportJob:
             journal=self.journal,
             created=self.created,
             on_progress=on_progress,
+            tally=tally,
         )
         await importer.run(rows)
         if self.journal is not None:

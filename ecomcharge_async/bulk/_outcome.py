@@ -65,10 +65,10 @@ async def each_row(rows: Iterable[Any]) -> AsyncIterator[Any]:
 def as_item(row: Any, previous: int) -> Item | RowError:
     """An input row as the importer takes it; `previous` is the line of the one before."""
     item: Item | RowError
-    if isinstance(row, NewCustomer):
-        item = Item(previous + 1, row)
-    elif isinstance(row, Row):
+    if isinstance(row, Row):  # what the readers yield: asked first
         item = Item(row.line, row.customer)
+    elif isinstance(row, NewCustomer):
+        item = Item(previous + 1, row)
     elif isinstance(row, RowError):
         item = row
     else:
@@ -87,6 +87,12 @@ class Ledger:
     A row is counted (and told) even when its journal record cannot be written:
     a full disk then stops an import whose counts still say what the shop holds
     (the next run settles the row it could not journal).
+
+    `tally`, when given, counts every row as `tally.add(outcome)` would; a row this
+    run created is counted in place (`total`, `created`, `reconciled`: all that
+    `add` counts for it), so no `RowOutcome` is made for it unless `on_progress`
+    takes one. The CLI's tally is counted so at its defaults, where nothing else
+    listens per row.
     """
 
     def __init__(
@@ -94,17 +100,55 @@ class Ledger:
         journal: Journal | None,
         created: BloomFilter,
         on_progress: Callable[[RowOutcome], object] | None,
+        tally: Tally | None = None,
     ) -> None:
         self.journal = journal
         self.created = created
         self.on_progress = on_progress
+        self.tally = tally
         self.counts = Tally()
 
     def resumed(self, line: int, status: Status) -> None:
         """A row an earlier run finished: counted, not sent."""
         self.counts.count(status, resumed=True)
+        if self.on_progress is not None or self.tally is not None:
+            self._tell(RowOutcome(line=line, status=status, resumed=True))
+
+    def _tell(self, outcome: RowOutcome) -> None:
+        if self.tally is not None:
+            self.tally.add(outcome)
         if self.on_progress is not None:
-            self.on_progress(RowOutcome(line=line, status=status, resumed=True))
+            self.on_progress(outcome)
+
+    def created_row(self, item: Item, customer_id: str, *, reconciled: bool = False) -> None:
+        """A row this run created: `finish(..., "created", ...)` for the row path's most
+        common end, with no `RowOutcome` made when only a tally listens."""
+        self.created.add(customer_id)  # this row's customer: no other row may claim it
+        counts = self.counts
+        counts.created += 1
+        tally = self.tally
+        if tally is not None:
+            tally.total += 1
+            tally.created += 1
+        if reconciled:
+            counts.reconciled += 1
+            if tally is not None:
+                tally.reconciled += 1
+        journal = self.journal
+        try:
+            if journal is not None and item.row is not None:
+                journal.done(item.row, "created", customer_id)
+        finally:  # told even when the journal cannot be written, so the stop counts it
+            if self.on_progress is not None:
+                self.on_progress(
+                    RowOutcome(
+                        line=item.line,
+                        status="created",
+                        customer_id=customer_id,
+                        customer=item.customer,
+                        reconciled=reconciled,
+                    )
+                )
 
     def finish(
         self,
@@ -112,27 +156,22 @@ class Ledger:
         status: Status,
         item: Item | None = None,
         *,
-        customer_id: str | None = None,
         errors: dict[str, Any] | None = None,
         message: str | None = None,
-        reconciled: bool = False,
     ) -> None:
-        if customer_id is not None:
-            self.created.add(customer_id)  # this row's customer: no other row may claim it
-        self.counts.count(status, reconciled=reconciled)
+        """A row that ended rejected or failed (`item` None: a line that was never a row)."""
+        self.counts.count(status)
         try:
             if self.journal is not None and item is not None and item.row is not None:
-                self.journal.done(item.row, status, customer_id)
+                self.journal.done(item.row, status)
         finally:  # told even when the journal cannot be written, so the stop counts it
-            if self.on_progress is not None:
-                self.on_progress(
+            if self.on_progress is not None or self.tally is not None:
+                self._tell(
                     RowOutcome(
                         line=line,
                         status=status,
-                        customer_id=customer_id,
                         customer=item.customer if item is not None else None,
                         errors=errors,
                         message=message,
-                        reconciled=reconciled,
                     )
                 )

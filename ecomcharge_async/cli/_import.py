@@ -137,7 +137,6 @@ async def run_import(
     loop = asyncio.get_running_loop()
 
     def on_progress(outcome: RowOutcome) -> None:
-        tally.add(outcome)
         if failures is not None:
             failures.write(outcome)
         if bar is not None:
@@ -166,7 +165,10 @@ async def run_import(
                 loop.add_signal_handler(signum, _on_signal, run, signum, code, args.grace, stderr)
         sending = True
         async with client:
-            report = await run.run(job.run(run.rows(reader), on_progress))
+            # The tally counts every row; a row's outcome is made only for a listener.
+            listens = failures is not None or bar is not None
+            rows = job.run(run.rows(reader), on_progress if listens else None, tally=tally)
+            report = await run.run(rows)
         if failures is not None and report is not None:
             failures.start()  # a fresh run with no failures still empties an old file
     except AuthenticationError as exc:
