@@ -27,6 +27,7 @@ from ._outcome import AMBIGUOUS, Item, Ledger, as_item, describe, each_row, log_
 from ._pacing import Limiter, Pause, take_turn, turn_now
 from ._reconcile import classify, customer_hash
 from ._row import RowOutcome, Status
+from ._row_queue import RowQueue
 from ._rows import RowError
 from ._settings import ImportSettings
 from ._shard import in_shard
@@ -63,8 +64,7 @@ class Importer:
         self.max_retry_after = (client.retry or DEFAULT_RETRY).max_retry_after
         # A 429 without Retry-After slows an adaptive limiter's pace instead of a pause.
         self.auto = isinstance(limiter, AdaptiveLimiter)
-        self.queue: asyncio.Queue[Item | None] = asyncio.Queue(maxsize=limiter.maximum)
-        self._room, self._low = asyncio.Event(), limiter.maximum // 2  # refilled once half-empty
+        self.queue: RowQueue[Item | None] = RowQueue(limiter.maximum)  # refilled once half-empty
         self.pending: list[Item] = []
         self.counts = self.ledger.counts
         self.workers = 0  # started as rows need them: a big maximum costs nothing
@@ -90,7 +90,7 @@ class Importer:
                     await self._reconcile()
                     await self.queue.join()
                 for _ in range(self.workers):
-                    await self.queue.put(None)
+                    self.queue.put(None)
         except BaseExceptionGroup as group:
             # Report the error that stopped the import, not the group wrapping it.
             raise group.exceptions[0] from None
@@ -119,8 +119,8 @@ class Importer:
                 errors = {"base": [item.message]}
                 self.ledger.finish(line, "rejected", message=item.message, errors=errors)
                 continue
-            if not self._recorded(item):
-                await self._enqueue(item)
+            if not self._recorded(item) and not self._put(item):
+                await self._put_later(item)
             if len(self.pending) >= self.reconcile_batch:
                 # Creates in flight end first: one stored, unanswered, looks like a held row's.
                 await self.queue.join()
@@ -146,33 +146,41 @@ class Importer:
 
     # -- workers: one create at a time each --------------------------------------------
 
-    async def _enqueue(self, item: Item) -> None:
-        """Queue a row for the workers; a full queue takes more once half of it was taken."""
-        self._hire(self.queue.qsize() + 1)
-        while self.queue.full():
-            self._room.clear()
-            await self._room.wait()
-        self.queue.put_nowait(item)
+    def _put(self, item: Item) -> bool:
+        """Queue a row if there is room (a worker hired if it needs one); False if full.
 
-    def _hire(self, rows: int) -> None:
-        """Start a worker if the `rows` queued outnumber the free ones and the limiter lets."""
-        if rows > self._free and self.workers < self.limiter.limit:
-            assert self._group is not None
-            self.workers += 1
-            self._free += 1
-            self._group.create_task(self._worker())
+        No coroutine: the feeder queues most rows so, without waiting (else `_put_later`).
+        """
+        queue = self.queue
+        if self.workers < self.limiter.limit and len(queue.items) >= self._free:
+            self._hire()  # the rows queued, this one too, outnumber the free workers
+        if queue.full():
+            return False
+        queue.put(item)
+        return True
+
+    async def _put_later(self, item: Item) -> None:
+        """Queue a row once the full queue was half taken."""
+        await self.queue.room()
+        self.queue.put(item)
+
+    def _hire(self) -> None:
+        """Start a worker (the caller checked that rows wait and the limiter lets)."""
+        assert self._group is not None
+        self.workers += 1
+        self._free += 1
+        self._group.create_task(self._worker())
 
     async def _worker(self) -> None:
         queue = self.queue
         while self.workers <= self.limiter.limit:  # past a cut limit one fewer waits for it
-            item = queue.get_nowait() if queue.qsize() else await queue.get()  # no coroutine
-            if queue.qsize() <= self._low:
-                self._room.set()
+            item = queue.take() if queue.items else await queue.get()  # no coroutine
             try:
                 if item is None:
                     return
                 self._free -= 1
-                self._hire(queue.qsize())  # the limit grew while the feeder waits for room
+                if self.workers < self.limiter.limit and len(queue.items) > self._free:
+                    self._hire()  # the limit grew while the feeder waits for room
                 try:
                     await self._create(item)
                 except Exception as exc:  # the import stops; the other workers end their rows
@@ -247,10 +255,9 @@ class Importer:
     async def _reconcile(self) -> None:
         """Settle the rows held aside: created if the shop holds them, else send again."""
         batch, self.pending = self.pending, []
+        rows = len(batch)
         logger.info(
-            "reconciling %d row(s) whose create may have landed",
-            len(batch),
-            extra={"rows": len(batch)},
+            "reconciling %d row(s) whose create may have landed", rows, extra={"rows": rows}
         )
         try:
             matcher = await scan_shop(
@@ -285,4 +292,5 @@ class Importer:
                 )
             else:
                 item.rounds += 1
-                await self._enqueue(item)
+                if not self._put(item):
+                    await self._put_later(item)
