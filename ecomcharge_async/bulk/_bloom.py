@@ -48,17 +48,6 @@ class _Slice:
         self.size = math.ceil(capacity * per_key)
         self.bits = bytearray((self.size + 7) // 8)
 
-    def add(self, h1: int, h2: int) -> None:
-        # Bit i is (h1 + i * h2) % size, stepped in small ints instead of 64-bit products.
-        bits, size = self.bits, self.size
-        bit, step = h1 % size, h2 % size
-        for _ in range(self.hashes):
-            bits[bit >> 3] |= 1 << (bit & 7)
-            bit += step
-            if bit >= size:
-                bit -= size
-        self.count += 1
-
     def __contains__(self, hashes: tuple[int, int]) -> bool:
         h1, h2 = hashes
         bits, size = self.bits, self.size
@@ -102,7 +91,16 @@ class BloomFilter:
             capacity = min(2 * newest.capacity, self._largest)
             newest = _Slice(capacity, self._error_per_key * capacity)
             self._slices.append(newest)
-        newest.add(hash(value) & _MASK, (hash((value,)) & _MASK) | 1)  # `_hashes`, inline
+        # Set the newest slice's bits here (`_hashes` written out too: two calls less an id).
+        # Bit i is (h1 + i * h2) % size, stepped in small ints instead of 64-bit products.
+        bits, size = newest.bits, newest.size
+        bit, step = (hash(value) & _MASK) % size, ((hash((value,)) & _MASK) | 1) % size
+        for _ in range(newest.hashes):
+            bits[bit >> 3] |= 1 << (bit & 7)
+            bit += step
+            if bit >= size:
+                bit -= size
+        newest.count += 1
 
     def __contains__(self, value: object) -> bool:
         if not isinstance(value, str):
