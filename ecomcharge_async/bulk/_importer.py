@@ -54,6 +54,7 @@ class Importer:
         self.shard = settings.shard
         self.limiter = limiter
         self.journal = journal
+        self._resuming = journal is not None and journal.resumed  # else no row was recorded
         self.created = created
         self.ledger = Ledger(journal, created, on_progress, tally)
         self.max_attempts = settings.max_attempts
@@ -119,7 +120,11 @@ class Importer:
                 errors = {"base": [item.message]}
                 self.ledger.finish(line, "rejected", message=item.message, errors=errors)
                 continue
-            if not self._recorded(item) and not self._put(item):
+            if self.journal is not None:
+                item.hash = customer_hash(item.customer)
+                if self._resuming and self._recorded(item):
+                    continue
+            if not self._put(item):
                 await self._put_later(item)
             if len(self.pending) >= self.reconcile_batch:
                 # Creates in flight end first: one stored, unanswered, looks like a held row's.
@@ -130,9 +135,8 @@ class Importer:
 
     def _recorded(self, item: Item) -> bool:
         """Whether an earlier run sent the row: counted if it finished, else held to settle."""
-        if self.journal is None:
-            return False
-        item.hash = customer_hash(item.customer)
+        assert self.journal is not None
+        assert item.hash is not None
         recorded = self.journal.claim(item.hash)
         if recorded is None:
             return False
@@ -154,7 +158,7 @@ class Importer:
         queue = self.queue
         if self.workers < self.limiter.limit and len(queue.items) >= self._free:
             self._hire()  # the rows queued, this one too, outnumber the free workers
-        if queue.full():
+        if len(queue.items) >= queue.maxsize:  # full
             return False
         queue.put(item)
         return True
