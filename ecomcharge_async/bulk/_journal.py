@@ -112,6 +112,11 @@ class Journal:
             raise JournalError(f"journal {self.path}: {exc.strerror or exc}") from None
         records = open(duplicate, "ab", buffering=0)  # noqa: SIM115 - of a descriptor we hold
         self._writer = RecordWriter(records, self.path, clock=clock, fsync_every=FSYNC_EVERY)
+        # `done(row, status, customer_id=None)` records row `row`'s outcome (as numbered by
+        # `sent` or `claim`) within 10 ms: with the next `sent` record, or by a timer. A
+        # `done` lost in a crash only makes a resumed import check the shop for the row.
+        # The writer's own method: a call less a row.
+        self.done = self._writer.done
         try:
             if not lock(self._file):
                 pid = holder_pid(self.path)
@@ -277,14 +282,6 @@ class Journal:
         self._rows = row + 1
         self._writer.sent(row, line, key)
         return row
-
-    def done(self, row: int, status: str, customer_id: str | None = None) -> None:
-        """Record row `row`'s outcome (as numbered by `sent` or `claim`) within 10 ms.
-
-        It goes out with the next `sent` record, or by a timer. A `done` lost in
-        a crash only makes a resumed import check the shop for the row.
-        """
-        self._writer.done(row, status, customer_id)
 
     def flush(self) -> None:
         """Hand every record made so far to the OS; raise what kept one from it."""

@@ -54,7 +54,7 @@ class RecordWriter:
         """Write `{"sent":N,"line":LINE,"key":HASH}` at once, as `json.dumps` would."""
         self.write_now(b'{"sent":%d,"line":%d,"key":"%s"}\n' % (row, line, key.encode()))
 
-    def done(self, row: int, status: str, customer_id: str | None) -> None:
+    def done(self, row: int, status: str, customer_id: str | None = None) -> None:
         """Queue `{"done":N,"status":STATUS,"id":ID}` (no id when None), as `json.dumps` would."""
         if customer_id is None:
             text = f'{{"done":{row},"status":"{status}"}}\n'
