@@ -37,7 +37,8 @@ class AdaptiveLimiter(Slots):
     #: Latency above TOLERANCE times the lowest seen (over REFRESH s), and above
     #: TOLERANCE * FLOOR s, counts as queueing (below: our own CPU's, on a fast link).
     TOLERANCE, REFRESH, FLOOR = 2.0, 30.0, 0.020
-    #: Successes count towards the accepted rate for WINDOW s; a pace younger than
+    #: Successes count towards the accepted rate for WINDOW s (from the first 429 or pace
+    #: on: before it nothing asks for them); a pace younger than
     #: SETTLE s with fewer than SAMPLES answers is not measured yet: its 429s wait.
     WINDOW, SETTLE, SAMPLES = 2.0, 0.25, 20
     #: The pace sits MARGIN below the accepted rate, probes after PROBE_AFTER s, and
@@ -70,7 +71,9 @@ class AdaptiveLimiter(Slots):
         self.threshold: float = float(maximum)  # slow start below it, gentle growth above
         self._latency: float | None = None  # a short moving average of answers
         self._lowest = self._lowest_before = math.inf
-        self._lowest_since = clock()
+        self._refresh_at = clock() + self.REFRESH  # when the lowest latency starts afresh
+        # Latency above it counts as queueing: TOLERANCE times the floor, kept with the floor.
+        self._gate = self.TOLERANCE * self.FLOOR
         self._successes: deque[float] = deque()
         self._pace_since = clock()
         self._first_429: float | None = None
@@ -80,37 +83,59 @@ class AdaptiveLimiter(Slots):
         self._knee: int | None = None  # the limit held since growth stopped paying
         self._held_since = -math.inf
 
+    def _limit_to(self, limit: float) -> None:
+        super()._limit_to(limit)
+        self._span = max(limit, 10.0)  # answers the latency average spans: a round trip
+
     def release(self, token: Token, outcome: Outcome) -> None:
         """Give the slot back; learn from what came back (a Retry-After is the caller's)."""
         now = self._clock()
-        self._free(wake=False)  # woken below, once the limit has learnt from the outcome
+        self.in_flight -= 1  # the slot is free; waiters wake below, once the limit has learnt
+        self.sending -= 1
         if outcome is Outcome.OK:
             self._on_answer(token, now)
         elif outcome is Outcome.RATE_LIMITED:
             self._on_rate_limited(token, now)
         elif outcome is Outcome.OVERLOADED:
             self._cut(token, 0.5)
-        self._wake()
+        if self._waiters:
+            self._wake()
 
     # -- concurrency -------------------------------------------------------------------
 
     def _on_answer(self, token: Token, now: float) -> None:
+        """Runs once per answer: the floor and its gate change only when the lowest does."""
         self._cut_streak = False
-        self._successes.append(now)
-        while self._successes[0] < now - self.WINDOW:
-            self._successes.popleft()
-        latency = now - token.sent_at
-        if now - self._lowest_since > self.REFRESH:  # let the floor rise if the API slowed
-            self._lowest_before, self._lowest, self._lowest_since = self._lowest, latency, now
-        self._lowest = min(self._lowest, latency)
-        weight = 1.0 if self._latency is None else 1.0 / max(self._limit, 10.0)  # a round trip
-        average = self._latency = (1 - weight) * (self._latency or 0.0) + weight * latency
-        floor = max(self.FLOOR, min(self._lowest, self._lowest_before))
-        done = self._meter.answer(token.sent_at, now)
-        if average > self.TOLERANCE * floor:
-            self._cut(token, max(0.5, self.TOLERANCE * floor / average))
+        sent_at = token.sent_at
+        latency = now - sent_at
+        if latency < self._lowest or now > self._refresh_at:
+            self._new_lowest(latency, now)
+        average = self._latency
+        average = self._latency = (
+            latency if average is None else average + (latency - average) / self._span
+        )
+        done = self._meter.answer(sent_at, now)
+        if average > self._gate:
+            self._cut(token, max(0.5, self._gate / average))
         elif done is not None:
             self._grow(done, now)
+        if self.rate is not None or self._first_429 is not None:
+            self._paced_answer(now)
+
+    def _new_lowest(self, latency: float, now: float) -> None:
+        if now > self._refresh_at:  # let the floor rise if the API slowed
+            self._lowest_before, self._lowest = self._lowest, latency
+            self._refresh_at = now + self.REFRESH
+        self._lowest = min(self._lowest, latency)
+        floor = max(self.FLOOR, min(self._lowest, self._lowest_before))
+        self._gate = self.TOLERANCE * floor
+
+    def _paced_answer(self, now: float) -> None:
+        """Count the success towards the accepted rate (only 429s ask for it), maybe probe."""
+        successes = self._successes
+        successes.append(now)
+        while successes[0] < now - self.WINDOW:
+            successes.popleft()
         if self.rate is not None and now - self._pace_since >= self.PROBE_AFTER:
             self._probe(now)
 

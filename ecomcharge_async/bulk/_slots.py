@@ -57,6 +57,10 @@ class Token(NamedTuple):
     pace_epoch: int
 
 
+#: Makes a `Token` without its class's `__new__`, a Python function: a microsecond a send.
+_new_tuple = tuple.__new__
+
+
 class Slots:
     """Concurrency slots under a moving limit, FIFO, and an optional even pace."""
 
@@ -87,7 +91,7 @@ class Slots:
             return None
         self.in_flight += 1
         self.sending += 1
-        return Token(self._clock(), self.sending, self.cut_epoch, self.pace_epoch)
+        return _new_tuple(Token, (self._clock(), self.sending, self.cut_epoch, self.pace_epoch))
 
     async def acquire(self) -> Token:
         """Wait for a free slot, then for the pace; the slot is yours until `release`."""
@@ -116,13 +120,12 @@ class Slots:
             self._free(sent=False)
             raise
         self.sending += 1
-        return Token(self._clock(), self.sending, self.cut_epoch, self.pace_epoch)
+        return _new_tuple(Token, (self._clock(), self.sending, self.cut_epoch, self.pace_epoch))
 
-    def _free(self, sent: bool = True, wake: bool = True) -> None:
+    def _free(self, sent: bool = True) -> None:
         self.in_flight -= 1
         self.sending -= sent
-        if wake:
-            self._wake()
+        self._wake()
 
     def _wake(self) -> None:
         while self._waiters and self.in_flight < self.limit:
@@ -157,4 +160,7 @@ class FixedLimiter(Slots):
 
     def release(self, token: Token, outcome: Outcome) -> None:
         """Give the slot back; a fixed limiter learns nothing from the outcome."""
-        self._free()
+        self.in_flight -= 1
+        self.sending -= 1
+        if self._waiters:
+            self._wake()

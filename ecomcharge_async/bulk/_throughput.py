@@ -42,9 +42,7 @@ class ThroughputMeter:
     SHORTEST = 0.1
 
     def __init__(self, now: float) -> None:
-        self._start = now
-        self._answers = 0
-        self._waited = 0.0  # the latencies of the round's answers, summed
+        self._begin(now)
         self._reference: Round | None = None
         self._stalls = 0
         self.rounds: deque[Round] = deque(maxlen=self.KEPT)
@@ -54,11 +52,11 @@ class ThroughputMeter:
         """Count one answer to a request sent at `sent_at`; the round it ends, if it ends one."""
         self._answers += 1
         self._waited += now - sent_at
-        length = now - self._start
-        if sent_at < self._start or length < self.SHORTEST:
+        if now < self._end or sent_at < self._start:  # once per answer: the cheap test first
             return None
+        length = now - self._start
         done = Round(self._waited / length, self._answers / length)
-        self._start, self._answers, self._waited = now, 0, 0.0
+        self._begin(now)
         self.rounds.append(done)
         return done
 
@@ -84,8 +82,13 @@ class ThroughputMeter:
         self.rounds.clear()
         return self._knee.in_flight
 
+    def _begin(self, now: float) -> None:
+        self._start, self._end = now, now + self.SHORTEST  # a round ends no sooner than _end
+        self._answers = 0
+        self._waited = 0.0  # the latencies of the round's answers, summed
+
     def restart(self, now: float) -> None:
         """Judge afresh from a round that starts now: the limit was cut, or a plateau's held."""
-        self._start, self._answers, self._waited = now, 0, 0.0
+        self._begin(now)
         self._reference, self._stalls = None, 0
         self.rounds.clear()
