@@ -42,11 +42,19 @@ def checking(call_next: Handler) -> Handler:
     return handler
 
 
-def link_per_call(middleware: Sequence[Middleware], inner: Handler) -> Handler:
-    """`inner` under the per-call `middleware`, each of which gets a 2xx or an error."""
+def link_per_call(
+    middleware: Sequence[Middleware], inner: Handler, *, inner_checks: bool = False
+) -> Handler:
+    """`inner` under the per-call `middleware`, each of which gets a 2xx or an error.
+
+    `inner_checks`: `inner` raises its non-2xx answers itself (the retry layer can),
+    so the innermost layer needs no `checking` coroutine between them.
+    """
     handler = inner
     for layer in reversed(middleware):
-        handler = link((layer,), checking(handler))
+        handler = link(
+            (layer,), handler if inner_checks and handler is inner else checking(handler)
+        )
     return handler
 
 
