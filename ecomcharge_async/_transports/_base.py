@@ -19,7 +19,7 @@ from functools import partial
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from .._core.errors import APIConnectionError, APITimeoutError, stream_stalled
-from .._core.http import Request, Response, is_success
+from .._core.http import Request, Response, is_success, new_response
 from . import proxy as _proxy
 from .body import StreamedBody
 from .common import (
@@ -186,7 +186,7 @@ class HTTPTransport(Generic[R]):
                     await releasing
             if status == _proxy.PROXY_AUTH_REQUIRED:
                 raise _proxy.auth_failed(self._where(request.url), request.url)
-            return Response(status=status, headers=resp.headers, body=body)
+            return new_response(status, resp.headers, body)
         except BaseException as exc:
             self._raise_ours(exc, task, request, progress)
             raise
