@@ -21,6 +21,7 @@ from .logs import request_id
 from .middleware import Handler, logger, url_path
 from .policy import RetryPolicy
 from .requester import checked
+from .running_loop import running_loop
 from .verdict import Outcome, is_retryable, is_transient, waits_too_long
 
 
@@ -110,12 +111,13 @@ class RetryMiddleware:
         self.policy = policy
         self._log = log
         self._checks = checks
+        self._loop: asyncio.AbstractEventLoop | None = None  # the last call's
 
     async def __call__(self, request: Request, call_next: Handler, /) -> Response:
         policy = request.retry or self.policy
         # The loop, not its bound `time` method: a method object held across the
         # await is one more object per call in flight for the collector to walk.
-        loop = asyncio.get_running_loop()
+        loop = self._loop = running_loop(self._loop)
         elapsed = 0.0
         attempts = 0
         while True:
