@@ -47,3 +47,40 @@ def test_header_lookup_is_case_insensitive() -> None:
     assert response.header("retry-after") == "3"
     assert response.header("Retry-After") == "3"
     assert response.header("x-missing") is None
+
+
+def test_the_hot_paths_builders_make_the_same_frozen_values() -> None:
+    # `new_request` and `new_response` fill every field themselves: one missed (a field
+    # added to the class) fails here, as the values must equal what the classes build.
+    from ecomcharge_async._core.http import new_request, new_response
+    from ecomcharge_async._core.policy import DEFAULT_RETRY
+
+    headers = {"Authorization": "Basic c2VjcmV0", "Content-Type": "application/json"}
+    fast = new_request(
+        "POST", "https://x/c", "c.create", None, headers, b"{}", True, 5.0, DEFAULT_RETRY
+    )
+    built = ec.Request(
+        method="POST",
+        url="https://x/c",
+        operation="c.create",
+        route=None,
+        headers=headers,
+        body=b"{}",
+        stream=True,
+        timeout=5.0,
+        retry=DEFAULT_RETRY,
+    )
+    answer = new_response(201, headers, b"{}")
+    for value, expected in (
+        (fast, built),
+        (answer, ec.Response(status=201, headers=headers, body=b"{}")),
+    ):
+        assert type(value) is type(expected)
+        assert attrs.asdict(value, recurse=False) == attrs.asdict(expected, recurse=False)
+        assert value == expected
+        assert repr(value) == repr(expected)
+        assert value.headers == headers
+        assert value.headers is not headers  # copied, as the classes' converter does
+        with pytest.raises(attrs.exceptions.FrozenInstanceError):
+            value.body = b"changed"  # type: ignore[misc]
+    assert attrs.evolve(fast, attempt=2).attempt == 2

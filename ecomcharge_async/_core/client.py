@@ -113,7 +113,8 @@ class Client:
         # built anew (use attrs.evolve to keep a call's options).
         inner = link(
             (
-                RetryMiddleware(checked_retry or NO_RETRIES),
+                # Under per-call middleware the retry layer raises a non-2xx itself.
+                RetryMiddleware(checked_retry or NO_RETRIES, checks=bool(per_call)),
                 *per_attempt,
                 *companions(per_call),
                 LoggingMiddleware(),
@@ -123,7 +124,7 @@ class Client:
         requester = Requester(
             base_url=api_url,
             headers=merged(common, checked_headers),
-            handler=link_per_call(per_call, inner),
+            handler=link_per_call(per_call, inner, inner_checks=bool(per_call)),
             timeout=attempt_timeout,
             retry=checked_retry or NO_RETRIES,
         )

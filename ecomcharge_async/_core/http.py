@@ -6,8 +6,8 @@ transport (aiohttp, httpx, an in-memory fake) by implementing two coroutines.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
-from typing import Protocol, runtime_checkable
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
@@ -108,6 +108,50 @@ class Response:
     def header(self, name: str) -> str | None:
         """Case-insensitive header lookup."""
         return find_header(self.headers, name)
+
+
+def _filled_then(cls: type, init: Callable[..., None]) -> Callable[..., Any]:
+    """A class of `cls`'s very layout whose `init` stores each field plainly, then makes
+    the instance a `cls`: a frozen attrs `__init__` sets each through `object.__setattr__`,
+    about 1,400 instructions a field on CPython 3.11 (a `Request`: 17k; this: a third).
+    (Both `object` methods, so its attribute stores are the interpreter's own.)"""
+    plain = {"__setattr__": object.__setattr__, "__delattr__": object.__delattr__}
+    return type(f"_Filling{cls.__name__}", (cls,), {"__slots__": (), **plain, "__init__": init})
+
+
+def _fill_request(
+    self: Any,
+    method: str,
+    url: str,
+    operation: str,
+    route: str | None,
+    headers: Mapping[str, str],
+    body: bytes,
+    stream: bool,
+    timeout: float | None,
+    retry: RetryPolicy | None,
+) -> None:
+    self.method, self.url, self.operation, self.route = method, url, operation, route
+    self.headers = dict(headers)  # as `_copied_headers`
+    self.body, self.stream, self.timeout, self.retry, self.attempt = body, stream, timeout, retry, 1
+    self.__class__ = Request
+
+
+def _fill_response(self: Any, status: int, headers: Mapping[str, str], body: bytes) -> None:
+    self.status, self.headers, self.body = status, dict(headers), body  # as `_copied_headers`
+    self.chunks, self.attempts = None, 1
+    self.__class__ = Response
+
+
+#: `Request(method=..., ..., retry=...)` (attempt 1), built for the cost of a plain class.
+new_request: Callable[
+    [str, str, str, str | None, Mapping[str, str], bytes, bool, float | None, RetryPolicy | None],
+    Request,
+] = _filled_then(Request, _fill_request)
+#: `Response(status=..., headers=..., body=...)`, built for the cost of a plain class.
+new_response: Callable[[int, Mapping[str, str], bytes], Response] = _filled_then(
+    Response, _fill_response
+)
 
 
 @runtime_checkable

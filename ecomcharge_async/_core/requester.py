@@ -14,7 +14,7 @@ from typing import Generic, TypeVar
 
 from .._serde.codec import Decoder, StreamDecoder
 from .errors import EcomChargeError, error_from_response, request_id_of
-from .http import Request, Response
+from .http import Request, Response, new_request
 from .middleware import Handler, Middleware, link
 from .policy import RetryPolicy
 
@@ -42,11 +42,19 @@ def checking(call_next: Handler) -> Handler:
     return handler
 
 
-def link_per_call(middleware: Sequence[Middleware], inner: Handler) -> Handler:
-    """`inner` under the per-call `middleware`, each of which gets a 2xx or an error."""
+def link_per_call(
+    middleware: Sequence[Middleware], inner: Handler, *, inner_checks: bool = False
+) -> Handler:
+    """`inner` under the per-call `middleware`, each of which gets a 2xx or an error.
+
+    `inner_checks`: `inner` raises its non-2xx answers itself (the retry layer can),
+    so the innermost layer needs no `checking` coroutine between them.
+    """
     handler = inner
     for layer in reversed(middleware):
-        handler = link((layer,), checking(handler))
+        handler = link(
+            (layer,), handler if inner_checks and handler is inner else checking(handler)
+        )
     return handler
 
 
@@ -133,16 +141,16 @@ class Requester:
     ) -> Request:
         if self.closed or self.root.closed:
             raise RuntimeError("this Client is closed; create a new one")
-        return Request(
-            method=method,
-            url=self.base_url + path,
-            operation=operation,
-            route=path if route == SAME_AS_PATH else route,
-            headers=self._json_headers if body else self.headers,
-            body=body,
-            stream=stream,
-            timeout=self.timeout,
-            retry=self.retry,
+        return new_request(
+            method,
+            self.base_url + path,
+            operation,
+            path if route == SAME_AS_PATH else route,
+            self._json_headers if body else self.headers,
+            body,
+            stream,
+            self.timeout,
+            self.retry,
         )
 
     async def call(

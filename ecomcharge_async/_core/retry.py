@@ -20,6 +20,8 @@ from .http import Request, Response, is_success
 from .logs import request_id
 from .middleware import Handler, logger, url_path
 from .policy import RetryPolicy
+from .requester import checked
+from .running_loop import running_loop
 from .verdict import Outcome, is_retryable, is_transient, waits_too_long
 
 
@@ -96,21 +98,26 @@ class RetryMiddleware:
     client), else the one given here. Each retry goes down with its number in
     `Request.attempt`. The final answer is returned, any status, with
     `attempts` set when it took more than one (the caller maps a non-2xx to
-    its error); a final error is raised with `.attempts` set. Elapsed time for
+    its error; with `checks`, it raises that error itself, as `checking` would
+    around it); a final error is raised with `.attempts` set. Elapsed time for
     the deadline is the measured time of the attempts plus the waits asked of
     `sleep`, so an injected sleep sees the same decisions as a real one.
     Responses hold their whole body, so a discarded one holds no connection.
     """
 
-    def __init__(self, policy: RetryPolicy, log: logging.Logger = logger) -> None:
+    def __init__(
+        self, policy: RetryPolicy, log: logging.Logger = logger, *, checks: bool = False
+    ) -> None:
         self.policy = policy
         self._log = log
+        self._checks = checks
+        self._loop: asyncio.AbstractEventLoop | None = None  # the last call's
 
     async def __call__(self, request: Request, call_next: Handler, /) -> Response:
         policy = request.retry or self.policy
         # The loop, not its bound `time` method: a method object held across the
         # await is one more object per call in flight for the collector to walk.
-        loop = asyncio.get_running_loop()
+        loop = self._loop = running_loop(self._loop)
         elapsed = 0.0
         attempts = 0
         while True:
@@ -145,7 +152,8 @@ class RetryMiddleware:
                         extra=_fields(request, outcome, attempts, elapsed),
                     )
                 if isinstance(outcome, Response):
-                    return outcome if attempts == 1 else attrs.evolve(outcome, attempts=attempts)
+                    final = outcome if attempts == 1 else attrs.evolve(outcome, attempts=attempts)
+                    return checked(final) if self._checks else final
                 outcome.attempts = attempts
                 raise outcome
             self._log.info(

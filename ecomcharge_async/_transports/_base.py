@@ -1,13 +1,12 @@
 """`HTTPTransport`: what the aiohttp and httpx transports do alike, written once.
 
-The pool's slots, the body cap, the 407 of a proxy, the loop and close checks,
-ending the calls in flight on close, and turning library errors into ours all
-live here. A backend adds only what its library does its own way: `_open`
-(send a request, return once the status and headers are in; the pool is made
-on first use), `_read` and `_read_chunk` (its body, whole or piece by piece;
-`_arrived` if it can hand over a body already in without an await),
-`_release` (give a connection back; `_abort` and `_close_pool` at close) and
-`_map_error` (its exceptions as ours).
+The pool's slots, the body cap, the 407 of a proxy, the loop and close checks, ending the
+calls in flight on close, and turning library errors into ours all live here. A backend adds
+only what its library does its own way: `_open` (send a request, return once the status and
+headers are in; the pool is made on first use), `_read` and `_read_chunk` (its body, whole
+or piece by piece; `_arrived` if it can hand over a body already in without an await),
+`_release` (give a connection back; `_abort` and `_close_pool` at close) and `_map_error`
+(its exceptions as ours).
 """
 
 from __future__ import annotations
@@ -19,7 +18,8 @@ from functools import partial
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from .._core.errors import APIConnectionError, APITimeoutError, stream_stalled
-from .._core.http import Request, Response, is_success
+from .._core.http import Request, Response, is_success, new_response
+from .._core.running_loop import running_loop
 from . import proxy as _proxy
 from .body import StreamedBody
 from .common import (
@@ -186,7 +186,7 @@ class HTTPTransport(Generic[R]):
                     await releasing
             if status == _proxy.PROXY_AUTH_REQUIRED:
                 raise _proxy.auth_failed(self._where(request.url), request.url)
-            return Response(status=status, headers=resp.headers, body=body)
+            return new_response(status, resp.headers, body)
         except BaseException as exc:
             self._raise_ours(exc, task, request, progress)
             raise
@@ -236,7 +236,7 @@ class HTTPTransport(Generic[R]):
 
     def _ready(self) -> asyncio.Task[Any]:
         """The running task, once the transport is known open and in its own loop."""
-        task = asyncio.current_task()
+        task = asyncio.current_task(running_loop(self._loop))  # no getpid(2) once bound
         if self._closed or task is None:
             what = "is closed" if self._closed else "must be used inside an asyncio task"
             raise RuntimeError(f"this {type(self).__name__} {what}")

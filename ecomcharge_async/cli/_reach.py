@@ -78,6 +78,9 @@ class ReachWatch:
         except (APIError, DecodeError):
             self._answer()
             raise
+        if self._timer is None and self.answered:  # `_answer`'s common case, inline
+            self._last_answer = self._clock()
+            return response
         self._answer()
         return response
 
