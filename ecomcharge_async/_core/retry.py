@@ -21,7 +21,7 @@ from .logs import request_id
 from .middleware import Handler, logger, url_path
 from .policy import RetryPolicy
 from .requester import checked
-from .running_loop import running_loop
+from .running_loop import LoopSeen
 from .verdict import Outcome, is_retryable, is_transient, waits_too_long
 
 
@@ -111,13 +111,13 @@ class RetryMiddleware:
         self.policy = policy
         self._log = log
         self._checks = checks
-        self._loop: asyncio.AbstractEventLoop | None = None  # the last call's
+        self._seen = LoopSeen()  # the last call's loop
 
     async def __call__(self, request: Request, call_next: Handler, /) -> Response:
         policy = request.retry or self.policy
         # The loop, not its bound `time` method: a method object held across the
         # await is one more object per call in flight for the collector to walk.
-        loop = self._loop = running_loop(self._loop)
+        loop = self._seen.running()
         elapsed = 0.0
         attempts = 0
         while True:

@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from .._core.errors import APIConnectionError, APITimeoutError, stream_stalled
 from .._core.http import Request, Response, is_success, new_response
-from .._core.running_loop import running_loop
+from .._core.running_loop import LoopSeen
 from . import proxy as _proxy
 from .body import StreamedBody
 from .common import (
@@ -89,6 +89,7 @@ class HTTPTransport(Generic[R]):
         self._slots = Slots(limit, check_timeout(pool_timeout, "pool_timeout"))
         self._max_body_size = check_max_body_size(max_body_size)
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._seen = LoopSeen()
         self._closed = False
         # Tasks inside a call, and those of them that aclose() cancelled to end them.
         self._calls: dict[asyncio.Task[Any], int] = {}  # each with its cancellations then
@@ -233,10 +234,9 @@ class HTTPTransport(Generic[R]):
         return _proxy.proxy_address(self._proxy, url, trust_env=self._trust_env)
 
     # Loop, close, and the calls in flight.
-
     def _ready(self) -> asyncio.Task[Any]:
         """The running task, once the transport is known open and in its own loop."""
-        task = asyncio.current_task(running_loop(self._loop))  # no getpid(2) once bound
+        task = asyncio.current_task(self._seen.running())  # no getpid(2) once seen
         if self._closed or task is None:
             what = "is closed" if self._closed else "must be used inside an asyncio task"
             raise RuntimeError(f"this {type(self).__name__} {what}")
