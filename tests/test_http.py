@@ -84,3 +84,20 @@ def test_the_hot_paths_builders_make_the_same_frozen_values() -> None:
         with pytest.raises(attrs.exceptions.FrozenInstanceError):
             value.body = b"changed"  # type: ignore[misc]
     assert attrs.evolve(fast, attempt=2).attempt == 2
+
+
+def test_the_hot_paths_builders_know_every_converter_and_validator() -> None:
+    # `new_request`/`new_response` copy headers as `_copied_headers` does and run no
+    # validator nor post-init hook: one added to either class must be added there too
+    # (then update this list), or the builders would make values the classes refuse.
+    from ecomcharge_async._core.http import _copied_headers
+
+    for cls in (ec.Request, ec.Response):
+        checks = {
+            f.name: (f.converter, f.validator)
+            for f in attrs.fields(cls)
+            if f.converter or f.validator
+        }
+        assert checks == {"headers": (_copied_headers, None)}, cls
+        assert not hasattr(cls, "__attrs_post_init__")
+        assert not hasattr(cls, "__attrs_pre_init__")

@@ -420,3 +420,13 @@ def test_a_round_measures_the_requests_kept_in_flight_and_the_answers_per_second
     for r in done:
         assert r.in_flight == pytest.approx(50, rel=0.02)
         assert r.rate == pytest.approx(1000, rel=0.02)
+
+
+def test_tokens_made_without_their_new_have_every_field() -> None:
+    # Slots build a Token with tuple.__new__ from four values: a field added to Token
+    # must be added there too, or tokens would come out short.
+    assert Token._fields == ("sent_at", "in_flight", "cut_epoch", "pace_epoch")
+    token = FixedLimiter(2, clock=lambda: 5.0, sleep=asyncio.sleep).acquire_now()
+    assert isinstance(token, Token)
+    assert len(token) == len(Token._fields)
+    assert token.sent_at == 5.0

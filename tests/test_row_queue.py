@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from ecomcharge_async.bulk._row_queue import RowQueue
 
 
@@ -70,3 +72,38 @@ async def test_join_waits_for_every_row_put_to_be_done() -> None:
     await _settle()
     assert joined.done()
     await joined
+
+
+def test_task_done_more_often_than_rows_put_is_an_error() -> None:
+    queue: RowQueue[int] = RowQueue(4)
+    queue.put(1)
+    queue.take()
+    queue.task_done()
+    with pytest.raises(ValueError, match="more times than rows were put"):
+        queue.task_done()
+    assert queue.unfinished == 0
+
+
+async def test_a_cancelled_wait_for_room_or_join_leaves_nothing_behind() -> None:
+    queue: RowQueue[int] = RowQueue(2)
+    queue.put(1)
+    queue.put(2)
+    for wait in (queue.room(), queue.join()):
+        task = asyncio.ensure_future(wait)
+        await asyncio.sleep(0)  # it waits: the queue is full, the rows not done
+        assert not task.done()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert queue._room is None
+    assert queue._joined is None
+    # A getter cancelled before any row came hands nothing on: the next one takes row 3.
+    queue.take()
+    queue.take()
+    getter = asyncio.ensure_future(queue.get())
+    await asyncio.sleep(0)
+    getter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await getter
+    queue.put(3)
+    assert await asyncio.wait_for(queue.get(), 5) == 3

@@ -3,8 +3,9 @@ in; the decoded value or the checked `Response` out (`RawResponse` keeps the lat
 
 A `Requester` holds what a client's calls share (base URL, headers, timeout,
 retry policy) and the linked chain; each call's options travel down the
-chain on its `Request`, so the layers need no special case for them. Here,
-and only here, a non-2xx answer becomes its error (`checked`).
+chain on its `Request`, so the layers need no special case for them. A non-2xx
+answer becomes its error in `checked`: here, or in the retry layer when per-call
+middleware sits above it (one coroutine level less a call).
 """
 
 from __future__ import annotations

@@ -59,7 +59,8 @@ class Tally:
     """Counts that grow while an import runs; `counts()` takes a snapshot.
 
     The importer counts each row in `total` as it reads it and `count`s it as it
-    ends. `add`, fed from `on_progress`, counts a row in `total` when it ends,
+    ends. `add`, fed from `on_progress`, counts a row in `total` when it ends
+    (a created row is counted in place instead when the importer holds the tally),
     so a tally of a stopped import says how many rows were done.
     """
 

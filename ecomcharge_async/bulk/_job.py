@@ -78,8 +78,9 @@ class ImportJob:
     ) -> ImportReport:
         """Import `rows`; return the counts.
 
-        `tally` counts each row as it ends, as `on_progress=tally.add` would, but
-        without a `RowOutcome` for each row created (the CLI's, read by its progress).
+        `tally` counts each row as it ends, to the counts `on_progress=tally.add`
+        gives, but a row created is counted in place, with no `RowOutcome` and not
+        through `tally.add` (an override of it sees only the other rows).
         """
         clock = self.settings.clock
         started = clock()

@@ -37,8 +37,9 @@ class AdaptiveLimiter(Slots):
     #: Latency above TOLERANCE times the lowest seen (over REFRESH s), and above
     #: TOLERANCE * FLOOR s, counts as queueing (below: our own CPU's, on a fast link).
     TOLERANCE, REFRESH, FLOOR = 2.0, 30.0, 0.020
-    #: Successes count towards the accepted rate for WINDOW s (from the first 429 or pace
-    #: on: before it nothing asks for them); a pace younger than
+    #: Successes count towards the accepted rate for WINDOW s, kept only from the first 429
+    #: or pace on (nothing asks before: successes older than the first 429 no longer widen
+    #: its first window, as they once could); a pace younger than
     #: SETTLE s with fewer than SAMPLES answers is not measured yet: its 429s wait.
     WINDOW, SETTLE, SAMPLES = 2.0, 0.25, 20
     #: The pace sits MARGIN below the accepted rate, probes after PROBE_AFTER s, and

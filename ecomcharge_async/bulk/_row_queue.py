@@ -83,6 +83,8 @@ class RowQueue(Generic[T]):
                 self._room = None
 
     def task_done(self) -> None:
+        if self.unfinished <= 0:  # as asyncio.Queue: a miscount would hang `join`
+            raise ValueError("task_done() called more times than rows were put")
         self.unfinished -= 1
         joined = self._joined
         if not self.unfinished and joined is not None and not joined.done():
