@@ -241,6 +241,15 @@ _CLASSES: dict[int, type[APIError]] = {
 }
 
 
+def checked(response: Response) -> Response:
+    """`response` if it is a 2xx; else the error it maps to, raised with its `attempts`."""
+    if 200 <= response.status < 300:
+        return response
+    error = error_from_response(response)
+    error.attempts = response.attempts
+    raise error
+
+
 def error_from_response(response: Response) -> APIError:
     """Map a non-2xx `Response` to the matching `APIError` subclass.
 

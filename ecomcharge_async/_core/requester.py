@@ -14,7 +14,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from typing import Generic, TypeVar
 
 from .._serde.codec import Decoder, StreamDecoder
-from .errors import EcomChargeError, error_from_response, request_id_of
+from .errors import EcomChargeError, checked, request_id_of
 from .http import Request, Response, new_request
 from .middleware import Handler, Middleware, link
 from .policy import RetryPolicy
@@ -23,15 +23,6 @@ T = TypeVar("T")
 
 #: `route=` meaning the path is its own route: it holds no id.
 SAME_AS_PATH = ""
-
-
-def checked(response: Response) -> Response:
-    """`response` if it is a 2xx; else the error it maps to, raised with its `attempts`."""
-    if 200 <= response.status < 300:
-        return response
-    error = error_from_response(response)
-    error.attempts = response.attempts
-    raise error
 
 
 def checking(call_next: Handler) -> Handler:

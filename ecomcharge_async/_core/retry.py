@@ -15,12 +15,11 @@ from typing import Any
 
 import attrs
 
-from .errors import APITimeoutError, EcomChargeError, retry_after
+from .errors import APITimeoutError, EcomChargeError, checked, retry_after
 from .http import Request, Response, is_success
 from .logs import request_id
 from .middleware import Handler, logger, url_path
 from .policy import RetryPolicy
-from .requester import checked
 from .running_loop import LoopSeen
 from .verdict import Outcome, is_retryable, is_transient, waits_too_long
 
