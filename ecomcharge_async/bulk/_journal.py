@@ -30,7 +30,7 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from .._core.logs import logger
 from ._journal_index import CREATED, FAILED, REJECTED, SENT, UNKNOWN, KeyIndex
@@ -57,6 +57,10 @@ CUT_HEADER = (
     "as it is: restore the journal, or delete it to start over (rows created under it "
     "would then be sent again)"
 )
+
+
+class _Done(Protocol):
+    def __call__(self, row: int, status: str, customer_id: str | None = None) -> None: ...
 
 
 class JournalError(ValueError):
@@ -116,7 +120,7 @@ class Journal:
         # `sent` or `claim`) within 10 ms: with the next `sent` record, or by a timer. A
         # `done` lost in a crash only makes a resumed import check the shop for the row.
         # The writer's own method: a call less a row.
-        self.done = self._writer.done
+        self.done: _Done = self._writer.done
         try:
             if not lock(self._file):
                 pid = holder_pid(self.path)

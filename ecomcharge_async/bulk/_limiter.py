@@ -34,6 +34,8 @@ class AdaptiveLimiter(Slots):
     `max_rate` caps the pace (requests per second) and paces from the start.
     """
 
+    in_flight: int  # counted down in `release` (declared for type checkers)
+    sending: int
     #: Latency above TOLERANCE times the lowest seen (over REFRESH s), and above
     #: TOLERANCE * FLOOR s, counts as queueing (below: our own CPU's, on a fast link).
     TOLERANCE, REFRESH, FLOOR = 2.0, 30.0, 0.020

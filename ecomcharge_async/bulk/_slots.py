@@ -143,6 +143,9 @@ class Slots:
 class FixedLimiter(Slots):
     """A fixed concurrency, and a fixed pace when `rate` (requests per second) is given."""
 
+    in_flight: int  # counted down in `release` (declared for type checkers)
+    sending: int
+
     def __init__(
         self,
         concurrency: int,
