@@ -31,7 +31,7 @@ def test_values_are_frozen_and_keyword_only() -> None:
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         response.status = 500  # type: ignore[misc]
     with pytest.raises(TypeError):
-        ec.Response(200)  # type: ignore[misc]
+        ec.Response(200)  # type: ignore[call-arg]
 
 
 def test_headers_are_copied_so_the_caller_cannot_change_them() -> None:

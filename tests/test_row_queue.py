@@ -105,5 +105,6 @@ async def test_a_cancelled_wait_for_room_or_join_leaves_nothing_behind() -> None
     getter.cancel()
     with pytest.raises(asyncio.CancelledError):
         await getter
+    assert not queue._getters  # its waiter left the line
     queue.put(3)
     assert await asyncio.wait_for(queue.get(), 5) == 3

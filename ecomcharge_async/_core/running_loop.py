@@ -3,7 +3,9 @@
 On Python 3.11 `asyncio.get_running_loop()` (and `asyncio.current_task()`,
 which calls it) checks the process id with getpid(2) on every call: about
 0.9 µs each on a loaded VM, twice per request on the hot path. That check
-exists for fork(2); here a fork count kept by an at-fork hook stands in for it.
+exists for fork(2); here a fork count kept by an at-fork hook stands in for it
+(it sees the forks made through Python: `os.fork`, multiprocessing, subprocess's
+`preexec_fn`; not one a C extension makes by itself).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from threading import get_ident
 _forks = 0  # the fork(2)s this process came out of: a loop seen before one is not ours
 
 
-def _forked() -> None:
+def _forked() -> None:  # pragma: no cover  (runs in a forked child: test_running_loop)
     global _forks
     _forks += 1
 

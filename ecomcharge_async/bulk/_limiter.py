@@ -40,8 +40,8 @@ class AdaptiveLimiter(Slots):
     #: TOLERANCE * FLOOR s, counts as queueing (below: our own CPU's, on a fast link).
     TOLERANCE, REFRESH, FLOOR = 2.0, 30.0, 0.020
     #: Successes count towards the accepted rate for WINDOW s, kept only from the first 429
-    #: or pace on (nothing asks before: successes older than the first 429 no longer widen
-    #: its first window, as they once could); a pace younger than
+    #: or pace on (nothing asks before, so none older than the first 429 widens its
+    #: first window); a pace younger than
     #: SETTLE s with fewer than SAMPLES answers is not measured yet: its 429s wait.
     WINDOW, SETTLE, SAMPLES = 2.0, 0.25, 20
     #: The pace sits MARGIN below the accepted rate, probes after PROBE_AFTER s, and

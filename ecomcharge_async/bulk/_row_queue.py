@@ -83,6 +83,7 @@ class RowQueue(Generic[T]):
                 self._room = None
 
     def task_done(self) -> None:
+        """One row taken is done; ValueError if more than were put (as asyncio.Queue)."""
         if self.unfinished <= 0:  # as asyncio.Queue: a miscount would hang `join`
             raise ValueError("task_done() called more times than rows were put")
         self.unfinished -= 1
