@@ -44,7 +44,8 @@ def test_no_running_loop_raises_as_asyncio_does() -> None:
         stopped.close()
 
 
-# In a process of its own (no pytest threads to warn about at fork): a loop seen
+# In a process of its own (no pytest threads to warn about at fork; POSIX, as the
+# other fork tests): a loop seen
 # running before fork(2), still "running" in this thread in the child, is not the
 # child's loop.
 FORKED = textwrap.dedent("""
@@ -72,7 +73,6 @@ FORKED = textwrap.dedent("""
 """)
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="no fork(2) on Windows")
 def test_a_loop_seen_before_fork_is_not_the_childs() -> None:
     done = subprocess.run(
         [sys.executable, "-c", FORKED], capture_output=True, text=True, timeout=30, check=True
