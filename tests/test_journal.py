@@ -162,6 +162,19 @@ async def test_catching_up_hands_over_the_ids_this_run_created_once_each(
         journal.close()
 
 
+def test_catching_up_from_far_behind_reads_in_pieces_and_misses_no_id(tmp_path: Path) -> None:
+    journal = open_journal(tmp_path / "j.jsonl")
+    try:
+        for n in range(2000):  # 200 kB of records: several reads, records cut between them
+            journal.done(journal.sent(n + 2, f"{n:016x}"), "created", f"cst_{n}")
+        journal.done(0, "created", "cst_\u00e9")  # one escaped: that piece read record by record
+        caught: list[str] = []
+        journal.catch_up(caught.append)
+        assert caught == [f"cst_{n}" for n in range(2000)] + ["cst_\u00e9"]
+    finally:
+        journal.close()
+
+
 def test_a_line_torn_by_a_crash_is_cut_off_before_appending(tmp_path: Path) -> None:
     path = tmp_path / "j.jsonl"
     open_journal(path).close()
