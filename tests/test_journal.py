@@ -130,6 +130,51 @@ def test_reading_hands_over_the_ids_of_customers_created_before(tmp_path: Path) 
     assert created == ["cst_a", "cst_b"]
 
 
+async def test_catching_up_hands_over_the_ids_this_run_created_once_each(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "j.jsonl"
+    journal = open_journal(path)
+    journal.sent(2, "00ff00ff00ff00ff")
+    journal.done(0, "created", "cst_a")
+    journal.close()
+    earlier: list[str] = []
+    journal = Journal(path, **IDENTITY, on_created=earlier.append)  # type: ignore[arg-type]
+    try:
+        caught: list[str] = []
+        journal.catch_up(caught.append)
+        assert (earlier, caught) == (["cst_a"], [])  # an earlier run's came as it was read
+        journal.sent(3, "00ff00ff00ff00fe")
+        journal.sent(4, "00ff00ff00ff00fd")
+        journal.done(1, "created", 'cst_"b"\u00e9')  # queued in a loop: flushed first
+        journal.done(2, "rejected")
+        journal.catch_up(caught.append)
+        assert caught == ['cst_"b"\u00e9']
+        journal.done(2, "created", "cst_c")
+        journal.catch_up(caught.append)
+        journal.catch_up(caught.append)
+        assert caught == ['cst_"b"\u00e9', "cst_c"]
+        with path.open("ab") as damage:
+            damage.write(b'{"done":2,"status":"created"}\n')
+        with pytest.raises(JournalError, match=r"at byte \d+: a 'done' record of a created row"):
+            journal.catch_up(caught.append)
+    finally:
+        journal.close()
+
+
+def test_catching_up_from_far_behind_reads_in_pieces_and_misses_no_id(tmp_path: Path) -> None:
+    journal = open_journal(tmp_path / "j.jsonl")
+    try:
+        for n in range(2000):  # 200 kB of records: several reads, records cut between them
+            journal.done(journal.sent(n + 2, f"{n:016x}"), "created", f"cst_{n}")
+        journal.done(0, "created", "cst_\u00e9")  # one escaped: that piece read record by record
+        caught: list[str] = []
+        journal.catch_up(caught.append)
+        assert caught == [f"cst_{n}" for n in range(2000)] + ["cst_\u00e9"]
+    finally:
+        journal.close()
+
+
 def test_a_line_torn_by_a_crash_is_cut_off_before_appending(tmp_path: Path) -> None:
     path = tmp_path / "j.jsonl"
     open_journal(path).close()

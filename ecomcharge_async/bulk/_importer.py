@@ -267,7 +267,7 @@ class Importer:
             matcher = await scan_shop(
                 self.client,
                 Counter(item.key for item in batch),
-                self.created,
+                self.ledger.created_ids(),  # with a journal, read back from it first
                 pause=self.pause,
                 limiter=self.limiter,
                 max_attempts=self.max_attempts,

@@ -39,7 +39,8 @@ class ImportJob:
         self.client = client
         self.settings = settings
         self.limiter: Limiter = settings.limiter()
-        # The ids of the customers this import (and the journal's earlier runs) took.
+        # The ids of the customers this import (and the journal's earlier runs) took; with a
+        # journal, this run's come from it before each reconciliation (`Ledger.created_ids`).
         self.created: BloomFilter = BloomFilter()
         self.journal: Journal | None = (
             Journal(

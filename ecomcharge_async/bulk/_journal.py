@@ -36,6 +36,7 @@ from .._core.logs import logger
 from ._journal_index import CREATED, FAILED, REJECTED, SENT, UNKNOWN, KeyIndex
 from ._journal_lock import holder_pid, lock
 from ._journal_records import is_key, is_line, record_line
+from ._journal_tail import created_since, cut_torn_tail
 from ._journal_writer import RecordWriter
 
 __all__ = ["CREATED", "FAILED", "REJECTED", "SENT", "UNKNOWN", "Journal", "JournalError"]
@@ -163,7 +164,7 @@ class Journal:
                 looks_ours = first.startswith(ours) or ours.startswith(first)
                 raise self._fail(1, CUT_HEADER if looks_ours else f"no header line: {NOT_OURS}")
             self._check_header(first)
-            end = self._cut_torn_tail(len(first))
+            end = cut_torn_tail(file, len(first))
         file.seek(0, os.SEEK_END)
         self._writer.write_now(record_line({"run": os.getpid(), "input": input_id}))
         os.fsync(file.fileno())
@@ -177,7 +178,7 @@ class Journal:
                 "row content",
                 self.path,
             )
-        file.seek(0, os.SEEK_END)
+        self._tail = file.seek(0, os.SEEK_END)  # where `catch_up` reads from
         self._index.build()
         self._earlier = self._rows
 
@@ -197,28 +198,6 @@ class Journal:
                     f"written for {label} {record.get(field)!r}, not {self._header[field]!r}; "
                     "use a new journal for a different import",
                 )
-
-    def _cut_torn_tail(self, header_end: int) -> int:
-        """Drop a last record cut by a crash mid-write (it announced nothing sent)."""
-        file = self._file
-        end = file.seek(0, os.SEEK_END)
-        if end == header_end:
-            return end
-        file.seek(end - 1)
-        if file.read(1) == b"\n":
-            return end
-        good_end = header_end
-        position = end
-        while position > header_end:
-            start = max(header_end, position - 65536)
-            file.seek(start)
-            found = file.read(position - start).rfind(b"\n")
-            if found >= 0:
-                good_end = start + found + 1
-                break
-            position = start
-        file.truncate(good_end)
-        return good_end
 
     def _read(self, start: int, end: int) -> str | None:
         """Read the records between `start` and `end`; return the last run's input."""
@@ -290,6 +269,15 @@ class Journal:
     def flush(self) -> None:
         """Hand every record made so far to the OS; raise what kept one from it."""
         self._writer.flush()
+
+    def catch_up(self, add: Callable[[str], object]) -> None:
+        """Flush, then pass `add` the id of each row this run recorded created since the
+        last call (`on_created` had those of earlier runs): read back from the file."""
+        self._writer.flush()
+        self._tail = created_since(self._file, self._tail, add, self._fail_at)
+
+    def _fail_at(self, offset: int, problem: str) -> JournalError:
+        return JournalError(f"journal {self.path} at byte {offset}: {problem}")
 
     def close(self) -> None:
         """Sync and close; a write that failed already (a full disk) stopped the import."""

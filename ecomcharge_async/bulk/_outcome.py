@@ -123,7 +123,9 @@ class Ledger:
     def created_row(self, item: Item, customer_id: str, *, reconciled: bool = False) -> None:
         """A row this run created: `finish(..., "created", ...)` for the row path's most
         common end, with no `RowOutcome` made when only a tally listens."""
-        self.created.add(customer_id)  # this row's customer: no other row may claim it
+        journal = self.journal
+        if journal is None or item.row is None:  # else its `done` record holds the id
+            self.created.add(customer_id)  # this row's customer: no other row may claim it
         counts = self.counts
         counts.created += 1
         tally = self.tally
@@ -134,7 +136,6 @@ class Ledger:
             counts.reconciled += 1
             if tally is not None:
                 tally.reconciled += 1
-        journal = self.journal
         try:
             if journal is not None and item.row is not None:
                 journal.done(item.row, "created", customer_id)
@@ -149,6 +150,19 @@ class Ledger:
                         reconciled=reconciled,
                     )
                 )
+
+    def created_ids(self) -> BloomFilter:
+        """The ids of the customers this import created, for a reconciliation to pass over.
+
+        With a journal, a created row's id goes into the filter here, not as the row
+        ends: its `done` record holds it, and only a reconciliation consults the
+        filter, so the ids recorded since the last reconciliation are read back from
+        the file now (a filter's add is Python work; a reconciliation is rare). Nothing
+        holds them in between: memory stays flat.
+        """
+        if self.journal is not None:
+            self.journal.catch_up(self.created.add)
+        return self.created
 
     def finish(
         self,
