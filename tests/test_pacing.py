@@ -82,3 +82,17 @@ async def test_a_pause_begun_while_a_send_waits_for_a_slot_is_waited_out_too(
     # Handed the slot during the pause, it gave it back and waited the pause out.
     assert (generation, time_.sleeps, limiter.in_flight) == (1, [1.0], 1)
     limiter.release(token, Outcome.OK)
+
+
+def test_until_is_set_while_a_pause_is_on_and_zero_once_one_was_seen_over(
+    time_: FakeTime,
+) -> None:
+    # A send reads `until` first and asks `over()` (and the clock) only when it is set.
+    pause = Pause(clock=time_.clock, sleep=time_.sleep, initial=1.0)
+    assert (pause.until, pause.over()) == (0.0, True)
+    pause.trip(pause.generation)
+    assert (pause.until, pause.over()) == (101.0, False)
+    time_.now = 101.0
+    assert (pause.over(), pause.until) == (True, 0.0)
+    pause.trip(pause.generation)  # the streak goes on: a longer pause, set again
+    assert (pause.until, pause.over()) == (103.0, False)

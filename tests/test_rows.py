@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
+import attrs
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import ecomcharge_async as ec
+from ecomcharge_async.bulk._row import csv_customer
 from ecomcharge_async.bulk._rows import (
     FIELDS,
     MAX_LINE_BYTES,
@@ -127,6 +133,51 @@ def test_header_problems_stop_before_any_row(tmp_path: Path, text: str, problem:
 
 def test_a_header_only_file_has_no_rows(tmp_path: Path) -> None:
     assert read_all(write(tmp_path, "in.csv", "email,ip\n")) == []
+
+
+cells = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"))
+
+
+@given(
+    st.lists(st.sampled_from(FIELDS[2:]), unique=True).flatmap(
+        lambda names: st.permutations(["email", "ip", *names])
+    ),
+    st.data(),
+)
+@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_a_csv_rows_customer_is_the_one_its_non_empty_cells_give(
+    tmp_path: Path, columns: list[str], data: st.DataObject
+) -> None:
+    # Any header order and subset, any text, empty cells: what `NewCustomer(...)` makes.
+    values = [data.draw(cells) for _ in columns]
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows([columns, values])
+    path = write(tmp_path, "in.csv", buffer.getvalue())
+    given_ = {name: value for name, value in zip(columns, values, strict=True) if value}
+    expected = ec.NewCustomer(**{"email": "", "ip": "", **given_})
+    [row] = read_all(path)
+    assert isinstance(row, Row)
+    assert type(row.customer) is ec.NewCustomer
+    assert attrs.asdict(row.customer) == attrs.asdict(expected)
+    assert (row.customer, repr(row.customer), hash(row.customer)) == (
+        expected,
+        repr(expected),
+        hash(expected),
+    )
+
+
+def test_the_csv_customer_builder_knows_every_field_converter_and_validator() -> None:
+    # `csv_customer` stores the ten fields itself, in this order, and runs no converter,
+    # validator nor hook: a field or check added to NewCustomer must be added there too.
+    assert FIELDS == ("email", "ip", "first_name", "last_name", "address", "city", "country",
+                      "zip", "state", "phone")  # fmt: skip
+    assert not [f for f in attrs.fields(ec.NewCustomer) if f.converter or f.validator]
+    assert not hasattr(ec.NewCustomer, "__attrs_post_init__")
+    assert not hasattr(ec.NewCustomer, "__attrs_pre_init__")
+    customer = csv_customer(FIELDS)  # each field's own name as its value
+    assert customer == ec.NewCustomer(**dict(zip(FIELDS, FIELDS, strict=True)))
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        customer.email = "changed"  # type: ignore[misc]
 
 
 # -- JSON Lines -----------------------------------------------------------------------

@@ -23,8 +23,8 @@ from ._bloom import BloomFilter
 from ._counts import Tally
 from ._journal import CREATED, REJECTED, Journal
 from ._limiter import AdaptiveLimiter
-from ._outcome import AMBIGUOUS, Item, Ledger, as_item, describe, each_row, log_fields
-from ._pacing import Limiter, Pause, take_turn, turn_now
+from ._outcome import AMBIGUOUS, Item, Ledger, as_item, describe, feed_of, log_fields, log_retry
+from ._pacing import Limiter, Pause, take_turn
 from ._reconcile import classify, customer_hash
 from ._row import RowOutcome, Status
 from ._row_queue import RowQueue
@@ -32,7 +32,7 @@ from ._rows import RowError
 from ._settings import ImportSettings
 from ._shard import in_shard
 from ._shop_scan import scan_shop
-from ._slots import Outcome, outcome_of
+from ._slots import OK, OTHER, Outcome, outcome_of
 
 
 class Importer:
@@ -103,7 +103,7 @@ class Importer:
     async def _feed(self, rows: Iterable[Any] | AsyncIterable[Any]) -> Exception | None:
         """Queue the rows; return the error the input broke off with, if it did."""
         previous = 0
-        source = aiter(rows) if isinstance(rows, AsyncIterable) else aiter(each_row(rows))
+        source = feed_of(rows)
         while self.stop is None:
             try:
                 row = await anext(source)
@@ -111,7 +111,7 @@ class Importer:
                 return None
             except (OSError, ValueError) as exc:  # unreadable input (InputError is a ValueError)
                 return exc
-            item = as_item(row, previous)
+            item = row if type(row) is Item else as_item(row, previous)
             line = previous = item.line
             if self.shard is not None and not in_shard(line, self.shard):
                 continue
@@ -152,9 +152,7 @@ class Importer:
 
     def _put(self, item: Item) -> bool:
         """Queue a row if there is room (a worker hired if it needs one); False if full.
-
-        No coroutine: the feeder queues most rows so, without waiting (else `_put_later`).
-        """
+        No coroutine: the feeder queues most rows so, without waiting (else `_put_later`)."""
         queue = self.queue
         if self.workers < self.limiter.limit and len(queue.items) >= self._free:
             self._hire()  # the rows queued, this one too, outnumber the free workers
@@ -176,17 +174,46 @@ class Importer:
         self._group.create_task(self._worker())
 
     async def _worker(self) -> None:
-        queue = self.queue
-        while self.workers <= self.limiter.limit:  # past a cut limit one fewer waits for it
+        """Create the queued rows one at a time, each row's attempts in this loop: no
+        coroutine a row between it and the request's (made, resumed at each wake-up, freed)."""
+        queue, limiter, pause, journal = self.queue, self.limiter, self.pause, self.journal
+        create, created_row = self.client.customers.create, self.ledger.created_row
+        while self.workers <= limiter.limit:  # past a cut limit one fewer waits for it
             item = queue.take() if queue.items else await queue.get()  # no coroutine
             try:
                 if item is None:
                     return
                 self._free -= 1
-                if self.workers < self.limiter.limit and len(queue.items) > self._free:
+                if self.workers < limiter.limit and len(queue.items) > self._free:
                     self._hire()  # the limit grew while the feeder waits for room
                 try:
-                    await self._create(item)
+                    while True:  # one attempt a turn
+                        generation = pause.generation
+                        # No pause on, a free slot, no pace: the turn is taken without a wait.
+                        token = None if pause.until and not pause.over() else limiter.acquire_now()
+                        if token is None:
+                            generation, token = await take_turn(pause, limiter)
+                        outcome = OTHER  # what a cancellation or a journal error releases with
+                        if self.stop is not None:
+                            limiter.release(token, outcome)
+                            break  # not sent now: the journal (if any) holds it for the next run
+                        try:
+                            if journal is not None and item.row is None:
+                                assert item.hash is not None
+                                item.row = journal.sent(item.line, item.hash)
+                            customer = await create(item.customer)
+                            outcome = OK
+                        except EcomChargeError as exc:
+                            outcome = outcome_of(exc)
+                            if self._again(item, exc, outcome, generation):
+                                continue
+                            break
+                        finally:
+                            limiter.release(token, outcome)
+                        if pause.streak:
+                            pause.clear()
+                        created_row(item, customer.id)
+                        break
                 except Exception as exc:  # the import stops; the other workers end their rows
                     self.stop = self.stop or exc
                 finally:
@@ -196,63 +223,35 @@ class Importer:
         self.workers -= 1
         self._free -= 1
 
-    async def _create(self, item: Item) -> None:
-        while True:
-            turn = turn_now(self.pause, self.limiter)
-            generation, token = turn or await take_turn(self.pause, self.limiter)
-            outcome = Outcome.OTHER  # what a cancellation or a journal error releases with
-            if self.stop is not None:
-                self.limiter.release(token, outcome)
-                return  # not sent now: the journal (if any) holds it for the next run
-            try:
-                if self.journal is not None and item.row is None:
-                    assert item.hash is not None
-                    item.row = self.journal.sent(item.line, item.hash)
-                created = await self.client.customers.create(item.customer)
-                outcome = Outcome.OK
-            except EcomChargeError as exc:
-                outcome = outcome_of(exc)
-                fate = classify(exc)
-                item.error = exc
-                if fate == "fatal":
-                    raise
-                if isinstance(exc, ValidationError):
-                    self.ledger.finish(
-                        item.line, "rejected", item, errors=exc.errors, message=exc.message
-                    )
-                    return
-                if fate == "retry":
-                    item.attempts += 1
-                    retry_after = exc.retry_after if isinstance(exc, RateLimitError) else None
-                    if item.attempts < self.max_attempts and not waits_too_long(
-                        retry_after, self.max_retry_after
-                    ):
-                        paced = self.auto and outcome is Outcome.RATE_LIMITED and not retry_after
-                        if not paced:
-                            self.pause.trip(generation, retry_after)
-                        logger.info(
-                            "line %d: %s; %s, then attempt %d of %d",
-                            item.line,
-                            type(exc).__name__,
-                            "slowing the pace" if paced else "pausing the import",
-                            item.attempts + 1,
-                            self.max_attempts,
-                            extra=log_fields(item, exc),
-                        )
-                        continue
-                elif fate == "unclear" and item.rounds < self.max_rounds:
-                    self.pending.append(item)
-                    return
-                logger.warning(
-                    "line %d failed: %s", item.line, type(exc).__name__, extra=log_fields(item, exc)
-                )
-                self.ledger.finish(item.line, "failed", item, message=describe(exc))
-                return
-            finally:
-                self.limiter.release(token, outcome)
-            self.pause.clear()
-            self.ledger.created_row(item, created.id)
-            return
+    def _again(self, item: Item, exc: EcomChargeError, outcome: Outcome, generation: int) -> bool:
+        """Whether a failed create is sent again (the import paused or paced first); else
+        the row ended, rejected or failed, or was held to reconcile. A fatal error raises."""
+        fate = classify(exc)
+        item.error = exc
+        if fate == "fatal":
+            raise exc
+        if isinstance(exc, ValidationError):
+            self.ledger.finish(item.line, "rejected", item, errors=exc.errors, message=exc.message)
+            return False
+        if fate == "retry":
+            item.attempts += 1
+            retry_after = exc.retry_after if isinstance(exc, RateLimitError) else None
+            if item.attempts < self.max_attempts and not waits_too_long(
+                retry_after, self.max_retry_after
+            ):
+                paced = self.auto and outcome is Outcome.RATE_LIMITED and not retry_after
+                if not paced:
+                    self.pause.trip(generation, retry_after)
+                log_retry(item, exc, paced, self.max_attempts)
+                return True
+        elif fate == "unclear" and item.rounds < self.max_rounds:
+            self.pending.append(item)
+            return False
+        logger.warning(
+            "line %d failed: %s", item.line, type(exc).__name__, extra=log_fields(item, exc)
+        )
+        self.ledger.finish(item.line, "failed", item, message=describe(exc))
+        return False
 
     # -- reconciliation ------------------------------------------------------------
 

@@ -6,10 +6,10 @@ import json
 
 from .._core.models import FIELDS, NewCustomer
 from .._serde.explain import json_type
-from ._row import Row, RowError
+from ._row import Make, R, RowError
 
 
-def jsonl_row(line: int, text: str) -> Row | RowError:
+def jsonl_row(line: int, text: str, make: Make[R]) -> R | RowError:
     try:
         data = json.loads(text)
     except ValueError as exc:
@@ -28,7 +28,7 @@ def jsonl_row(line: int, text: str) -> Row | RowError:
     for key, value in data.items():
         if value is not None and not isinstance(value, str):
             return RowError(line, f"field {key!r} must be a string, got {json_type(value)}")
-    return Row(line, new_customer(data))
+    return make(line, new_customer(data))
 
 
 def new_customer(fields: dict[str, str | None]) -> NewCustomer:

@@ -20,7 +20,7 @@ import math
 from collections import deque
 from collections.abc import Callable
 
-from ._slots import Outcome, Sleep, Slots, Token
+from ._slots import OK, Outcome, Sleep, Slots, Token
 from ._throughput import Round, ThroughputMeter
 
 #: Where an adaptive limit starts, and its ceiling unless told otherwise.
@@ -95,7 +95,7 @@ class AdaptiveLimiter(Slots):
         now = self._clock()
         self.in_flight -= 1  # the slot is free; waiters wake below, once the limit has learnt
         self.sending -= 1
-        if outcome is Outcome.OK:
+        if outcome is OK:
             self._on_answer(token, now)
         elif outcome is Outcome.RATE_LIMITED:
             self._on_rate_limited(token, now)

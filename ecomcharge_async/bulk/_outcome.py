@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from typing import Any
 
 import attrs
 
 from .._core.errors import EcomChargeError
-from .._core.logs import request_id
+from .._core.logs import logger, request_id
 from .._core.models import NewCustomer
 from ._bloom import BloomFilter
 from ._counts import Tally
 from ._journal import Journal
 from ._reconcile import Key, customer_key
 from ._row import RowOutcome, Status
-from ._rows import Row, RowError
+from ._rows import Row, RowError, RowReader
 
 #: Why a held row whose identical customers may all belong to other rows is not sent again.
 AMBIGUOUS = (
@@ -52,12 +52,32 @@ def log_fields(item: Item, exc: EcomChargeError) -> dict[str, Any]:
     }
 
 
+def log_retry(item: Item, exc: EcomChargeError, paced: bool, max_attempts: int) -> None:
+    """Log that a row is sent again, after the pause or at the slower pace."""
+    logger.info(
+        "line %d: %s; %s, then attempt %d of %d",
+        item.line,
+        type(exc).__name__,
+        "slowing the pace" if paced else "pausing the import",
+        item.attempts + 1,
+        max_attempts,
+        extra=log_fields(item, exc),
+    )
+
+
 def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-async def each_row(rows: Iterable[Any]) -> AsyncIterator[Any]:
-    """The rows of a plain iterable, for `async for` (an async one is read as it is)."""
+def feed_of(rows: Iterable[Any] | AsyncIterable[Any]) -> AsyncIterator[Any]:
+    """The rows as the feeder awaits them: a `RowReader`'s made as `Item`s (no `Row` a
+    row), an async iterable's as they are, a plain iterable's read on the loop."""
+    if isinstance(rows, RowReader):
+        return rows.rows_as(Item)
+    return aiter(rows) if isinstance(rows, AsyncIterable) else _each_row(rows)
+
+
+async def _each_row(rows: Iterable[Any]) -> AsyncIterator[Any]:
     for row in rows:
         yield row
 

@@ -39,55 +39,46 @@ class Pause:
         self._sleep = sleep
         self.initial = initial
         self.maximum = maximum
-        self._until = 0.0
-        self._generation = 0
-        self._streak = 0
+        self.until = 0.0  # when the pause on ends; 0.0 once `over` saw none on
+        self.generation = 0  # how many pauses have begun: a turn taken in an older one is stale
+        self.streak = 0  # overload signals since the last success
         self.trips = 0
 
     async def wait(self) -> int:
         """Wait out the current pause; return its generation, to hand to `trip`."""
-        delay = self._until - self._clock()
+        delay = self.until - self._clock()
         if delay > 0:
             await self._sleep(delay)
-        return self._generation
+        return self.generation
 
     def trip(self, generation: int, retry_after: float | None = None) -> None:
         """Pause everyone after an overload signal on a request sent in `generation`."""
-        if generation != self._generation:
+        if generation != self.generation:
             return  # sent before the current pause began: that pause covers it
-        self._generation += 1
-        self._streak += 1
+        self.generation += 1
+        self.streak += 1
         self.trips += 1
         if retry_after is not None:
             delay = max(retry_after, 0.0)
         else:
-            delay = min(self.maximum, self.initial * 2 ** min(self._streak - 1, 32))
-        self._until = max(self._until, self._clock() + delay)
+            delay = min(self.maximum, self.initial * 2 ** min(self.streak - 1, 32))
+        self.until = max(self.until, self._clock() + delay)
 
     def over(self) -> bool:
-        """Whether no pause is on: `wait` would not sleep."""
-        return self._until <= self._clock()
-
-    @property
-    def generation(self) -> int:
-        """How many pauses have begun: a turn taken in an older one is stale."""
-        return self._generation
+        """Whether no pause is on: `wait` would not sleep. None on once `until` is 0.0 (a
+        check a send makes without a call or the clock)."""
+        if self.until > self._clock():
+            return False
+        self.until = 0.0
+        return True
 
     def clear(self) -> None:
         """A request went through: the next signal starts a new streak."""
-        self._streak = 0
+        self.streak = 0
 
 
 #: What paces an import's requests: adaptive (`--concurrency auto`) or fixed.
 Limiter = AdaptiveLimiter | FixedLimiter
-
-
-def turn_now(pause: Pause, limiter: Limiter) -> tuple[int, Token] | None:
-    """`take_turn` when it would not wait (no pause, a free slot), else None: no coroutine."""
-    if not pause.over():
-        return None
-    token = limiter.acquire_now()
-    return None if token is None else (pause.generation, token)
 
 
 async def take_turn(pause: Pause, limiter: Limiter) -> tuple[int, Token]:

@@ -23,9 +23,9 @@ from typing import IO, Any, Literal
 
 from .._core.models import FIELDS
 from ._errors import InputError
-from ._jsonl import jsonl_row, new_customer
+from ._jsonl import jsonl_row
 from ._readahead import ThreadedRows
-from ._row import Row, RowError
+from ._row import Make, R, Row, RowError, csv_customer
 from ._stream_text import StreamText
 
 __all__ = [
@@ -109,7 +109,7 @@ class RowReader:
                 raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
         self._columns: tuple[str, ...] = ()
         self._csv: Any = None
-        self._threaded: ThreadedRows[Row | RowError] | None = None
+        self._threaded: ThreadedRows[Any] | None = None
         self._stopped = False
         try:
             if self.format == "csv":
@@ -169,11 +169,18 @@ class RowReader:
         return self._columns
 
     def __iter__(self) -> Iterator[Row | RowError]:
-        rows = self._csv_rows() if self.format == "csv" else self.jsonl_rows()
+        return self._rows(Row)
+
+    def _rows(self, make: Make[R]) -> Iterator[R | RowError]:
+        rows = self._csv_rows(make) if self.format == "csv" else self._jsonl_rows(make)
         return self._checked(rows) if self.streamed else rows
 
     def __aiter__(self) -> AsyncIterator[Row | RowError]:
-        """The rows for `async for`; a stream is read in a daemon thread, a few rows ahead.
+        return self.rows_as(Row)
+
+    def rows_as(self, make: Make[R]) -> AsyncIterator[R | RowError]:
+        """The rows for `async for`, each customer's as `make(line, customer)` (the importer
+        makes its own: no `Row` a row); a stream is read in a daemon thread, a few ahead.
 
         Reading a pipe waits for its writer, and waiting on the event loop would
         freeze every task (creates in flight, progress, signal handling). A
@@ -181,14 +188,14 @@ class RowReader:
         a thread costs more than the read (several microseconds a row).
         """
         if not self.streamed:
-            return self._unthreaded()
-        self._threaded = ThreadedRows(iter(self), name=f"ecomcharge-rows {self.path}")
+            return self._unthreaded(make)
+        self._threaded = ThreadedRows(self._rows(make), name=f"ecomcharge-rows {self.path}")
         if self._stopped:
             self._threaded.stop()
         return self._threaded
 
-    async def _unthreaded(self) -> AsyncIterator[Row | RowError]:
-        rows = iter(self)
+    async def _unthreaded(self, make: Make[R]) -> AsyncIterator[R | RowError]:
+        rows = self._rows(make)
         while not self._stopped:  # checked before each read: `close` may have come between
             try:
                 row = next(rows)
@@ -196,7 +203,7 @@ class RowReader:
                 return
             yield row
 
-    def _checked(self, rows: Iterator[Row | RowError]) -> Iterator[Row | RowError]:
+    def _checked(self, rows: Iterator[R | RowError]) -> Iterator[R | RowError]:
         # A stream is not scanned ahead: text that is not UTF-8 shows up only here.
         try:
             yield from rows
@@ -231,9 +238,10 @@ class RowReader:
             raise InputError(f"{at}: the header has no {' and no '.join(missing)} column")
         self._columns = tuple(names)
 
-    def _csv_rows(self) -> Iterator[Row | RowError]:
-        reader = self._csv
-        width = len(self._columns)
+    def _csv_rows(self, make: Make[R]) -> Iterator[R | RowError]:
+        reader, columns, width = self._csv, self._columns, len(self._columns)
+        # Each field's cell, in the model's order (-1: no such column, the "" appended).
+        pick = operator.itemgetter(*(columns.index(f) if f in columns else -1 for f in FIELDS))
         while True:
             line = reader.line_num + 1
             try:
@@ -248,13 +256,15 @@ class RowReader:
             if len(values) != width:
                 yield RowError(line, f"has {len(values)} fields but the header has {width}")
                 continue
-            # An empty cell is left out (the field's default, None), all in C.
-            fields = dict(filter(_FILLED, zip(self._columns, values, strict=True)))
-            yield Row(line, new_customer(fields))
+            values.append("")  # what a column the header lacks reads
+            yield make(line, csv_customer(pick(values)))
 
     # -- JSON Lines -----------------------------------------------------------
 
     def jsonl_rows(self) -> Iterator[Row | RowError]:
+        return self._jsonl_rows(Row)
+
+    def _jsonl_rows(self, make: Make[R]) -> Iterator[R | RowError]:
         file = self._file
         line = 0
         while True:
@@ -269,10 +279,9 @@ class RowReader:
                 continue
             if not text.strip():
                 continue
-            yield jsonl_row(line, text)
+            yield jsonl_row(line, text, make)
 
 
-_FILLED = operator.itemgetter(1)
 _COLUMN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_ -]{0,39}")
 
 

@@ -30,6 +30,10 @@ class Outcome(enum.Enum):
     OTHER = "other"  #: anything that says nothing about load (500, cancelled)
 
 
+#: The members each send reads, as names: on Python 3.11 a member read off its enum class
+#: is a slow lookup (about 1,000 instructions; a module name: 30).
+OK, OTHER = Outcome.OK, Outcome.OTHER
+
 _OVERLOAD_STATUSES = frozenset({408, 502, 503, 504})  #: the API, or a proxy, overloaded or out
 
 
