@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable
 from typing import Any
@@ -343,53 +342,3 @@ async def test_a_per_call_middleware_may_bring_a_companion_run_on_every_attempt(
         "attempt 3",
         "try < 200",
     ]
-
-
-class Watcher:
-    """A per-call middleware that only watches, offering its `CallWatch` (itself)."""
-
-    def __init__(self, events: list[str]) -> None:
-        self.events = events
-        self.call_watch = self
-        self.linked = 0  # calls that went through `__call__`
-
-    async def __call__(self, request: ec.Request, call_next: ec.Handler, /) -> ec.Response:
-        self.linked += 1
-        started = asyncio.get_running_loop().time()
-        try:
-            response = await call_next(request)
-        except BaseException as exc:
-            self.ended(started, exc)
-            raise
-        self.ended(started, response)
-        return response
-
-    def ended(self, started: float, outcome: ec.Response | BaseException, /) -> None:
-        assert started <= asyncio.get_running_loop().time()
-        seen = outcome.status if isinstance(outcome, ec.Response) else type(outcome).__name__
-        self.events.append(f"watch < {seen}")
-
-
-@pytest.mark.parametrize("innermost", [True, False])
-async def test_a_watching_middleware_sees_the_same_linked_or_folded_into_the_retry_layer(
-    fake: FakeEcomCharge, innermost: bool
-) -> None:
-    events: list[str] = []
-    watch = Watcher(events)
-    layers = [Recorder("call", events), watch] if innermost else [watch, Recorder("call", events)]
-    async with ec.Client(
-        SHOP_ID, SECRET, transport=fake.transport(), retry=FAST, middleware=layers
-    ) as client:
-        await client.customers.list()
-        fake.inject(*[Fault.status(503)] * 3, *[Fault.refuse()] * 3)
-        with pytest.raises(ec.ServerError):
-            await client.customers.list()
-        with pytest.raises(ec.ConnectError):
-            await client.customers.list()
-    outcomes = ["200", "ServerError", "ConnectError"]
-    if innermost:  # folded: the retry layer tells it, just inside "call"
-        expected = [e for o in outcomes for e in ("call > GET", f"watch < {o}", f"call < {o}")]
-    else:
-        expected = [e for o in outcomes for e in ("call > GET", f"call < {o}", f"watch < {o}")]
-    assert events == expected
-    assert watch.linked == (0 if innermost else 3)

@@ -15,7 +15,7 @@ from .headers import user_agent as build_user_agent
 from .http import Response, Transport
 from .middleware import LoggingMiddleware, Middleware, check_middleware, companions, link
 from .policy import DEFAULT_RETRY, NO_RETRIES, RetryPolicy
-from .requester import RawResponse, Requester, call_watch, link_per_call
+from .requester import RawResponse, Requester, link_per_call
 from .retry import RetryMiddleware
 from .settings import basic_auth, check_base_url, check_credential, setting
 from .transport_link import TransportLink
@@ -114,9 +114,7 @@ class Client:
         inner = link(
             (
                 # Under per-call middleware the retry layer raises a non-2xx itself.
-                RetryMiddleware(
-                    checked_retry or NO_RETRIES, checks=bool(per_call), watch=call_watch(per_call)
-                ),
+                RetryMiddleware(checked_retry or NO_RETRIES, checks=bool(per_call)),
                 *per_attempt,
                 *companions(per_call),
                 LoggingMiddleware(),

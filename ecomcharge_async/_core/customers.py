@@ -60,10 +60,9 @@ class Customers:
 
     def create(self, customer: NewCustomer) -> Coroutine[Any, Any, Customer]:
         """POST /customers. Raises `ValidationError` (422) with per-field errors."""
-        if not isinstance(customer, NewCustomer):  # `_new`, inline: one call less a create
-            raise TypeError(f"create() takes a NewCustomer, got {type(customer).__name__}")
-        body = NEW_CUSTOMER.encode(customer)
-        return self._api.call("customers.create", "POST", "/customers", body, CUSTOMER.decode)
+        return self._api.call(
+            "customers.create", "POST", "/customers", _new(customer), CUSTOMER.decode
+        )
 
     def get(self, customer_id: str) -> Coroutine[Any, Any, Customer]:
         """GET /customers/{id}. Raises `NotFoundError` when there is no such customer."""

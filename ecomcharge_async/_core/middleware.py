@@ -20,25 +20,6 @@ logger.addHandler(logging.NullHandler())
 #: The attribute by which a per-call middleware offers a companion that the
 #: client runs around each attempt (the OpenTelemetry middleware's attempt spans).
 ATTEMPT_COMPANION = "attempt_middleware"
-#: The attribute by which a per-call middleware that only watches offers its `CallWatch`.
-CALL_WATCH = "call_watch"
-
-
-class CallWatch(Protocol):
-    """What a per-call middleware that only watches does once a call is over.
-
-    Its `__call__` must be exactly: note the loop's time, await the rest of the
-    chain, then `ended(started, outcome)` with the 2xx `Response` or the exception
-    on its way up (re-raised after). As the innermost per-call layer it is then
-    not linked: the retry layer calls `ended` itself, a coroutine level less a call.
-    """
-
-    def ended(self, started: float, outcome: Response | BaseException, /) -> None: ...
-
-
-def call_watch(middleware: Sequence[Middleware]) -> CallWatch | None:
-    """The innermost per-call layer's `CallWatch`, if it offers one."""
-    return getattr(middleware[-1], CALL_WATCH, None) if middleware else None
 
 
 class Middleware(Protocol):
@@ -54,12 +35,6 @@ class Middleware(Protocol):
 
 
 def _bind(middleware: Middleware, call_next: Handler) -> Handler:
-    # The SDK's own layers link themselves (`_linked_over`): no frame between the
-    # caller and the layer's coroutine, or none at all for a layer that hands back.
-    over = getattr(middleware, "_linked_over", None)
-    if over is not None:
-        return cast("Handler", over(call_next))
-
     # A plain function returning the middleware's awaitable: an `async def`
     # wrapper would add a coroutine, and a frame every resume passes through.
     def handler(request: Request) -> Awaitable[Response]:
@@ -118,17 +93,6 @@ class LoggingMiddleware:
         if not self._log.isEnabledFor(logging.DEBUG):
             return call_next(request)
         return self._logged(request, call_next)
-
-    def _linked_over(self, call_next: Handler) -> Handler:
-        """`__call__` over `call_next`, as one function (see `link`)."""
-        enabled = self._log.isEnabledFor
-
-        def handler(request: Request) -> Awaitable[Response]:
-            if not enabled(logging.DEBUG):
-                return call_next(request)
-            return self._logged(request, call_next)
-
-        return handler
 
     async def _logged(self, request: Request, call_next: Handler) -> Response:
         path = url_path(request.url)

@@ -17,7 +17,6 @@ from .._serde.codec import Decoder, StreamDecoder
 from .errors import EcomChargeError, checked, request_id_of
 from .http import Request, Response, new_request
 from .middleware import Handler, Middleware, link
-from .middleware import call_watch as call_watch  # the client's, too
 from .policy import RetryPolicy
 
 T = TypeVar("T")
@@ -41,12 +40,9 @@ def link_per_call(
     """`inner` under the per-call `middleware`, each of which gets a 2xx or an error.
 
     `inner_checks`: `inner` raises its non-2xx answers itself (the retry layer can),
-    so the innermost layer needs no `checking` coroutine between them; nor is that
-    layer linked if it offers a `CallWatch` (`inner` is then the retry layer told it).
+    so the innermost layer needs no `checking` coroutine between them.
     """
     handler = inner
-    if inner_checks and call_watch(middleware) is not None:
-        middleware = middleware[:-1]
     for layer in reversed(middleware):
         handler = link(
             (layer,), handler if inner_checks and handler is inner else checking(handler)
@@ -163,19 +159,7 @@ class Requester:
         `route` is the path's template when the path holds ids, None when
         unknown (it might hold one); by default the path holds none.
         """
-        if self.closed or self.root.closed:  # `_request`, inline: one call less a call
-            raise RuntimeError("this Client is closed; create a new one")
-        request = new_request(
-            method,
-            self.base_url + path,
-            operation,
-            path if route == SAME_AS_PATH else route,
-            self._json_headers if body else self.headers,
-            body,
-            False,
-            self.timeout,
-            self.retry,
-        )
+        request = self._request(operation, method, path, body, route, False)
         try:
             response = await self.handler(request)
             if not 200 <= response.status < 300:

@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Coroutine
-from functools import partial
 from typing import Any
 
 import attrs
@@ -20,7 +18,7 @@ import attrs
 from .errors import APITimeoutError, EcomChargeError, checked, retry_after
 from .http import Request, Response, is_success
 from .logs import request_id
-from .middleware import CallWatch, Handler, logger, url_path
+from .middleware import Handler, logger, url_path
 from .policy import RetryPolicy
 from .running_loop import LoopSeen
 from .verdict import Outcome, is_retryable, is_transient, waits_too_long
@@ -104,112 +102,74 @@ class RetryMiddleware:
     the deadline is the measured time of the attempts plus the waits asked of
     `sleep`, so an injected sleep sees the same decisions as a real one.
     Responses hold their whole body, so a discarded one holds no connection.
-    `watch` is the innermost per-call layer's `CallWatch`, told here what the
-    call came to, as that layer would see it around this one.
     """
 
     def __init__(
-        self,
-        policy: RetryPolicy,
-        log: logging.Logger = logger,
-        *,
-        checks: bool = False,
-        watch: CallWatch | None = None,
+        self, policy: RetryPolicy, log: logging.Logger = logger, *, checks: bool = False
     ) -> None:
         self.policy = policy
         self._log = log
         self._checks = checks
-        self._watch = watch
         self._seen = LoopSeen()  # the last call's loop
 
-    def __call__(self, request: Request, call_next: Handler, /) -> Coroutine[Any, Any, Response]:
-        return self._retried(call_next, request)
-
-    def _linked_over(self, call_next: Handler) -> Handler:
-        """`__call__` over `call_next`: a call makes the coroutine with no frame between."""
-        return partial(self._retried, call_next)
-
-    async def _retried(self, call_next: Handler, request: Request) -> Response:
+    async def __call__(self, request: Request, call_next: Handler, /) -> Response:
         policy = request.retry or self.policy
         # The loop, not its bound `time` method: a method object held across the
         # await is one more object per call in flight for the collector to walk.
         loop = self._seen.running()
-        watch = self._watch
-        began = started = loop.time()
         elapsed = 0.0
         attempts = 0
-        try:
-            while True:
-                attempts += 1
-                try:
-                    if policy.deadline is None:
-                        outcome: Response | EcomChargeError = await call_next(request)
-                    else:
-                        outcome = await _within(policy.deadline, elapsed, request, call_next)
-                except EcomChargeError as exc:
-                    outcome = exc
-                if isinstance(outcome, Response) and 200 <= outcome.status < 300:  # is_success
-                    answer = outcome if attempts == 1 else attrs.evolve(outcome, attempts=attempts)
-                    break
-                elapsed += loop.time() - started  # only a failure's time is read again
-                decision = decide(
-                    policy,
-                    request.method,
-                    outcome,
-                    attempts=attempts,
-                    elapsed=elapsed,
-                    rand=random.random(),
-                )
-                if decision.wait is None:
-                    answer = self._give_up(request, outcome, attempts, elapsed, decision.reason)
-                    break
-                self._log.info(
-                    "%s %s: %s before attempt %d of %d",
-                    request.method,
-                    url_path(request.url),
-                    decision.reason,
-                    attempts + 1,
-                    policy.max_attempts,
-                    extra={
-                        **_fields(request, outcome, attempts, elapsed),
-                        "wait_s": round(decision.wait, 3),
-                    },
-                )
-                await policy.sleep(decision.wait)
-                elapsed += decision.wait
-                request = attrs.evolve(request, attempt=attempts + 1)
-                started = loop.time()
-        except BaseException as exc:
-            if watch is not None:
-                watch.ended(began, exc)
-            raise
-        if watch is not None:
-            watch.ended(began, answer)
-        return answer
-
-    def _give_up(
-        self,
-        request: Request,
-        outcome: Response | EcomChargeError,
-        attempts: int,
-        elapsed: float,
-        reason: str,
-    ) -> Response:
-        """The final non-2xx (raised as its error with `checks`), or the final error raised."""
-        if attempts > 1 or is_transient(outcome):
-            self._log.warning(
-                "%s %s: giving up after %d attempt(s): %s",
+        while True:
+            attempts += 1
+            started = loop.time()
+            try:
+                if policy.deadline is None:
+                    outcome: Response | EcomChargeError = await call_next(request)
+                else:
+                    outcome = await _within(policy.deadline, elapsed, request, call_next)
+            except EcomChargeError as exc:
+                outcome = exc
+            elapsed += loop.time() - started
+            if isinstance(outcome, Response) and is_success(outcome.status):
+                return outcome if attempts == 1 else attrs.evolve(outcome, attempts=attempts)
+            decision = decide(
+                policy,
+                request.method,
+                outcome,
+                attempts=attempts,
+                elapsed=elapsed,
+                rand=random.random(),
+            )
+            if decision.wait is None:
+                if attempts > 1 or is_transient(outcome):
+                    self._log.warning(
+                        "%s %s: giving up after %d attempt(s): %s",
+                        request.method,
+                        url_path(request.url),
+                        attempts,
+                        decision.reason,
+                        extra=_fields(request, outcome, attempts, elapsed),
+                    )
+                if isinstance(outcome, Response):
+                    final = outcome if attempts == 1 else attrs.evolve(outcome, attempts=attempts)
+                    return checked(final) if self._checks else final
+                outcome.attempts = attempts
+                raise outcome
+            self._log.info(
+                "%s %s: %s before attempt %d of %d",
                 request.method,
                 url_path(request.url),
-                attempts,
-                reason,
-                extra=_fields(request, outcome, attempts, elapsed),
+                decision.reason,
+                attempts + 1,
+                policy.max_attempts,
+                extra={
+                    **_fields(request, outcome, attempts, elapsed),
+                    "wait_s": round(decision.wait, 3),
+                },
             )
-        if isinstance(outcome, Response):
-            final = outcome if attempts == 1 else attrs.evolve(outcome, attempts=attempts)
-            return checked(final) if self._checks else final
-        outcome.attempts = attempts
-        raise outcome
+            await policy.sleep(decision.wait)
+            elapsed += decision.wait
+            request = attrs.evolve(request, attempt=attempts + 1)
 
 
 async def _within(

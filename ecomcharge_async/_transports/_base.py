@@ -1,10 +1,12 @@
 """`HTTPTransport`: what the aiohttp and httpx transports do alike, written once.
 
-The pool's slots, the body cap, the 407 of a proxy, the loop and close checks, the deadlines,
-ending the calls in flight on close, and turning library errors into ours live here. A backend
-adds what its library does its own way: `_open` (send; return once the status and headers are
-in), `_read`, `_arrived` and `_read_chunk` (the body: whole, already in, or in pieces),
-`_release` (give a connection back; `_abort`, `_close_pool` at close), `_map_error`.
+The pool's slots, the body cap, the 407 of a proxy, the loop and close checks, ending the
+calls in flight on close, and turning library errors into ours all live here. A backend adds
+only what its library does its own way: `_open` (send a request, return once the status and
+headers are in; the pool is made on first use), `_read` and `_read_chunk` (its body, whole
+or piece by piece; `_arrived` if it can hand over a body already in without an await),
+`_release` (give a connection back; `_abort` and `_close_pool` at close) and `_map_error`
+(its exceptions as ours).
 """
 
 from __future__ import annotations
@@ -93,8 +95,7 @@ class HTTPTransport(Generic[R]):
         self._calls: dict[asyncio.Task[Any], int] = {}  # each with its cancellations then
         self._ended: set[asyncio.Task[Any]] = set()
         self._streams: set[R] = set()  # streamed bodies not yet given back
-        self._deadlines = Deadlines()  # calls whose attempt this class bounds (`_deadlined`)
-        self._deadlined = False  # a backend's library bounds only connecting: `_deadlines` end it
+        self._deadlines = Deadlines()  # calls whose attempt this class bounds (`_bound`)
 
     def __repr__(self) -> str:
         owner = "shared" if self._shared else "own"
@@ -103,16 +104,17 @@ class HTTPTransport(Generic[R]):
 
     # What each backend provides.
 
-    def _open(
-        self, request: Request, progress: Progress | None, bound: float | None
-    ) -> Awaitable[R]:
-        """Sends `request`; the response once its status and headers are in (`bound`: seconds
-        until the deadlines end the attempt, the library bounding only connecting; None: all)."""
+    def _open(self, request: Request, progress: Progress | None, bounded: bool) -> Awaitable[R]:
+        """Sends `request`; the response once its status and headers are in (`bounded`: its
+        deadline ends the attempt, the library need bound only opening a connection)."""
         raise NotImplementedError
 
+    def _bound(self, request: Request) -> float | None:
+        """Seconds after which `_exchange` ends the attempt itself (None: the library bounds it)."""
+        return None
+
     def _arrived(self, resp: R) -> bytes | None:
-        """The whole body (held to the cap) if it is here already, without an await, its
-        connection then given back (as `_release`), also if it raises; else None."""
+        """The whole body (held to the cap) if it is here already, without an await; else None."""
         return None
 
     async def _read(self, resp: R) -> bytes:
@@ -150,37 +152,39 @@ class HTTPTransport(Generic[R]):
 
     # The contract.
 
+    def send(self, request: Request) -> Coroutine[Any, Any, Response]:
+        """Sends `request` and reads its body whole (the call's coroutine, handed straight back)."""
+        return self._exchange(request, False)
+
     def stream(self, request: Request) -> Coroutine[Any, Any, Response]:
         """Like `send`, but a 2xx body is handed over as `Response.chunks`."""
         return self._exchange(request, True)
 
-    async def _exchange(self, request: Request, streamed: bool = False) -> Response:
+    async def _exchange(self, request: Request, streamed: bool) -> Response:
         task = self._ready()  # closed, another loop, or no task: say so before waiting
         if not self._slots.take_now():
             await self._slots.wait(request)
         progress = Progress() if self._traced else None
         self._calls[task] = task.cancelling()  # a call in flight, for `aclose()` to end
-        bound = None
-        if self._deadlined and not streamed and not request.stream:
-            bound = self._seconds if request.timeout is None else request.timeout
-            if bound is not None:
-                self._deadlines.add(task.get_loop(), task, bound)
+        bound = None if streamed else self._bound(request)
+        if bound is not None:
+            self._deadlines.add(task.get_loop(), task, bound)
         streaming = False  # from when a streamed body's reader gives the slot back
         # `try`, not a context manager: its objects would live as long as the call (GC work).
         try:
-            resp = await self._open(request, progress, bound)
+            resp = await self._open(request, progress, bound is not None)
             status = resp.status
             if streamed and is_success(status):
                 streaming = True
                 return self._stream_response(request, resp, status)
-            body = self._arrived(resp)  # given back with its connection, if here
-            if body is None:
-                try:
+            try:
+                body = self._arrived(resp)
+                if body is None:
                     body = await self._read(resp)
-                finally:
-                    releasing = self._release(resp)
-                    if releasing is not None:
-                        await releasing
+            finally:
+                releasing = self._release(resp)
+                if releasing is not None:
+                    await releasing
             if status == _proxy.PROXY_AUTH_REQUIRED:
                 raise _proxy.auth_failed(self._where(request.url), request.url)
             return new_response(status, resp.headers, body)
@@ -188,14 +192,9 @@ class HTTPTransport(Generic[R]):
             self._raise_ours(exc, task, request, progress)
             raise
         finally:
-            if self._deadlines.discard(task) or self._ended:
-                self._leave(task)  # cancellations of ours to undo (it asks `discard` again)
-            else:
-                self._calls.pop(task, None)  # `_leave`'s common case, inline
+            self._leave(task)
             if not streaming:
                 self._slots.give()
-
-    send = _exchange  # sends `request`, its body read whole: the call's coroutine, no level above
 
     def _stream_response(self, request: Request, resp: R, status: int) -> Response:
         self._streams.add(resp)
@@ -207,8 +206,7 @@ class HTTPTransport(Generic[R]):
         transport ends it, but never the reader's task between two pieces."""
         if self._closed:
             raise closed_in_flight(request)
-        task = self._ready()
-        self._calls[task] = task.cancelling()  # a call in flight, for `aclose()` to end
+        task = self._enter()
         try:
             return await self._read_chunk(resp)
         except BaseException as exc:
@@ -238,13 +236,17 @@ class HTTPTransport(Generic[R]):
     # Loop, close, and the calls in flight.
     def _ready(self) -> asyncio.Task[Any]:
         """The running task, once the transport is known open and in its own loop."""
-        loop = self._seen.running()  # no getpid(2) once seen
-        task = asyncio.current_task(loop)
+        task = asyncio.current_task(self._seen.running())  # no getpid(2) once seen
         if self._closed or task is None:
             what = "is closed" if self._closed else "must be used inside an asyncio task"
             raise RuntimeError(f"this {type(self).__name__} {what}")
-        if loop is not self._loop:
-            self._loop = bound_loop(type(self).__name__, self._loop, loop)
+        self._loop = bound_loop(type(self).__name__, self._loop, task.get_loop())
+        return task
+
+    def _enter(self) -> asyncio.Task[Any]:
+        """The running task (`_ready`), registered as a call in flight for `aclose()` to end."""
+        task = self._ready()
+        self._calls[task] = task.cancelling()
         return task
 
     def _leave(self, task: asyncio.Task[Any]) -> None:

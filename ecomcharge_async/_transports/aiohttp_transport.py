@@ -93,7 +93,7 @@ class AiohttpTransport(HTTPTransport[aiohttp.ClientResponse]):  # type: ignore[t
         self._session = session
         # A shared session's requests are not traced (its trace configs are its own).
         self._traced = self._traced and session is None
-        # Whole attempts are bounded by the transport's deadlines (`_deadlined`), not by
+        # Whole attempts are bounded by the transport's deadlines (`_bound`), not by
         # aiohttp's per-request timer, on a session of its own that nothing delays
         # before connecting (no proxy lookup, no tracing, no middleware of another).
         self._deadlined = session is None and not self._traced
@@ -116,6 +116,12 @@ class AiohttpTransport(HTTPTransport[aiohttp.ClientResponse]):  # type: ignore[t
             )
         return aiohttp.ClientTimeout(total=seconds, sock_connect=connect)
 
+    def _bound(self, request: Request) -> float | None:
+        if not self._deadlined or request.stream:
+            return None
+        seconds = request.timeout
+        return self._seconds if seconds is None else seconds
+
     def _limits(self, request: Request, bounded: bool) -> aiohttp.ClientTimeout:
         """aiohttp's timeouts for `request`: its own `timeout`, else the transport's."""
         kind = _STREAM if request.stream else _DEADLINE if bounded else _TOTAL
@@ -129,7 +135,7 @@ class AiohttpTransport(HTTPTransport[aiohttp.ClientResponse]):  # type: ignore[t
         return limits
 
     def _open(
-        self, request: Request, progress: Progress | None, bound: float | None
+        self, request: Request, progress: Progress | None, bounded: bool
     ) -> Awaitable[aiohttp.ClientResponse]:
         # Not a coroutine of its own: aiohttp's awaitable is handed straight back.
         session = self._session
@@ -141,26 +147,12 @@ class AiohttpTransport(HTTPTransport[aiohttp.ClientResponse]):  # type: ignore[t
                 trust_env=self._trust_env,
                 trace_configs=[_headers_sent()] if self._traced else None,
             )
-        if bound is not None:
-            # Our own session, no proxy, no tracing (`_deadlined`): its `raise_for_status`,
-            # `proxy` and `trace_request_ctx` are aiohttp's defaults, left out.
-            limits = self._built.get((_DEADLINE, bound))
-            if limits is None:
-                limits = self._limits(request, True)
-            return session.request(
-                request.method,
-                request.url,
-                headers=request.headers,
-                data=request.body or None,
-                timeout=limits,
-                allow_redirects=False,
-            )
         return session.request(
             request.method,
             request.url,
             headers=request.headers,
             data=request.body or None,
-            timeout=self._limits(request, False),
+            timeout=self._limits(request, bounded),
             proxy=self._proxy,
             allow_redirects=False,
             raise_for_status=False,  # a shared session's setting must not turn 4xx into raises
@@ -177,14 +169,11 @@ class AiohttpTransport(HTTPTransport[aiohttp.ClientResponse]):  # type: ignore[t
         content = resp.content
         if not content.is_eof():
             return None
-        try:
-            body = content.read_nowait()
-            limit = self._max_body_size
-            if len(body) > limit:
-                return capped(body, resp.status, limit, "AiohttpTransport", limit)
-            return body
-        finally:
-            resp.release()  # as `_release`
+        body = content.read_nowait()
+        limit = self._max_body_size
+        if len(body) > limit:
+            return capped(body, resp.status, limit, "AiohttpTransport", limit)
+        return body
 
     async def _read(self, resp: aiohttp.ClientResponse) -> bytes:
         read = resp.content.readany

@@ -108,9 +108,7 @@ class HttpxTransport(HTTPTransport[_Answer]):
         self._timeout = httpx.Timeout(self._seconds).as_dict()
         self._verify = check_tls("verify", verify)
 
-    async def _open(
-        self, request: Request, progress: Progress | None, bound: float | None
-    ) -> _Answer:
+    async def _open(self, request: Request, progress: Progress | None, bounded: bool) -> _Answer:
         client = self._client
         if client is None:
             # trust_env=False unless asked: like AiohttpTransport, ignore proxy and

@@ -43,11 +43,7 @@ def cause(exc: BaseException) -> str:
 
 
 class ReachWatch:
-    """Per-call middleware: calls `on_stop(line)` once the API stays unreachable too long.
-
-    `clock` must tick as the event loop's (`time.monotonic` does for asyncio's own
-    loops): folded into the retry layer, the watch is handed the loop's time.
-    """
+    """Per-call middleware: calls `on_stop(line)` once the API stays unreachable too long."""
 
     def __init__(
         self,
@@ -71,31 +67,22 @@ class ReachWatch:
         self._cause = ""
         self._timer: asyncio.TimerHandle | None = None
         self.stopped = False
-        #: The client folds the watch into its retry layer (`CALL_WATCH`).
-        self.call_watch = self
 
     async def __call__(self, request: Request, call_next: Handler, /) -> Response:
         started = self._clock()
         try:
             response = await call_next(request)
-        except BaseException as exc:
-            self.ended(started, exc)
+        except ConnectError as exc:
+            self._failed(started, exc)
             raise
-        self.ended(started, response)
-        return response
-
-    def ended(self, started: float, outcome: Response | BaseException, /) -> None:
-        """A call that began at `started` came to `outcome` (`CallWatch`: as the client's
-        innermost per-call layer, the retry layer calls this instead of `__call__`)."""
-        if isinstance(outcome, Response):
-            if self._timer is None and self.answered:  # `_answer`'s common case, inline
-                self._last_answer = self._clock()
-            else:
-                self._answer()
-        elif isinstance(outcome, ConnectError):
-            self._failed(started, outcome)
-        elif isinstance(outcome, APIError | DecodeError):
+        except (APIError, DecodeError):
             self._answer()
+            raise
+        if self._timer is None and self.answered:  # `_answer`'s common case, inline
+            self._last_answer = self._clock()
+            return response
+        self._answer()
+        return response
 
     def _answer(self) -> None:
         self._last_answer = self._clock()
