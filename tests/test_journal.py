@@ -155,8 +155,9 @@ async def test_catching_up_hands_over_the_ids_this_run_created_once_each(
         journal.catch_up(caught.append)
         assert caught == ['cst_"b"\u00e9', "cst_c"]
         with path.open("ab") as damage:
+            damaged_at = damage.tell()
             damage.write(b'{"done":2,"status":"created"}\n')
-        with pytest.raises(JournalError, match=r"at byte \d+: a 'done' record of a created row"):
+        with pytest.raises(JournalError, match=rf"at byte {damaged_at}: a 'done' record"):
             journal.catch_up(caught.append)
     finally:
         journal.close()
@@ -165,12 +166,18 @@ async def test_catching_up_hands_over_the_ids_this_run_created_once_each(
 def test_catching_up_from_far_behind_reads_in_pieces_and_misses_no_id(tmp_path: Path) -> None:
     journal = open_journal(tmp_path / "j.jsonl")
     try:
-        for n in range(2000):  # 200 kB of records: several reads, records cut between them
-            journal.done(journal.sent(n + 2, f"{n:016x}"), "created", f"cst_{n}")
+        ids = [f"cst_{n:0300d}" for n in range(1000)]  # long: reads end inside `done` records
+        for n, customer_id in enumerate(ids):  # 400 kB of records: several reads
+            journal.done(journal.sent(n + 2, f"{n:016x}"), "created", customer_id)
         journal.done(0, "created", "cst_\u00e9")  # one escaped: that piece read record by record
         caught: list[str] = []
         journal.catch_up(caught.append)
-        assert caught == [f"cst_{n}" for n in range(2000)] + ["cst_\u00e9"]
+        assert caught == [*ids, "cst_\u00e9"]
+        more = [f"cst_{n:0300d}" for n in range(1000, 1400)]  # from where the last one ended
+        for n, customer_id in enumerate(more, 1000):
+            journal.done(journal.sent(n + 2, f"{n:016x}"), "created", customer_id)
+        journal.catch_up(caught.append)
+        assert caught == [*ids, "cst_\u00e9", *more]
     finally:
         journal.close()
 

@@ -3,8 +3,8 @@
 One feeder reads the rows lazily into a bounded queue; workers create one customer at a
 time each, as the limiter lets them; rows whose create may have landed are held aside and
 settled against the shop (`_reconcile.ShopMatcher`), with no create in flight, so that every
-customer this import was told it created is known (`created`, a Bloom filter of ids) and is
-never credited to another row.
+customer this import was told it created is known (`Ledger.created_ids`, a Bloom filter of
+ids) and is never credited to another row.
 """
 
 from __future__ import annotations
@@ -55,7 +55,6 @@ class Importer:
         self.limiter = limiter
         self.journal = journal
         self._resuming = journal is not None and journal.resumed  # else no row was recorded
-        self.created = created
         self.ledger = Ledger(journal, created, on_progress, tally)
         self.max_attempts = settings.max_attempts
         self.max_rounds = settings.max_rounds
@@ -257,6 +256,7 @@ class Importer:
 
     async def _reconcile(self) -> None:
         """Settle the rows held aside: created if the shop holds them, else send again."""
+        created = self.ledger.created_ids()  # before the batch is taken: it may raise
         batch, self.pending = self.pending, []
         rows = len(batch)
         logger.info(
@@ -266,7 +266,7 @@ class Importer:
             matcher = await scan_shop(
                 self.client,
                 Counter(item.key for item in batch),
-                self.ledger.created_ids(),  # with a journal, read back from it first
+                created,  # with a journal, read back from it first
                 pause=self.pause,
                 limiter=self.limiter,
                 max_attempts=self.max_attempts,

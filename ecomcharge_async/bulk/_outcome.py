@@ -73,7 +73,7 @@ def feed_of(rows: Iterable[Any] | AsyncIterable[Any]) -> AsyncIterator[Any]:
     """The rows as the feeder awaits them: a `RowReader`'s made as `Item`s (no `Row` a
     row), an async iterable's as they are, a plain iterable's read on the loop."""
     if isinstance(rows, RowReader):
-        return rows.rows_as(Item)
+        return rows._rows_as(Item)
     return aiter(rows) if isinstance(rows, AsyncIterable) else _each_row(rows)
 
 

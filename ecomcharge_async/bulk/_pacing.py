@@ -65,8 +65,8 @@ class Pause:
         self.until = max(self.until, self._clock() + delay)
 
     def over(self) -> bool:
-        """Whether no pause is on: `wait` would not sleep. None on once `until` is 0.0 (a
-        check a send makes without a call or the clock)."""
+        """Whether no pause is on: `wait` would not sleep. Sets `until` to 0.0 once it is
+        over, so a send reads "no pause" from `until` alone, with no call or clock."""
         if self.until > self._clock():
             return False
         self.until = 0.0

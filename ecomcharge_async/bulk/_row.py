@@ -8,7 +8,7 @@ from typing import Any, Literal, TypeVar
 
 import attrs
 
-from .._core.http import _filled_then
+from .._core.http import filled_then
 from .._core.models import NewCustomer
 
 
@@ -45,7 +45,7 @@ def _fill_from_cells(self: Any, cells: tuple[str, ...]) -> None:
 
 #: A CSV row's customer from its cells in `FIELDS` order, made for the cost of a plain
 #: class: `NewCustomer(...)` sets each of its ten fields through `object.__setattr__`.
-csv_customer: Callable[[tuple[str, ...]], NewCustomer] = _filled_then(NewCustomer, _fill_from_cells)
+csv_customer: Callable[[tuple[str, ...]], NewCustomer] = filled_then(NewCustomer, _fill_from_cells)
 
 
 Status = Literal["created", "rejected", "failed"]

@@ -1,11 +1,11 @@
 """Streaming readers for bulk-import input: CSV with a header row, or JSON Lines.
 
-Rows come out one at a time as `Row(line, customer)` or, for a line that cannot
-become a customer, `RowError(line, message)`; a file is not read ahead (a stream
-under `async for`: a few hundred rows at most), so any size streams in flat
-memory. Problems that make the whole file unusable (not UTF-8, an unknown or
-missing column in the CSV header, an empty file) raise `InputError` before the
-first row is produced.
+Rows come out one at a time as `Row(line, customer)` (the importer's `Item`),
+or `RowError(line, message)` for a line that cannot become a customer; a file
+is not read ahead (a stream under `async for`: a few hundred rows at most), so
+any size streams in flat memory. Problems that make the whole file unusable
+(not UTF-8, an unknown or missing column in the CSV header, an empty file)
+raise `InputError` before the first row is produced.
 """
 
 from __future__ import annotations
@@ -176,9 +176,9 @@ class RowReader:
         return self._checked(rows) if self.streamed else rows
 
     def __aiter__(self) -> AsyncIterator[Row | RowError]:
-        return self.rows_as(Row)
+        return self._rows_as(Row)
 
-    def rows_as(self, make: Make[R]) -> AsyncIterator[R | RowError]:
+    def _rows_as(self, make: Make[R]) -> AsyncIterator[R | RowError]:
         """The rows for `async for`, each customer's as `make(line, customer)` (the importer
         makes its own: no `Row` a row); a stream is read in a daemon thread, a few ahead.
 
