@@ -91,10 +91,11 @@ class BloomFilter:
             capacity = min(2 * newest.capacity, self._largest)
             newest = _Slice(capacity, self._error_per_key * capacity)
             self._slices.append(newest)
-        # Set the newest slice's bits here (`_hashes` written out too: two calls less an id).
+        # Set the newest slice's bits here, as `_Slice.__contains__` reads them.
         # Bit i is (h1 + i * h2) % size, stepped in small ints instead of 64-bit products.
         bits, size = newest.bits, newest.size
-        bit, step = (hash(value) & _MASK) % size, ((hash((value,)) & _MASK) | 1) % size
+        h1, h2 = _hashes(value)
+        bit, step = h1 % size, h2 % size
         for _ in range(newest.hashes):
             bits[bit >> 3] |= 1 << (bit & 7)
             bit += step

@@ -1,8 +1,8 @@
 """How journal records reach the OS: before what they announce, several in one write.
 
 `write_now` hands a record to the OS before it returns (a `sent` record,
-before its request leaves), with every record queued before it. `done` (as
-`write_soon`) queues a record that announces nothing: the next `write_now` takes
+before its request leaves), with every record queued before it. `write_soon`
+queues a record that announces nothing (a `done`): the next `write_now` takes
 it along (a finished row's worker sends its next row in the same turn), and
 a loop timer writes what is still queued `delay` seconds later (0.01), one
 timer for many records rather than a callback per loop turn. Records are
@@ -60,9 +60,7 @@ class RecordWriter:
             text = f'{{"done":{row},"status":"{status}"}}\n'
         else:
             text = f'{{"done":{row},"status":"{status}","id":{_json_string(customer_id)}}}\n'
-        self._pending.append(text.encode())  # `write_soon` written out: a call less a row
-        if self._timer is None:
-            self._arm()
+        self.write_soon(text.encode())
 
     def write_now(self, record: bytes) -> None:
         """Hand `record` (and any queued before it) to the OS before returning."""

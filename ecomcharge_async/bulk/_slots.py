@@ -147,9 +147,6 @@ class Slots:
 class FixedLimiter(Slots):
     """A fixed concurrency, and a fixed pace when `rate` (requests per second) is given."""
 
-    in_flight: int  # counted down in `release` (declared for type checkers)
-    sending: int
-
     def __init__(
         self,
         concurrency: int,
@@ -167,7 +164,4 @@ class FixedLimiter(Slots):
 
     def release(self, token: Token, outcome: Outcome) -> None:
         """Give the slot back; a fixed limiter learns nothing from the outcome."""
-        self.in_flight -= 1
-        self.sending -= 1
-        if self._waiters:
-            self._wake()
+        self._free()
